@@ -1,0 +1,151 @@
+/**
+ * The demo page: join a room with camera and microphone and see everyone else.
+ * URL parameters: room, name, token (else, in dev mode, a token is fetched),
+ * autojoin=1. `window.voxfaceDemo` exposes the live room for tests and debugging.
+ */
+import { joinRoom, type RemoteTrack, type VoxfaceRoom } from '../sdk/VoxfaceRoom';
+
+declare global {
+  interface Window {
+    voxfaceDemo: { room?: VoxfaceRoom; join: () => Promise<void>; leave: () => Promise<void>; events: string[] };
+  }
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const params = new URLSearchParams(location.search);
+const roomInput = $<HTMLInputElement>('room');
+const nameInput = $<HTMLInputElement>('name');
+const joinButton = $<HTMLButtonElement>('join');
+const leaveButton = $<HTMLButtonElement>('leave');
+const statusLabel = $<HTMLSpanElement>('status');
+const notice = $<HTMLParagraphElement>('notice');
+const tiles = $<HTMLElement>('tiles');
+const events: string[] = [];
+
+roomInput.value = params.get('room') ?? 'demo';
+nameInput.value = params.get('name') ?? `Guest ${Math.floor(Math.random() * 900 + 100)}`;
+
+function setStatus(text: string, state: 'idle' | 'joining' | 'joined' | 'error'): void {
+  statusLabel.textContent = text;
+  statusLabel.dataset.state = state;
+}
+
+function showNotice(text: string | null): void {
+  notice.hidden = text === null;
+  notice.textContent = text ?? '';
+}
+
+function log(event: string): void {
+  events.push(event);
+}
+
+async function fetchToken(room: string): Promise<string> {
+  const given = params.get('token');
+  if (given) return given;
+  const config = (await (await fetch('/api/config')).json()) as { devMode: boolean };
+  if (!config.devMode) throw new Error('this server needs a join token: open the link you were given');
+  const reply = await fetch(`/api/dev/token?room=${encodeURIComponent(room)}`);
+  if (!reply.ok) throw new Error(((await reply.json()) as { error: string }).error);
+  return ((await reply.json()) as { token: string }).token;
+}
+
+function peerTile(peerId: string, displayName: string): HTMLElement {
+  let tile = document.querySelector<HTMLElement>(`.tile[data-peer-id="${CSS.escape(peerId)}"]`);
+  if (!tile) {
+    tile = document.createElement('figure');
+    tile.className = 'tile remote';
+    tile.dataset.peerId = peerId;
+    const video = document.createElement('video');
+    video.autoplay = true;
+    video.playsInline = true;
+    const caption = document.createElement('figcaption');
+    caption.textContent = displayName || peerId;
+    tile.append(video, caption);
+    tiles.append(tile);
+  }
+  return tile;
+}
+
+function attachTrack(remote: RemoteTrack): void {
+  const room = window.voxfaceDemo.room;
+  const tile = peerTile(remote.peerId, room?.peers.get(remote.peerId)?.displayName ?? '');
+  const video = tile.querySelector('video')!;
+  const stream = (video.srcObject as MediaStream | null) ?? new MediaStream();
+  stream.addTrack(remote.track);
+  video.srcObject = stream;
+  video.play().catch(() => undefined);
+}
+
+function detachTrack(remote: RemoteTrack): void {
+  const tile = document.querySelector<HTMLElement>(`.tile[data-peer-id="${CSS.escape(remote.peerId)}"]`);
+  const stream = tile?.querySelector('video')?.srcObject as MediaStream | null | undefined;
+  stream?.removeTrack(remote.track);
+}
+
+function removePeerTile(peerId: string): void {
+  document.querySelector(`.tile[data-peer-id="${CSS.escape(peerId)}"]`)?.remove();
+}
+
+function resetUi(): void {
+  document.querySelectorAll('.tile.remote').forEach((tile) => tile.remove());
+  $<HTMLElement>('local-tile').hidden = true;
+  joinButton.disabled = false;
+  leaveButton.disabled = true;
+}
+
+async function join(): Promise<void> {
+  showNotice(null);
+  joinButton.disabled = true;
+  setStatus('Joining…', 'joining');
+  try {
+    const roomId = roomInput.value.trim();
+    const token = await fetchToken(roomId);
+    const room = await joinRoom({ url: location.origin, room: roomId, name: nameInput.value.trim(), token });
+    window.voxfaceDemo.room = room;
+    room.on('peerJoined', (peer) => { log(`peerJoined:${peer.id}`); peerTile(peer.id, peer.displayName); });
+    room.on('peerLeft', (peer) => { log(`peerLeft:${peer.id}`); removePeerTile(peer.id); });
+    room.on('trackAdded', (remote) => { log(`trackAdded:${remote.peerId}:${remote.kind}`); attachTrack(remote); });
+    room.on('trackRemoved', (remote) => { log(`trackRemoved:${remote.peerId}:${remote.kind}`); detachTrack(remote); });
+    room.on('roomClosed', ({ reason }) => {
+      log(`roomClosed:${reason}`);
+      showNotice(reason === 'worker-died' ? 'The media server restarted: rejoin to continue.' : `The room was closed (${reason}).`);
+      setStatus('Room closed', 'error');
+      resetUi();
+    });
+    room.on('disconnected', ({ reason }) => {
+      log(`disconnected:${reason}`);
+      setStatus(`Disconnected (${reason})`, 'error');
+      resetUi();
+    });
+    room.on('error', (error) => showNotice(error.message));
+    for (const peer of room.peers.values()) peerTile(peer.id, peer.displayName);
+    for (const remote of room.remoteTracks.values()) attachTrack(remote);
+    const stream = await room.publishCameraAndMicrophone();
+    $<HTMLVideoElement>('local-video').srcObject = stream;
+    $<HTMLElement>('local-tile').hidden = false;
+    leaveButton.disabled = false;
+    setStatus(`In room ${room.roomId} as ${nameInput.value}`, 'joined');
+    log('joined');
+  } catch (error) {
+    setStatus('Could not join', 'error');
+    showNotice(error instanceof Error ? error.message : String(error));
+    joinButton.disabled = false;
+    throw error;
+  }
+}
+
+async function leave(): Promise<void> {
+  await window.voxfaceDemo.room?.leave();
+  window.voxfaceDemo.room = undefined;
+  resetUi();
+  setStatus('Left the room', 'idle');
+  log('left');
+}
+
+window.voxfaceDemo = { join, leave, events };
+$<HTMLFormElement>('join-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  join().catch(() => undefined);
+});
+leaveButton.addEventListener('click', () => { leave().catch(() => undefined); });
+if (params.get('autojoin') === '1') join().catch(() => undefined);

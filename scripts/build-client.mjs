@@ -1,0 +1,18 @@
+// Bundles the browser SDK and demo page into dist/client with esbuild.
+import { build } from 'esbuild';
+import { copyFileSync, mkdirSync } from 'node:fs';
+
+const out = 'dist/client';
+mkdirSync(out, { recursive: true });
+await build({
+  entryPoints: { demo: 'client/demo/main.ts' },
+  outdir: out,
+  bundle: true,
+  format: 'esm',
+  target: 'chrome110',
+  sourcemap: true,
+  minify: process.env.NODE_ENV === 'production',
+  logLevel: 'warning',
+});
+for (const file of ['index.html', 'demo.css']) copyFileSync(`client/demo/${file}`, `${out}/${file}`);
+console.log(`build-client: wrote ${out}`);

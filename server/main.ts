@@ -1,0 +1,28 @@
+/** Starts the Voxface server from environment variables (see README.md). */
+import { loadConfig } from './config';
+import { Logger } from './Logger';
+import { VoxfaceServer } from './VoxfaceServer';
+
+const logger = new Logger('main');
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const server = await VoxfaceServer.start(config);
+  logger.info(`listening on ${server.url} with ${server.pool.workers.length} mediasoup worker(s)`);
+  if (config.devMode) {
+    logger.info('dev mode: join secret generated at start; tokens are minted at /api/dev/token');
+    logger.info(`ready: open ${server.url}/?room=demo in two browser tabs`);
+    logger.info(`  or with a fixed identity: ${server.url}/?room=demo&token=${server.mintToken('demo', 'guest')}`);
+  }
+  const stop = (signal: string) => {
+    logger.info(`${signal}: shutting down`);
+    server.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(`voxface: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

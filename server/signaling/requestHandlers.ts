@@ -1,0 +1,133 @@
+/**
+ * What the server does for each validated signaling request. Each handler gets the
+ * connection's session (its room and peer, once joined) and returns the reply data
+ * or throws a SignalingError.
+ */
+import type { types } from 'mediasoup';
+import type {
+  ConsumeReply, JoinReply, RequestData, RequestMethod, TransportReply,
+} from '../../shared/signaling/messages';
+import { verifyJoinToken } from '../auth/JoinToken';
+import type { VoxfaceConfig } from '../config';
+import type { Notify, Peer } from '../rooms/Peer';
+import type { Room } from '../rooms/Room';
+import type { RoomManager } from '../rooms/RoomManager';
+import { SignalingError } from './SignalingError';
+
+export interface Session {
+  room?: Room;
+  peer?: Peer;
+  readonly notify: Notify;
+}
+
+export interface HandlerContext {
+  config: VoxfaceConfig;
+  rooms: RoomManager;
+}
+
+type Handler<M extends RequestMethod> = (ctx: HandlerContext, session: Session, data: RequestData<M>) => Promise<unknown>;
+
+function joined(session: Session): { room: Room; peer: Peer } {
+  const { room, peer } = session;
+  if (!room || !peer || room.closed || peer.closed) throw new SignalingError('not-joined', 'join a room first');
+  return { room, peer };
+}
+
+const join: Handler<'join'> = async (ctx, session, data): Promise<JoinReply> => {
+  if (session.peer && !session.peer.closed) throw new SignalingError('already-joined', 'this connection has already joined a room');
+  const check = verifyJoinToken(ctx.config.tokenSecret, data.token);
+  if (!check.ok) throw new SignalingError('unauthorized', `invalid token: ${check.reason}`);
+  if (check.claims.room !== data.room) throw new SignalingError('unauthorized', `token is for room '${check.claims.room}', not '${data.room}'`);
+  const room = await ctx.rooms.getOrCreate(data.room);
+  const peer = room.join(check.claims.peerId, data.displayName, session.notify);
+  session.room = room;
+  session.peer = peer;
+  return { peerId: peer.id, room: room.id, routerRtpCapabilities: room.router.rtpCapabilities, peers: room.peerInfos(peer) };
+};
+
+const createWebRtcTransport: Handler<'createWebRtcTransport'> = async (ctx, session, data): Promise<TransportReply> => {
+  const { room, peer } = joined(session);
+  const transport = await peer.createWebRtcTransport(
+    room.router,
+    { listenIp: ctx.config.rtcListenIp, announcedIp: ctx.config.rtcAnnouncedIp },
+    data.direction,
+    data.sctpCapabilities?.numStreams,
+  );
+  return {
+    id: transport.id,
+    iceParameters: transport.iceParameters,
+    iceCandidates: transport.iceCandidates,
+    dtlsParameters: transport.dtlsParameters,
+    sctpParameters: transport.sctpParameters,
+  };
+};
+
+const connectWebRtcTransport: Handler<'connectWebRtcTransport'> = async (_ctx, session, data) => {
+  const { room, peer } = joined(session);
+  const transport = peer.ownTransport(data.transportId, (id) => room.isOwnedByAnyone(id));
+  await transport.connect({ dtlsParameters: data.dtlsParameters as types.DtlsParameters });
+  return {};
+};
+
+const produce: Handler<'produce'> = async (_ctx, session, data) => {
+  const { room, peer } = joined(session);
+  const transport = peer.ownTransport(data.transportId, (id) => room.isOwnedByAnyone(id));
+  const producer = await peer.produce(transport, data.kind, data.rtpParameters as unknown as types.RtpParameters, data.appData ?? {});
+  room.announceProducer(peer, producer);
+  return { id: producer.id };
+};
+
+const produceData: Handler<'produceData'> = async (_ctx, session, data) => {
+  const { room, peer } = joined(session);
+  const transport = peer.ownTransport(data.transportId, (id) => room.isOwnedByAnyone(id));
+  const dataProducer = await peer.produceData(transport, {
+    sctpStreamParameters: data.sctpStreamParameters as types.SctpStreamParameters,
+    label: data.label,
+    protocol: data.protocol,
+    appData: data.appData ?? {},
+  });
+  room.announceDataProducer(peer, dataProducer);
+  return { id: dataProducer.id };
+};
+
+const consume: Handler<'consume'> = async (_ctx, session, data): Promise<ConsumeReply> => {
+  const { room, peer } = joined(session);
+  const transport = peer.ownTransport(data.transportId, (id) => room.isOwnedByAnyone(id));
+  const producer = room.findProducer(data.producerId);
+  if (!producer) throw new SignalingError('not-found', `no producer ${data.producerId} in this room`);
+  const consumer = await peer.consume(room.router, transport, producer, data.rtpCapabilities as unknown as types.RtpCapabilities);
+  return { id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters, appData: { ...consumer.appData } };
+};
+
+const resumeConsumer: Handler<'resumeConsumer'> = async (_ctx, session, data) => {
+  const { room, peer } = joined(session);
+  await peer.ownConsumer(data.consumerId, (id) => room.isOwnedByAnyone(id)).resume();
+  return {};
+};
+
+const closeProducer: Handler<'closeProducer'> = async (_ctx, session, data) => {
+  const { room, peer } = joined(session);
+  peer.ownProducer(data.producerId, (id) => room.isOwnedByAnyone(id)).close();
+  return {};
+};
+
+const leave: Handler<'leave'> = async (ctx, session) => {
+  const { room, peer } = joined(session);
+  room.leave(peer);
+  ctx.rooms.closeIfEmpty(room);
+  session.room = undefined;
+  session.peer = undefined;
+  return {};
+};
+
+export const requestHandlers: { [M in RequestMethod]: Handler<M> } = {
+  join,
+  createWebRtcTransport,
+  connectWebRtcTransport,
+  produce,
+  produceData,
+  consume,
+  resumeConsumer,
+  closeProducer,
+  leave,
+};

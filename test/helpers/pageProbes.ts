@@ -1,0 +1,46 @@
+/** Reads of the demo page's live room, evaluated inside the page. */
+import type { Page } from 'playwright-core';
+
+export interface InboundFigures {
+  peerId: string;
+  kind: string;
+  framesDecoded: number;
+  packetsReceived: number;
+  audioSamplesReceived: number;
+}
+
+/** inbound-rtp figures of every track the page receives. */
+export function inboundFigures(page: Page): Promise<InboundFigures[]> {
+  return page.evaluate(async () => {
+    const room = window.voxfaceDemo.room;
+    if (!room) return [];
+    const figures = [];
+    for (const remote of room.remoteTracks.values()) {
+      const consumer = room.consumer(remote.consumerId);
+      if (!consumer) continue;
+      const report = await consumer.getStats();
+      let framesDecoded = 0;
+      let packetsReceived = 0;
+      let audioSamplesReceived = 0;
+      report.forEach((stat: Record<string, unknown>) => {
+        if (stat.type !== 'inbound-rtp') return;
+        framesDecoded += Number(stat.framesDecoded ?? 0);
+        packetsReceived += Number(stat.packetsReceived ?? 0);
+        audioSamplesReceived += Number(stat.totalSamplesReceived ?? 0);
+      });
+      figures.push({ peerId: remote.peerId, kind: remote.kind, framesDecoded, packetsReceived, audioSamplesReceived });
+    }
+    return figures;
+  });
+}
+
+/** Polls `read` until `done` holds or the timeout passes; returns the last value either way. */
+export async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, intervalMs));
+    value = await read();
+  }
+  return value;
+}
