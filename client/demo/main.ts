@@ -7,7 +7,14 @@ import { joinRoom, type RemoteTrack, type VoxfaceRoom } from '../sdk/VoxfaceRoom
 
 declare global {
   interface Window {
-    voxfaceDemo: { room?: VoxfaceRoom; join: () => Promise<void>; leave: () => Promise<void>; events: string[] };
+    voxfaceDemo: {
+      room?: VoxfaceRoom;
+      join: () => Promise<void>;
+      leave: () => Promise<void>;
+      events: string[];
+      /** performance.now() marks: join started, joined (publishing), first remote video frame shown. */
+      timings: { joinStartedAt?: number; joinedAt?: number; firstRemoteFrameAt?: number };
+    };
   }
 }
 
@@ -74,6 +81,11 @@ function attachTrack(remote: RemoteTrack): void {
   stream.addTrack(remote.track);
   video.srcObject = stream;
   video.play().catch(() => undefined);
+  if (remote.kind === 'video') {
+    video.requestVideoFrameCallback(() => {
+      window.voxfaceDemo.timings.firstRemoteFrameAt ??= performance.now();
+    });
+  }
 }
 
 function detachTrack(remote: RemoteTrack): void {
@@ -96,6 +108,7 @@ function resetUi(): void {
 async function join(): Promise<void> {
   showNotice(null);
   joinButton.disabled = true;
+  window.voxfaceDemo.timings = { joinStartedAt: performance.now() };
   setStatus('Joining…', 'joining');
   try {
     const roomId = roomInput.value.trim();
@@ -124,6 +137,7 @@ async function join(): Promise<void> {
     $<HTMLVideoElement>('local-video').srcObject = stream;
     $<HTMLElement>('local-tile').hidden = false;
     leaveButton.disabled = false;
+    window.voxfaceDemo.timings.joinedAt = performance.now();
     setStatus(`In room ${room.roomId} as ${nameInput.value}`, 'joined');
     log('joined');
   } catch (error) {
@@ -142,7 +156,7 @@ async function leave(): Promise<void> {
   log('left');
 }
 
-window.voxfaceDemo = { join, leave, events };
+window.voxfaceDemo = { join, leave, events, timings: {} };
 $<HTMLFormElement>('join-form').addEventListener('submit', (event) => {
   event.preventDefault();
   join().catch(() => undefined);

@@ -37,7 +37,9 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.id = id;
     this.worker = worker;
     this.router = router;
-    router.observer.on('close', () => this.close('closed'));
+    // mediasoup closes a dead worker's routers before it emits 'died': a router that
+    // closes under a closed worker means the worker died (a shutdown closes rooms first).
+    router.observer.on('close', () => this.close(worker.closed ? 'worker-died' : 'closed'));
   }
 
   get closed(): boolean {
