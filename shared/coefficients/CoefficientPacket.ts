@@ -1,0 +1,317 @@
+/**
+ * Wire format for one tracked frame of face coefficients (version 1).
+ *
+ * Fixed size: 80 bytes, multi-byte fields big-endian (network order).
+ *
+ *   offset size field
+ *        0    1 magic 0x56 ('V')
+ *        1    1 version (1)
+ *        2    1 flags: bit0 facePresent, bit1 keepAlive, bits 2..7 reserved (must be 0)
+ *        3    1 confidence u8, value = q / 255
+ *        4    4 sequence u32, +1 per packet, wraps 2^32 - 1 -> 0
+ *        8    8 capture time float64, milliseconds since the Unix epoch on the
+ *               sender's clock (Date.now() or performance.timeOrigin + now());
+ *               must be in (0, 1e14)
+ *       16   52 blendshape scores u8 in BLENDSHAPE_NAMES order, value = q / 255
+ *       68    6 rotation x, y, z int16, value = q / 32767, of the unit quaternion
+ *               with w >= 0, so w = sqrt(1 - x² - y² - z²) is not sent
+ *       74    6 translation x, y, z int16 in 0.01 cm (range ±327.67 cm)
+ *
+ * At 30 frames/s that is 80 * 8 * 30 = 19.2 kbps of payload (before SCTP/DTLS/
+ * UDP/IP overhead): about the cost of a low-quality audio stream.
+ *
+ * The uniform scale of MediaPipe's transformation matrix is not sent: it
+ * describes how the canonical face model was fitted, not anything the avatar
+ * needs, and apparent size is already carried by the translation's z.
+ *
+ * Worst-case quantization error (exported below so tests and consumers share them):
+ *  - blendshapes and confidence: half a step, 1/510 ≈ 0.00196 (plus 2^-25 from
+ *    storing the decoded score as float32). Finite scores outside [0, 1] are
+ *    clamped first: MediaPipe does not promise the range, and one overshooting
+ *    score should not cost the whole frame.
+ *  - translation: 0.005 cm.
+ *  - rotation: each of x, y, z is off by at most 0.5/32767, so the vector part
+ *    by d = √3 · 0.5/32767. Rebuilding w = sqrt(1 - |v|²) amplifies that as
+ *    w -> 0, so the worst case is a half-turn: 2·acos(1 - d) ≈ 0.01454 rad
+ *    (0.83°). For rotations within ±90° of the model's rest pose (the usual
+ *    camera-facing head) it is below 7.5e-5 rad (0.0043°); see
+ *    rotationMaxErrorRad.
+ *
+ * Decoding never throws: any input, including random bytes, yields either a
+ * frame or a typed failure reason.
+ */
+import { BLENDSHAPE_COUNT } from './blendshapes';
+import { normalizeQuaternion, type Quaternion, type Vec3 } from './pose';
+
+export const COEFFICIENT_PACKET_MAGIC = 0x56;
+export const COEFFICIENT_PACKET_VERSION = 1;
+
+const OFFSET_FLAGS = 2;
+const OFFSET_CONFIDENCE = 3;
+const OFFSET_SEQUENCE = 4;
+const OFFSET_CAPTURE_TIME = 8;
+const OFFSET_BLENDSHAPES = 16;
+const OFFSET_ROTATION = OFFSET_BLENDSHAPES + BLENDSHAPE_COUNT;
+const OFFSET_TRANSLATION = OFFSET_ROTATION + 6;
+export const COEFFICIENT_PACKET_BYTES = OFFSET_TRANSLATION + 6;
+
+const FLAG_FACE_PRESENT = 0b01;
+const FLAG_KEEP_ALIVE = 0b10;
+const RESERVED_FLAGS = 0xff & ~(FLAG_FACE_PRESENT | FLAG_KEEP_ALIVE);
+
+const UNIT_STEPS = 255;
+const ROTATION_STEPS = 32767;
+const TRANSLATION_STEPS_PER_CM = 100;
+const INT16_MAX = 32767;
+
+/** Capture times must lie strictly between 0 and this (1e14 ms is the year 5138). */
+export const MAX_CAPTURE_TIME_MS = 1e14;
+/** Largest |translation| component that fits the int16 centimetre field. */
+export const TRANSLATION_LIMIT_CM = INT16_MAX / TRANSLATION_STEPS_PER_CM;
+/** Encoders accept rotations whose norm is within this of 1 and normalize them. */
+export const ROTATION_NORM_TOLERANCE = 1e-3;
+
+/** Worst-case |decoded - original| for a score in [0, 1]: half a step plus float32 storage. */
+export const BLENDSHAPE_MAX_ERROR = 0.5 / UNIT_STEPS + 2 ** -25;
+/** Worst-case |decoded - original| confidence: half a step (decoded as float64). */
+export const CONFIDENCE_MAX_ERROR = 0.5 / UNIT_STEPS + 1e-12;
+/** Worst-case per-axis translation error in cm: half a 0.01 cm step (+ float64 rounding). */
+export const TRANSLATION_MAX_ERROR_CM = 0.5 / TRANSLATION_STEPS_PER_CM + 1e-9;
+
+const ROTATION_VECTOR_MAX_ERROR = (Math.sqrt(3) * 0.5) / ROTATION_STEPS;
+
+/**
+ * Worst-case rotation error (radians) for rotations of at most
+ * `maxRotationAngleRad` away from identity. |v| = sin(angle/2); the error is
+ * largest when quantization moves v radially outward by the full
+ * ROTATION_VECTOR_MAX_ERROR, where w = sqrt(1 - |v|²) is steepest.
+ */
+export function rotationMaxErrorRad(maxRotationAngleRad: number): number {
+  const d = ROTATION_VECTOR_MAX_ERROR;
+  const radius = Math.min(Math.sin(Math.min(Math.PI, Math.abs(maxRotationAngleRad)) / 2), 1 - d);
+  // 1e-9 covers float64 rounding in the encoder's normalization and the decoder's sqrt.
+  return 2 * (Math.asin(Math.min(1, radius + d)) - Math.asin(radius)) + 1e-9;
+}
+
+/** Worst-case rotation error over all rotations (reached near half-turns), in radians. */
+export const ROTATION_MAX_ERROR_RAD = rotationMaxErrorRad(Math.PI);
+
+export interface CoefficientFrame {
+  /** u32, wrapping; the sender increments it once per packet. */
+  sequence: number;
+  /** Sender-clock milliseconds since the Unix epoch. */
+  captureTimeMs: number;
+  facePresent: boolean;
+  /** Sent to keep the stream alive when there is no new tracking data. */
+  keepAlive: boolean;
+  /** 0..1 */
+  confidence: number;
+  /** BLENDSHAPE_COUNT scores in BLENDSHAPE_NAMES order, each 0..1. */
+  blendshapes: Float32Array;
+  /** Unit quaternion [x, y, z, w]. */
+  rotation: Quaternion;
+  translationCm: Vec3;
+}
+
+export type DecodeFailure =
+  | 'truncated'
+  | 'oversized'
+  | 'bad-magic'
+  | 'unsupported-version'
+  | 'bad-flags'
+  | 'non-finite'
+  | 'out-of-range';
+
+export const DECODE_FAILURES: readonly DecodeFailure[] = [
+  'truncated',
+  'oversized',
+  'bad-magic',
+  'unsupported-version',
+  'bad-flags',
+  'non-finite',
+  'out-of-range',
+];
+
+export type DecodeResult =
+  | { ok: true; frame: CoefficientFrame }
+  | { ok: false; reason: DecodeFailure; message: string };
+
+function requireFinite(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new TypeError(`${field} must be a finite number; got ${String(value)}`);
+  }
+  return value;
+}
+
+function requireBoolean(value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`${field} must be a boolean; got ${String(value)}`);
+  }
+  return value;
+}
+
+function quantizeUnit(value: number): number {
+  return Math.round(Math.min(1, Math.max(0, value)) * UNIT_STEPS);
+}
+
+/**
+ * Serializes `frame` into `out` (at least COEFFICIENT_PACKET_BYTES long) or a
+ * new array, returning exactly the packet's bytes. Everything is validated
+ * before the first byte is written, so a rejected frame leaves `out` untouched.
+ */
+export function encodeCoefficientFrame(frame: CoefficientFrame, out?: Uint8Array): Uint8Array {
+  const sequence = requireFinite(frame.sequence, 'sequence');
+  if (!Number.isInteger(sequence) || sequence < 0 || sequence > 0xffffffff) {
+    throw new RangeError(`sequence must be an integer in [0, 4294967295]; got ${sequence}`);
+  }
+  const captureTimeMs = requireFinite(frame.captureTimeMs, 'captureTimeMs');
+  if (!(captureTimeMs > 0 && captureTimeMs < MAX_CAPTURE_TIME_MS)) {
+    throw new RangeError(`captureTimeMs must be in (0, ${MAX_CAPTURE_TIME_MS}); got ${captureTimeMs}`);
+  }
+  const facePresent = requireBoolean(frame.facePresent, 'facePresent');
+  const keepAlive = requireBoolean(frame.keepAlive, 'keepAlive');
+  const confidence = requireFinite(frame.confidence, 'confidence');
+  if (confidence < 0 || confidence > 1) {
+    throw new RangeError(`confidence must be in [0, 1]; got ${confidence}`);
+  }
+
+  const blendshapes = frame.blendshapes;
+  if (blendshapes?.length !== BLENDSHAPE_COUNT) {
+    throw new RangeError(
+      `blendshapes must have ${BLENDSHAPE_COUNT} entries; got ${String(blendshapes?.length)}`,
+    );
+  }
+  for (let i = 0; i < BLENDSHAPE_COUNT; i++) {
+    requireFinite(blendshapes[i], `blendshapes[${i}]`);
+  }
+
+  if (frame.rotation?.length !== 4) {
+    throw new RangeError(`rotation must have 4 entries [x, y, z, w]; got ${String(frame.rotation?.length)}`);
+  }
+  const rawRotation = frame.rotation.map((c, i) => requireFinite(c, `rotation[${i}]`));
+  const norm = Math.hypot(...rawRotation);
+  if (Math.abs(norm - 1) > ROTATION_NORM_TOLERANCE) {
+    throw new RangeError(`rotation must be a unit quaternion; got norm ${norm}`);
+  }
+  const [x, y, z] = normalizeQuaternion(rawRotation as Quaternion);
+
+  if (frame.translationCm?.length !== 3) {
+    throw new RangeError(`translationCm must have 3 entries; got ${String(frame.translationCm?.length)}`);
+  }
+  const translation = frame.translationCm.map((c, i) => {
+    const value = requireFinite(c, `translationCm[${i}]`);
+    if (Math.abs(value) > TRANSLATION_LIMIT_CM) {
+      throw new RangeError(`translationCm[${i}] must be within ±${TRANSLATION_LIMIT_CM} cm; got ${value}`);
+    }
+    return value;
+  });
+
+  const bytes = out ?? new Uint8Array(COEFFICIENT_PACKET_BYTES);
+  if (bytes.length < COEFFICIENT_PACKET_BYTES) {
+    throw new RangeError(`output buffer must hold ${COEFFICIENT_PACKET_BYTES} bytes; got ${bytes.length}`);
+  }
+
+  const view = new DataView(bytes.buffer, bytes.byteOffset, COEFFICIENT_PACKET_BYTES);
+  view.setUint8(0, COEFFICIENT_PACKET_MAGIC);
+  view.setUint8(1, COEFFICIENT_PACKET_VERSION);
+  view.setUint8(OFFSET_FLAGS, (facePresent ? FLAG_FACE_PRESENT : 0) | (keepAlive ? FLAG_KEEP_ALIVE : 0));
+  view.setUint8(OFFSET_CONFIDENCE, quantizeUnit(confidence));
+  view.setUint32(OFFSET_SEQUENCE, sequence);
+  view.setFloat64(OFFSET_CAPTURE_TIME, captureTimeMs);
+  for (let i = 0; i < BLENDSHAPE_COUNT; i++) {
+    view.setUint8(OFFSET_BLENDSHAPES + i, quantizeUnit(blendshapes[i] ?? 0));
+  }
+  [x, y, z].forEach((c, i) => view.setInt16(OFFSET_ROTATION + 2 * i, Math.round(c * ROTATION_STEPS)));
+  translation.forEach((c, i) =>
+    view.setInt16(OFFSET_TRANSLATION + 2 * i, Math.round(c * TRANSLATION_STEPS_PER_CM)),
+  );
+  return bytes.subarray(0, COEFFICIENT_PACKET_BYTES);
+}
+
+function failure(reason: DecodeFailure, message: string): DecodeResult {
+  return { ok: false, reason, message };
+}
+
+// Largest |(qx, qy, qz)| an encoder can produce from a unit quaternion: each
+// component rounds by at most half a step. Anything longer was not made by us.
+const MAX_ROTATION_VECTOR_STEPS = ROTATION_STEPS + Math.sqrt(3) * 0.5;
+
+/** Parses and fully validates one packet. Never throws. */
+export function decodeCoefficientPacket(bytes: Uint8Array): DecodeResult {
+  // Untyped callers (e.g. a socket handler handing over an ArrayBuffer) must
+  // get a failure, not an exception; there is no byte to read, hence 'truncated'.
+  if (!(bytes instanceof Uint8Array)) {
+    return failure('truncated', `input is not a Uint8Array: ${Object.prototype.toString.call(bytes)}`);
+  }
+  const length = bytes.length;
+  // Magic and version are checked before the length so that foreign traffic
+  // and packets from a newer protocol get the more useful reason.
+  if (length < 1) return failure('truncated', 'packet is empty');
+  if (bytes[0] !== COEFFICIENT_PACKET_MAGIC) {
+    return failure('bad-magic', `magic byte is 0x${(bytes[0] ?? 0).toString(16)}; expected 0x56`);
+  }
+  if (length < 2) return failure('truncated', `packet is ${length} bytes; expected ${COEFFICIENT_PACKET_BYTES}`);
+  if (bytes[1] !== COEFFICIENT_PACKET_VERSION) {
+    return failure('unsupported-version', `version is ${bytes[1]}; expected ${COEFFICIENT_PACKET_VERSION}`);
+  }
+  if (length < COEFFICIENT_PACKET_BYTES) {
+    return failure('truncated', `packet is ${length} bytes; expected ${COEFFICIENT_PACKET_BYTES}`);
+  }
+  if (length > COEFFICIENT_PACKET_BYTES) {
+    return failure('oversized', `packet is ${length} bytes; expected ${COEFFICIENT_PACKET_BYTES}`);
+  }
+
+  // Respect byteOffset: Node Buffers are often views into a shared pool.
+  const view = new DataView(bytes.buffer, bytes.byteOffset, length);
+  const flags = view.getUint8(OFFSET_FLAGS);
+  if ((flags & RESERVED_FLAGS) !== 0) {
+    return failure('bad-flags', `reserved flag bits are set: 0x${flags.toString(16)}`);
+  }
+  const captureTimeMs = view.getFloat64(OFFSET_CAPTURE_TIME);
+  if (!Number.isFinite(captureTimeMs)) {
+    return failure('non-finite', `capture time is ${captureTimeMs}`);
+  }
+  if (!(captureTimeMs > 0 && captureTimeMs < MAX_CAPTURE_TIME_MS)) {
+    return failure('out-of-range', `capture time ${captureTimeMs} ms is outside (0, ${MAX_CAPTURE_TIME_MS})`);
+  }
+
+  const rotationSteps = [0, 1, 2].map((i) => view.getInt16(OFFSET_ROTATION + 2 * i));
+  const vectorSteps = Math.hypot(...rotationSteps);
+  if (rotationSteps.some((q) => q < -ROTATION_STEPS) || vectorSteps > MAX_ROTATION_VECTOR_STEPS) {
+    return failure('out-of-range', `rotation vector (${rotationSteps.join(', ')}) is longer than a unit quaternion`);
+  }
+  const translationSteps = [0, 1, 2].map((i) => view.getInt16(OFFSET_TRANSLATION + 2 * i));
+  if (translationSteps.some((q) => q < -INT16_MAX)) {
+    return failure('out-of-range', `translation (${translationSteps.join(', ')}) is outside ±${INT16_MAX} steps`);
+  }
+
+  const blendshapes = new Float32Array(BLENDSHAPE_COUNT);
+  for (let i = 0; i < BLENDSHAPE_COUNT; i++) {
+    blendshapes[i] = view.getUint8(OFFSET_BLENDSHAPES + i) / UNIT_STEPS;
+  }
+  return {
+    ok: true,
+    frame: {
+      sequence: view.getUint32(OFFSET_SEQUENCE),
+      captureTimeMs,
+      facePresent: (flags & FLAG_FACE_PRESENT) !== 0,
+      keepAlive: (flags & FLAG_KEEP_ALIVE) !== 0,
+      confidence: view.getUint8(OFFSET_CONFIDENCE) / UNIT_STEPS,
+      blendshapes,
+      rotation: rotationFromSteps(rotationSteps, vectorSteps),
+      translationCm: translationSteps.map((q) => q / TRANSLATION_STEPS_PER_CM) as Vec3,
+    },
+  };
+}
+
+function rotationFromSteps(steps: number[], stepsNorm: number): Quaternion {
+  const [qx = 0, qy = 0, qz = 0] = steps;
+  if (stepsNorm >= ROTATION_STEPS) {
+    // Rounding pushed a half-turn slightly outside the unit ball: project back, w = 0.
+    return [qx / stepsNorm, qy / stepsNorm, qz / stepsNorm, 0];
+  }
+  const x = qx / ROTATION_STEPS;
+  const y = qy / ROTATION_STEPS;
+  const z = qz / ROTATION_STEPS;
+  return [x, y, z, Math.sqrt(Math.max(0, 1 - x * x - y * y - z * z))];
+}
