@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 const out = 'dist/client';
 mkdirSync(out, { recursive: true });
 await build({
-  entryPoints: { demo: 'client/demo/main.ts' },
+  entryPoints: { demo: 'client/demo/main.ts', 'face-tracker-worker': 'client/tracking/faceTracker.worker.ts' },
   outdir: out,
   bundle: true,
   format: 'esm',

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import express from 'express';
 import { Server as SocketIoServer } from 'socket.io';
 import { ID_PATTERN, SIGNALING_LIMITS } from '../shared/signaling/limits';
@@ -18,6 +19,8 @@ import { WorkerPool } from './media/WorkerPool';
 import { Metrics } from './metrics';
 import { RoomManager } from './rooms/RoomManager';
 import { SignalingServer } from './signaling/SignalingServer';
+import { FACE_LANDMARKER_MODEL, ensureModelAsset } from './assets/ModelAsset';
+import { CoefficientIngest } from './streams/CoefficientIngest';
 
 const logger = new Logger('VoxfaceServer');
 
@@ -25,18 +28,23 @@ export class VoxfaceServer {
   readonly config: VoxfaceConfig;
   readonly pool: WorkerPool;
   readonly rooms: RoomManager;
+  /** Every avatar-enabled peer's decoded coefficient stream (the renderer's input). */
+  readonly coefficients: CoefficientIngest;
   readonly metrics: Metrics;
   readonly http: HttpServer;
   readonly io: SocketIoServer;
   readonly app: express.Express;
   readonly #signaling: SignalingServer;
+  /** Settles once the face model is verified on disk (or could not be). */
+  readonly faceModel: Promise<{ ok: true; path: string } | { ok: false; error: string }>;
   #closed = false;
 
   private constructor(config: VoxfaceConfig, pool: WorkerPool) {
     this.config = config;
     this.pool = pool;
     this.rooms = new RoomManager(pool);
-    this.metrics = new Metrics(pool, this.rooms);
+    this.coefficients = new CoefficientIngest(this.rooms);
+    this.metrics = new Metrics(pool, this.rooms, this.coefficients);
     this.app = express();
     this.app.disable('x-powered-by');
     this.http = createServer(this.app);
@@ -45,6 +53,14 @@ export class VoxfaceServer {
       serveClient: false,
     });
     this.#signaling = new SignalingServer(this.io, config, this.rooms, this.metrics);
+    this.faceModel = ensureModelAsset({ ...FACE_LANDMARKER_MODEL, path: config.faceModelPath, url: config.faceModelUrl }).then(
+      (path) => ({ ok: true as const, path }),
+      (error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        logger.warn(`face tracking unavailable: ${message}`);
+        return { ok: false as const, error: message };
+      },
+    );
     this.#routes();
   }
 
@@ -55,15 +71,24 @@ export class VoxfaceServer {
       rtcMaxPort: config.rtcMaxPort,
       logLevel: config.logLevel,
     });
-    const server = new VoxfaceServer(config, pool);
-    await new Promise<void>((resolveListen, reject) => {
-      server.http.once('error', reject);
-      server.http.listen(config.port, config.host, () => {
-        server.http.off('error', reject);
-        resolveListen();
+    let server: VoxfaceServer | undefined;
+    try {
+      server = new VoxfaceServer(config, pool);
+      const http = server.http;
+      await new Promise<void>((resolveListen, reject) => {
+        http.once('error', reject);
+        http.listen(config.port, config.host, () => {
+          http.off('error', reject);
+          resolveListen();
+        });
       });
-    });
-    return server;
+      return server;
+    } catch (error) {
+      // Leave no worker process behind to keep Node alive.
+      if (server) await server.close();
+      else pool.close();
+      throw error;
+    }
   }
 
   /** The HTTP origin, with `localhost` for wildcard hosts (browsers need it for a secure context). */
@@ -82,6 +107,7 @@ export class VoxfaceServer {
     if (this.#closed) return;
     this.#closed = true;
     this.#signaling.close();
+    this.coefficients.close();
     this.rooms.close();
     this.pool.close();
     await new Promise<void>((done) => this.io.close(() => done()));
@@ -112,6 +138,18 @@ export class VoxfaceServer {
         res.json({ room, peerId, token: this.mintToken(room, peerId) });
       });
     }
+    app.get('/api/coefficient-streams', (_req, res) => {
+      const now = Date.now();
+      res.json(this.coefficients.streams().map((s) => ({ room: s.roomId, peer: s.peerId, ...s.stream.stats(now) })));
+    });
+    app.get(`/models/${FACE_LANDMARKER_MODEL.name}`, async (_req, res) => {
+      const model = await this.faceModel;
+      if (model.ok) res.sendFile(model.path, { maxAge: '1d' });
+      else res.status(503).json({ error: `face model unavailable: ${model.error}` });
+    });
+    // The wasm runtime of @mediapipe/tasks-vision, served from the installed package.
+    const tasksVision = dirname(createRequire(import.meta.url).resolve('@mediapipe/tasks-vision'));
+    app.use('/mediapipe/wasm', express.static(resolve(tasksVision, 'wasm'), { maxAge: '1d' }));
     const clientDir = resolve(this.config.clientDir);
     if (!existsSync(clientDir)) logger.warn(`client not built (${clientDir} is missing): run 'npm run build:client'`);
     app.use(express.static(clientDir, { index: 'index.html', maxAge: 0 }));

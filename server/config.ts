@@ -3,7 +3,9 @@
  * run the demo on http://localhost:3000. Every variable is documented in README.md.
  */
 import { randomBytes } from 'node:crypto';
-import { cpus } from 'node:os';
+import { cpus, homedir } from 'node:os';
+import { join } from 'node:path';
+import { FACE_LANDMARKER_MODEL } from './assets/ModelAsset';
 
 export interface VoxfaceConfig {
   /** HTTP listen host and port (port 0: any free port). */
@@ -27,6 +29,9 @@ export interface VoxfaceConfig {
   /** Where the built client is served from. */
   clientDir: string;
   logLevel: 'debug' | 'warn' | 'error' | 'none';
+  /** MediaPipe's face_landmarker.task: served to browsers, fetched (checksum verified) when missing. */
+  faceModelPath: string;
+  faceModelUrl: string;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -70,6 +75,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     requestBurst: intFrom(env, 'VOXFACE_REQUEST_BURST', 60, 1, 100000),
     clientDir: env.VOXFACE_CLIENT_DIR ?? 'dist/client',
     logLevel: logLevel as VoxfaceConfig['logLevel'],
+    faceModelPath: env.VOXFACE_FACE_MODEL ?? join(env.VOXFACE_DATA_DIR ?? join(homedir(), '.cache', 'voxface'), 'models', FACE_LANDMARKER_MODEL.name),
+    faceModelUrl: env.VOXFACE_FACE_MODEL_URL ?? FACE_LANDMARKER_MODEL.url,
   };
   return { ...config, ...overrides };
 }

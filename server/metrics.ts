@@ -2,6 +2,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WorkerPool } from './media/WorkerPool';
 import type { RoomManager } from './rooms/RoomManager';
+import type { CoefficientIngest } from './streams/CoefficientIngest';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -12,7 +13,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(pool: WorkerPool, rooms: RoomManager) {
+  constructor(pool: WorkerPool, rooms: RoomManager, ingest: CoefficientIngest) {
     collectDefaultMetrics({ register: this.registry, prefix: 'voxface_' });
     const peers = () => [...rooms.rooms.values()].flatMap((room) => [...room.peers.values()]);
     const gauge = (name: string, help: string, read: () => number) =>
@@ -25,5 +26,35 @@ export class Metrics {
     gauge('voxface_producers', 'Producers', () => peers().reduce((n, p) => n + p.producers.size, 0));
     gauge('voxface_consumers', 'Consumers', () => peers().reduce((n, p) => n + p.consumers.size, 0));
     gauge('voxface_data_producers', 'Data producers', () => peers().reduce((n, p) => n + p.dataProducers.size, 0));
+    this.#coefficientStreamGauges(ingest);
+  }
+
+  /** Per-stream figures of the coefficient streams, labelled by room and peer. */
+  #coefficientStreamGauges(ingest: CoefficientIngest): void {
+    const labelNames = ['room', 'peer'] as const;
+    const perStream = (name: string, help: string, read: (s: ReturnType<CoefficientIngest['streams']>[number], now: number) => number) =>
+      new Gauge({
+        name, help, labelNames, registers: [this.registry],
+        collect() {
+          this.reset();
+          const now = Date.now();
+          for (const s of ingest.streams()) this.set({ room: s.roomId, peer: s.peerId }, read(s, now));
+        },
+      });
+    perStream('voxface_coefficient_packet_rate_hz', 'Coefficient packets received per second', (s, now) => s.stream.stats(now).packetRateHz);
+    perStream('voxface_coefficient_bitrate_kbps', 'Coefficient payload kbps', (s, now) => s.stream.stats(now).bitrateKbps);
+    perStream('voxface_coefficient_loss_fraction', 'Coefficient packets lost (sequence gaps)', (s, now) => s.stream.stats(now).lossFraction);
+    perStream('voxface_coefficient_jitter_ms', 'Coefficient inter-arrival jitter, ms', (s, now) => s.stream.stats(now).jitterMs);
+    perStream('voxface_coefficient_age_ms', 'Age of the newest coefficient frame, ms', (s, now) => s.stream.stats(now).ageMs ?? -1);
+    new Gauge({
+      name: 'voxface_coefficient_packets_dropped', help: 'Coefficient packets dropped, by reason', labelNames: ['room', 'peer', 'reason'] as const, registers: [this.registry],
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const s of ingest.streams()) {
+          for (const [reason, count] of Object.entries(s.stream.stats(now).droppedByReason)) this.set({ room: s.roomId, peer: s.peerId, reason }, count);
+        }
+      },
+    });
   }
 }

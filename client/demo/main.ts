@@ -3,12 +3,16 @@
  * URL parameters: room, name, token (else, in dev mode, a token is fetched),
  * autojoin=1. `window.voxfaceDemo` exposes the live room for tests and debugging.
  */
+import { CoefficientStreaming } from '../sdk/CoefficientStreaming';
 import { joinRoom, type RemoteTrack, type VoxfaceRoom } from '../sdk/VoxfaceRoom';
 
 declare global {
   interface Window {
     voxfaceDemo: {
       room?: VoxfaceRoom;
+      /** Present while "send my face as coefficients" is on. */
+      coefficients?: CoefficientStreaming;
+      setSendCoefficients: (on: boolean) => Promise<void>;
       join: () => Promise<void>;
       leave: () => Promise<void>;
       events: string[];
@@ -27,6 +31,10 @@ const leaveButton = $<HTMLButtonElement>('leave');
 const statusLabel = $<HTMLSpanElement>('status');
 const notice = $<HTMLParagraphElement>('notice');
 const tiles = $<HTMLElement>('tiles');
+const coefficientSwitch = $<HTMLInputElement>('send-coefficients');
+const coefficientReadout = $<HTMLOutputElement>('coefficient-readout');
+let localStream: MediaStream | undefined;
+let readoutTimer: ReturnType<typeof setInterval> | undefined;
 const events: string[] = [];
 
 roomInput.value = params.get('room') ?? 'demo';
@@ -98,7 +106,41 @@ function removePeerTile(peerId: string): void {
   document.querySelector(`.tile[data-peer-id="${CSS.escape(peerId)}"]`)?.remove();
 }
 
+async function setSendCoefficients(on: boolean): Promise<void> {
+  const demo = window.voxfaceDemo;
+  coefficientSwitch.checked = on;
+  if (!on) {
+    const streaming = demo.coefficients;
+    demo.coefficients = undefined;
+    await streaming?.stop().catch(() => undefined);
+    clearInterval(readoutTimer);
+    coefficientReadout.textContent = '';
+    return;
+  }
+  const camera = localStream?.getVideoTracks()[0];
+  if (!demo.room || !camera) throw new Error('join with a camera first');
+  coefficientReadout.textContent = 'starting the face tracker…';
+  try {
+    demo.coefficients = await CoefficientStreaming.start(demo.room, camera);
+  } catch (error) {
+    coefficientSwitch.checked = false;
+    coefficientReadout.textContent = '';
+    showNotice(`Face tracking unavailable: ${error instanceof Error ? error.message : String(error)}`);
+    throw error;
+  }
+  demo.coefficients.tracker.on('error', (error) => showNotice(`Face tracker: ${error.message}`));
+  readoutTimer = setInterval(() => {
+    const readout = demo.coefficients?.readout();
+    if (!readout) return;
+    const shapes = readout.strongest.map((b) => `${b.name} ${b.score.toFixed(2)}`).join(', ');
+    coefficientReadout.textContent = `${readout.tracker.fps} fps (${readout.tracker.delegate}) · ` +
+      `${readout.sender.payloadKbps.toFixed(1)} kbps · ${readout.facePresent ? shapes : 'no face'}`;
+  }, 500);
+}
+
 function resetUi(): void {
+  if (window.voxfaceDemo.coefficients) setSendCoefficients(false).catch(() => undefined);
+  coefficientSwitch.disabled = true;
   document.querySelectorAll('.tile.remote').forEach((tile) => tile.remove());
   $<HTMLElement>('local-tile').hidden = true;
   joinButton.disabled = false;
@@ -134,6 +176,8 @@ async function join(): Promise<void> {
     for (const peer of room.peers.values()) peerTile(peer.id, peer.displayName);
     for (const remote of room.remoteTracks.values()) attachTrack(remote);
     const stream = await room.publishCameraAndMicrophone();
+    localStream = stream;
+    coefficientSwitch.disabled = false;
     $<HTMLVideoElement>('local-video').srcObject = stream;
     $<HTMLElement>('local-tile').hidden = false;
     leaveButton.disabled = false;
@@ -149,6 +193,7 @@ async function join(): Promise<void> {
 }
 
 async function leave(): Promise<void> {
+  await setSendCoefficients(false);
   await window.voxfaceDemo.room?.leave();
   window.voxfaceDemo.room = undefined;
   resetUi();
@@ -156,7 +201,10 @@ async function leave(): Promise<void> {
   log('left');
 }
 
-window.voxfaceDemo = { join, leave, events, timings: {} };
+window.voxfaceDemo = { join, leave, events, timings: {}, setSendCoefficients };
+coefficientSwitch.addEventListener('change', () => {
+  setSendCoefficients(coefficientSwitch.checked).catch(() => undefined);
+});
 $<HTMLFormElement>('join-form').addEventListener('submit', (event) => {
   event.preventDefault();
   join().catch(() => undefined);

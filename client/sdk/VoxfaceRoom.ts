@@ -150,6 +150,13 @@ export class VoxfaceRoom extends TypedEmitter<RoomEvents> {
     return this.#requireSend().produceData(options);
   }
 
+  /** Closes a data producer here and on the server. */
+  async closeDataProducer(dataProducer: types.DataProducer): Promise<void> {
+    if (dataProducer.closed) return;
+    dataProducer.close();
+    if (!this.#closed) await this.#signaling.request('closeDataProducer', { dataProducerId: dataProducer.id });
+  }
+
   async unpublish(producerId: string): Promise<void> {
     const producer = this.#producers.get(producerId);
     if (!producer) throw new Error(`no local producer ${producerId}`);

@@ -119,6 +119,30 @@ describe('CoefficientStream sequencing', () => {
   });
 });
 
+describe('CoefficientStream capture time', () => {
+  test('the 32-bit capture time is rebuilt against the receive time, across a 2^32 ms boundary', () => {
+    // Far from Date.now(), so only the receive time can anchor the reconstruction.
+    const boundaryMs = 233 * 2 ** 32;
+    const stream = new CoefficientStream();
+    for (let i = 0; i < 6; i++) {
+      const captureTimeMs = boundaryMs + (i - 3) * FRAME_MS;
+      const outcome = stream.push(packet(i, { captureTimeMs }), captureTimeMs + 40);
+      assert.ok(outcome.accepted);
+      assert.equal(outcome.frame.captureTimeMs, Math.round(captureTimeMs));
+    }
+  });
+
+  test('jitter stays zero for a constant delay when clocks far apart put a wrap mid-stream', () => {
+    const stream = new CoefficientStream();
+    // The receive clock starts at 0; the sender's low 32 bits wrap after packet 3.
+    const captureStartMs = 400 * 2 ** 32 - 3 * 33;
+    for (let i = 0; i < 8; i++) {
+      assert.ok(stream.push(packet(i, { captureTimeMs: captureStartMs + i * 33 }), 1000 + i * 33 + 42).accepted);
+    }
+    assert.equal(stream.stats(2000).jitterMs, 0);
+  });
+});
+
 describe('CoefficientStream invalid input', () => {
   test('garbage is counted by reason and never replaces the newest frame', () => {
     const stream = new CoefficientStream();
@@ -129,8 +153,9 @@ describe('CoefficientStream invalid input', () => {
     badFlags[2] = 0x80;
     const badVersion = valid.slice();
     badVersion[1] = 9;
-    const nanTime = valid.slice();
-    new DataView(nanTime.buffer).setFloat64(8, NaN);
+    // The rotation vector sits 12 bytes from the end; int16 -32768 is never encoded.
+    const badRotation = valid.slice();
+    new DataView(badRotation.buffer).setInt16(COEFFICIENT_PACKET_BYTES - 12, -32768);
     const garbage: Array<[Uint8Array, string]> = [
       [new Uint8Array(0), 'truncated'],
       [valid.subarray(0, 40), 'truncated'],
@@ -138,7 +163,7 @@ describe('CoefficientStream invalid input', () => {
       [new Uint8Array([1, 2, 3]), 'bad-magic'],
       [badVersion, 'unsupported-version'],
       [badFlags, 'bad-flags'],
-      [nanTime, 'non-finite'],
+      [badRotation, 'out-of-range'],
     ];
     for (const [bytes, reason] of garbage) {
       const outcome = stream.push(bytes, 10);

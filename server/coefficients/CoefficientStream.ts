@@ -26,6 +26,8 @@ const DEFAULT_RESYNC_AFTER_STALE_PACKETS = 30;
 const DEFAULT_MAX_COUNTED_GAP = 3000;
 // RFC 3550 §6.4.1: the jitter estimate moves 1/16 of the way to each new sample.
 const JITTER_GAIN = 1 / 16;
+// Packets carry capture time mod 2^32 ms; see updateJitter.
+const CAPTURE_TIME_WRAP_MS = 2 ** 32;
 
 function requireFiniteTime(value: number, name: string): void {
   if (!Number.isFinite(value)) throw new TypeError(`${name} must be a finite number; got ${value}`);
@@ -76,7 +78,12 @@ export class CoefficientStream {
     this.smoother = new CoefficientSmoother(options.smoothing ?? DEFAULT_SMOOTHING);
   }
 
-  /** Feeds one received packet. Never throws for bad bytes; only for a non-finite receive time. */
+  /**
+   * Feeds one received packet. `receivedAtMs` should be Unix-epoch ms (Date.now()):
+   * it is the reference that rebuilds the packet's 32-bit capture time, exact when
+   * the sender's clock is within ~24.8 days of it. Never throws for bad bytes;
+   * only for a non-finite receive time.
+   */
   push(bytes: Uint8Array, receivedAtMs: number): PushOutcome {
     requireFiniteTime(receivedAtMs, 'receivedAtMs');
     if (this.closed) {
@@ -86,7 +93,9 @@ export class CoefficientStream {
     this.packetsReceived++;
     this.receivedRate.add(receivedAtMs, bytes instanceof Uint8Array ? bytes.byteLength : 0);
 
-    const decoded = decodeCoefficientPacket(bytes);
+    // The packet carries only the low 32 bits of the capture millisecond; the
+    // receive time (same Unix-epoch clock as the sender's) anchors the rest.
+    const decoded = decodeCoefficientPacket(bytes, receivedAtMs);
     if (!decoded.ok) return this.drop(decoded.reason, decoded.message);
     const frame = decoded.frame;
 
@@ -184,7 +193,10 @@ export class CoefficientStream {
 
   private updateJitter(transitMs: number): void {
     if (this.previousTransitMs !== null) {
-      const difference = Math.abs(transitMs - this.previousTransitMs);
+      // A sender clock more than ~24.8 days off the receive clock makes the
+      // rebuilt capture time jump by 2^32 ms now and then; that is not jitter.
+      const change = transitMs - this.previousTransitMs;
+      const difference = Math.abs(change - Math.round(change / CAPTURE_TIME_WRAP_MS) * CAPTURE_TIME_WRAP_MS);
       this.jitterMs += (difference - this.jitterMs) * JITTER_GAIN;
     }
     this.previousTransitMs = transitMs;

@@ -89,6 +89,13 @@ export class Peer {
     throw new SignalingError('not-found', `no producer ${producerId}`);
   }
 
+  ownDataProducer(dataProducerId: string, isElsewhere: (id: string) => boolean): types.DataProducer {
+    const dataProducer = this.dataProducers.get(dataProducerId);
+    if (dataProducer) return dataProducer;
+    if (isElsewhere(dataProducerId)) throw new SignalingError('forbidden', `data producer ${dataProducerId} belongs to another peer`);
+    throw new SignalingError('not-found', `no data producer ${dataProducerId}`);
+  }
+
   ownConsumer(consumerId: string, isElsewhere: (id: string) => boolean): types.Consumer {
     const consumer = this.consumers.get(consumerId);
     if (consumer) return consumer;

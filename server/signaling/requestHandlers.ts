@@ -111,6 +111,12 @@ const closeProducer: Handler<'closeProducer'> = async (_ctx, session, data) => {
   return {};
 };
 
+const closeDataProducer: Handler<'closeDataProducer'> = async (_ctx, session, data) => {
+  const { room, peer } = joined(session);
+  peer.ownDataProducer(data.dataProducerId, (id) => room.isOwnedByAnyone(id)).close();
+  return {};
+};
+
 const leave: Handler<'leave'> = async (ctx, session) => {
   const { room, peer } = joined(session);
   room.leave(peer);
@@ -129,5 +135,6 @@ export const requestHandlers: { [M in RequestMethod]: Handler<M> } = {
   consume,
   resumeConsumer,
   closeProducer,
+  closeDataProducer,
   leave,
 };

@@ -1,7 +1,7 @@
 /**
  * Wire format for one tracked frame of face coefficients (version 1).
  *
- * Fixed size: 80 bytes, multi-byte fields big-endian (network order).
+ * Fixed size: 63 bytes, multi-byte fields big-endian (network order).
  *
  *   offset size field
  *        0    1 magic 0x56 ('V')
@@ -9,26 +9,38 @@
  *        2    1 flags: bit0 facePresent, bit1 keepAlive, bits 2..7 reserved (must be 0)
  *        3    1 confidence u8, value = q / 255
  *        4    4 sequence u32, +1 per packet, wraps 2^32 - 1 -> 0
- *        8    8 capture time float64, milliseconds since the Unix epoch on the
- *               sender's clock (Date.now() or performance.timeOrigin + now());
- *               must be in (0, 1e14)
- *       16   52 blendshape scores u8 in BLENDSHAPE_NAMES order, value = q / 255
- *       68    6 rotation x, y, z int16, value = q / 32767, of the unit quaternion
+ *        8    4 capture time u32: the low 32 bits of the sender's clock in whole
+ *               milliseconds since the Unix epoch, Math.round(captureTimeMs) mod 2^32
+ *               (captureTimeMs from Date.now() or performance.timeOrigin + now())
+ *       12   39 blendshape scores, 52 × 6 bits (312 bits, no padding) in
+ *               BLENDSHAPE_NAMES order, packed MSB-first: score 0 is the top 6
+ *               bits of byte 12. Value = q / 63, q = round(clamp(score, 0, 1) · 63)
+ *       51    6 rotation x, y, z int16, value = q / 32767, of the unit quaternion
  *               with w >= 0, so w = sqrt(1 - x² - y² - z²) is not sent
- *       74    6 translation x, y, z int16 in 0.01 cm (range ±327.67 cm)
+ *       57    6 translation x, y, z int16 in 0.01 cm (range ±327.67 cm)
  *
- * At 30 frames/s that is 80 * 8 * 30 = 19.2 kbps of payload (before SCTP/DTLS/
- * UDP/IP overhead): about the cost of a low-quality audio stream.
+ * At 30 frames/s that is 63 * 8 * 30 = 15.12 kbps of payload (before SCTP/DTLS/
+ * UDP/IP overhead), under the 16 kbps budget; the 2 Hz keep-alive sent while
+ * no face is tracked costs 63 * 8 * 2 ≈ 1 kbps.
+ *
+ * Capture time: the receiver rebuilds the full time as the value ≡ the u32
+ * (mod 2^32) nearest to a reference time it supplies, normally its own receive
+ * time on the Unix-epoch clock (see decodeCoefficientPacket). That is exact
+ * whenever the two clocks (plus the transit delay) differ by less than
+ * 2^31 ms ≈ 24.86 days; beyond that the result is off by a multiple of 2^32 ms
+ * (~49.7 days) but still moves in step with the sender's clock.
  *
  * The uniform scale of MediaPipe's transformation matrix is not sent: it
  * describes how the canonical face model was fitted, not anything the avatar
  * needs, and apparent size is already carried by the translation's z.
  *
  * Worst-case quantization error (exported below so tests and consumers share them):
- *  - blendshapes and confidence: half a step, 1/510 ≈ 0.00196 (plus 2^-25 from
- *    storing the decoded score as float32). Finite scores outside [0, 1] are
- *    clamped first: MediaPipe does not promise the range, and one overshooting
- *    score should not cost the whole frame.
+ *  - capture time: 0.5 ms (rounding to whole milliseconds).
+ *  - blendshapes: half a 6-bit step, 1/126 ≈ 0.0079 (plus 2^-25 from storing
+ *    the decoded score as float32). Finite scores outside [0, 1] are clamped
+ *    first: MediaPipe does not promise the range, and one overshooting score
+ *    should not cost the whole frame.
+ *  - confidence: half an 8-bit step, 1/510 ≈ 0.00196.
  *  - translation: 0.005 cm.
  *  - rotation: each of x, y, z is off by at most 0.5/32767, so the vector part
  *    by d = √3 · 0.5/32767. Rebuilding w = sqrt(1 - |v|²) amplifies that as
@@ -40,6 +52,7 @@
  * Decoding never throws: any input, including random bytes, yields either a
  * frame or a typed failure reason.
  */
+import { packFields, packedByteLength, unpackFields } from './bitPacking';
 import { BLENDSHAPE_COUNT } from './blendshapes';
 import { normalizeQuaternion, type Quaternion, type Vec3 } from './pose';
 
@@ -50,8 +63,10 @@ const OFFSET_FLAGS = 2;
 const OFFSET_CONFIDENCE = 3;
 const OFFSET_SEQUENCE = 4;
 const OFFSET_CAPTURE_TIME = 8;
-const OFFSET_BLENDSHAPES = 16;
-const OFFSET_ROTATION = OFFSET_BLENDSHAPES + BLENDSHAPE_COUNT;
+const OFFSET_BLENDSHAPES = 12;
+const BLENDSHAPE_BITS = 6;
+const BLENDSHAPE_BYTES = packedByteLength(BLENDSHAPE_COUNT, BLENDSHAPE_BITS);
+const OFFSET_ROTATION = OFFSET_BLENDSHAPES + BLENDSHAPE_BYTES;
 const OFFSET_TRANSLATION = OFFSET_ROTATION + 6;
 export const COEFFICIENT_PACKET_BYTES = OFFSET_TRANSLATION + 6;
 
@@ -60,6 +75,8 @@ const FLAG_KEEP_ALIVE = 0b10;
 const RESERVED_FLAGS = 0xff & ~(FLAG_FACE_PRESENT | FLAG_KEEP_ALIVE);
 
 const UNIT_STEPS = 255;
+const BLENDSHAPE_STEPS = 2 ** BLENDSHAPE_BITS - 1;
+const CAPTURE_TIME_MODULUS = 2 ** 32;
 const ROTATION_STEPS = 32767;
 const TRANSLATION_STEPS_PER_CM = 100;
 const INT16_MAX = 32767;
@@ -71,8 +88,10 @@ export const TRANSLATION_LIMIT_CM = INT16_MAX / TRANSLATION_STEPS_PER_CM;
 /** Encoders accept rotations whose norm is within this of 1 and normalize them. */
 export const ROTATION_NORM_TOLERANCE = 1e-3;
 
-/** Worst-case |decoded - original| for a score in [0, 1]: half a step plus float32 storage. */
-export const BLENDSHAPE_MAX_ERROR = 0.5 / UNIT_STEPS + 2 ** -25;
+/** Worst-case |decoded - original| capture time in ms, when reconstruction is exact (see decode). */
+export const CAPTURE_TIME_MAX_ERROR_MS = 0.5;
+/** Worst-case |decoded - original| for a score in [0, 1]: half a 6-bit step plus float32 storage. */
+export const BLENDSHAPE_MAX_ERROR = 0.5 / BLENDSHAPE_STEPS + 2 ** -25;
 /** Worst-case |decoded - original| confidence: half a step (decoded as float64). */
 export const CONFIDENCE_MAX_ERROR = 0.5 / UNIT_STEPS + 1e-12;
 /** Worst-case per-axis translation error in cm: half a 0.01 cm step (+ float64 rounding). */
@@ -113,6 +132,12 @@ export interface CoefficientFrame {
   translationCm: Vec3;
 }
 
+/**
+ * Why a packet was rejected. 'non-finite' is never produced by this version of
+ * the format (it has no floating-point field since capture time became a u32)
+ * but stays in the list so that per-reason counters keep a stable shape.
+ * 'out-of-range' is a rotation vector or translation no encoder can produce.
+ */
 export type DecodeFailure =
   | 'truncated'
   | 'oversized'
@@ -150,8 +175,8 @@ function requireBoolean(value: unknown, field: string): boolean {
   return value;
 }
 
-function quantizeUnit(value: number): number {
-  return Math.round(Math.min(1, Math.max(0, value)) * UNIT_STEPS);
+function quantizeUnit(value: number, steps: number): number {
+  return Math.round(Math.min(1, Math.max(0, value)) * steps);
 }
 
 /**
@@ -215,12 +240,12 @@ export function encodeCoefficientFrame(frame: CoefficientFrame, out?: Uint8Array
   view.setUint8(0, COEFFICIENT_PACKET_MAGIC);
   view.setUint8(1, COEFFICIENT_PACKET_VERSION);
   view.setUint8(OFFSET_FLAGS, (facePresent ? FLAG_FACE_PRESENT : 0) | (keepAlive ? FLAG_KEEP_ALIVE : 0));
-  view.setUint8(OFFSET_CONFIDENCE, quantizeUnit(confidence));
+  view.setUint8(OFFSET_CONFIDENCE, quantizeUnit(confidence, UNIT_STEPS));
   view.setUint32(OFFSET_SEQUENCE, sequence);
-  view.setFloat64(OFFSET_CAPTURE_TIME, captureTimeMs);
-  for (let i = 0; i < BLENDSHAPE_COUNT; i++) {
-    view.setUint8(OFFSET_BLENDSHAPES + i, quantizeUnit(blendshapes[i] ?? 0));
-  }
+  view.setUint32(OFFSET_CAPTURE_TIME, Math.round(captureTimeMs) % CAPTURE_TIME_MODULUS);
+  packFields(bytes, OFFSET_BLENDSHAPES, BLENDSHAPE_COUNT, BLENDSHAPE_BITS, (i) =>
+    quantizeUnit(blendshapes[i] ?? 0, BLENDSHAPE_STEPS),
+  );
   [x, y, z].forEach((c, i) => view.setInt16(OFFSET_ROTATION + 2 * i, Math.round(c * ROTATION_STEPS)));
   translation.forEach((c, i) =>
     view.setInt16(OFFSET_TRANSLATION + 2 * i, Math.round(c * TRANSLATION_STEPS_PER_CM)),
@@ -236,8 +261,27 @@ function failure(reason: DecodeFailure, message: string): DecodeResult {
 // component rounds by at most half a step. Anything longer was not made by us.
 const MAX_ROTATION_VECTOR_STEPS = ROTATION_STEPS + Math.sqrt(3) * 0.5;
 
-/** Parses and fully validates one packet. Never throws. */
-export function decodeCoefficientPacket(bytes: Uint8Array): DecodeResult {
+/**
+ * The valid capture time (in (0, MAX_CAPTURE_TIME_MS)) ≡ `low32` mod 2^32 that
+ * is nearest to the reference; a tie goes to the later one. A non-finite
+ * reference is replaced by Date.now().
+ */
+function reconstructCaptureTime(low32: number, referenceTimeMs: number): number {
+  const finite = Number.isFinite(referenceTimeMs) ? referenceTimeMs : Date.now();
+  // Clamping keeps the arithmetic exact and does not change which valid time is nearest.
+  const reference = Math.min(MAX_CAPTURE_TIME_MS, Math.max(0, finite));
+  let time = low32 + Math.round((reference - low32) / CAPTURE_TIME_MODULUS) * CAPTURE_TIME_MODULUS;
+  if (time <= 0) time += CAPTURE_TIME_MODULUS;
+  if (time >= MAX_CAPTURE_TIME_MS) time -= CAPTURE_TIME_MODULUS;
+  return time;
+}
+
+/**
+ * Parses and fully validates one packet. Never throws. `referenceTimeMs`
+ * anchors the 32-bit capture time: pass the receive time on the Unix-epoch ms
+ * clock; the capture time is exact (±0.5 ms) when within 2^31 ms of it.
+ */
+export function decodeCoefficientPacket(bytes: Uint8Array, referenceTimeMs: number = Date.now()): DecodeResult {
   // Untyped callers (e.g. a socket handler handing over an ArrayBuffer) must
   // get a failure, not an exception; there is no byte to read, hence 'truncated'.
   if (!(bytes instanceof Uint8Array)) {
@@ -267,13 +311,6 @@ export function decodeCoefficientPacket(bytes: Uint8Array): DecodeResult {
   if ((flags & RESERVED_FLAGS) !== 0) {
     return failure('bad-flags', `reserved flag bits are set: 0x${flags.toString(16)}`);
   }
-  const captureTimeMs = view.getFloat64(OFFSET_CAPTURE_TIME);
-  if (!Number.isFinite(captureTimeMs)) {
-    return failure('non-finite', `capture time is ${captureTimeMs}`);
-  }
-  if (!(captureTimeMs > 0 && captureTimeMs < MAX_CAPTURE_TIME_MS)) {
-    return failure('out-of-range', `capture time ${captureTimeMs} ms is outside (0, ${MAX_CAPTURE_TIME_MS})`);
-  }
 
   const rotationSteps = [0, 1, 2].map((i) => view.getInt16(OFFSET_ROTATION + 2 * i));
   const vectorSteps = Math.hypot(...rotationSteps);
@@ -286,14 +323,14 @@ export function decodeCoefficientPacket(bytes: Uint8Array): DecodeResult {
   }
 
   const blendshapes = new Float32Array(BLENDSHAPE_COUNT);
-  for (let i = 0; i < BLENDSHAPE_COUNT; i++) {
-    blendshapes[i] = view.getUint8(OFFSET_BLENDSHAPES + i) / UNIT_STEPS;
-  }
+  unpackFields(bytes, OFFSET_BLENDSHAPES, BLENDSHAPE_COUNT, BLENDSHAPE_BITS, (i, q) => {
+    blendshapes[i] = q / BLENDSHAPE_STEPS;
+  });
   return {
     ok: true,
     frame: {
       sequence: view.getUint32(OFFSET_SEQUENCE),
-      captureTimeMs,
+      captureTimeMs: reconstructCaptureTime(view.getUint32(OFFSET_CAPTURE_TIME), referenceTimeMs),
       facePresent: (flags & FLAG_FACE_PRESENT) !== 0,
       keepAlive: (flags & FLAG_KEEP_ALIVE) !== 0,
       confidence: view.getUint8(OFFSET_CONFIDENCE) / UNIT_STEPS,

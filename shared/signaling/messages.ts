@@ -66,6 +66,7 @@ export const consumeRequest = z.object({
 
 export const consumerRequest = z.object({ consumerId: objectId }).strict();
 export const producerRequest = z.object({ producerId: objectId }).strict();
+export const dataProducerRequest = z.object({ dataProducerId: objectId }).strict();
 export const emptyRequest = z.object({}).strict();
 
 /** Every method the server answers, with the schema of its `data`. */
@@ -78,6 +79,7 @@ export const requestSchemas = {
   consume: consumeRequest,
   resumeConsumer: consumerRequest,
   closeProducer: producerRequest,
+  closeDataProducer: dataProducerRequest,
   leave: emptyRequest,
 } as const;
 

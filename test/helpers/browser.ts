@@ -36,7 +36,11 @@ export async function openPage(browser: Browser, url: string): Promise<{ page: P
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()); });
+  page.on('console', (message) => {
+    // MediaPipe's wasm prints its informational logs (e.g. "INFO: Created TensorFlow
+    // Lite XNNPACK delegate for CPU.") on stderr, which Chromium reports as errors.
+    if (message.type() === 'error' && !/^INFO: /.test(message.text())) errors.push(message.text());
+  });
   await page.goto(url);
   return { page, errors };
 }

@@ -1,0 +1,44 @@
+/** What the face tracker reports for one video frame, and how it is configured. */
+export interface TrackedFace {
+  /** The frame's time on the page's clock (performance.timeOrigin + performance.now()), ms. */
+  captureTimeMs: number;
+  facePresent: boolean;
+  /** 52 blendshape scores in MediaPipe's category order (zeros when no face). */
+  blendshapes: Float32Array;
+  /** MediaPipe's facial transformation matrix, column-major 4x4, cm (null when no face). */
+  transform: Float32Array | null;
+  /** 478 normalized landmarks as x, y, z triples (null when no face or not requested). */
+  landmarks: Float32Array | null;
+  /** Source frame size in pixels, before any downscaling for the tracker. */
+  frameWidth: number;
+  frameHeight: number;
+  /** Time spent in FaceLandmarker for this frame, ms. */
+  trackerMs: number;
+}
+
+export type TrackerDelegate = 'GPU' | 'CPU';
+
+export interface FaceTrackerOptions {
+  /** Where the server serves @mediapipe/tasks-vision's wasm folder. */
+  wasmBaseUrl: string;
+  /** The face_landmarker.task model URL. */
+  modelUrl: string;
+  /** 'auto' picks GPU when WebGL runs on a real GPU, else CPU; GPU falls back to CPU on failure. */
+  delegate?: TrackerDelegate | 'auto';
+  /** Upper bound on tracked frames per second. */
+  maxFps?: number;
+  /** Frames are downscaled to at most this width before tracking (the landmark model sees a 256 px crop). */
+  maxInputWidth?: number;
+  /** Include the 478 landmarks in each result (datasets need them; live streaming does not). */
+  withLandmarks?: boolean;
+}
+
+/** Messages between FaceTracker (page) and its worker. */
+export type ToTrackerWorker =
+  | { type: 'init'; wasmBaseUrl: string; modelUrl: string; delegate: TrackerDelegate | 'auto'; withLandmarks: boolean }
+  | { type: 'frame'; bitmap: ImageBitmap; captureTimeMs: number; frameWidth: number; frameHeight: number };
+
+export type FromTrackerWorker =
+  | { type: 'ready'; delegate: TrackerDelegate }
+  | { type: 'result'; face: TrackedFace }
+  | { type: 'error'; message: string };

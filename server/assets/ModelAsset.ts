@@ -1,0 +1,79 @@
+/**
+ * A model file the browser needs (MediaPipe's face_landmarker.task) that no npm
+ * package ships: served from a configured path and, when missing, fetched from
+ * its official address, verified against its SHA-256 and written atomically.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Logger } from '../Logger';
+
+const logger = new Logger('ModelAsset');
+
+export interface ModelAssetSpec {
+  name: string;
+  path: string;
+  url: string;
+  sha256: string;
+  /** Refuse downloads larger than this. */
+  maxBytes: number;
+}
+
+/** MediaPipe Face Landmarker, float16 version 1 (the copy the tests use has this checksum). */
+export const FACE_LANDMARKER_MODEL = {
+  name: 'face_landmarker.task',
+  url: 'https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task',
+  sha256: '64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff',
+  maxBytes: 32 * 1024 * 1024,
+} as const;
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Writes `bytes` to `path` through a temporary file and a rename, so readers never see half a file. */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temporary = `${path}.${process.pid}.${Date.now()}.partial`;
+  try {
+    writeFileSync(temporary, bytes);
+    renameSync(temporary, path);
+  } catch (error) {
+    if (existsSync(temporary)) unlinkSync(temporary);
+    throw error;
+  }
+}
+
+/**
+ * Resolves with the path of a verified copy of the model, downloading it when
+ * the path holds nothing. A file present but with the wrong checksum is an error
+ * (it is never overwritten: someone put it there).
+ */
+export async function ensureModelAsset(spec: ModelAssetSpec, fetchImpl: typeof fetch = fetch): Promise<string> {
+  if (existsSync(spec.path)) {
+    const actual = sha256(readFileSync(spec.path));
+    if (actual !== spec.sha256) {
+      throw new Error(`${spec.name} at ${spec.path} has SHA-256 ${actual}, expected ${spec.sha256}`);
+    }
+    return spec.path;
+  }
+  logger.info(`${spec.name} missing at ${spec.path}: fetching ${spec.url}`);
+  let response: Response;
+  try {
+    response = await fetchImpl(spec.url, { signal: AbortSignal.timeout(60_000) });
+  } catch (error) {
+    throw new Error(`cannot fetch ${spec.name} from ${spec.url}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!response.ok) throw new Error(`cannot fetch ${spec.name} from ${spec.url}: HTTP ${response.status}`);
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > spec.maxBytes) throw new Error(`${spec.name} download of ${declared} bytes exceeds ${spec.maxBytes}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (bytes.length > spec.maxBytes) throw new Error(`${spec.name} download of ${bytes.length} bytes exceeds ${spec.maxBytes}`);
+  const actual = sha256(bytes);
+  if (actual !== spec.sha256) {
+    throw new Error(`${spec.name} from ${spec.url} has SHA-256 ${actual}, expected ${spec.sha256}; not saved`);
+  }
+  writeFileAtomic(spec.path, bytes);
+  logger.info(`${spec.name} verified and saved to ${spec.path}`);
+  return spec.path;
+}
