@@ -45,3 +45,8 @@ fi
 worker_bin="$(bash scripts/build-mediasoup-worker.sh | tail -1)"
 echo "$worker_bin" > node_modules/.voxface/mediasoup-worker-bin
 echo "setup: mediasoup worker $worker_bin" >&2
+
+# The native compute kernels (C++ through N-API), rebuilt when their sources change.
+if [ -f kernels/binding.gyp ] && [ -f scripts/build-kernels.sh ]; then
+	bash scripts/build-kernels.sh >&2
+fi

@@ -13,7 +13,8 @@ declare global {
       /** Present while "send my face as coefficients" is on. */
       coefficients?: CoefficientStreaming;
       setSendCoefficients: (on: boolean) => Promise<void>;
-      join: () => Promise<void>;
+      /** publish: false opens the camera for the face tracker without sending its video. */
+      join: (options?: { publish?: boolean }) => Promise<void>;
       leave: () => Promise<void>;
       events: string[];
       /** performance.now() marks: join started, joined (publishing), first remote video frame shown. */
@@ -147,7 +148,7 @@ function resetUi(): void {
   leaveButton.disabled = true;
 }
 
-async function join(): Promise<void> {
+async function join(options: { publish?: boolean } = {}): Promise<void> {
   showNotice(null);
   joinButton.disabled = true;
   window.voxfaceDemo.timings = { joinStartedAt: performance.now() };
@@ -175,7 +176,9 @@ async function join(): Promise<void> {
     room.on('error', (error) => showNotice(error.message));
     for (const peer of room.peers.values()) peerTile(peer.id, peer.displayName);
     for (const remote of room.remoteTracks.values()) attachTrack(remote);
-    const stream = await room.publishCameraAndMicrophone();
+    const stream = options.publish === false
+      ? await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } })
+      : await room.publishCameraAndMicrophone();
     localStream = stream;
     coefficientSwitch.disabled = false;
     $<HTMLVideoElement>('local-video').srcObject = stream;
