@@ -120,6 +120,17 @@ export class Peer {
     return producer;
   }
 
+  /**
+   * Registers a producer the server made on this peer's behalf (its avatar video,
+   * say): the peer owns it, others consume it like any of the peer's tracks, and it
+   * closes with the peer.
+   */
+  adoptProducer(producer: types.Producer): void {
+    this.#assertOpen();
+    this.producers.set(producer.id, producer);
+    producer.observer.on('close', () => this.producers.delete(producer.id));
+  }
+
   async produceData(
     transport: types.WebRtcTransport,
     options: types.DataProducerOptions,
@@ -168,6 +179,8 @@ export class Peer {
     // Closing a transport closes its producers, consumers and data producers.
     for (const transport of this.transports.values()) transport.close();
     this.transports.clear();
+    // Adopted (server-made) producers live on other transports.
+    for (const producer of [...this.producers.values()]) producer.close();
     this.producers.clear();
     this.consumers.clear();
     this.dataProducers.clear();

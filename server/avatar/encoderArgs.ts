@@ -1,0 +1,52 @@
+/**
+ * ffmpeg command lines for the avatar video: raw RGBA frames on stdin, encoded for
+ * real time (no look-ahead, no B-frames, one thread), sent as RTP to a mediasoup
+ * PlainTransport. ffmpeg ignores RTCP, so PLIs are not answered: a bounded
+ * keyframe interval lets a new receiver start within that interval.
+ */
+export type AvatarCodec = 'VP8' | 'H264';
+
+export interface EncoderSettings {
+  width: number;
+  height: number;
+  fps: number;
+  codec: AvatarCodec;
+  bitrateKbps: number;
+  keyframeIntervalSeconds: number;
+  payloadType: number;
+  ssrc: number;
+  rtpPort: number;
+}
+
+/** What mediasoup's producer must declare for the stream ffmpeg sends. */
+export function producerCodec(settings: Pick<EncoderSettings, 'codec' | 'payloadType'>) {
+  return settings.codec === 'VP8'
+    ? { mimeType: 'video/VP8', payloadType: settings.payloadType, clockRate: 90000, parameters: {}, rtcpFeedback: [] }
+    : {
+        mimeType: 'video/H264',
+        payloadType: settings.payloadType,
+        clockRate: 90000,
+        // Constrained baseline level 3.1, as libx264 emits with -profile:v baseline.
+        parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+        rtcpFeedback: [],
+      };
+}
+
+export function encoderArgs(s: EncoderSettings): string[] {
+  const gop = Math.max(1, Math.round(s.fps * s.keyframeIntervalSeconds));
+  const codecArgs = s.codec === 'VP8'
+    ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-auto-alt-ref', '0',
+      '-error-resilient', '1', '-b:v', `${s.bitrateKbps}k`, '-maxrate', `${s.bitrateKbps}k`, '-bufsize', `${Math.round(s.bitrateKbps / 2)}k`]
+    : ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level', '3.1',
+      '-b:v', `${s.bitrateKbps}k`, '-maxrate', `${s.bitrateKbps}k`, '-bufsize', `${Math.round(s.bitrateKbps / 2)}k`];
+  return [
+    '-hide_banner', '-loglevel', 'error', '-nostdin',
+    // Frames are stamped with their arrival time, so a dropped frame leaves a gap rather than speeding up time.
+    '-f', 'rawvideo', '-pix_fmt', 'rgba', '-video_size', `${s.width}x${s.height}`, '-framerate', String(s.fps),
+    '-use_wallclock_as_timestamps', '1', '-fflags', 'nobuffer', '-i', 'pipe:0',
+    '-an', ...codecArgs, '-g', String(gop), '-keyint_min', String(gop), '-threads', '1', '-pix_fmt', 'yuv420p',
+    '-fps_mode', 'passthrough', '-flush_packets', '1',
+    '-f', 'rtp', '-payload_type', String(s.payloadType), '-ssrc', String(s.ssrc),
+    `rtp://127.0.0.1:${s.rtpPort}?rtcp_port=${s.rtpPort}&pkt_size=1200`,
+  ];
+}

@@ -1,0 +1,119 @@
+/**
+ * Server-made video in a room: RGBA frames through ffmpeg and a PlainTransport
+ * into a real mediasoup worker, decoded by a real Chromium page as one of the
+ * owner's tracks. The frames are a moving test pattern (the injection path does
+ * not care what drew them).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright-core';
+import { VideoInjector } from '../../server/avatar/VideoInjector';
+import type { Peer } from '../../server/rooms/Peer';
+import type { Room } from '../../server/rooms/Room';
+import type { VoxfaceServer } from '../../server/VoxfaceServer';
+import type { AvatarCodec } from '../../server/avatar/encoderArgs';
+import { launchChromium, openPage } from '../helpers/browser';
+import { inboundFigures, pollUntil } from '../helpers/pageProbes';
+import { startTestServer } from '../helpers/testServer';
+
+let server: VoxfaceServer;
+let browser: Browser;
+
+before(async () => {
+  server = await startTestServer();
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const SIZE = 256;
+
+/** A frame whose colour follows `level` (0..255), with a bar whose position moves. */
+function paint(frame: Uint8Array, level: number, t: number): void {
+  for (let y = 0; y < SIZE; y++) {
+    for (let x = 0; x < SIZE; x++) {
+      const i = (y * SIZE + x) * 4;
+      const bar = Math.abs(x - ((t * 4) % SIZE)) < 8;
+      frame[i] = bar ? 255 : level;
+      frame[i + 1] = 255 - level;
+      frame[i + 2] = 128;
+      frame[i + 3] = 255;
+    }
+  }
+}
+
+/** The mean red level of the page's remote video, read through a canvas. */
+function meanRed(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const video = document.querySelector<HTMLVideoElement>('.tile.remote video')!;
+    const canvas = document.createElement('canvas');
+    canvas.width = 32;
+    canvas.height = 32;
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(video, 0, 0, 32, 32);
+    const data = ctx.getImageData(0, 0, 32, 32).data;
+    let sum = 0;
+    for (let i = 0; i < data.length; i += 4) sum += data[i]!;
+    return sum / (data.length / 4);
+  });
+}
+
+async function injectInto(room: Room, owner: Peer, codec: AvatarCodec): Promise<{ injector: VideoInjector; stop: () => void }> {
+  const injector = await VideoInjector.create({ router: room.router, width: SIZE, height: SIZE, fps: 25, codec, appData: { peerId: owner.id, source: 'avatar' } });
+  owner.adoptProducer(injector.producer);
+  room.announceProducer(owner, injector.producer);
+  injector.on('producerReplaced', ({ producer }) => {
+    owner.adoptProducer(producer);
+    room.announceProducer(owner, producer);
+  });
+  const frame = new Uint8Array(SIZE * SIZE * 4);
+  let t = 0;
+  const timer = setInterval(() => {
+    t += 1;
+    paint(frame, Math.floor(t / 25) % 2 === 0 ? 40 : 220, t);
+    injector.pushFrame(frame);
+  }, 40);
+  return { injector, stop: () => { clearInterval(timer); injector.close(); } };
+}
+
+for (const codec of ['VP8', 'H264'] as const) {
+  test(`${codec} frames injected for a peer reach another peer as that peer's video, and change`, async () => {
+    const roomId = `inject-${codec.toLowerCase()}`;
+    const room = await server.rooms.getOrCreate(roomId);
+    const owner = room.join('avatar-owner', 'Avatar', () => undefined);
+    const { injector, stop } = await injectInto(room, owner, codec);
+    try {
+      const { page, errors } = await openPage(browser, `${server.url}/?room=${roomId}&name=viewer`);
+      await page.evaluate(() => window.voxfaceDemo.join());
+      const start = Date.now();
+      const figures = await pollUntil(() => inboundFigures(page), (f) => f.some((x) => x.kind === 'video' && x.framesDecoded >= 60), 10_000);
+      const video = figures.find((x) => x.kind === 'video' && x.peerId === 'avatar-owner');
+      assert.ok(video, `the viewer receives a video of the owner: ${JSON.stringify(figures)}`);
+      const fps = video.framesDecoded / ((Date.now() - start) / 1000);
+      assert.ok(video.framesDecoded >= 60, `decoded ${video.framesDecoded} frames (${fps.toFixed(1)} fps)`);
+
+      const levels: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        levels.push(await meanRed(page));
+        await page.waitForTimeout(400);
+      }
+      assert.ok(Math.max(...levels) - Math.min(...levels) > 60, `the picture changes: red levels ${levels.map((l) => l.toFixed(0)).join(', ')}`);
+
+      // Kill the encoder: a new one takes over and the viewer gets the new track.
+      const replaced = injector.waitFor('producerReplaced', 10_000);
+      process.kill(injector.encoderPid!, 'SIGKILL');
+      const { producer } = await replaced;
+      const after = await pollUntil(() => inboundFigures(page), (f) => f.some((x) => x.kind === 'video' && x.framesDecoded > 10), 10_000);
+      assert.ok(after.some((x) => x.kind === 'video' && x.framesDecoded > 10), `video resumes after an encoder restart: ${JSON.stringify(after)}`);
+      assert.equal(owner.producers.has(producer.id), true);
+      assert.equal(injector.stats().encoderRestarts, 1);
+      assert.deepEqual(errors, []);
+    } finally {
+      stop();
+      room.leave(owner);
+    }
+    assert.equal(owner.producers.size, 0, 'the injected producer closed with its owner');
+  });
+}
