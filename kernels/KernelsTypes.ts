@@ -1,0 +1,166 @@
+// The op boundary of the avatar engine. The model and trainer are written against
+// `Kernels`; backends: `cpuKernels` (native C++, kernels/cpu.ts) and
+// `referenceKernels` (plain TS, kernels/reference/). Conventions for every backend:
+// - float32 buffers, channel-last, row-major; shapes are explicit, and buffers must
+//   have exactly the length the shape implies;
+// - forward ops return fresh output buffers plus whatever their backward needs;
+// - backward ops take dLoss/dOutput and return fresh gradient buffers (except
+//   gridSample3dBackward, which can accumulate into a caller's dGrid).
+
+/** Stride of the sub-grid grid[::s, ::s, ::s] (AvatarMAV's multi-distance lookup). */
+export type GridStride = 1 | 2 | 4;
+
+/** Grid of D*H*W cells with C channels, stored [D][H][W][C]; x->W, y->H, z->D. */
+export interface GridShape {
+  readonly d: number;
+  readonly h: number;
+  readonly w: number;
+  readonly c: number;
+}
+
+export type Activation = 'none' | 'relu' | 'leakyRelu' | 'sigmoid';
+
+export interface DenseShape {
+  /** Rows (points) in the batch. */
+  readonly n: number;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+}
+
+export interface CompositeResult {
+  /** [R,3] composited colour including the background term. */
+  readonly color: Float32Array;
+  /** [R] transmittance after the last used sample (weight of the background). */
+  readonly transmittance: Float32Array;
+  /** [R] samples composited before early termination (T < tEps). */
+  readonly samplesUsed: Int32Array;
+}
+
+export interface MarchBox {
+  /** [3] lower corner. */
+  readonly min: Float32Array;
+  /** [3] upper corner. */
+  readonly max: Float32Array;
+}
+
+export interface MarchResult {
+  /** [S,3] sample positions, rays packed one after another. */
+  readonly positions: Float32Array;
+  /** [S] sample spacing (the step, in units of t). */
+  readonly deltas: Float32Array;
+  /** [R+1] samples of ray r are rayOffsets[r] .. rayOffsets[r+1]-1. */
+  readonly rayOffsets: Int32Array;
+}
+
+export interface AdamOptions {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  /** Step number t >= 1 (integer), for bias correction. */
+  readonly step: number;
+}
+
+export interface Kernels {
+  readonly name: string;
+
+  /**
+   * Trilinear sample of the strided sub-grid at N points in [-1,1]^3 (points [N,3], xyz),
+   * PyTorch grid_sample semantics: align_corners=false, zero padding. Output [N,C].
+   */
+  gridSample3d(grid: Float32Array, shape: GridShape, points: Float32Array, stride: GridStride): { out: Float32Array };
+  /**
+   * dGrid (full grid layout, non-zero only at strided positions) and dPoints [N,3].
+   * When `accumulate` is given, dGrid is added into it and it is returned as dGrid.
+   */
+  gridSample3dBackward(
+    grid: Float32Array,
+    shape: GridShape,
+    points: Float32Array,
+    stride: GridStride,
+    dOut: Float32Array,
+    accumulate?: Float32Array,
+  ): { dGrid: Float32Array; dPoints: Float32Array };
+
+  /** out[V] = mean + sum_e coeff[e] * bases[e]; bases [E,V], E = coeff.length, V = mean.length. */
+  blendVolumes(mean: Float32Array, bases: Float32Array, coeff: Float32Array): { out: Float32Array };
+  blendVolumesBackward(
+    bases: Float32Array,
+    coeff: Float32Array,
+    dOut: Float32Array,
+  ): { dMean: Float32Array; dBases: Float32Array; dCoeff: Float32Array };
+
+  /** y[N,Out] = act(x[N,In] W[Out,In]^T + b[Out]). */
+  dense(x: Float32Array, w: Float32Array, b: Float32Array, shape: DenseShape, act: Activation): { y: Float32Array };
+  /** From x, the forward output y and dY. dX is null when needDX is false (first layer). */
+  denseBackward(
+    x: Float32Array,
+    w: Float32Array,
+    y: Float32Array,
+    dY: Float32Array,
+    shape: DenseShape,
+    act: Activation,
+    needDX?: boolean,
+  ): { dX: Float32Array | null; dW: Float32Array; dB: Float32Array };
+
+  /**
+   * Alpha compositing: alpha = 1 - exp(-relu(sigma) * delta), color = sum T_i alpha_i rgb_i
+   * + T_final * background; a ray stops before a sample when T < tEps.
+   */
+  composite(
+    sigma: Float32Array,
+    rgb: Float32Array,
+    delta: Float32Array,
+    rayOffsets: Int32Array,
+    background: Float32Array,
+    tEps: number,
+  ): CompositeResult;
+  /**
+   * Gradients w.r.t. sigma [S] and rgb [S,3]; unused (terminated) samples get 0.
+   * `forward` is composite's result for the same inputs (the native kernel derives the
+   * light behind each sample from forward.color; the reference uses background).
+   */
+  compositeBackward(
+    sigma: Float32Array,
+    rgb: Float32Array,
+    delta: Float32Array,
+    rayOffsets: Int32Array,
+    background: Float32Array,
+    forward: CompositeResult,
+    dColor: Float32Array,
+  ): { dSigma: Float32Array; dRgb: Float32Array };
+
+  /**
+   * Slab test against the box, then samples at t = tNear + (k + 0.5) * step (k = 0, 1, ...)
+   * while t < tFar, keeping those whose occupancy cell ([G,G,G], index (z*G+y)*G+x over the
+   * box) is non-zero, at most maxSamples per ray. Rays start at t = 0 (origin inside
+   * the box samples from the origin). Directions are expected to be unit length.
+   */
+  marchRays(
+    origins: Float32Array,
+    dirs: Float32Array,
+    box: MarchBox,
+    occupancy: Uint8Array,
+    gridRes: number,
+    step: number,
+    maxSamples: number,
+  ): MarchResult;
+
+  /** mean |a - b| (computed in double). */
+  l1Loss(a: Float32Array, b: Float32Array): number;
+  /** dLoss * sign(a - b) / N, 0 at exact ties. */
+  l1LossBackward(a: Float32Array, b: Float32Array, dLoss: number): Float32Array;
+  /** mean x^2 (computed in double). */
+  meanSquare(x: Float32Array): number;
+  /** dValue * 2x / N. */
+  meanSquareBackward(x: Float32Array, dValue: number): Float32Array;
+
+  /** In-place Adam with bias correction on param, m, v. */
+  adamStep(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, opts: AdamOptions): void;
+  /**
+   * Sparse Adam: elements whose grad is exactly 0 are skipped entirely (param, m and v
+   * unchanged, no momentum decay), for voxel grids where most cells get no gradient in a
+   * step. Bias correction still uses the global step t.
+   */
+  adamStepMasked(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, opts: AdamOptions): void;
+}

@@ -1,0 +1,77 @@
+// Bad input reaches the native addon as TypeError/RangeError with exact messages,
+// never as a crash or an out-of-bounds read.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadNative } from './native';
+
+const nat = loadNative();
+const f32 = (n: number) => new Float32Array(n);
+
+function throwsExactly(fn: () => unknown, type: typeof TypeError | typeof RangeError, message: string): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof type, `expected ${type.name}, got ${String(err)}`);
+    assert.equal((err as Error).message, message);
+    return true;
+  });
+}
+
+describe('native binding input checks', () => {
+  const grid = f32(2 * 3 * 4 * 2), pts = f32(6);
+
+  test('wrong buffer types are TypeErrors', () => {
+    throwsExactly(() => nat.gridSample3d(new Float64Array(48) as never, 2, 3, 4, 2, pts, 2, 1), TypeError, 'gridSample3d: grid must be a Float32Array');
+    throwsExactly(() => nat.gridSample3d([0, 1] as never, 2, 3, 4, 2, pts, 2, 1), TypeError, 'gridSample3d: grid must be a Float32Array');
+    throwsExactly(() => nat.composite(f32(1), f32(3), f32(1), new Uint32Array(2) as never, f32(3), 1, 1, 0), TypeError, 'composite: rayOffsets must be a Int32Array');
+    throwsExactly(() => nat.marchRays(f32(3), f32(3), 1, f32(3), f32(3), new Int8Array(8) as never, 2, 0.1, 4), TypeError, 'marchRays: occupancy must be a Uint8Array');
+    throwsExactly(() => nat.dense(f32(2), f32(2), f32(1), 1, 2, 1, 3 as never), TypeError, 'dense: activation must be a string');
+    throwsExactly(() => nat.gridSample3d(grid, '2' as never, 3, 4, 2, pts, 2, 1), TypeError, 'gridSample3d: D must be a number');
+    throwsExactly(() => nat.adamStep(f32(1), f32(1), f32(1), f32(1), 0.1, 0.9, 0.99, 1e-8, 1, 1 as never), TypeError, 'adamStep: masked must be a boolean');
+  });
+
+  test('wrong argument counts are TypeErrors', () => {
+    throwsExactly(() => (nat.gridSample3d as (...a: unknown[]) => unknown)(grid), TypeError, 'gridSample3d: expected 8 arguments, got 1');
+    throwsExactly(() => (nat.gridSample3dBackward as (...a: unknown[]) => unknown)(), TypeError, 'gridSample3dBackward: expected 9-10 arguments, got 0');
+  });
+
+  test('wrong lengths are RangeErrors naming the expected size', () => {
+    throwsExactly(() => nat.gridSample3d(f32(47), 2, 3, 4, 2, pts, 2, 1), RangeError, 'gridSample3d: grid has length 47, expected 48 (D*H*W*C)');
+    throwsExactly(() => nat.gridSample3d(grid, 2, 3, 4, 2, f32(5), 2, 1), RangeError, 'gridSample3d: points has length 5, expected 6 (N*3)');
+    throwsExactly(() => nat.gridSample3dBackward(grid, 2, 3, 4, 2, pts, 2, 1, f32(4), f32(47)), RangeError, 'gridSample3dBackward: dGrid has length 47, expected 48 (D*H*W*C)');
+    throwsExactly(() => nat.dense(f32(6), f32(6), f32(2), 2, 3, 3, 'relu'), RangeError, 'dense: W has length 6, expected 9 (Out*In)');
+    throwsExactly(() => nat.denseBackward(f32(6), f32(9), f32(5), f32(6), 2, 3, 3, 'relu', true), RangeError, 'denseBackward: y has length 5, expected 6 (N*Out)');
+    throwsExactly(() => nat.blendVolumes(f32(4), f32(7), f32(2), 2, 4), RangeError, 'blendVolumes: bases has length 7, expected 8 (E*V)');
+    throwsExactly(() => nat.l1Loss(f32(3), f32(4)), RangeError, 'l1Loss: b has length 4, expected 3 (length of a)');
+    throwsExactly(() => nat.adamStep(f32(3), f32(3), f32(2), f32(3), 0.1, 0.9, 0.99, 1e-8, 1, false), RangeError, 'adamStep: m has length 2, expected 3 (length of param)');
+  });
+
+  test('non-integer, negative, non-finite and out-of-range sizes and parameters are RangeErrors', () => {
+    throwsExactly(() => nat.gridSample3d(grid, 2.5, 3, 4, 2, pts, 2, 1), RangeError, 'gridSample3d: D must be an integer, got 2.5');
+    throwsExactly(() => nat.gridSample3d(grid, 2, 3, 4, 2, pts, -2, 1), RangeError, 'gridSample3d: N must be a non-negative integer, got -2');
+    throwsExactly(() => nat.gridSample3d(grid, 0, 3, 4, 2, pts, 2, 1), RangeError, 'gridSample3d: D must be a positive integer, got 0');
+    throwsExactly(() => nat.gridSample3d(grid, 2, 3, 4, 2, pts, NaN, 1), RangeError, 'gridSample3d: N must be finite, got NaN');
+    throwsExactly(() => nat.gridSample3d(grid, 2, 3, 4, 2, pts, 2, 3), RangeError, 'gridSample3d: stride must be 1, 2 or 4, got 3');
+    throwsExactly(() => nat.gridSample3d(grid, 1e6, 1e6, 1e6, 2, pts, 2, 1), RangeError, 'gridSample3d: tensor of 2e+18 elements is too large');
+    throwsExactly(() => nat.dense(f32(2), f32(2), f32(1), 1, 2, 1, 'tanh'), RangeError, "dense: activation must be one of none, relu, leakyRelu, sigmoid, got 'tanh'");
+    throwsExactly(() => nat.marchRays(f32(3), f32(3), 1, f32(3), f32(3), new Uint8Array(8), 2, 0, 4), RangeError, 'marchRays: step must be positive, got 0');
+    throwsExactly(() => nat.adamStep(f32(1), f32(1), f32(1), f32(1), 0.1, 1, 0.99, 1e-8, 1, false), RangeError, 'adamStep: beta1 must be in [0, 1), got 1');
+    throwsExactly(() => nat.adamStep(f32(1), f32(1), f32(1), f32(1), 0.1, 0.9, 0.99, 1e-8, 0, false), RangeError, 'adamStep: t must be an integer >= 1, got 0');
+  });
+
+  test('inconsistent ray offsets are RangeErrors, not out-of-bounds reads', () => {
+    const S = 4;
+    const call = (off: number[], used?: number[]) => {
+      const o = Int32Array.from(off), R = off.length - 1;
+      if (!used) return nat.composite(f32(S), f32(3 * S), f32(S), o, f32(3), R, S, 0);
+      return nat.compositeBackward(f32(S), f32(3 * S), f32(S), o, f32(3 * R), Int32Array.from(used), f32(3 * R), R, S);
+    };
+    throwsExactly(() => call([1, 2, 4]), RangeError, 'composite: rayOffsets[0] must be 0, got 1');
+    throwsExactly(() => call([0, 3, 2, 4]), RangeError, 'composite: rayOffsets must be non-decreasing (at index 2)');
+    throwsExactly(() => call([0, 2, 9]), RangeError, 'composite: rayOffsets[R] must equal S = 4, got 9');
+    throwsExactly(() => call([0, 2, 4], [2, 3]), RangeError, 'compositeBackward: samplesUsed[1] = 3 is outside [0, samples of the ray]');
+  });
+
+  test('valid calls with zero points succeed', () => {
+    assert.equal(nat.gridSample3d(grid, 2, 3, 4, 2, f32(0), 0, 4).out.length, 0);
+    assert.equal(nat.dense(f32(0), f32(6), f32(2), 0, 3, 2, 'none').y.length, 0);
+  });
+});

@@ -1,0 +1,4 @@
+import { runKernelSuite } from './kernelSuite';
+import { cpuKernels } from './cpu';
+
+runKernelSuite('cpu', cpuKernels);

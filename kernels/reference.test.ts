@@ -1,0 +1,4 @@
+import { runKernelSuite } from './kernelSuite';
+import { referenceKernels } from './reference/index';
+
+runKernelSuite('reference', referenceKernels);
