@@ -5,7 +5,12 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 const out = 'dist/client';
 mkdirSync(out, { recursive: true });
 await build({
-  entryPoints: { demo: 'client/demo/main.ts', 'face-tracker-worker': 'client/tracking/faceTracker.worker.ts' },
+  entryPoints: {
+    demo: 'client/demo/main.ts',
+    'face-tracker-worker': 'client/tracking/faceTracker.worker.ts',
+    // The page `voxface prepare` drives in headless Chromium (client/capture).
+    prepare: 'client/capture/preparePage.ts',
+  },
   outdir: out,
   bundle: true,
   format: 'esm',
@@ -15,4 +20,5 @@ await build({
   logLevel: 'warning',
 });
 for (const file of ['index.html', 'demo.css']) copyFileSync(`client/demo/${file}`, `${out}/${file}`);
+copyFileSync('client/capture/prepare.html', `${out}/prepare.html`);
 console.log(`build-client: wrote ${out}`);

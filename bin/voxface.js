@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// The `voxface` command. The CLI is TypeScript (server/cli/main.ts); tsx's
+// loader is registered in-process from this repository's node_modules, so the
+// command works from any working directory without a build step.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../server/cli/main.ts');
+await main(process.argv.slice(2));

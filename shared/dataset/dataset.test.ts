@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cropIntrinsics, focalLengthPx, landmarksToCropPixels, projectPoints } from './camera';
+import { decideCropWindow } from './cropWindow';
+import { splitOf, testStartIndex } from './format';
+import { DatasetValidationError, validateDataset } from './validate';
+import { headCut, JAW_LINE } from '../../client/capture/headMask';
+
+test('a point projected through the crop intrinsics lands where its full-frame projection, cropped, lands', () => {
+  const width = 720; const height = 1280; const crop = { x: 100, y: 300, size: 400 };
+  const k = cropIntrinsics(width, height, crop);
+  const pose = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 3, -2, -40, 1]; // translate only
+  const [u, v] = projectPoints([1, 2, 0], pose, k);
+  // Full frame: centred principal point, y up in camera space, v down in the image.
+  const f = focalLengthPx(height);
+  const fullU = width / 2 + (f * 4) / 40; const fullV = height / 2 - (f * 0) / 40;
+  const [expectedU, expectedV] = landmarksToCropPixels([fullU / width, fullV / height, 0], width, height, crop);
+  assert.ok(Math.abs(u! - expectedU!) < 1e-3 && Math.abs(v! - expectedV!) < 1e-3, `${u},${v} vs ${expectedU},${expectedV}`);
+  assert.ok(Math.abs(f - 640 / Math.tan((31.5 * Math.PI) / 180)) < 1e-9);
+});
+
+test('the crop window holds every box with margins and stays inside the frame', () => {
+  const boxes = [{ minX: 300, minY: 500, maxX: 420, maxY: 650 }, { minX: 340, minY: 520, maxX: 460, maxY: 670 }];
+  const crop = decideCropWindow(boxes, 720, 1280);
+  assert.ok(crop.x <= 300 - 0.45 * 120 + 1 && crop.x + crop.size >= 460 + 0.45 * 120 - 1);
+  assert.ok(crop.y <= 500 - 0.75 * 150 + 1 && crop.y + crop.size >= 670);
+  // A face near the edge: the window moves, never leaves the frame.
+  const edge = decideCropWindow([{ minX: 0, minY: 0, maxX: 200, maxY: 260 }], 720, 1280);
+  assert.ok(edge.x >= 0 && edge.y >= 0 && edge.x + edge.size <= 720 && edge.y + edge.size <= 1280);
+  // A head larger than the frame: the largest square that fits.
+  const big = decideCropWindow([{ minX: 50, minY: 50, maxX: 470, maxY: 460 }], 512, 480);
+  assert.equal(big.size, 480);
+  assert.throws(() => decideCropWindow([], 10, 10), /no face/);
+});
+
+test('the split holds out the last 15% by time and excludes frames without a face', () => {
+  assert.equal(testStartIndex(100), 85);
+  assert.equal(splitOf(84, 100, true), 'train');
+  assert.equal(splitOf(85, 100, true), 'test');
+  assert.equal(splitOf(90, 100, false), 'excluded');
+});
+
+test('validation names the file and field of each problem', () => {
+  assert.throws(() => validateDataset({ version: 9 }, [], { blendshapes: 0, poses: 0, landmarks: 0 }), (error: unknown) => {
+    assert.ok(error instanceof DatasetValidationError);
+    assert.match(error.message, /dataset\.json: version 9 is not 1/);
+    assert.match(error.message, /frameCount must be a positive integer/);
+    return true;
+  });
+  assert.throws(() => validateDataset({}, {}, { blendshapes: 0, poses: 0, landmarks: 0 }), /frames\.json is not a JSON array/);
+});
+
+test('the head cut keeps the face and removes what is below the jaw', () => {
+  const size = 200;
+  // A synthetic upright face: forehead (10) at y 40, chin (152) at y 140, jaw from (50, 90) round to (150, 90).
+  const points = new Float32Array(478 * 2).fill(100);
+  points[10 * 2] = 100; points[10 * 2 + 1] = 40;
+  JAW_LINE.forEach((index, i) => {
+    const t = (i / (JAW_LINE.length - 1)) * Math.PI; // 0..pi round the chin
+    points[index * 2] = 100 + 50 * Math.cos(t);
+    points[index * 2 + 1] = 90 + 50 * Math.sin(t);
+  });
+  const cut = headCut(points, size, size);
+  const at = (x: number, y: number) => cut[y * size + x]!;
+  assert.ok(at(100, 80) > 0.99, 'face kept');
+  assert.ok(at(100, 60) > 0.99, 'forehead kept');
+  assert.ok(at(100, 175) < 0.01, 'neck removed');
+  assert.ok(at(10, 100) > 0.5, 'hair beside the face, above chin level, kept');
+  assert.ok(at(10, 190) < 0.01, 'shoulder removed');
+  // The edge is soft: some value strictly between 0 and 1 just below the chin.
+  const column = Array.from({ length: 30 }, (_, i) => at(100, 135 + i));
+  assert.ok(column.some((value) => value > 0.05 && value < 0.95), 'feathered edge');
+});
