@@ -1,18 +1,10 @@
 // Helpers shared by the kernel tests: seeded random inputs, tolerant comparison with a
 // useful failure message, and central finite differences in float64.
 import assert from 'node:assert/strict';
+import { seededRandom } from '../shared/coefficients/seededRandom';
 
-/** mulberry32: small, fast, deterministic. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded random numbers in [0, 1): the project's one PRNG (mulberry32). */
+export const rng = seededRandom;
 
 export function uniform(n: number, lo: number, hi: number, rand: () => number): Float32Array {
   const a = new Float32Array(n);

@@ -19,3 +19,11 @@ export function printResult(result: Record<string, unknown>): void {
 export function progress(message: string): void {
   process.stderr.write(`${message}\n`);
 }
+
+/** Runs a benchmark's main function; a failure prints and exits non-zero. */
+export function runBench(main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

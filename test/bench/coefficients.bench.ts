@@ -10,7 +10,7 @@ import { COEFFICIENT_PACKET_BYTES } from '../../shared/coefficients/CoefficientP
 import { launchChromium, openPage } from '../helpers/browser';
 import { FACE_MODEL_PATH, clipToY4m } from '../helpers/sharedData';
 import { startTestServer } from '../helpers/testServer';
-import { percentile, printResult, progress, round } from './benchUtil';
+import { percentile, printResult, progress, round, runBench } from './benchUtil';
 
 const SECONDS = Number(process.env.SECONDS_TO_STREAM ?? 15);
 
@@ -84,7 +84,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench(main);

@@ -6,7 +6,7 @@
  */
 import { launchChromium, openPage } from '../helpers/browser';
 import { startTestServer } from '../helpers/testServer';
-import { percentile, printResult, progress, round } from './benchUtil';
+import { percentile, printResult, progress, round, runBench } from './benchUtil';
 
 const peers = Number(process.env.PEERS ?? 8);
 
@@ -50,7 +50,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench(main);
