@@ -21,6 +21,13 @@ import { RoomManager } from './rooms/RoomManager';
 import { SignalingServer } from './signaling/SignalingServer';
 import { FACE_LANDMARKER_MODEL, ensureModelAsset } from './assets/ModelAsset';
 import { CoefficientIngest } from './streams/CoefficientIngest';
+import { AvatarService, type RendererFactory } from './avatar/AvatarService';
+import { AvatarStore } from './avatar/AvatarStore';
+
+export interface VoxfaceServerDependencies {
+  /** Makes a renderer for a stored avatar; without one, avatars cannot be enabled. */
+  rendererFactory?: RendererFactory;
+}
 
 const logger = new Logger('VoxfaceServer');
 
@@ -30,6 +37,8 @@ export class VoxfaceServer {
   readonly rooms: RoomManager;
   /** Every avatar-enabled peer's decoded coefficient stream (the renderer's input). */
   readonly coefficients: CoefficientIngest;
+  readonly avatarStore: AvatarStore;
+  readonly avatars: AvatarService;
   readonly metrics: Metrics;
   readonly http: HttpServer;
   readonly io: SocketIoServer;
@@ -39,7 +48,7 @@ export class VoxfaceServer {
   readonly faceModel: Promise<{ ok: true; path: string } | { ok: false; error: string }>;
   #closed = false;
 
-  private constructor(config: VoxfaceConfig, pool: WorkerPool) {
+  private constructor(config: VoxfaceConfig, pool: WorkerPool, deps: VoxfaceServerDependencies) {
     this.config = config;
     this.pool = pool;
     this.rooms = new RoomManager(pool);
@@ -53,6 +62,14 @@ export class VoxfaceServer {
       serveClient: false,
     });
     this.#signaling = new SignalingServer(this.io, config, this.rooms, this.metrics);
+    this.avatarStore = new AvatarStore(config.avatarDir);
+    const rendererFactory: RendererFactory = deps.rendererFactory ?? (async () => {
+      throw new Error('this server has no avatar renderer');
+    });
+    this.avatars = new AvatarService(this.coefficients, rendererFactory, {
+      width: config.avatarSize, height: config.avatarSize, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
+    });
+    this.#signaling.avatars = this.avatars;
     this.faceModel = ensureModelAsset({ ...FACE_LANDMARKER_MODEL, path: config.faceModelPath, url: config.faceModelUrl }).then(
       (path) => ({ ok: true as const, path }),
       (error: unknown) => {
@@ -64,7 +81,7 @@ export class VoxfaceServer {
     this.#routes();
   }
 
-  static async start(config: VoxfaceConfig): Promise<VoxfaceServer> {
+  static async start(config: VoxfaceConfig, deps: VoxfaceServerDependencies = {}): Promise<VoxfaceServer> {
     const pool = await WorkerPool.create({
       numWorkers: config.numWorkers,
       rtcMinPort: config.rtcMinPort,
@@ -73,7 +90,7 @@ export class VoxfaceServer {
     });
     let server: VoxfaceServer | undefined;
     try {
-      server = new VoxfaceServer(config, pool);
+      server = new VoxfaceServer(config, pool, deps);
       const http = server.http;
       await new Promise<void>((resolveListen, reject) => {
         http.once('error', reject);
@@ -107,6 +124,7 @@ export class VoxfaceServer {
     if (this.#closed) return;
     this.#closed = true;
     this.#signaling.close();
+    this.avatars.close();
     this.coefficients.close();
     this.rooms.close();
     this.pool.close();
@@ -138,6 +156,9 @@ export class VoxfaceServer {
         res.json({ room, peerId, token: this.mintToken(room, peerId) });
       });
     }
+    app.get('/api/avatars', (_req, res) => {
+      res.json(this.avatarStore.list());
+    });
     app.get('/api/coefficient-streams', (_req, res) => {
       const now = Date.now();
       res.json(this.coefficients.streams().map((s) => ({ room: s.roomId, peer: s.peerId, ...s.stream.stats(now) })));

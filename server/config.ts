@@ -32,6 +32,12 @@ export interface VoxfaceConfig {
   /** MediaPipe's face_landmarker.task: served to browsers, fetched (checksum verified) when missing. */
   faceModelPath: string;
   faceModelUrl: string;
+  /** Trained avatars (`<id>.vxa`), and how avatar video is made. */
+  avatarDir: string;
+  avatarSize: number;
+  avatarFps: number;
+  avatarCodec: 'VP8' | 'H264';
+  avatarBitrateKbps: number;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -42,6 +48,12 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new TypeError(`${name} must be an integer in [${min}, ${max}], got '${raw}'`);
   }
   return value;
+}
+
+function codecFrom(raw: string | undefined): 'VP8' | 'H264' {
+  if (raw === undefined || raw === '' || raw === 'VP8') return 'VP8';
+  if (raw === 'H264') return 'H264';
+  throw new TypeError(`VOXFACE_AVATAR_CODEC must be VP8 or H264, got '${raw}'`);
 }
 
 function secretFrom(env: NodeJS.ProcessEnv): Buffer | undefined {
@@ -77,6 +89,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: logLevel as VoxfaceConfig['logLevel'],
     faceModelPath: env.VOXFACE_FACE_MODEL ?? join(env.VOXFACE_DATA_DIR ?? join(homedir(), '.cache', 'voxface'), 'models', FACE_LANDMARKER_MODEL.name),
     faceModelUrl: env.VOXFACE_FACE_MODEL_URL ?? FACE_LANDMARKER_MODEL.url,
+    avatarDir: env.VOXFACE_AVATAR_DIR ?? join(env.VOXFACE_DATA_DIR ?? join(homedir(), '.cache', 'voxface'), 'avatars'),
+    avatarSize: intFrom(env, 'VOXFACE_AVATAR_SIZE', 256, 64, 1024),
+    avatarFps: intFrom(env, 'VOXFACE_AVATAR_FPS', 25, 5, 60),
+    avatarCodec: codecFrom(env.VOXFACE_AVATAR_CODEC),
+    avatarBitrateKbps: intFrom(env, 'VOXFACE_AVATAR_BITRATE', 600, 50, 10000),
   };
   return { ...config, ...overrides };
 }

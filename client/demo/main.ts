@@ -14,13 +14,19 @@ declare global {
       coefficients?: CoefficientStreaming;
       setSendCoefficients: (on: boolean) => Promise<void>;
       /** publish: false opens the camera for the face tracker without sending its video. */
-      join: (options?: { publish?: boolean }) => Promise<void>;
+      join: (options?: JoinChoice) => Promise<void>;
       leave: () => Promise<void>;
       events: string[];
       /** performance.now() marks: join started, joined (publishing), first remote video frame shown. */
       timings: { joinStartedAt?: number; joinedAt?: number; firstRemoteFrameAt?: number };
     };
   }
+}
+
+/** publish: false opens the camera without sending it; avatarId joins as that avatar. */
+interface JoinChoice {
+  publish?: boolean;
+  avatarId?: string;
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -33,6 +39,7 @@ const statusLabel = $<HTMLSpanElement>('status');
 const notice = $<HTMLParagraphElement>('notice');
 const tiles = $<HTMLElement>('tiles');
 const coefficientSwitch = $<HTMLInputElement>('send-coefficients');
+const avatarSelect = $<HTMLSelectElement>('avatar');
 const coefficientReadout = $<HTMLOutputElement>('coefficient-readout');
 let localStream: MediaStream | undefined;
 let readoutTimer: ReturnType<typeof setInterval> | undefined;
@@ -84,6 +91,13 @@ function peerTile(peerId: string, displayName: string): HTMLElement {
 
 function attachTrack(remote: RemoteTrack): void {
   const room = window.voxfaceDemo.room;
+  if (remote.peerId === room?.peerId) {
+    // Our own avatar, as the others see it: the self-view.
+    $<HTMLVideoElement>('local-video').srcObject = new MediaStream([remote.track]);
+    $<HTMLElement>('local-tile').classList.add('avatar');
+    $<HTMLElement>('local-tile').querySelector('figcaption')!.textContent = 'You (avatar, as others see you)';
+    return;
+  }
   const tile = peerTile(remote.peerId, room?.peers.get(remote.peerId)?.displayName ?? '');
   const video = tile.querySelector('video')!;
   const stream = (video.srcObject as MediaStream | null) ?? new MediaStream();
@@ -144,11 +158,40 @@ function resetUi(): void {
   coefficientSwitch.disabled = true;
   document.querySelectorAll('.tile.remote').forEach((tile) => tile.remove());
   $<HTMLElement>('local-tile').hidden = true;
+  $<HTMLElement>('local-tile').classList.remove('avatar');
+  $<HTMLElement>('local-tile').querySelector('figcaption')!.textContent = 'You';
   joinButton.disabled = false;
   leaveButton.disabled = true;
 }
 
-async function join(options: { publish?: boolean } = {}): Promise<void> {
+async function loadAvatarChoices(): Promise<void> {
+  const reply = await fetch('/api/avatars').catch(() => undefined);
+  if (!reply?.ok) return;
+  const avatars = (await reply.json()) as { id: string }[];
+  for (const avatar of avatars) avatarSelect.append(new Option(`avatar: ${avatar.id}`, avatar.id));
+  const wanted = params.get('avatar');
+  if (wanted && avatars.some((a) => a.id === wanted)) avatarSelect.value = wanted;
+}
+
+/** Joins as an avatar: microphone published, camera only tracked; falls back to the camera if the avatar fails. */
+async function startAvatar(room: VoxfaceRoom, avatarId: string, stream: MediaStream): Promise<void> {
+  const [audio] = stream.getAudioTracks();
+  if (audio) await room.publishTrack(audio, { source: 'mic' });
+  await setSendCoefficients(true);
+  try {
+    await room.enableAvatar(avatarId);
+    log(`avatar:${avatarId}`);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    showNotice(`Your avatar could not be used (${reason}): sending your camera instead.`);
+    log('avatar-fallback');
+    await setSendCoefficients(false);
+    await room.publishTrack(stream.getVideoTracks()[0]!, { source: 'camera' });
+  }
+}
+
+async function join(options: JoinChoice = {}): Promise<void> {
+  const avatarId = options.avatarId ?? (avatarSelect.value || undefined);
   showNotice(null);
   joinButton.disabled = true;
   window.voxfaceDemo.timings = { joinStartedAt: performance.now() };
@@ -176,13 +219,20 @@ async function join(options: { publish?: boolean } = {}): Promise<void> {
     room.on('error', (error) => showNotice(error.message));
     for (const peer of room.peers.values()) peerTile(peer.id, peer.displayName);
     for (const remote of room.remoteTracks.values()) attachTrack(remote);
-    const stream = options.publish === false
-      ? await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } })
-      : await room.publishCameraAndMicrophone();
+    room.on('avatarStatus', ({ peerId, status }) => {
+      log(`avatarStatus:${peerId}:${status}`);
+      const tile = peerId === room.peerId ? $<HTMLElement>('local-tile') : peerTile(peerId, room.peers.get(peerId)?.displayName ?? '');
+      tile.dataset.avatarStatus = status;
+    });
+    let stream: MediaStream;
+    if (avatarId) stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
+    else if (options.publish === false) stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+    else stream = await room.publishCameraAndMicrophone();
     localStream = stream;
     coefficientSwitch.disabled = false;
     $<HTMLVideoElement>('local-video').srcObject = stream;
     $<HTMLElement>('local-tile').hidden = false;
+    if (avatarId) await startAvatar(room, avatarId, stream);
     leaveButton.disabled = false;
     window.voxfaceDemo.timings.joinedAt = performance.now();
     setStatus(`In room ${room.roomId} as ${nameInput.value}`, 'joined');
@@ -213,4 +263,6 @@ $<HTMLFormElement>('join-form').addEventListener('submit', (event) => {
   join().catch(() => undefined);
 });
 leaveButton.addEventListener('click', () => { leave().catch(() => undefined); });
-if (params.get('autojoin') === '1') join().catch(() => undefined);
+loadAvatarChoices().finally(() => {
+  if (params.get('autojoin') === '1') join().catch(() => undefined);
+});

@@ -48,6 +48,8 @@ export interface RoomEvents {
   roomClosed: { reason: NotificationMap['roomClosed']['reason'] };
   /** The connection to the server is gone; the room is closed. */
   disconnected: { reason: string };
+  /** A peer's server-rendered avatar changed state ('stalled': its picture is frozen). */
+  avatarStatus: NotificationMap['avatarStatus'];
   /** A background operation failed (consuming a new track, say). */
   error: Error;
 }
@@ -111,6 +113,7 @@ export class VoxfaceRoom extends TypedEmitter<RoomEvents> {
       this.#consume(peerId, producer).catch((error: Error) => this.emit('error', error));
     });
     s.on('consumerClosed', ({ consumerId }) => this.#removeConsumer(consumerId));
+    s.on('avatarStatus', (status) => this.emit('avatarStatus', status));
     s.on('roomClosed', ({ reason }) => {
       this.emit('roomClosed', { reason });
       this.#teardown();
@@ -148,6 +151,19 @@ export class VoxfaceRoom extends TypedEmitter<RoomEvents> {
   /** A data channel to the server (SCTP over the send transport). */
   async produceData(options: types.DataProducerOptions): Promise<types.DataProducer> {
     return this.#requireSend().produceData(options);
+  }
+
+  /**
+   * Asks the server to render `avatarId` for this peer from its coefficient stream
+   * (start CoefficientStreaming too). The avatar video arrives to everyone, this
+   * peer included, as one of this peer's tracks (appData.source 'avatar').
+   */
+  async enableAvatar(avatarId: string): Promise<void> {
+    await this.#signaling.request('enableAvatar', { avatarId });
+  }
+
+  async disableAvatar(): Promise<void> {
+    await this.#signaling.request('disableAvatar', {});
   }
 
   /** Closes a data producer here and on the server. */

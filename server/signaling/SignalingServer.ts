@@ -15,6 +15,7 @@ import type { RoomManager } from '../rooms/RoomManager';
 import { RateLimiter } from './RateLimiter';
 import { requestHandlers, type Session } from './requestHandlers';
 import { SignalingError } from './SignalingError';
+import type { AvatarService } from '../avatar/AvatarService';
 
 const logger = new Logger('SignalingServer');
 
@@ -31,6 +32,8 @@ export class SignalingServer {
   readonly #config: VoxfaceConfig;
   readonly #rooms: RoomManager;
   readonly #metrics: Metrics;
+  /** Set once the avatar service exists (it needs the rooms and the ingest first). */
+  avatars?: AvatarService;
 
   constructor(io: SocketIoServer, config: VoxfaceConfig, rooms: RoomManager, metrics: Metrics) {
     this.#io = io;
@@ -108,7 +111,7 @@ export class SignalingServer {
     }
     try {
       const handler = requestHandlers[method] as (ctx: unknown, s: Session, d: unknown) => Promise<unknown>;
-      const result = await handler({ config: this.#config, rooms: this.#rooms }, session, parsed.data);
+      const result = await handler({ config: this.#config, rooms: this.#rooms, avatars: this.avatars }, session, parsed.data);
       return { answer: { ok: true, data: result }, method };
     } catch (error) {
       if (error instanceof SignalingError) return { answer: failure(error.code, error.message), method };

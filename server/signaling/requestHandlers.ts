@@ -13,6 +13,7 @@ import type { Notify, Peer } from '../rooms/Peer';
 import type { Room } from '../rooms/Room';
 import type { RoomManager } from '../rooms/RoomManager';
 import { SignalingError } from './SignalingError';
+import type { AvatarService } from '../avatar/AvatarService';
 
 export interface Session {
   room?: Room;
@@ -23,6 +24,8 @@ export interface Session {
 export interface HandlerContext {
   config: VoxfaceConfig;
   rooms: RoomManager;
+  /** Absent when this server renders no avatars. */
+  avatars?: AvatarService;
 }
 
 type Handler<M extends RequestMethod> = (ctx: HandlerContext, session: Session, data: RequestData<M>) => Promise<unknown>;
@@ -117,6 +120,19 @@ const closeDataProducer: Handler<'closeDataProducer'> = async (_ctx, session, da
   return {};
 };
 
+const enableAvatar: Handler<'enableAvatar'> = async (ctx, session, data) => {
+  const { room, peer } = joined(session);
+  if (!ctx.avatars) throw new SignalingError('not-found', 'this server renders no avatars');
+  await ctx.avatars.enable(room, peer, data.avatarId);
+  return {};
+};
+
+const disableAvatar: Handler<'disableAvatar'> = async (ctx, session) => {
+  const { room, peer } = joined(session);
+  ctx.avatars?.disable(room, peer);
+  return {};
+};
+
 const leave: Handler<'leave'> = async (ctx, session) => {
   const { room, peer } = joined(session);
   room.leave(peer);
@@ -136,5 +152,7 @@ export const requestHandlers: { [M in RequestMethod]: Handler<M> } = {
   resumeConsumer,
   closeProducer,
   closeDataProducer,
+  enableAvatar,
+  disableAvatar,
   leave,
 };

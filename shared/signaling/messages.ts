@@ -68,6 +68,7 @@ export const consumerRequest = z.object({ consumerId: objectId }).strict();
 export const producerRequest = z.object({ producerId: objectId }).strict();
 export const dataProducerRequest = z.object({ dataProducerId: objectId }).strict();
 export const emptyRequest = z.object({}).strict();
+export const enableAvatarRequest = z.object({ avatarId: id }).strict();
 
 /** Every method the server answers, with the schema of its `data`. */
 export const requestSchemas = {
@@ -80,6 +81,8 @@ export const requestSchemas = {
   resumeConsumer: consumerRequest,
   closeProducer: producerRequest,
   closeDataProducer: dataProducerRequest,
+  enableAvatar: enableAvatarRequest,
+  disableAvatar: emptyRequest,
   leave: emptyRequest,
 } as const;
 
@@ -151,6 +154,8 @@ export interface NotificationMap {
   newProducer: { peerId: string; producer: ProducerInfo };
   consumerClosed: { consumerId: string; producerId: string };
   roomClosed: { reason: 'worker-died' | 'server-shutdown' | 'closed' };
+  /** A peer's server-rendered avatar changed state ('stalled': its stream stopped, the picture is frozen). */
+  avatarStatus: { peerId: string; status: 'waiting' | 'live' | 'lost' | 'stalled' };
 }
 
 export type NotificationMethod = keyof NotificationMap;

@@ -1,0 +1,168 @@
+/**
+ * Turns avatar-enabled peers into avatar video in their rooms. A peer asks for an
+ * avatar (`enableAvatar`); once its coefficient stream is open, an AvatarSession
+ * renders it at the configured size and rate. Sessions end with their peer, their
+ * stream, or `disableAvatar`. The scheduler keeps the sum of all sessions' render
+ * time within the machine's budget by lowering their frame rate, and says so.
+ */
+import { TypedEmitter } from '../../shared/TypedEmitter';
+import { Logger } from '../Logger';
+import type { Peer } from '../rooms/Peer';
+import type { Room } from '../rooms/Room';
+import type { CoefficientIngest } from '../streams/CoefficientIngest';
+import { AvatarSession, type AvatarSessionOptions } from './AvatarSession';
+import type { FrameRenderer } from './FrameRendererTypes';
+import { SignalingError } from '../signaling/SignalingError';
+
+const logger = new Logger('AvatarService');
+
+/** Loads an avatar and returns a renderer for it (throws a clear error for a bad file). */
+export type RendererFactory = (avatarId: string, size: { width: number; height: number }) => Promise<FrameRenderer>;
+
+export interface AvatarServiceOptions extends AvatarSessionOptions {
+  width: number;
+  height: number;
+  /** Share of one second that all sessions' rendering may take (render threads share the cores). */
+  renderBudget?: number;
+  minFps?: number;
+}
+
+export interface AvatarServiceEvents {
+  [key: string]: unknown;
+  sessionStarted: AvatarSession;
+  sessionEnded: { roomId: string; peerId: string; reason: string };
+  /** The scheduler changed the target frame rate of every session (overload or recovery). */
+  rateChanged: { targetFps: number; load: number };
+}
+
+interface Wanted {
+  room: Room;
+  peer: Peer;
+  avatarId: string;
+  renderer: FrameRenderer;
+  session?: AvatarSession;
+}
+
+export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
+  readonly #ingest: CoefficientIngest;
+  readonly #createRenderer: RendererFactory;
+  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs'>> & AvatarServiceOptions;
+  /** Keyed by `${roomId}/${peerId}`. */
+  readonly #wanted = new Map<string, Wanted>();
+  readonly #scheduler: ReturnType<typeof setInterval>;
+  #targetFps: number;
+  #closed = false;
+
+  constructor(ingest: CoefficientIngest, createRenderer: RendererFactory, options: AvatarServiceOptions) {
+    super();
+    this.#ingest = ingest;
+    this.#createRenderer = createRenderer;
+    this.#options = { renderBudget: 0.8, minFps: 10, ...options };
+    this.#targetFps = options.fps;
+    ingest.on('streamOpened', ({ roomId, peerId }) => {
+      const wanted = this.#wanted.get(`${roomId}/${peerId}`);
+      if (wanted && !wanted.session) this.#startSession(wanted).catch(() => undefined);
+    });
+    ingest.on('streamClosed', ({ roomId, peerId }) => this.#endSession(`${roomId}/${peerId}`, 'stream-closed', false));
+    this.#scheduler = setInterval(() => this.#schedule(), 1000);
+  }
+
+  sessions(): AvatarSession[] {
+    return [...this.#wanted.values()].flatMap((w) => (w.session ? [w.session] : []));
+  }
+
+  /** Loads `avatarId` for `peer`; rendering starts when (or if) its coefficient stream is open. */
+  async enable(room: Room, peer: Peer, avatarId: string): Promise<void> {
+    if (this.#closed) throw new SignalingError('internal', 'avatar service closed');
+    const key = `${room.id}/${peer.id}`;
+    this.#endSession(key, 'replaced', true);
+    let renderer: FrameRenderer;
+    try {
+      renderer = await this.#createRenderer(avatarId, { width: this.#options.width, height: this.#options.height });
+    } catch (error) {
+      throw new SignalingError('bad-request', `avatar '${avatarId}' cannot be used: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (peer.closed || room.closed) {
+      renderer.close();
+      throw new SignalingError('not-joined', 'peer left while its avatar was loading');
+    }
+    const wanted: Wanted = { room, peer, avatarId, renderer };
+    this.#wanted.set(key, wanted);
+    const onLeft = (left: Peer) => {
+      if (left !== peer) return;
+      room.off('peerLeft', onLeft);
+      this.#endSession(key, 'peer-left', true);
+    };
+    room.on('peerLeft', onLeft);
+    if (this.#ingest.get(room.id, peer.id)) await this.#startSession(wanted);
+  }
+
+  disable(room: Room, peer: Peer): void {
+    this.#endSession(`${room.id}/${peer.id}`, 'disabled', true);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#scheduler);
+    for (const key of [...this.#wanted.keys()]) this.#endSession(key, 'server-shutdown', true);
+    this.removeAllListeners();
+  }
+
+  async #startSession(wanted: Wanted): Promise<void> {
+    const stream = this.#ingest.get(wanted.room.id, wanted.peer.id);
+    if (!stream) return;
+    try {
+      const session = await AvatarSession.start(wanted.room, wanted.peer, stream, wanted.renderer, {
+        fps: this.#options.fps, codec: this.#options.codec, bitrateKbps: this.#options.bitrateKbps, stallMs: this.#options.stallMs,
+      });
+      session.setTargetFps(this.#targetFps);
+      wanted.session = session;
+      session.on('closed', ({ reason }) => {
+        if (wanted.session === session) this.#endSession(`${wanted.room.id}/${wanted.peer.id}`, reason, true);
+      });
+      this.emit('sessionStarted', session);
+    } catch (error) {
+      logger.error(`cannot start the avatar of ${wanted.peer.id}: ${String(error)}`);
+      this.#endSession(`${wanted.room.id}/${wanted.peer.id}`, 'start-failed', true);
+      throw error;
+    }
+  }
+
+  /** Ends the session; `forget` also drops the wish (a closed stream keeps it, to restart on reopen). */
+  #endSession(key: string, reason: string, forget: boolean): void {
+    const wanted = this.#wanted.get(key);
+    if (!wanted) return;
+    const session = wanted.session;
+    wanted.session = undefined;
+    if (forget) {
+      this.#wanted.delete(key);
+      session?.close(reason);
+      wanted.renderer.close();
+    } else if (session) {
+      // Keep the renderer for when the stream comes back; close only the video.
+      session.close(reason);
+    }
+    if (session || forget) this.emit('sessionEnded', { roomId: wanted.room.id, peerId: wanted.peer.id, reason });
+  }
+
+  /**
+   * Load = sum over sessions of render ms per frame x target fps / 1000. Above the
+   * budget every session's rate drops (down to minFps); well below it, it recovers.
+   */
+  #schedule(): void {
+    const sessions = this.sessions();
+    if (sessions.length === 0) return;
+    const perFrameMs = sessions.reduce((sum, s) => sum + (s.stats().renderMsP50 || 0), 0);
+    const load = (perFrameMs * this.#targetFps) / 1000;
+    let target = this.#targetFps;
+    if (load > this.#options.renderBudget) target = Math.max(this.#options.minFps, Math.floor((this.#targetFps * this.#options.renderBudget) / load));
+    else if (load < this.#options.renderBudget * 0.6) target = Math.min(this.#options.fps, this.#targetFps + 2);
+    if (target !== this.#targetFps) {
+      this.#targetFps = target;
+      for (const s of sessions) s.setTargetFps(target);
+      logger.info(`avatar frame rate now ${target} fps (render load ${load.toFixed(2)} of ${sessions.length} session(s))`);
+      this.emit('rateChanged', { targetFps: target, load });
+    }
+  }
+}

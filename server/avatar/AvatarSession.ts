@@ -1,0 +1,194 @@
+/**
+ * One avatar-enabled peer's avatar in the room: at a fixed output rate it reads
+ * the face to show (DrivenFace), renders it off the event loop, and hands the frame
+ * to a VideoInjector whose producer the peer owns, so receivers consume it like a
+ * camera. A render still running when the next tick comes is not queued: the tick
+ * is skipped and counted, so the session never falls behind. While the stream is
+ * stalled the last frame is repeated (a still picture) and the status says so.
+ */
+import type { types } from 'mediasoup';
+import { TypedEmitter } from '../../shared/TypedEmitter';
+import type { CoefficientStream } from '../coefficients/CoefficientStream';
+import { Logger } from '../Logger';
+import type { Peer } from '../rooms/Peer';
+import type { Room } from '../rooms/Room';
+import { DrivenFace, type DrivenFaceStatus } from './DrivenFace';
+import type { FrameRenderer } from './FrameRendererTypes';
+import { VideoInjector } from './VideoInjector';
+import type { AvatarCodec } from './encoderArgs';
+
+const logger = new Logger('AvatarSession');
+
+export interface AvatarSessionOptions {
+  fps: number;
+  codec?: AvatarCodec;
+  bitrateKbps?: number;
+  stallMs?: number;
+}
+
+export interface AvatarSessionEvents {
+  [key: string]: unknown;
+  status: { status: DrivenFaceStatus };
+  producer: types.Producer;
+  closed: { reason: string };
+}
+
+export interface AvatarSessionStats {
+  status: DrivenFaceStatus;
+  fps: number;
+  targetFps: number;
+  framesRendered: number;
+  framesRepeated: number;
+  ticksSkipped: number;
+  renderMsP50: number;
+  renderMsP95: number;
+  encoderRestarts: number;
+}
+
+export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
+  readonly room: Room;
+  readonly peer: Peer;
+  readonly #renderer: FrameRenderer;
+  readonly #face: DrivenFace;
+  readonly #options: AvatarSessionOptions;
+  #injector!: VideoInjector;
+  #targetFps: number;
+  #timer?: ReturnType<typeof setTimeout>;
+  #nextTickAt = 0;
+  #rendering = false;
+  #lastFrame?: Uint8Array;
+  #status: DrivenFaceStatus = 'waiting';
+  #closed = false;
+  readonly #renderMs: number[] = [];
+  readonly #frameTimes: number[] = [];
+  #counts = { framesRendered: 0, framesRepeated: 0, ticksSkipped: 0 };
+
+  private constructor(room: Room, peer: Peer, stream: CoefficientStream, renderer: FrameRenderer, options: AvatarSessionOptions) {
+    super();
+    this.room = room;
+    this.peer = peer;
+    this.#renderer = renderer;
+    this.#options = options;
+    this.#targetFps = options.fps;
+    this.#face = new DrivenFace(stream, { stallMs: options.stallMs ?? 2000 });
+  }
+
+  static async start(room: Room, peer: Peer, stream: CoefficientStream, renderer: FrameRenderer, options: AvatarSessionOptions): Promise<AvatarSession> {
+    const session = new AvatarSession(room, peer, stream, renderer, options);
+    session.#injector = await VideoInjector.create({
+      router: room.router,
+      width: renderer.width,
+      height: renderer.height,
+      fps: options.fps,
+      codec: options.codec,
+      bitrateKbps: options.bitrateKbps,
+      appData: { peerId: peer.id, source: 'avatar' },
+    });
+    session.#publish(session.#injector.producer);
+    session.#injector.on('producerReplaced', ({ producer }) => session.#publish(producer));
+    session.#injector.on('closed', ({ reason }) => {
+      if (reason !== 'closed') session.close(`video-${reason}`);
+    });
+    session.#nextTickAt = performance.now();
+    session.#tick();
+    return session;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get producer(): types.Producer {
+    return this.#injector.producer;
+  }
+
+  /** The scheduler lowers (or restores) the rate when the machine is overloaded. */
+  setTargetFps(fps: number): void {
+    this.#targetFps = Math.max(1, Math.min(this.#options.fps, fps));
+  }
+
+  stats(): AvatarSessionStats {
+    const now = performance.now();
+    while (this.#frameTimes.length && this.#frameTimes[0]! < now - 1000) this.#frameTimes.shift();
+    const sorted = [...this.#renderMs].sort((a, b) => a - b);
+    const pick = (p: number) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
+    return {
+      status: this.#status,
+      fps: this.#frameTimes.length,
+      targetFps: this.#targetFps,
+      ...this.#counts,
+      renderMsP50: pick(0.5),
+      renderMsP95: pick(0.95),
+      encoderRestarts: this.#injector.stats().encoderRestarts,
+    };
+  }
+
+  close(reason = 'closed'): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#injector?.close();
+    this.#renderer.close();
+    logger.debug('avatar session of %s closed (%s)', this.peer.id, reason);
+    this.emit('closed', { reason });
+    this.removeAllListeners();
+  }
+
+  #publish(producer: types.Producer): void {
+    if (this.#closed || this.peer.closed) return;
+    this.peer.adoptProducer(producer);
+    this.room.announceProducer(this.peer, producer);
+    // The owner consumes it too: the self-view shows exactly what the others see.
+    this.peer.notify('newProducer', { peerId: this.peer.id, producer: { id: producer.id, kind: producer.kind, appData: { ...producer.appData } } });
+    this.emit('producer', producer);
+  }
+
+  #tick(): void {
+    if (this.#closed) return;
+    const interval = 1000 / this.#targetFps;
+    this.#nextTickAt += interval;
+    const now = performance.now();
+    // After a long pause, restart the schedule instead of bursting to catch up.
+    if (this.#nextTickAt < now - interval) this.#nextTickAt = now + interval;
+    this.#timer = setTimeout(() => this.#tick(), Math.max(0, this.#nextTickAt - now));
+    this.#frame();
+  }
+
+  #frame(): void {
+    const face = this.#face.at(Date.now());
+    if (face.status !== this.#status) {
+      this.#status = face.status;
+      this.room.broadcast('avatarStatus', { peerId: this.peer.id, status: face.status });
+      this.emit('status', { status: face.status });
+    }
+    if (face.status === 'stalled' && this.#lastFrame) {
+      this.#injector.pushFrame(this.#lastFrame);
+      this.#counts.framesRepeated += 1;
+      this.#frameTimes.push(performance.now());
+      return;
+    }
+    if (this.#rendering) {
+      this.#counts.ticksSkipped += 1;
+      return;
+    }
+    this.#rendering = true;
+    const started = performance.now();
+    this.#renderer.render(face).then(
+      (rgba) => {
+        this.#rendering = false;
+        if (this.#closed) return;
+        this.#renderMs.push(performance.now() - started);
+        if (this.#renderMs.length > 300) this.#renderMs.shift();
+        this.#lastFrame = rgba;
+        this.#injector.pushFrame(rgba);
+        this.#counts.framesRendered += 1;
+        this.#frameTimes.push(performance.now());
+      },
+      (error: unknown) => {
+        this.#rendering = false;
+        logger.error(`render failed for ${this.peer.id}: ${String(error)}`);
+        this.close('render-failed');
+      },
+    );
+  }
+}
