@@ -1,0 +1,119 @@
+// The avatar file: a self-describing, checksummed container for a trained model.
+//
+//   0   4 bytes  magic "VXAV"
+//   4   u32 LE   format version (AVATAR_FILE_VERSION)
+//   8   u32 LE   header length H (bytes of UTF-8 JSON)
+//   12  H bytes  header JSON: { config, tensors: [{ name, dtype, shape, offset, byteLength }], payloadBytes }
+//       padding to a multiple of 8
+//   P   payload  tensors little-endian at header offsets (relative to P)
+//   end 32 bytes SHA-256 of every byte before it
+//
+// Grids are stored as fp16 (their values are O(1) and render PSNR fp32 vs fp16 is
+// measured by the tests); MLP weights stay fp32 (small, and errors there spread to
+// every sample). Written to a temp file and renamed, so readers never see a partial file.
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { AvatarModel, paramShapes } from './AvatarModel';
+import { type AvatarConfig, GRID_PARAMS, PARAM_NAMES, type ParamName, type AvatarParams, validateConfig } from './AvatarModelTypes';
+import { fromHalf, toHalf } from './Half';
+
+export const AVATAR_MAGIC = 'VXAV';
+export const AVATAR_FILE_VERSION = 1;
+const CHECKSUM_BYTES = 32;
+
+export type TensorDtype = 'f32' | 'f16';
+
+export interface TensorEntry {
+  readonly name: ParamName;
+  readonly dtype: TensorDtype;
+  readonly shape: number[];
+  readonly offset: number;
+  readonly byteLength: number;
+}
+
+export interface AvatarHeader {
+  readonly config: AvatarConfig;
+  readonly tensors: TensorEntry[];
+  readonly payloadBytes: number;
+}
+
+export interface EncodeOptions {
+  /** Store grids as fp16 (default true). */
+  readonly halfGrids?: boolean;
+}
+
+export function encodeAvatar(model: AvatarModel, o: EncodeOptions = {}): Buffer {
+  const shapes = paramShapes(model.config), tensors: TensorEntry[] = [];
+  let offset = 0;
+  for (const name of PARAM_NAMES) {
+    const dtype: TensorDtype = (o.halfGrids ?? true) && GRID_PARAMS.includes(name) ? 'f16' : 'f32';
+    const byteLength = model.params[name].length * (dtype === 'f16' ? 2 : 4);
+    tensors.push({ name, dtype, shape: shapes[name], offset, byteLength });
+    offset += (byteLength + 7) & ~7;
+  }
+  const header = Buffer.from(JSON.stringify({ config: model.config, tensors, payloadBytes: offset } satisfies AvatarHeader), 'utf8');
+  const payloadStart = (12 + header.length + 7) & ~7;
+  const buf = Buffer.alloc(payloadStart + offset + CHECKSUM_BYTES);
+  buf.write(AVATAR_MAGIC, 0, 'latin1');
+  buf.writeUInt32LE(AVATAR_FILE_VERSION, 4);
+  buf.writeUInt32LE(header.length, 8);
+  header.copy(buf, 12);
+  for (const t of tensors) {
+    const src = model.params[t.name], at = payloadStart + t.offset;
+    if (t.dtype === 'f16') for (let i = 0; i < src.length; i++) buf.writeUInt16LE(toHalf(src[i]!), at + 2 * i);
+    else for (let i = 0; i < src.length; i++) buf.writeFloatLE(src[i]!, at + 4 * i);
+  }
+  createHash('sha256').update(buf.subarray(0, buf.length - CHECKSUM_BYTES)).digest().copy(buf, buf.length - CHECKSUM_BYTES);
+  return buf;
+}
+
+/** Parses and validates everything; throws TypeError (not an avatar) or RangeError (damaged/inconsistent). */
+export function decodeAvatar(buf: Uint8Array): AvatarModel {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (b.length < 12) throw new RangeError(`avatar file: truncated (${b.length} bytes, the fixed header needs 12)`);
+  if (b.toString('latin1', 0, 4) !== AVATAR_MAGIC) throw new TypeError('avatar file: bad magic (not a Voxface avatar)');
+  const version = b.readUInt32LE(4);
+  if (version !== AVATAR_FILE_VERSION) throw new RangeError(`avatar file: unsupported version ${version} (this build reads ${AVATAR_FILE_VERSION})`);
+  const headerLength = b.readUInt32LE(8), payloadStart = (12 + headerLength + 7) & ~7;
+  if (payloadStart + CHECKSUM_BYTES > b.length) throw new RangeError(`avatar file: truncated (header of ${headerLength} bytes does not fit in ${b.length})`);
+  let header: AvatarHeader;
+  try {
+    header = JSON.parse(b.toString('utf8', 12, 12 + headerLength)) as AvatarHeader;
+  } catch {
+    throw new RangeError('avatar file: header is not valid JSON');
+  }
+  if (typeof header !== 'object' || header === null || !Array.isArray(header.tensors) || typeof header.payloadBytes !== 'number')
+    throw new RangeError('avatar file: header lacks config, tensors or payloadBytes');
+  const expected = payloadStart + header.payloadBytes + CHECKSUM_BYTES;
+  if (b.length !== expected) throw new RangeError(`avatar file: ${b.length < expected ? 'truncated' : 'trailing bytes'} (${b.length} bytes, header says ${expected})`);
+  const digest = createHash('sha256').update(b.subarray(0, b.length - CHECKSUM_BYTES)).digest();
+  if (!digest.equals(b.subarray(b.length - CHECKSUM_BYTES))) throw new RangeError('avatar file: checksum mismatch (file is corrupt)');
+  validateConfig(header.config);
+  const shapes = paramShapes(header.config), params = {} as AvatarParams;
+  for (const name of PARAM_NAMES) {
+    const t = header.tensors.find((x) => x.name === name);
+    if (!t) throw new RangeError(`avatar file: tensor ${name} missing`);
+    const want = shapes[name];
+    if (!Array.isArray(t.shape) || t.shape.join('x') !== want.join('x'))
+      throw new RangeError(`avatar file: tensor ${name} has shape [${String(t.shape)}], config implies [${want}]`);
+    if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new RangeError(`avatar file: tensor ${name} has unknown dtype ${String(t.dtype)}`);
+    const n = want.reduce((x, y) => x * y, 1), size = t.dtype === 'f16' ? 2 : 4;
+    if (t.byteLength !== n * size || !Number.isInteger(t.offset) || t.offset < 0 || t.offset + t.byteLength > header.payloadBytes)
+      throw new RangeError(`avatar file: tensor ${name} bytes [${t.offset}, +${t.byteLength}) do not fit ${n} ${t.dtype} values in the payload`);
+    const at = payloadStart + t.offset, out = new Float32Array(n);
+    if (size === 2) for (let i = 0; i < n; i++) out[i] = fromHalf(b.readUInt16LE(at + 2 * i));
+    else for (let i = 0; i < n; i++) out[i] = b.readFloatLE(at + 4 * i);
+    params[name] = out;
+  }
+  return new AvatarModel(header.config, params);
+}
+
+export function writeAvatarFile(path: string, model: AvatarModel, o: EncodeOptions = {}): void {
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  writeFileSync(tmp, encodeAvatar(model, o));
+  renameSync(tmp, path);
+}
+
+export function readAvatarFile(path: string): AvatarModel {
+  return decodeAvatar(readFileSync(path));
+}

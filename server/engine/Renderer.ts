@@ -1,0 +1,229 @@
+// The inference form of the avatar, for streaming frames. Differences from the exact
+// model (AvatarModel.forward), each measured against it by the tests:
+// - motion field baked once per frame: the deformation MLP runs on the motion grid's own
+//   sample points and per-sample offsets are trilinear in those (an approximation: the
+//   MLP is not linear between grid points);
+// - the coefficient columns of the density and colour heads' first layers are folded
+//   into their biases once per frame (exact);
+// - occupancy from the frame's density at cell centres (dilated) + early termination,
+//   and the colour head runs only on samples before termination (exact up to tEps and
+//   the occupancy probe spacing).
+// Buffers owned by the renderer (rays, encodings, head inputs, RGBA) are reused across
+// frames; the kernels still return fresh output buffers (their interface has no
+// out-parameters yet).
+import { cpuKernels } from '../../kernels/cpu';
+import type { Kernels } from '../../kernels/KernelsTypes';
+import { type AvatarModel, modelDims, normalizeToBox, WHITE } from './AvatarModel';
+import type { HeadPose } from './AvatarModelTypes';
+import { copyCols, fillCols } from './Columns';
+import { encode } from './Encoding';
+import { occupancyFromDensity, occupancyProbes } from './Occupancy';
+import { cameraRays, raysToCanonical } from './Pose';
+
+export interface RenderSize {
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface RendererOptions extends RenderSize {
+  readonly kernels?: Kernels;
+  /** Early termination threshold on transmittance. */
+  readonly tEps?: number;
+  readonly alphaThreshold?: number;
+  /**
+   * The motion field is baked on a grid of bakeFactor x motionRes + 1 points per axis
+   * over the motion box (default 2; 1 is the motion grid's own points). Finer bakes track the
+   * exact model more closely at bakeFactor^3 times the per-frame MLP cost.
+   */
+  readonly bakeFactor?: number;
+  /** Skip the occupancy grid (every cell occupied): isolates the motion-bake error in tests. */
+  readonly noOccupancy?: boolean;
+}
+
+export interface FrameStats {
+  readonly samples: number;
+  readonly shadedSamples: number;
+}
+
+/** Slices columns [start, start+count) of a row-major [rows, cols] matrix. */
+function sliceCols(w: Float32Array, rows: number, cols: number, start: number, count: number): Float32Array {
+  const out = new Float32Array(rows * count);
+  copyCols(w, cols, start, out, count, 0, count, rows);
+  return out;
+}
+
+export class StreamingRenderer {
+  readonly model: AvatarModel;
+  readonly width: number;
+  readonly height: number;
+  private readonly k: Kernels;
+  private readonly tEps: number;
+  private readonly alphaThreshold: number;
+  private readonly noOccupancy: boolean;
+  private readonly d: ReturnType<typeof modelDims>;
+  private readonly worldRays: { origins: Float32Array; dirs: Float32Array };
+  private readonly origins: Float32Array;
+  private readonly dirs: Float32Array;
+  private readonly rgba: Uint8Array;
+  private readonly encV: Float32Array;
+  private readonly gridPoints: Float32Array;
+  private readonly bakeShape: { d: number; h: number; w: number; c: number };
+  private readonly probes: Float32Array;
+  private readonly probesM: Float32Array;
+  private readonly densW0: Float32Array;
+  private readonly colorW0: Float32Array;
+  private readonly densB: Float32Array;
+  private readonly colorB: Float32Array;
+  private readonly box: { min: Float32Array; max: Float32Array };
+  private scratch = new Float32Array(0);
+  lastStats: FrameStats = { samples: 0, shadedSamples: 0 };
+
+  constructor(model: AvatarModel, o: RendererOptions) {
+    if (!(Number.isInteger(o.width) && o.width > 0 && Number.isInteger(o.height) && o.height > 0))
+      throw new RangeError(`renderer: width and height must be positive integers, got ${o.width}x${o.height}`);
+    const c = model.config, d = modelDims(c);
+    this.model = model;
+    this.width = o.width;
+    this.height = o.height;
+    this.k = o.kernels ?? cpuKernels;
+    this.tEps = o.tEps ?? 1e-3;
+    this.alphaThreshold = o.alphaThreshold ?? 0.01;
+    this.noOccupancy = o.noOccupancy ?? false;
+    this.d = d;
+    this.worldRays = cameraRays(c.camera, o.width, o.height);
+    this.origins = new Float32Array(this.worldRays.origins.length);
+    this.dirs = new Float32Array(this.worldRays.dirs.length);
+    this.rgba = new Uint8Array(o.width * o.height * 4);
+    this.encV = new Float32Array(o.width * o.height * d.encV);
+    // Motion grid sample points in its own [-1,1] coordinates (align_corners=false centres).
+    const bakeFactor = o.bakeFactor ?? 2;
+    if (!(Number.isInteger(bakeFactor) && bakeFactor >= 1)) throw new RangeError(`renderer: bakeFactor must be a positive integer, got ${bakeFactor}`);
+    const m = bakeFactor * c.motionRes + 1;
+    this.bakeShape = { d: m, h: m, w: m, c: 3 };
+    this.gridPoints = new Float32Array(3 * m * m * m);
+    for (let z = 0, i = 0; z < m; z++)
+      for (let y = 0; y < m; y++)
+        for (let x = 0; x < m; x++, i += 3) this.gridPoints.set([(2 * x + 1) / m - 1, (2 * y + 1) / m - 1, (2 * z + 1) / m - 1], i);
+    this.probes = occupancyProbes(model);
+    this.probesM = normalizeToBox(this.probes, c.motionBox);
+    const p = model.params;
+    this.densW0 = sliceCols(p.densityW0, c.densityHidden, d.densIn, 0, d.encA);
+    this.colorW0 = sliceCols(p.colorW0, c.colorHidden, d.colorIn, 0, d.encA + d.encV);
+    this.densB = new Float32Array(c.densityHidden);
+    this.colorB = new Float32Array(c.colorHidden);
+    this.box = { min: Float32Array.from(c.appearanceBox.min), max: Float32Array.from(c.appearanceBox.max) };
+  }
+
+  /** Renders one frame into the renderer's RGBA buffer (valid until the next call). */
+  render(coefficients: Float32Array, pose: HeadPose): Uint8Array {
+    const c = this.model.config, p = this.model.params, d = this.d, k = this.k, F = c.frequencies, E = c.expressionCount;
+    if (coefficients.length !== E) throw new RangeError(`render: expected ${E} coefficients, got ${coefficients.length}`);
+    this.foldBiases(coefficients);
+    const offsets = this.bakeMotion(coefficients);
+
+    this.origins.set(this.worldRays.origins);
+    this.dirs.set(this.worldRays.dirs);
+    raysToCanonical(pose, this.origins, this.dirs);
+    const R = this.width * this.height;
+    encode(this.dirs, R, 3, F, this.encV);
+
+    const G = c.occupancyRes;
+    const occ = this.noOccupancy ? new Uint8Array(G * G * G).fill(1)
+      : occupancyFromDensity([this.shadeDensity(offsets, this.probes, this.probesM).sigma], G, d.step * c.densityScale, this.alphaThreshold);
+    const march = k.marchRays(this.origins, this.dirs, this.box, occ, c.occupancyRes, d.step, d.maxSamples);
+    const S = march.rayOffsets[R]!;
+    const { sigma, encA } = this.shadeDensity(offsets, march.positions, normalizeToBox(march.positions, c.motionBox));
+
+    // Keep only samples before early termination; only they need colour.
+    const stepDensity = d.step * c.densityScale, keep = new Int32Array(S), off = new Int32Array(R + 1);
+    let n = 0;
+    for (let r = 0; r < R; r++) {
+      let T = 1;
+      for (let i = march.rayOffsets[r]!; i < march.rayOffsets[r + 1]! && T >= this.tEps; i++) {
+        keep[n++] = i;
+        T *= Math.exp(-Math.max(sigma[i]!, 0) * stepDensity);
+      }
+      off[r + 1] = n;
+    }
+    const colorIn = this.buffer(n * (d.encA + d.encV)), sig = new Float32Array(n);
+    for (let j = 0, r = 0; j < n; j++) {
+      while (off[r + 1]! <= j) r++;
+      const i = keep[j]!, dst = j * (d.encA + d.encV);
+      sig[j] = sigma[i]!;
+      colorIn.set(encA.subarray(i * d.encA, (i + 1) * d.encA), dst);
+      colorIn.set(this.encV.subarray(r * d.encV, (r + 1) * d.encV), dst + d.encA);
+    }
+    const x = colorIn.subarray(0, n * (d.encA + d.encV));
+    const hC = k.dense(x, this.colorW0, this.colorB, { n, inFeatures: d.encA + d.encV, outFeatures: c.colorHidden }, 'relu').y;
+    const rgb = k.dense(hC, p.colorW1, p.colorB1, { n, inFeatures: c.colorHidden, outFeatures: 3 }, 'sigmoid').y;
+    const comp = k.composite(sig, rgb, new Float32Array(n).fill(stepDensity), off, WHITE, this.tEps);
+    for (let r = 0; r < R; r++) {
+      for (let ch = 0; ch < 3; ch++) this.rgba[4 * r + ch] = Math.round(Math.min(Math.max(comp.color[3 * r + ch]!, 0), 1) * 255);
+      this.rgba[4 * r + 3] = 255;
+    }
+    this.lastStats = { samples: S, shadedSamples: n };
+    return this.rgba;
+  }
+
+  /** b' = b + W[:, coefficient columns] (coefficients / 3): exact, once per frame. */
+  private foldBiases(coefficients: Float32Array): void {
+    const c = this.model.config, p = this.model.params, d = this.d, E = c.expressionCount;
+    const fold = (w: Float32Array, b: Float32Array, rows: number, cols: number, start: number, out: Float32Array) => {
+      for (let o = 0; o < rows; o++) {
+        let s = b[o]!;
+        for (let e = 0; e < E; e++) s += w[o * cols + start + e]! * (coefficients[e]! / 3);
+        out[o] = s;
+      }
+    };
+    fold(p.densityW0, p.densityB0, c.densityHidden, d.densIn, d.encA, this.densB);
+    fold(p.colorW0, p.colorB0, c.colorHidden, d.colorIn, d.encA + d.encV, this.colorB);
+  }
+
+  /** Offset grid [n^3, 3] (already x0.1) from the deformation MLP at the bake points. */
+  bakeMotion(coefficients: Float32Array): Float32Array {
+    const c = this.model.config, p = this.model.params, d = this.d, k = this.k, N = this.gridPoints.length / 3;
+    const motion = k.blendVolumes(p.motionMean, p.motionBases, coefficients).out;
+    const feat = this.model.sampleStrides(k, motion, d.motionShape, this.gridPoints, N);
+    const h1 = k.dense(encode(feat, N, d.featM, c.frequencies), p.deformW0, p.deformB0, { n: N, inFeatures: d.encM, outFeatures: c.deformHidden }, 'leakyRelu').y;
+    const raw = k.dense(h1, p.deformW1, p.deformB1, { n: N, inFeatures: c.deformHidden, outFeatures: 3 }, 'none').y;
+    for (let i = 0; i < raw.length; i++) raw[i]! *= 0.1;
+    return raw;
+  }
+
+  /** Density (folded bias) and encoded appearance at canonical points. */
+  private shadeDensity(offsets: Float32Array, pts: Float32Array, ptsM: Float32Array): { sigma: Float32Array; encA: Float32Array } {
+    const c = this.model.config, p = this.model.params, d = this.d, k = this.k, S = pts.length / 3;
+    const off = k.gridSample3d(offsets, this.bakeShape, ptsM, 1).out;
+    for (let i = 0; i < off.length; i++) off[i]! += pts[i]!;
+    const featA = this.model.sampleStrides(k, p.appearance, d.appearanceShape, normalizeToBox(off, c.appearanceBox, off), S);
+    const encA = encode(featA, S, d.featA, c.frequencies);
+    const hD = k.dense(encA, this.densW0, this.densB, { n: S, inFeatures: d.encA, outFeatures: c.densityHidden }, 'relu').y;
+    const sigma = k.dense(hD, p.densityW1, p.densityB1, { n: S, inFeatures: c.densityHidden, outFeatures: 1 }, 'none').y;
+    return { sigma, encA };
+  }
+
+  private buffer(n: number): Float32Array {
+    if (this.scratch.length < n) this.scratch = new Float32Array(Math.ceil(n * 1.25));
+    return this.scratch;
+  }
+}
+
+/** One-off render: RGBA [height*width*4] (a fresh copy). */
+export function render(avatar: AvatarModel, coefficients: Float32Array, pose: HeadPose, size: RenderSize, kernels?: Kernels): Uint8Array {
+  return new StreamingRenderer(avatar, { ...size, ...(kernels ? { kernels } : {}) }).render(coefficients, pose).slice();
+}
+
+/** The exact model's render as RGBA, for comparisons (no occupancy, no early termination). */
+export function renderExact(avatar: AvatarModel, coefficients: Float32Array, pose: HeadPose, size: RenderSize, kernels: Kernels = cpuKernels): Uint8Array {
+  const rays = cameraRays(avatar.config.camera, size.width, size.height), R = size.width * size.height, out = new Uint8Array(4 * R);
+  const color = new Float32Array(3 * R);
+  for (let s = 0; s < R; s += 16384) {
+    const e = Math.min(R, s + 16384);
+    color.set(avatar.forward(kernels, { coefficients, pose }, rays.origins.subarray(3 * s, 3 * e), rays.dirs.subarray(3 * s, 3 * e)).color, 3 * s);
+  }
+  for (let r = 0; r < R; r++) {
+    for (let ch = 0; ch < 3; ch++) out[4 * r + ch] = Math.round(Math.min(Math.max(color[3 * r + ch]!, 0), 1) * 255);
+    out[4 * r + 3] = 255;
+  }
+  return out;
+}

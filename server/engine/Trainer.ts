@@ -1,0 +1,145 @@
+// Optimises an AvatarModel on posed, coefficient-labelled frames: one random frame per
+// step, uniformly random pixels, L1 colour loss + offset regulariser, sparse Adam on the
+// grids (most cells get no gradient in a step, and decaying their moments anyway would
+// smear updates), dense Adam on the MLPs, occupancy refreshed from the model's density.
+import { cpuKernels } from '../../kernels/cpu';
+import type { Kernels } from '../../kernels/KernelsTypes';
+import type { AvatarModel } from './AvatarModel';
+import { type ParamName, GRID_PARAMS, PARAM_NAMES } from './AvatarModelTypes';
+import { computeOccupancy } from './Occupancy';
+import { cameraRays } from './Pose';
+import { psnrFromMse } from './Metrics';
+import { seededRandom } from './Random';
+import type { TrainerOptions, TrainingFrame, TrainingProgress, TrainRunOptions } from './TrainerTypes';
+
+export class Trainer {
+  readonly model: AvatarModel;
+  private readonly frames: readonly TrainingFrame[];
+  private readonly k: Kernels;
+  private readonly o: Required<Omit<TrainerOptions, 'kernels'>>;
+  private readonly rand: () => number;
+  private readonly m = {} as Record<ParamName, Float32Array>;
+  private readonly v = {} as Record<ParamName, Float32Array>;
+  private occupancy: Uint8Array;
+  private order: number[] = [];
+  stepCount = 0;
+
+  constructor(model: AvatarModel, frames: readonly TrainingFrame[], options: TrainerOptions) {
+    if (frames.length === 0) throw new RangeError('Trainer: no training frames');
+    const px = options.width * options.height * 3;
+    frames.forEach((f, i) => {
+      if (f.image.length !== px) throw new RangeError(`Trainer: frame ${i} image has ${f.image.length} values, expected ${px}`);
+      if (f.coefficients.length !== model.config.expressionCount)
+        throw new RangeError(`Trainer: frame ${i} has ${f.coefficients.length} coefficients, expected ${model.config.expressionCount}`);
+    });
+    this.model = model;
+    this.frames = frames;
+    this.k = options.kernels ?? cpuKernels;
+    this.o = {
+      width: options.width, height: options.height,
+      raysPerStep: options.raysPerStep ?? 2048, gridLr: options.gridLr ?? 1e-2, mlpLr: options.mlpLr ?? 1e-3,
+      offsetWeight: options.offsetWeight ?? 1e-3, occupancyEvery: options.occupancyEvery ?? 50,
+      tEps: options.tEps ?? 1e-4, seed: options.seed ?? 1,
+    };
+    this.rand = seededRandom(this.o.seed);
+    for (const name of PARAM_NAMES) {
+      this.m[name] = new Float32Array(model.params[name].length);
+      this.v[name] = new Float32Array(model.params[name].length);
+    }
+    const G = model.config.occupancyRes;
+    this.occupancy = new Uint8Array(G * G * G).fill(1);
+  }
+
+  /** One optimisation step; returns the batch's loss and colour MSE. */
+  step(): { loss: number; mse: number; samples: number; rays: number } {
+    const { width, height, raysPerStep } = this.o;
+    if (this.order.length === 0) this.order = shuffle(this.frames.length, this.rand);
+    const frame = this.frames[this.order.pop()!]!;
+    const n = Math.min(raysPerStep, width * height), pixels = new Int32Array(n);
+    for (let i = 0; i < n; i++) pixels[i] = Math.floor(this.rand() * width * height);
+    const rays = cameraRays(this.model.config.camera, width, height, pixels);
+    const target = new Float32Array(3 * n);
+    for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) target[3 * i + c] = frame.image[3 * pixels[i]! + c]!;
+
+    const k = this.k, fwd = this.model.forward(k, frame, rays.origins, rays.dirs, { occupancy: this.occupancy, tEps: this.o.tEps });
+    const l1 = k.l1Loss(fwd.color, target);
+    let se = 0;
+    for (let i = 0; i < target.length; i++) se += (fwd.color[i]! - target[i]!) ** 2;
+    const grads = this.model.backward(k, fwd.cache, k.l1LossBackward(fwd.color, target, 1), this.o.offsetWeight);
+    this.stepCount++;
+    for (const name of PARAM_NAMES) {
+      const grid = GRID_PARAMS.includes(name);
+      const opts = { lr: grid ? this.o.gridLr : this.o.mlpLr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: this.stepCount };
+      (grid ? k.adamStepMasked : k.adamStep)(this.model.params[name], grads[name], this.m[name], this.v[name], opts);
+    }
+    if (this.stepCount % this.o.occupancyEvery === 0) this.refreshOccupancy();
+    return { loss: l1 + this.o.offsetWeight * fwd.offsetMeanSquare, mse: se / target.length, samples: fwd.samples, rays: n };
+  }
+
+  /** Occupancy for the coefficients of four random training frames, jittered probes. */
+  refreshOccupancy(): void {
+    const coeffs = Array.from({ length: Math.min(4, this.frames.length) }, () =>
+      this.frames[Math.floor(this.rand() * this.frames.length)]!.coefficients);
+    this.occupancy = computeOccupancy(this.k, this.model, coeffs, { jitter: this.rand });
+  }
+
+  get currentOccupancy(): Uint8Array {
+    return this.occupancy;
+  }
+
+  /** Full-frame render (chunks of 8192 rays) with the training occupancy. */
+  renderFrame(frame: Pick<TrainingFrame, 'coefficients' | 'pose'>): Float32Array {
+    const { width, height } = this.o, out = new Float32Array(width * height * 3), all = width * height;
+    for (let start = 0; start < all; start += 8192) {
+      const px = Int32Array.from({ length: Math.min(8192, all - start) }, (_, i) => start + i);
+      const rays = cameraRays(this.model.config.camera, width, height, px);
+      const f = this.model.forward(this.k, frame, rays.origins, rays.dirs, { occupancy: this.occupancy, tEps: this.o.tEps });
+      out.set(f.color, 3 * start);
+    }
+    return out;
+  }
+
+  /** Mean PSNR over frames, dB. */
+  evaluate(frames: readonly TrainingFrame[]): number {
+    let sum = 0;
+    for (const f of frames) {
+      const img = this.renderFrame(f);
+      let se = 0;
+      for (let i = 0; i < img.length; i++) se += (img[i]! - f.image[i]!) ** 2;
+      sum += psnrFromMse(se / img.length);
+    }
+    return sum / frames.length;
+  }
+
+  /** Runs steps until maxSteps or maxMs, reporting progress every reportEvery steps. */
+  train(run: TrainRunOptions): TrainingProgress[] {
+    const t0 = performance.now(), every = run.reportEvery ?? 50, reports: TrainingProgress[] = [];
+    let loss = 0, se = 0, count = 0, samples = 0, rays = 0, done = 0;
+    const report = () => {
+      const p: TrainingProgress = {
+        step: this.stepCount, loss: loss / Math.max(count, 1), psnr: psnrFromMse(se / Math.max(count, 1)),
+        ...(run.validation ? { validationPsnr: this.evaluate(run.validation) } : {}),
+        elapsedMs: Math.round(performance.now() - t0), samplesPerRay: samples / Math.max(rays, 1),
+      };
+      reports.push(p);
+      run.onProgress?.(p);
+      loss = se = count = samples = rays = 0;
+    };
+    while ((run.maxSteps === undefined || done < run.maxSteps) && (run.maxMs === undefined || performance.now() - t0 < run.maxMs)) {
+      const s = this.step();
+      loss += s.loss; se += s.mse; samples += s.samples; rays += s.rays; count++; done++;
+      if (done % every === 0) report();
+    }
+    if (count > 0) report();
+    return reports;
+  }
+}
+
+function shuffle(n: number, rand: () => number): number[] {
+  const a = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}

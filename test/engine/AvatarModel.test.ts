@@ -1,0 +1,80 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpuKernels, referenceKernels } from '../../kernels/index';
+import { AvatarModel, type FrameInput } from '../../server/engine/AvatarModel';
+import { PARAM_NAMES } from '../../server/engine/AvatarModelTypes';
+import { cameraRays } from '../../server/engine/Pose';
+import { seededRandom } from '../../server/engine/Random';
+import { TINY_CONFIG, randomModel } from './modelFixtures';
+
+const frame: FrameInput = {
+  coefficients: new Float32Array([0.7, -0.4]),
+  pose: { rotation: [0.1, -0.2, 0.05], translation: [0.05, -0.03, 0.1], scale: 1.1 },
+};
+// 5 x 4 pixels: rays through the middle of the head box.
+const rays = cameraRays(TINY_CONFIG.camera, 5, 4);
+const rand = seededRandom(7);
+const dColor = Float32Array.from({ length: 5 * 4 * 3 }, () => 2 * rand() - 1);
+const OFFSET_WEIGHT = 0.3;
+
+/** The scalar whose gradient backward computes, in double. */
+function loss(m: AvatarModel): number {
+  const f = m.forward(referenceKernels, frame, rays.origins, rays.dirs);
+  let s = 0;
+  for (let i = 0; i < dColor.length; i++) s += f.color[i]! * dColor[i]!;
+  return s + OFFSET_WEIGHT * f.offsetMeanSquare;
+}
+
+describe('AvatarModel', () => {
+  test('backward matches finite differences of the whole model for every parameter tensor', () => {
+    const m = randomModel(TINY_CONFIG, 3);
+    const fwd = m.forward(referenceKernels, frame, rays.origins, rays.dirs);
+    assert.ok(fwd.samples > 50, `too few samples to test anything: ${fwd.samples}`);
+    const grads = m.backward(referenceKernels, fwd.cache, dColor, OFFSET_WEIGHT);
+    const dirRand = seededRandom(11);
+    for (const name of PARAM_NAMES) {
+      const p = m.params[name], g = grads[name], saved = Float32Array.from(p);
+      const eps = Math.min(1e-3, 1e-2 / Math.sqrt(p.length));
+      const v = Float32Array.from(p, () => (dirRand() < 0.5 ? -1 : 1) * eps);
+      // Use the perturbation as actually stored in float32, so rounding is not error.
+      for (let i = 0; i < p.length; i++) p[i] = saved[i]! + v[i]!;
+      const plus = Float32Array.from(p), lp = loss(m);
+      for (let i = 0; i < p.length; i++) p[i] = saved[i]! - v[i]!;
+      const lm = loss(m);
+      let analytic = 0, gNorm = 0;
+      for (let i = 0; i < p.length; i++) {
+        analytic += g[i]! * (plus[i]! - p[i]!);
+        gNorm += Math.abs(g[i]! * 2 * eps);
+      }
+      p.set(saved);
+      const numeric = lp - lm;
+      assert.ok(gNorm > 1e-6, `${name}: gradient is (nearly) zero, the check would be vacuous`);
+      const err = Math.abs(analytic - numeric);
+      assert.ok(err <= 2e-2 * Math.max(Math.abs(numeric), 0.05 * gNorm) + 1e-7,
+        `${name}: analytic ${analytic} vs numeric ${numeric} (|g|.|v| ${gNorm})`);
+    }
+  });
+
+  test('the native backend agrees with the reference on forward and gradients', () => {
+    const m = randomModel(TINY_CONFIG, 5);
+    const a = m.forward(referenceKernels, frame, rays.origins, rays.dirs);
+    const b = m.forward(cpuKernels, frame, rays.origins, rays.dirs);
+    for (let i = 0; i < a.color.length; i++) assert.ok(Math.abs(a.color[i]! - b.color[i]!) < 1e-5, `color[${i}]`);
+    const ga = m.backward(referenceKernels, a.cache, dColor, OFFSET_WEIGHT);
+    const gb = m.backward(cpuKernels, b.cache, dColor, OFFSET_WEIGHT);
+    for (const name of PARAM_NAMES) {
+      let scale = 0;
+      for (const x of ga[name]) scale = Math.max(scale, Math.abs(x));
+      for (let i = 0; i < ga[name].length; i++)
+        assert.ok(Math.abs(ga[name][i]! - gb[name][i]!) <= 1e-4 * scale + 1e-7, `${name}[${i}]: ${ga[name][i]} vs ${gb[name][i]}`);
+    }
+  });
+
+  test('rejects parameters of the wrong size and a coefficient vector of the wrong length', () => {
+    const m = AvatarModel.create(TINY_CONFIG);
+    assert.throws(() => new AvatarModel(TINY_CONFIG, { ...m.params, appearance: new Float32Array(3) }),
+      new RangeError(`AvatarModel: parameter appearance has 3 values, expected ${6 ** 3 * 4}`));
+    assert.throws(() => m.forward(cpuKernels, { ...frame, coefficients: new Float32Array(3) }, rays.origins, rays.dirs),
+      new RangeError('forward: expected 2 coefficients, got 3'));
+  });
+});
