@@ -100,23 +100,44 @@ export class FrameCapture {
    */
   capture(frame: ImageBitmap, crop: CropWindow, keepRaw = false): CapturedFrame {
     const face = this.track(frame);
+    const image = this.cropImage(frame, crop);
+    const raw = keepRaw ? new ImageData(new Uint8ClampedArray(image.data), CROP_SIZE, CROP_SIZE) : null;
+    const person = face.facePresent && face.landmarks ? this.segment(image) : null;
+    return this.finish(face, image, raw, person, crop);
+  }
+
+  /** The crop of `frame` (CROP_SIZE², on white), as capture() makes it. */
+  cropImage(frame: ImageBitmap, crop: CropWindow): ImageData {
     const context = this.#context;
     context.fillStyle = '#fff';
     context.fillRect(0, 0, CROP_SIZE, CROP_SIZE);
     context.drawImage(frame, crop.x, crop.y, crop.size, crop.size, 0, 0, CROP_SIZE, CROP_SIZE);
-    const image = context.getImageData(0, 0, CROP_SIZE, CROP_SIZE);
-    const raw = keepRaw ? new ImageData(new Uint8ClampedArray(image.data), CROP_SIZE, CROP_SIZE) : null;
+    return context.getImageData(0, 0, CROP_SIZE, CROP_SIZE);
+  }
+
+  /**
+   * The rest of capture() once tracking (possibly elsewhere, e.g. in a worker)
+   * and segmentation are done: the head cut, the mask and the composite (in
+   * place in `image`). `person` (from segment()) is needed only with a face.
+   */
+  finish(face: TrackedFace, image: ImageData, raw: ImageData | null, person: { mask: Float32Array; ms: number } | null, crop: CropWindow): CapturedFrame {
     let mask: Uint8Array = new Uint8Array(CROP_SIZE * CROP_SIZE);
     let landmarksPx: Float32Array | null = null;
     let segmenterMs = 0;
     if (face.facePresent && face.landmarks) {
-      landmarksPx = landmarksToCropPixels(face.landmarks, frame.width, frame.height, crop);
-      const started = performance.now();
-      const person = this.#segment(image);
-      segmenterMs = performance.now() - started;
-      mask = maskAndComposite(person, headCut(landmarksPx, CROP_SIZE, CROP_SIZE), image.data);
+      if (!person) throw new Error('a face was found but the crop was not segmented');
+      landmarksPx = landmarksToCropPixels(face.landmarks, face.frameWidth, face.frameHeight, crop);
+      segmenterMs = person.ms;
+      mask = maskAndComposite(person.mask, headCut(landmarksPx, CROP_SIZE, CROP_SIZE), image.data);
     }
     return { face, landmarksPx, mask, image, raw, segmenterMs };
+  }
+
+  /** Person confidence in [0, 1] per crop pixel, and the time it took. */
+  segment(image: ImageData): { mask: Float32Array; ms: number } {
+    const started = performance.now();
+    const mask = this.#segment(image);
+    return { mask, ms: performance.now() - started };
   }
 
   close(): void {

@@ -41,12 +41,17 @@ export interface CaptureHeader {
 }
 
 /**
- * The POST body: four length-prefixed parts (u32 little-endian length, bytes):
- * header JSON, image JPEG, mask (CROP_SIZE² bytes), raw tile RGBA (may be empty).
+ * The POST body: five length-prefixed parts (u32 little-endian length, bytes):
+ * header JSON (without the landmarks), image JPEG, mask (CROP_SIZE² bytes,
+ * zlib-deflated), raw tile RGBA (may be empty), landmarks (float32 LE, may be
+ * empty). Binary, and small: Playwright's CDP connection copies every POST
+ * body to Node (base64 in JSON), so size costs CPU on both sides. The
+ * landmarks are float32 in the tracker already, so the round trip is exact.
  */
-export function encodeCaptureBody(header: CaptureHeader, jpeg: Uint8Array, mask: Uint8Array, tile: Uint8Array): Uint8Array<ArrayBuffer> {
-  const head = new TextEncoder().encode(JSON.stringify(header));
-  const parts = [head, jpeg, mask, tile];
+export function encodeCaptureBody(header: CaptureHeader, jpeg: Uint8Array, deflatedMask: Uint8Array, tile: Uint8Array): Uint8Array<ArrayBuffer> {
+  const landmarks = header.landmarks ? new Uint8Array(Float32Array.from(header.landmarks).buffer) : new Uint8Array(0);
+  const head = new TextEncoder().encode(JSON.stringify({ ...header, landmarks: null }));
+  const parts = [head, jpeg, deflatedMask, tile, landmarks];
   const total = parts.reduce((sum, part) => sum + 4 + part.length, 0);
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
@@ -59,17 +64,23 @@ export function encodeCaptureBody(header: CaptureHeader, jpeg: Uint8Array, mask:
   return out;
 }
 
-export function decodeCaptureBody(body: Uint8Array): { header: CaptureHeader; jpeg: Uint8Array; mask: Uint8Array; tile: Uint8Array } {
+/** The parts of a POST /capture body; `deflatedMask` is still compressed. */
+export function decodeCaptureBody(body: Uint8Array): { header: CaptureHeader; jpeg: Uint8Array; deflatedMask: Uint8Array; tile: Uint8Array } {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const parts: Uint8Array[] = [];
   let offset = 0;
-  for (let i = 0; i < 4; i += 1) {
+  for (let i = 0; i < 5; i += 1) {
     if (offset + 4 > body.length) throw new Error('capture body truncated');
     const length = view.getUint32(offset, true);
     if (offset + 4 + length > body.length) throw new Error('capture body truncated');
     parts.push(body.subarray(offset + 4, offset + 4 + length));
     offset += 4 + length;
   }
-  const [head, jpeg, mask, tile] = parts as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
-  return { header: JSON.parse(new TextDecoder().decode(head)) as CaptureHeader, jpeg, mask, tile };
+  const [head, jpeg, deflatedMask, tile, landmarkBytes] = parts as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+  const header = JSON.parse(new TextDecoder().decode(head)) as CaptureHeader;
+  if (landmarkBytes.length % 4 !== 0) throw new Error('capture body landmarks are not float32');
+  header.landmarks = landmarkBytes.length
+    ? Array.from(new Float32Array(landmarkBytes.slice().buffer))
+    : null;
+  return { header, jpeg, deflatedMask, tile };
 }

@@ -3,7 +3,8 @@
  *
  *   1. probe the video (refuse what is not a decodable video) and decode its
  *      frames to JPEG in a temporary folder, downscaled when large;
- *   2. in headless Chromium, the browser capture code (client/capture) tracks a
+ *   2. in headless Chromium (launched, with MediaPipe started, while ffmpeg
+ *      decodes), the browser capture code (client/capture) tracks a
  *      subsample of frames, from which one fixed crop window is decided;
  *   3. it then captures every frame with that crop (tracking, segmentation,
  *      head cut, compositing) and posts each result here, where the writer
@@ -17,6 +18,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inflateSync } from 'node:zlib';
 import { chromium, type Browser } from 'playwright-core';
 import type { CapturePassRequest, PrepareInit, TrackSample } from '../../client/capture/prepareProtocol';
 import { decodeCaptureBody } from '../../client/capture/prepareProtocol';
@@ -71,7 +73,7 @@ export function locateSampleIndices(frameCount: number, samples = 60): number[] 
 }
 
 function ensureClientBuilt(clientDir: string): void {
-  if (existsSync(join(clientDir, 'prepare.js')) && existsSync(join(clientDir, 'prepare.html'))) return;
+  if (['prepare.js', 'prepare.html', 'face-tracker-worker.js'].every((file) => existsSync(join(clientDir, file)))) return;
   const build = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-client.mjs')], { cwd: REPO_ROOT, encoding: 'utf8' });
   if (build.status !== 0) throw new PrepareError(`could not build the capture page (npm run build:client): ${build.stderr || build.error?.message}`);
 }
@@ -92,20 +94,24 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
   const startSec = options.startSec ?? 0;
 
   const framesDir = mkdtempSync(join(tmpdir(), 'voxface-frames-'));
+  const chromiumPath = options.chromiumPath ?? process.env.VOXFACE_CHROMIUM ?? '/usr/bin/chromium';
   let browser: Browser | undefined;
+  let launching: Promise<Browser> | undefined;
   let writer: DatasetWriter | undefined;
   let server: Awaited<ReturnType<typeof startCaptureServer>> | undefined;
   const onAbort = () => { browser?.close().catch(() => undefined); };
   options.signal?.addEventListener('abort', onAbort);
+  const phases: string[] = [];
+  let phaseStarted = started;
+  const phase = (name: string) => {
+    const now = performance.now();
+    phases.push(`${name} ${((now - phaseStarted) / 1000).toFixed(2)}s`);
+    phaseStarted = now;
+  };
   try {
-    const expected = Math.min(options.maxFrames ?? Infinity, video.declaredFrames || Math.round(video.durationSec * video.fps) || Infinity);
-    const frameCount = await decodeFrames(video, {
-      outDir: framesDir, ...decoded, startSec, durationSec: options.durationSec ?? Infinity, maxFrames: options.maxFrames ?? Infinity,
-      onProgress: (n) => options.onProgress?.('decode', n, Number.isFinite(expected) ? expected : n),
-    });
-    if (options.signal?.aborted) throw new PrepareError('interrupted');
-
+    if (!existsSync(chromiumPath)) throw new PrepareError(`Chromium not found at ${chromiumPath} (set VOXFACE_CHROMIUM)`);
     const samples: TrackSample[] = [];
+    let sampleCount = 0;
     let onCapture: (body: Buffer) => void = () => { throw new Error('capture pass not started'); };
     const tasksVision = dirname(createRequire(import.meta.url).resolve('@mediapipe/tasks-vision'));
     server = await startCaptureServer({
@@ -114,21 +120,13 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
       posts: {
         '/track': (body) => {
           samples.push(JSON.parse(body.toString('utf8')) as TrackSample);
-          options.onProgress?.('locate', samples.length, sampleIndices.length);
+          options.onProgress?.('locate', samples.length, sampleCount);
         },
         '/capture': (body) => onCapture(body),
       },
     });
-    const sampleIndices = locateSampleIndices(frameCount);
-    const chromiumPath = options.chromiumPath ?? process.env.VOXFACE_CHROMIUM ?? '/usr/bin/chromium';
-    if (!existsSync(chromiumPath)) throw new PrepareError(`Chromium not found at ${chromiumPath} (set VOXFACE_CHROMIUM)`);
-    browser = await chromium.launch({
-      executablePath: chromiumPath, headless: true,
-      args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    const page = await (await browser.newContext()).newPage();
+    const serverUrl = server.url;
     const pageErrors: string[] = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
     const inPage = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
       try {
         return await run();
@@ -138,15 +136,42 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
         throw new Error(`capture page failed while ${what}: ${message}${pageErrors.length ? ` (page: ${pageErrors.join('; ')})` : ''}`);
       }
     };
-    await inPage('loading', () => page.goto(`${server!.url}/prepare.html`));
-    const init: PrepareInit = {
-      wasmBaseUrl: `${server.url}/mediapipe/wasm`,
-      faceModelUrl: `${server.url}/models/face_landmarker.task`,
-      segmenterModelUrl: `${server.url}/models/selfie_segmenter.tflite`,
-    };
     type PageWindow = { voxfacePrepare: PrepareApi };
-    const delegate = await inPage('starting MediaPipe', () => page.evaluate((i) => (window as unknown as PageWindow).voxfacePrepare.init(i), init));
+    // Chromium and MediaPipe start while ffmpeg decodes: neither needs the other.
+    const startPage = async () => {
+      launching = chromium.launch({
+        executablePath: chromiumPath, headless: true,
+        args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      });
+      browser = await launching;
+      if (options.signal?.aborted) throw new PrepareError('interrupted');
+      const page = await (await browser.newContext()).newPage();
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      if (process.env.VOXFACE_DEBUG_TIMING) page.on('console', (message) => { if (message.type() === 'log') process.stderr.write(`page: ${message.text()}\n`); });
+      await inPage('loading', () => page.goto(`${serverUrl}/prepare.html`));
+      const init: PrepareInit = {
+        wasmBaseUrl: `${serverUrl}/mediapipe/wasm`,
+        faceModelUrl: `${serverUrl}/models/face_landmarker.task`,
+        segmenterModelUrl: `${serverUrl}/models/selfie_segmenter.tflite`,
+      };
+      const delegate = await inPage('starting MediaPipe', () => page.evaluate((i) => (window as unknown as PageWindow).voxfacePrepare.init(i), init));
+      return { page, delegate };
+    };
+    const pageStarting = startPage();
+    pageStarting.catch(() => undefined);
 
+    const expected = Math.min(options.maxFrames ?? Infinity, video.declaredFrames || Math.round(video.durationSec * video.fps) || Infinity);
+    const frameCount = await decodeFrames(video, {
+      outDir: framesDir, ...decoded, startSec, durationSec: options.durationSec ?? Infinity, maxFrames: options.maxFrames ?? Infinity,
+      onProgress: (n) => options.onProgress?.('decode', n, Number.isFinite(expected) ? expected : n),
+    });
+    phase('decode');
+    if (options.signal?.aborted) throw new PrepareError('interrupted');
+    const { page, delegate } = await pageStarting;
+    phase('page start');
+
+    const sampleIndices = locateSampleIndices(frameCount);
+    sampleCount = sampleIndices.length;
     // First pass: where is the head over the whole clip?
     await inPage('locating the face', () => page.evaluate((s) => (window as unknown as PageWindow).voxfacePrepare.trackPass(s), sampleIndices));
     const boxes: Box[] = samples.filter((s) => s.box).map((s) => ({
@@ -155,6 +180,7 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
     if (boxes.length === 0) throw new PrepareError(`no face found in ${basename(video.path)} (looked at ${samples.length} frames)`);
     const crop = decideCropWindow(boxes, video.width, video.height);
     const intrinsics = cropIntrinsics(video.width, video.height, crop);
+    phase('locate');
 
     // Second pass: every frame, one crop.
     writer = new DatasetWriter(outDir, frameCount);
@@ -165,7 +191,8 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
     let errorFrames = 0;
     const projected = new Float32Array(MESH_VERTEX_COUNT * 2);
     onCapture = (body) => {
-      const { header, jpeg, mask, tile } = decodeCaptureBody(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+      const { header, jpeg, deflatedMask, tile } = decodeCaptureBody(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+      const mask = new Uint8Array(inflateSync(deflatedMask));
       const faceFound = header.faceFound && header.landmarks !== null && header.transform !== null;
       const landmarksPx = faceFound ? landmarksToCropPixels(header.landmarks!, video.width, video.height, crop) : null;
       let framePoints: Float32Array | null = null;
@@ -192,7 +219,8 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
       tileSize: SHEET_TILE_SIZE,
     };
     await inPage('capturing frames', () => page.evaluate((r) => (window as unknown as PageWindow).voxfacePrepare.capturePass(r), request));
-    await browser.close();
+    phase('capture');
+    await browser!.close();
     browser = undefined;
     if (process.env.VOXFACE_DEBUG_TIMING) {
       const per = (ms: number) => (ms / frameCount).toFixed(1);
@@ -229,10 +257,17 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
       files: FILES,
     };
     writer.finish(meta, records, force);
+    phase('finish');
+    if (process.env.VOXFACE_DEBUG_TIMING) {
+      const cpu = process.cpuUsage();
+      process.stderr.write(`phases: ${phases.join(', ')}; node cpu ${((cpu.user + cpu.system) / 1e6).toFixed(2)}s\n`);
+    }
     const seconds = (performance.now() - started) / 1000;
     return { frames: frameCount, seconds, fps: frameCount / seconds, faceFoundRatio, reprojectionErrorPx, outDir, delegate };
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+    // Chromium may still be starting (it starts during decoding, which can fail).
+    browser ??= await launching?.catch(() => undefined);
     await browser?.close().catch(() => undefined);
     await server?.close();
     writer?.abort();
