@@ -5,6 +5,7 @@
  * stream, or `disableAvatar`. The scheduler keeps the sum of all sessions' render
  * time within the machine's budget by lowering their frame rate, and says so.
  */
+import { cpus } from 'node:os';
 import { TypedEmitter } from '../../shared/TypedEmitter';
 import { Logger } from '../Logger';
 import type { Peer } from '../rooms/Peer';
@@ -22,7 +23,7 @@ export type RendererFactory = (avatarId: string, size: { width: number; height: 
 export interface AvatarServiceOptions extends AvatarSessionOptions {
   width: number;
   height: number;
-  /** Share of one second that all sessions' rendering may take (render threads share the cores). */
+  /** Busy render threads all sessions may use together (each session renders on its own thread); default 0.6 per core. */
   renderBudget?: number;
   minFps?: number;
 }
@@ -31,7 +32,7 @@ export interface AvatarServiceEvents {
   [key: string]: unknown;
   sessionStarted: AvatarSession;
   sessionEnded: { roomId: string; peerId: string; reason: string };
-  /** The scheduler changed the target frame rate of every session (overload or recovery). */
+  /** The scheduler changed every session's rendered-frame rate (overload or recovery). */
   rateChanged: { targetFps: number; load: number };
 }
 
@@ -41,6 +42,8 @@ interface Wanted {
   avatarId: string;
   renderer: FrameRenderer;
   session?: AvatarSession;
+  /** A start is under way (the stream may open while enable() is still starting one). */
+  starting?: boolean;
 }
 
 export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
@@ -57,7 +60,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     super();
     this.#ingest = ingest;
     this.#createRenderer = createRenderer;
-    this.#options = { renderBudget: 0.8, minFps: 10, ...options };
+    this.#options = { renderBudget: Math.max(0.5, cpus().length * 0.6), minFps: 5, ...options };
     this.#targetFps = options.fps;
     ingest.on('streamOpened', ({ roomId, peerId }) => {
       const wanted = this.#wanted.get(`${roomId}/${peerId}`);
@@ -111,7 +114,8 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
 
   async #startSession(wanted: Wanted): Promise<void> {
     const stream = this.#ingest.get(wanted.room.id, wanted.peer.id);
-    if (!stream) return;
+    if (!stream || wanted.starting || wanted.session) return;
+    wanted.starting = true;
     try {
       const session = await AvatarSession.start(wanted.room, wanted.peer, stream, wanted.renderer, {
         fps: this.#options.fps, codec: this.#options.codec, bitrateKbps: this.#options.bitrateKbps, stallMs: this.#options.stallMs,
@@ -126,6 +130,8 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       logger.error(`cannot start the avatar of ${wanted.peer.id}: ${String(error)}`);
       this.#endSession(`${wanted.room.id}/${wanted.peer.id}`, 'start-failed', true);
       throw error;
+    } finally {
+      wanted.starting = false;
     }
   }
 
@@ -147,14 +153,18 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   }
 
   /**
-   * Load = sum over sessions of render ms per frame x target fps / 1000. Above the
-   * budget every session's rate drops (down to minFps); well below it, it recovers.
+   * Load = busy render threads: the sum over sessions of render ms per frame x
+   * rendered frames per second / 1000. Above the budget every session renders less
+   * often (down to minFps); well below it, the rate recovers.
    */
   #schedule(): void {
     const sessions = this.sessions();
     if (sessions.length === 0) return;
-    const perFrameMs = sessions.reduce((sum, s) => sum + (s.stats().renderMsP50 || 0), 0);
-    const load = (perFrameMs * this.#targetFps) / 1000;
+    const load = sessions.reduce((sum, s) => {
+      const st = s.stats();
+      // One render thread per session: it cannot be more than fully busy.
+      return sum + Math.min(1, (st.renderMsP50 * Math.max(st.renderedFps, 1)) / 1000);
+    }, 0);
     let target = this.#targetFps;
     if (load > this.#options.renderBudget) target = Math.max(this.#options.minFps, Math.floor((this.#targetFps * this.#options.renderBudget) / load));
     else if (load < this.#options.renderBudget * 0.6) target = Math.min(this.#options.fps, this.#targetFps + 2);

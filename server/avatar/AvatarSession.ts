@@ -2,9 +2,10 @@
  * One avatar-enabled peer's avatar in the room: at a fixed output rate it reads
  * the face to show (DrivenFace), renders it off the event loop, and hands the frame
  * to a VideoInjector whose producer the peer owns, so receivers consume it like a
- * camera. A render still running when the next tick comes is not queued: the tick
- * is skipped and counted, so the session never falls behind. While the stream is
- * stalled the last frame is repeated (a still picture) and the status says so.
+ * camera. A render still running when the next tick comes is not queued: the
+ * newest frame is sent again and the tick counted, so the session never falls
+ * behind. While the stream is stalled the last frame is repeated (a still picture)
+ * and the status says so.
  */
 import type { types } from 'mediasoup';
 import { TypedEmitter } from '../../shared/TypedEmitter';
@@ -35,7 +36,11 @@ export interface AvatarSessionEvents {
 
 export interface AvatarSessionStats {
   status: DrivenFaceStatus;
+  /** Frames sent in the last second, repeated ones included. */
   fps: number;
+  /** Newly rendered frames in the last second. */
+  renderedFps: number;
+  /** The scheduler's cap on rendered frames per second. */
   targetFps: number;
   framesRendered: number;
   framesRepeated: number;
@@ -56,11 +61,13 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   #timer?: ReturnType<typeof setTimeout>;
   #nextTickAt = 0;
   #rendering = false;
+  #lastRenderStart = -Infinity;
   #lastFrame?: Uint8Array;
   #status: DrivenFaceStatus = 'waiting';
   #closed = false;
   readonly #renderMs: number[] = [];
   readonly #frameTimes: number[] = [];
+  readonly #renderTimes: number[] = [];
   #counts = { framesRendered: 0, framesRepeated: 0, ticksSkipped: 0 };
 
   private constructor(room: Room, peer: Peer, stream: CoefficientStream, renderer: FrameRenderer, options: AvatarSessionOptions) {
@@ -102,7 +109,10 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
     return this.#injector.producer;
   }
 
-  /** The scheduler lowers (or restores) the rate when the machine is overloaded. */
+  /**
+   * The scheduler lowers (or restores) how often new frames are rendered when the
+   * machine is overloaded; the video keeps its output rate with repeated frames.
+   */
   setTargetFps(fps: number): void {
     this.#targetFps = Math.max(1, Math.min(this.#options.fps, fps));
   }
@@ -110,11 +120,13 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   stats(): AvatarSessionStats {
     const now = performance.now();
     while (this.#frameTimes.length && this.#frameTimes[0]! < now - 1000) this.#frameTimes.shift();
+    while (this.#renderTimes.length && this.#renderTimes[0]! < now - 1000) this.#renderTimes.shift();
     const sorted = [...this.#renderMs].sort((a, b) => a - b);
     const pick = (p: number) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
     return {
       status: this.#status,
       fps: this.#frameTimes.length,
+      renderedFps: this.#renderTimes.length,
       targetFps: this.#targetFps,
       ...this.#counts,
       renderMsP50: pick(0.5),
@@ -127,8 +139,8 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    // The renderer belongs to whoever made it (the AvatarService keeps it across stream restarts).
     this.#injector?.close();
-    this.#renderer.close();
     logger.debug('avatar session of %s closed (%s)', this.peer.id, reason);
     this.emit('closed', { reason });
     this.removeAllListeners();
@@ -145,7 +157,7 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
 
   #tick(): void {
     if (this.#closed) return;
-    const interval = 1000 / this.#targetFps;
+    const interval = 1000 / this.#options.fps;
     this.#nextTickAt += interval;
     const now = performance.now();
     // After a long pause, restart the schedule instead of bursting to catch up.
@@ -167,12 +179,20 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
       this.#frameTimes.push(performance.now());
       return;
     }
-    if (this.#rendering) {
+    if (this.#rendering || performance.now() - this.#lastRenderStart < 1000 / this.#targetFps - 1) {
+      // The renderer is slower than the output rate: repeat the newest frame so the
+      // video keeps its rate (receivers' jitter buffers stay calm), and count it.
       this.#counts.ticksSkipped += 1;
+      if (this.#lastFrame) {
+        this.#injector.pushFrame(this.#lastFrame);
+        this.#counts.framesRepeated += 1;
+        this.#frameTimes.push(performance.now());
+      }
       return;
     }
     this.#rendering = true;
     const started = performance.now();
+    this.#lastRenderStart = started;
     this.#renderer.render(face).then(
       (rgba) => {
         this.#rendering = false;
@@ -183,9 +203,11 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
         this.#injector.pushFrame(rgba);
         this.#counts.framesRendered += 1;
         this.#frameTimes.push(performance.now());
+        this.#renderTimes.push(performance.now());
       },
       (error: unknown) => {
         this.#rendering = false;
+        if (this.#closed) return;
         logger.error(`render failed for ${this.peer.id}: ${String(error)}`);
         this.close('render-failed');
       },

@@ -1,0 +1,19 @@
+/** Messages between an AvatarSession's WorkerFrameRenderer and its render thread. */
+import type { FaceState } from './DrivenFace';
+
+export interface RenderWorkerInit {
+  avatarPath: string;
+  width: number;
+  height: number;
+  /** width*height*4 bytes the thread renders into. */
+  output: SharedArrayBuffer;
+}
+
+export interface RenderWorkerRequest {
+  face: Pick<FaceState, 'blendshapes' | 'rotation' | 'translationCm'>;
+}
+
+export type RenderWorkerReply =
+  | { type: 'ready'; expressionCount: number }
+  | { type: 'frame'; renderMs: number }
+  | { type: 'error'; message: string };

@@ -1,0 +1,129 @@
+/**
+ * Join a call as an avatar, end to end: page A (a real clip as its camera) tracks
+ * its face and sends only coefficients and audio; the server renders A's avatar
+ * (built by the test: the engine trained on the synthetic head scene, driven by
+ * jawOpen and browInnerUp) in a render thread and injects it as A's video; page B
+ * decodes it like any camera.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, writeFileSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { WorkerFrameRenderer } from '../../server/avatar/WorkerFrameRenderer';
+import type { VoxfaceServer } from '../../server/VoxfaceServer';
+import { launchChromium, openPage } from '../helpers/browser';
+import { inboundFigures, pollUntil } from '../helpers/pageProbes';
+import { FACE_MODEL_PATH, clipToY4m } from '../helpers/sharedData';
+import { syntheticAvatarFile } from '../helpers/syntheticAvatar';
+import { startTestServer } from '../helpers/testServer';
+
+let server: VoxfaceServer;
+let browser: Browser;
+
+before(async () => {
+  const avatarFile = syntheticAvatarFile();
+  server = await startTestServer(
+    { faceModelPath: FACE_MODEL_PATH, avatarSize: 128, avatarFps: 25 },
+    { rendererFactory: (id, size) => WorkerFrameRenderer.open(server.avatarStore.existing(id), size) },
+  );
+  copyFileSync(avatarFile, server.avatarStore.pathOf('synthetic'));
+  writeFileSync(server.avatarStore.pathOf('broken'), 'not an avatar at all');
+  browser = await launchChromium({ fakeVideoFile: clipToY4m('womanLonghair', { width: 480, fps: 30, seconds: 12 }) });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** Mean brightness of the remote video of `peerId` on `page`, read through a canvas. */
+function meanLevel(page: Page, peerId: string): Promise<number> {
+  return page.evaluate((id) => {
+    const video = document.querySelector<HTMLVideoElement>(`.tile[data-peer-id="${id}"] video`)!;
+    const canvas = document.createElement('canvas');
+    canvas.width = 64;
+    canvas.height = 64;
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(video, 0, 0, 64, 64);
+    const data = ctx.getImageData(0, 0, 64, 64).data;
+    let sum = 0;
+    for (let i = 0; i < data.length; i += 4) sum += data[i]! + data[i + 1]! + data[i + 2]!;
+    return sum / (data.length / 4) / 3;
+  }, peerId);
+}
+
+/** Video RTP bytes that A's send transport put on the wire. */
+function outboundVideoBytes(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const report = await window.voxfaceDemo.room!.sendTransport!.getStats();
+    let bytes = 0;
+    report.forEach((s: Record<string, unknown>) => { if (s.type === 'outbound-rtp' && s.kind === 'video') bytes += Number(s.bytesSent ?? 0); });
+    return bytes;
+  });
+}
+
+test('a peer joins as its avatar: others decode the rendered video, which follows the face, and no camera video leaves', async (t) => {
+  const a = await openPage(browser, `${server.url}/?room=avatars&name=Ada`);
+  await a.page.evaluate(() => window.voxfaceDemo.join({ avatarId: 'synthetic' }));
+  const aId = await a.page.evaluate(() => window.voxfaceDemo.room!.peerId);
+  const b = await openPage(browser, `${server.url}/?room=avatars&name=Bob`);
+  await b.page.evaluate(() => window.voxfaceDemo.join());
+
+  const start = Date.now();
+  const figures = await pollUntil(() => inboundFigures(b.page), (f) => f.some((x) => x.peerId === aId && x.kind === 'video' && x.framesDecoded >= 100), 20_000);
+  const video = figures.find((x) => x.peerId === aId && x.kind === 'video');
+  assert.ok(video, `B receives a video from A: ${JSON.stringify(figures)}`);
+  const t0 = { frames: video.framesDecoded, at: Date.now() };
+  await b.page.waitForTimeout(4000);
+  const later = (await inboundFigures(b.page)).find((x) => x.peerId === aId && x.kind === 'video')!;
+  const fps = (later.framesDecoded - t0.frames) / ((Date.now() - t0.at) / 1000);
+  t.diagnostic(`avatar session: ${JSON.stringify(server.avatars.sessions()[0]?.stats())}; B: ${JSON.stringify(later)}`);
+  assert.ok(fps >= 15, `B decodes A's avatar at ${fps.toFixed(1)} fps (${Date.now() - start} ms after joining)`);
+
+  const sources = await b.page.evaluate((id) => [...window.voxfaceDemo.room!.remoteTracks.values()]
+    .filter((t) => t.peerId === id).map((t) => `${t.kind}:${String(t.appData.source)}`), aId);
+  assert.deepEqual(sources.sort(), ['audio:mic', 'video:avatar'], 'B gets A\'s microphone and avatar, no camera');
+  assert.equal(await outboundVideoBytes(a.page), 0, 'A\'s uplink carries no video RTP');
+
+  const levels: number[] = [];
+  for (let i = 0; i < 16; i++) {
+    levels.push(await meanLevel(b.page, aId));
+    await b.page.waitForTimeout(500);
+  }
+  const spread = Math.max(...levels) - Math.min(...levels);
+  assert.ok(spread > 1, `A's avatar changes with A's expressions: brightness ${levels.map((l) => l.toFixed(1)).join(', ')}`);
+
+  const session = server.avatars.sessions().find((s) => s.peer.id === aId)!;
+  const stats = session.stats();
+  assert.ok(stats.framesRendered > 3, `frames rendered: ${JSON.stringify(stats)}`);
+
+  // The coefficient stream stops without closing: after 2 s the avatar freezes and B is told.
+  await a.page.evaluate(() => {
+    const streaming = window.voxfaceDemo.coefficients!;
+    streaming.tracker.stop();
+    streaming.sender.close();
+  });
+  await b.page.waitForFunction((id) => window.voxfaceDemo.events.includes(`avatarStatus:${id}:stalled`), aId, { timeout: 6000 });
+  assert.equal(await b.page.locator(`.tile[data-peer-id="${aId}"][data-avatar-status="stalled"]`).count(), 1, 'B\'s tile shows the flag');
+
+  await a.page.evaluate(() => window.voxfaceDemo.leave());
+  await pollUntil(async () => server.avatars.sessions().length, (n) => n === 0, 5000);
+  assert.equal(server.avatars.sessions().length, 0, 'the avatar session ended with its peer');
+  assert.deepEqual(a.errors, []);
+  assert.deepEqual(b.errors, []);
+});
+
+test('an avatar file that fails to load falls back to the camera, and the page says so', async () => {
+  const a = await openPage(browser, `${server.url}/?room=fallback&name=Ada`);
+  await a.page.evaluate(() => window.voxfaceDemo.join({ avatarId: 'broken' }));
+  const notice = await a.page.locator('#notice').textContent();
+  assert.match(notice ?? '', /Your avatar could not be used \(avatar 'broken' cannot be used: avatar file: .*\): sending your camera instead/);
+  const b = await openPage(browser, `${server.url}/?room=fallback&name=Bob`);
+  await b.page.evaluate(() => window.voxfaceDemo.join());
+  const aId = await a.page.evaluate(() => window.voxfaceDemo.room!.peerId);
+  const figures = await pollUntil(() => inboundFigures(b.page), (f) => f.some((x) => x.peerId === aId && x.kind === 'video' && x.framesDecoded > 10), 10_000);
+  assert.ok(figures.some((x) => x.peerId === aId && x.kind === 'video' && x.framesDecoded > 10), 'B sees A\'s camera instead');
+  const sources = await b.page.evaluate((id) => [...window.voxfaceDemo.room!.remoteTracks.values()].filter((t) => t.peerId === id).map((t) => String(t.appData.source)), aId);
+  assert.ok(sources.includes('camera'));
+  assert.equal((await fetch(`${server.url}/health`)).status, 200, 'the room keeps working');
+});
