@@ -23,9 +23,10 @@ import { FACE_LANDMARKER_MODEL, ensureModelAsset } from './assets/ModelAsset';
 import { CoefficientIngest } from './streams/CoefficientIngest';
 import { AvatarService, type RendererFactory } from './avatar/AvatarService';
 import { AvatarStore } from './avatar/AvatarStore';
+import { WorkerFrameRenderer } from './avatar/WorkerFrameRenderer';
 
 export interface VoxfaceServerDependencies {
-  /** Makes a renderer for a stored avatar; without one, avatars cannot be enabled. */
+  /** Makes a renderer for a stored avatar (default: a render thread per avatar session). */
   rendererFactory?: RendererFactory;
 }
 
@@ -63,11 +64,11 @@ export class VoxfaceServer {
     });
     this.#signaling = new SignalingServer(this.io, config, this.rooms, this.metrics);
     this.avatarStore = new AvatarStore(config.avatarDir);
-    const rendererFactory: RendererFactory = deps.rendererFactory ?? (async () => {
-      throw new Error('this server has no avatar renderer');
-    });
+    const rendererFactory: RendererFactory = deps.rendererFactory
+      ?? ((id, size) => WorkerFrameRenderer.open(this.avatarStore.existing(id), size));
     this.avatars = new AvatarService(this.coefficients, rendererFactory, {
       width: config.avatarSize, height: config.avatarSize, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
+      marker: config.avatarMarker,
     });
     this.#signaling.avatars = this.avatars;
     this.faceModel = ensureModelAsset({ ...FACE_LANDMARKER_MODEL, path: config.faceModelPath, url: config.faceModelUrl }).then(

@@ -38,6 +38,8 @@ export interface VoxfaceConfig {
   avatarFps: number;
   avatarCodec: 'VP8' | 'H264';
   avatarBitrateKbps: number;
+  /** Draw a sequence-number marker into avatar frames (latency benchmarks). */
+  avatarMarker: boolean;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -94,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     avatarFps: intFrom(env, 'VOXFACE_AVATAR_FPS', 25, 5, 60),
     avatarCodec: codecFrom(env.VOXFACE_AVATAR_CODEC),
     avatarBitrateKbps: intFrom(env, 'VOXFACE_AVATAR_BITRATE', 600, 50, 10000),
+    avatarMarker: env.VOXFACE_AVATAR_MARKER === '1',
   };
   return { ...config, ...overrides };
 }

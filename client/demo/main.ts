@@ -3,6 +3,7 @@
  * URL parameters: room, name, token (else, in dev mode, a token is fetched),
  * autojoin=1. `window.voxfaceDemo` exposes the live room for tests and debugging.
  */
+import { readMarker } from '../../shared/avatar/frameMarker';
 import { CoefficientStreaming } from '../sdk/CoefficientStreaming';
 import { joinRoom, type RemoteTrack, type VoxfaceRoom } from '../sdk/VoxfaceRoom';
 
@@ -17,6 +18,8 @@ declare global {
       join: (options?: JoinChoice) => Promise<void>;
       leave: () => Promise<void>;
       events: string[];
+      /** Reads the latency marker of avatar frames (benchmarks). */
+      readMarker: typeof readMarker;
       /** performance.now() marks: join started, joined (publishing), first remote video frame shown. */
       timings: { joinStartedAt?: number; joinedAt?: number; firstRemoteFrameAt?: number };
     };
@@ -254,7 +257,7 @@ async function leave(): Promise<void> {
   log('left');
 }
 
-window.voxfaceDemo = { join, leave, events, timings: {}, setSendCoefficients };
+window.voxfaceDemo = { join, leave, events, timings: {}, setSendCoefficients, readMarker };
 coefficientSwitch.addEventListener('change', () => {
   setSendCoefficients(coefficientSwitch.checked).catch(() => undefined);
 });

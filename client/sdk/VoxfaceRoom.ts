@@ -181,6 +181,11 @@ export class VoxfaceRoom extends TypedEmitter<RoomEvents> {
     await this.#signaling.request('closeProducer', { producerId });
   }
 
+  /** The microphone track this peer publishes, if any. */
+  localAudioTrack(): MediaStreamTrack | undefined {
+    return [...this.#producers.values()].find((p) => p.kind === 'audio')?.track ?? undefined;
+  }
+
   consumer(consumerId: string): types.Consumer | undefined {
     return this.#consumers.get(consumerId);
   }

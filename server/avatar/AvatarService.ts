@@ -49,7 +49,7 @@ interface Wanted {
 export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   readonly #ingest: CoefficientIngest;
   readonly #createRenderer: RendererFactory;
-  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs'>> & AvatarServiceOptions;
+  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker'>> & AvatarServiceOptions;
   /** Keyed by `${roomId}/${peerId}`. */
   readonly #wanted = new Map<string, Wanted>();
   readonly #scheduler: ReturnType<typeof setInterval>;
@@ -119,6 +119,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     try {
       const session = await AvatarSession.start(wanted.room, wanted.peer, stream, wanted.renderer, {
         fps: this.#options.fps, codec: this.#options.codec, bitrateKbps: this.#options.bitrateKbps, stallMs: this.#options.stallMs,
+        marker: this.#options.marker,
       });
       session.setTargetFps(this.#targetFps);
       wanted.session = session;

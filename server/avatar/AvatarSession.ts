@@ -16,6 +16,7 @@ import type { Room } from '../rooms/Room';
 import { DrivenFace, type DrivenFaceStatus } from './DrivenFace';
 import type { FrameRenderer } from './FrameRendererTypes';
 import { VideoInjector } from './VideoInjector';
+import { stampMarker } from '../../shared/avatar/frameMarker';
 import type { AvatarCodec } from './encoderArgs';
 
 const logger = new Logger('AvatarSession');
@@ -25,6 +26,8 @@ export interface AvatarSessionOptions {
   codec?: AvatarCodec;
   bitrateKbps?: number;
   stallMs?: number;
+  /** Draw the frame marker (the shown packet's sequence number) for latency measurements. */
+  marker?: boolean;
 }
 
 export interface AvatarSessionEvents {
@@ -103,6 +106,11 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The encoder process (benchmarks account its CPU). */
+  get encoderPid(): number | undefined {
+    return this.#injector.encoderPid;
   }
 
   get producer(): types.Producer {
@@ -199,6 +207,7 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
         if (this.#closed) return;
         this.#renderMs.push(performance.now() - started);
         if (this.#renderMs.length > 300) this.#renderMs.shift();
+        if (this.#options.marker && face.sequence !== null) stampMarker(rgba, this.#renderer.width, this.#renderer.height, face.sequence);
         this.#lastFrame = rgba;
         this.#injector.pushFrame(rgba);
         this.#counts.framesRendered += 1;

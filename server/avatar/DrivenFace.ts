@@ -21,6 +21,8 @@ export interface FaceState {
   translationCm: Vec3;
   /** ms since the newest packet arrived (null before any). */
   ageMs: number | null;
+  /** Sequence number of the newest packet the face reflects (null before any). */
+  sequence: number | null;
 }
 
 export interface DrivenFaceOptions {
@@ -49,6 +51,7 @@ export class DrivenFace {
       rotation: [0, 0, 0, 1],
       translationCm: options.neutralTranslationCm ?? [0, 0, -40],
       ageMs: null,
+      sequence: null,
     };
   }
 
@@ -59,6 +62,7 @@ export class DrivenFace {
     const age = this.#stream.ageMs(nowMs);
     state.ageMs = age;
     if (!newest || age === null) return state;
+    state.sequence = newest.sequence;
     if (age > this.#stallMs) {
       state.status = 'stalled';
       return state;

@@ -9,7 +9,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
-import { WorkerFrameRenderer } from '../../server/avatar/WorkerFrameRenderer';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
 import { launchChromium, openPage } from '../helpers/browser';
 import { inboundFigures, pollUntil } from '../helpers/pageProbes';
@@ -22,10 +21,7 @@ let browser: Browser;
 
 before(async () => {
   const avatarFile = syntheticAvatarFile();
-  server = await startTestServer(
-    { faceModelPath: FACE_MODEL_PATH, avatarSize: 128, avatarFps: 25 },
-    { rendererFactory: (id, size) => WorkerFrameRenderer.open(server.avatarStore.existing(id), size) },
-  );
+  server = await startTestServer({ faceModelPath: FACE_MODEL_PATH, avatarSize: 128, avatarFps: 25 });
   copyFileSync(avatarFile, server.avatarStore.pathOf('synthetic'));
   writeFileSync(server.avatarStore.pathOf('broken'), 'not an avatar at all');
   browser = await launchChromium({ fakeVideoFile: clipToY4m('womanLonghair', { width: 480, fps: 30, seconds: 12 }) });

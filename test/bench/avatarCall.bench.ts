@@ -1,0 +1,140 @@
+/**
+ * `npm run bench:avatar-call`: page A joins as its avatar (a shared clip as camera,
+ * Chromium's beeping fake microphone), page B receives. Prints capture-to-receiver
+ * latency p50/p95 (the frame marker carries each coefficient packet's sequence
+ * number through render, encoder and network to B's decoded frames), fps B decodes
+ * and the rate of newly rendered frames, server CPU per avatar (Node with its render
+ * thread, the encoder, the mediasoup worker), avatar video kbps, and the audio-video
+ * offset B experiences (beep latency vs marker latency). Baseline in the same run:
+ * the server's CPU while A sends its camera instead. AVATAR=<file.vxa> uses a real
+ * avatar; the default is the test's synthetic one. SIZE (256), SECONDS (15).
+ */
+import { copyFileSync, readFileSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import type { VoxfaceServer } from '../../server/VoxfaceServer';
+import { launchChromium, openPage } from '../helpers/browser';
+import { inboundFigures } from '../helpers/pageProbes';
+import { FACE_MODEL_PATH, clipToY4m } from '../helpers/sharedData';
+import { syntheticAvatarFile } from '../helpers/syntheticAvatar';
+import { startTestServer } from '../helpers/testServer';
+import { percentile, printResult, progress, round, runBench } from './benchUtil';
+import { beeps, markers, recordBeeps, recordMarkers } from './pageMeters';
+
+const SIZE = Number(process.env.SIZE ?? 256);
+const SECONDS = Number(process.env.SECONDS ?? 15);
+
+/** CPU seconds a process has used (user + system), from /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function serverCpu(server: VoxfaceServer, encoderPid?: number): number {
+  const own = process.cpuUsage();
+  return (own.user + own.system) / 1e6 + server.pool.workers.reduce((s, w) => s + cpuSeconds(w.pid), 0) + cpuSeconds(encoderPid);
+}
+
+async function videoBytes(page: Page, peerId: string): Promise<number> {
+  return page.evaluate(async (id) => {
+    const room = window.voxfaceDemo.room!;
+    const remote = [...room.remoteTracks.values()].find((t) => t.peerId === id && t.kind === 'video');
+    if (!remote) return 0;
+    let bytes = 0;
+    (await room.consumer(remote.consumerId)!.getStats()).forEach((s: Record<string, unknown>) => {
+      if (s.type === 'inbound-rtp') bytes += Number(s.bytesReceived ?? 0);
+    });
+    return bytes;
+  }, peerId);
+}
+
+/** For each B-side event, the latency to the A-side event it answers (the latest A event before it, within limits). */
+function pairLatencies(sent: number[], heard: number[], maxMs: number): number[] {
+  const out: number[] = [];
+  for (const h of heard) {
+    const before = sent.filter((s) => s <= h && h - s <= maxMs);
+    if (before.length) out.push(h - before.at(-1)!);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  progress('bench:avatar-call: preparing the avatar');
+  const avatarFile = process.env.AVATAR ?? syntheticAvatarFile();
+  const server = await startTestServer({ faceModelPath: FACE_MODEL_PATH, avatarSize: SIZE, avatarFps: 25, avatarMarker: true, numWorkers: 1 });
+  copyFileSync(avatarFile, server.avatarStore.pathOf('bench'));
+  const browser = await launchChromium({ fakeVideoFile: clipToY4m('womanLonghair', { width: 480, fps: 30, seconds: 12 }) });
+  try {
+    const a = (await openPage(browser, `${server.url}/?room=bench&name=A`)).page;
+    await a.evaluate(() => window.voxfaceDemo.join({ avatarId: 'bench' }));
+    const aId = await a.evaluate(() => window.voxfaceDemo.room!.peerId);
+    const b = (await openPage(browser, `${server.url}/?room=bench&name=B`)).page;
+    await b.evaluate(() => window.voxfaceDemo.join({ publish: false }));
+    await b.waitForFunction((id) => [...window.voxfaceDemo.room!.remoteTracks.values()].filter((t) => t.peerId === id).length === 2, aId, { timeout: 20_000 });
+    await b.waitForTimeout(3000);
+    await recordMarkers(b, aId);
+    await recordBeeps(a, null);
+    await recordBeeps(b, aId);
+    const session = server.avatars.sessions()[0]!;
+    const cpu0 = serverCpu(server, session.encoderPid);
+    const rendered0 = session.stats().framesRendered;
+    const frames0 = (await inboundFigures(b)).find((f) => f.peerId === aId && f.kind === 'video')!.framesDecoded;
+    const bytes0 = await videoBytes(b, aId);
+    const t0 = Date.now();
+    progress(`bench:avatar-call: measuring for ${SECONDS} s`);
+    await b.waitForTimeout(SECONDS * 1000);
+    const elapsed = (Date.now() - t0) / 1000;
+    const cpu1 = serverCpu(server, session.encoderPid);
+    const frames1 = (await inboundFigures(b)).find((f) => f.peerId === aId && f.kind === 'video')!.framesDecoded;
+    const bytes1 = await videoBytes(b, aId);
+    const stats = session.stats();
+    const history = await a.evaluate(() => window.voxfaceDemo.coefficients!.sender.history.slice());
+    const seen = await markers(b);
+    const latencies: number[] = [];
+    for (const m of seen) {
+      const match = history.filter((p) => (p.sequence & 0xffff) === m.value && p.captureTimeMs <= m.at).at(-1);
+      if (match) latencies.push(m.at - match.captureTimeMs);
+    }
+    const audio = pairLatencies(await beeps(a), await beeps(b), 1000);
+    const videoP50 = percentile(latencies, 50);
+    const audioP50 = percentile(audio, 50);
+
+    progress('bench:avatar-call: baseline, the same call with A\'s camera');
+    await a.evaluate(() => window.voxfaceDemo.leave());
+    const c = (await openPage(browser, `${server.url}/?room=bench&name=C`)).page;
+    await c.evaluate(() => window.voxfaceDemo.join());
+    await b.waitForTimeout(3000);
+    const base0 = serverCpu(server);
+    await b.waitForTimeout(10_000);
+    const baselineCores = (serverCpu(server) - base0) / 10;
+    const avatarCores = (cpu1 - cpu0) / elapsed;
+
+    printResult({
+      bench: 'avatar-call',
+      size: SIZE,
+      seconds: round(elapsed),
+      latencyMsP50: round(videoP50),
+      latencyMsP95: round(percentile(latencies, 95)),
+      markedFramesMatched: latencies.length,
+      decodedFps: round((frames1 - frames0) / elapsed),
+      renderedFps: round((stats.framesRendered - rendered0) / elapsed, 2),
+      renderMsP50: round(stats.renderMsP50),
+      serverCoresPerAvatar: round(avatarCores, 2),
+      avatarVideoKbps: round(((bytes1 - bytes0) * 8) / 1000 / elapsed),
+      audioLatencyMsP50: round(audioP50),
+      beepsMatched: audio.length,
+      audioVideoOffsetMs: round(videoP50 - audioP50),
+      baselineCameraCallCores: round(baselineCores, 2),
+      cpuVsCameraCallRatio: round(avatarCores / baselineCores, 2),
+    });
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+runBench(main);
