@@ -1,6 +1,8 @@
 // Configuration and inputs of the motion-aware voxel avatar (after AvatarMAV). Every size
 // is configuration so tests run tiny models and the product can trade quality for speed.
 
+import { BLENDSHAPE_COUNT, isBlendshapeName } from '../../shared/coefficients/blendshapes';
+
 export type Vec3 = readonly [number, number, number];
 
 export interface Box3 {
@@ -18,6 +20,12 @@ export interface CameraConfig {
 export interface AvatarConfig {
   /** E: expression coefficients, one motion basis each. */
   readonly expressionCount: number;
+  /**
+   * Names of the MediaPipe blendshapes driving the E bases, in basis order (length E,
+   * distinct, non-neutral). Absent: the first E non-neutral names in MediaPipe order
+   * (server/engine/PoseMapping.ts expressionCoefficients).
+   */
+  readonly expressionNames?: readonly string[];
   /** Motion grid cells per axis R_m; the grid holds (R_m+1)^3 samples. */
   readonly motionRes: number;
   readonly motionChannels: number;
@@ -111,4 +119,18 @@ export function validateConfig(c: AvatarConfig): void {
     for (let a = 0; a < 3; a++)
       if (!(c[k].max[a]! > c[k].min[a]!)) throw new RangeError(`config.${k}: max must exceed min on every axis`);
   if (!(c.camera.distance > 0 && c.camera.focal > 0)) throw new RangeError('config.camera: distance and focal must be > 0');
+  if (c.expressionNames !== undefined) {
+    const names = c.expressionNames;
+    if (!Array.isArray(names) || names.length !== c.expressionCount)
+      throw new RangeError(`config.expressionNames must list ${c.expressionCount} names (one per expression basis), got ${Array.isArray(names) ? names.length : typeof names}`);
+    const seen = new Set<string>();
+    for (const n of names) {
+      if (typeof n !== 'string' || !isBlendshapeName(n) || n === '_neutral')
+        throw new RangeError(`config.expressionNames: '${String(n)}' is not a non-neutral MediaPipe blendshape`);
+      if (seen.has(n)) throw new RangeError(`config.expressionNames: '${n}' appears twice`);
+      seen.add(n);
+    }
+  } else if (c.expressionCount > BLENDSHAPE_COUNT - 1) {
+    throw new RangeError(`config.expressionCount ${c.expressionCount} exceeds the ${BLENDSHAPE_COUNT - 1} non-neutral blendshapes (give config.expressionNames)`);
+  }
 }
