@@ -61,6 +61,60 @@ export interface AdamOptions {
   readonly step: number;
 }
 
+/**
+ * Everything renderRays needs besides the rays: the avatar's inference form for one frame
+ * (motion already baked into `offsets`, expression folded into the first-layer biases).
+ * Grids are cubes: offsets [B,B,B,3] over the motion box (already x0.1), appearance
+ * [A,A,A,C] over the appearance box, which is also the clipping box of the march.
+ */
+export interface RenderRaysScene {
+  readonly occupancy: Uint8Array;
+  readonly gridRes: number;
+  readonly offsets: Float32Array;
+  readonly offsetRes: number;
+  readonly appearance: Float32Array;
+  readonly appearanceRes: number;
+  readonly channels: number;
+  readonly frequencies: number;
+  /** [Hd, encA] with encA = 3C(1+2F); densB0 [Hd] includes the folded coefficients. */
+  readonly densW0: Float32Array;
+  readonly densB0: Float32Array;
+  /** [Hd]. */
+  readonly densW1: Float32Array;
+  readonly densB1: number;
+  /** [Hc, encA + encV] (encV = 3(1+2F)); colorB0 [Hc] includes the folded coefficients. */
+  readonly colorW0: Float32Array;
+  readonly colorB0: Float32Array;
+  /** [3, Hc]. */
+  readonly colorW1: Float32Array;
+  readonly colorB1: Float32Array;
+  readonly densityHidden: number;
+  readonly colorHidden: number;
+  readonly motionBox: MarchBox;
+  readonly appearanceBox: MarchBox;
+  readonly step: number;
+  readonly maxSamples: number;
+  /** alpha = 1 - exp(-relu(sigma) * stepDensity). */
+  readonly stepDensity: number;
+  /** Early termination on transmittance (a ray stops before a sample when T < tEps). */
+  readonly tEps: number;
+  /**
+   * The colour head runs only where T * alpha >= weightEps; a skipped sample's weight
+   * goes to the next shaded sample's colour, or to the background at the ray's end.
+   */
+  readonly weightEps: number;
+  readonly background: Float32Array;
+}
+
+export interface RenderRaysStats {
+  /** Samples kept by the occupancy grid. */
+  readonly samples: number;
+  /** Density head evaluations (up to termination; the native op rounds up to chunks of 4). */
+  readonly density: number;
+  /** Colour head evaluations. */
+  readonly shaded: number;
+}
+
 export interface Kernels {
   readonly name: string;
 
@@ -145,6 +199,14 @@ export interface Kernels {
     step: number,
     maxSamples: number,
   ): MarchResult;
+
+  /**
+   * The avatar's inference form fused per ray: march (as marchRays), baked offset lookup,
+   * appearance at strides 1/2/4 at the moved point, sin/cos encoding, density head,
+   * compositing with early termination, colour head (view columns folded per ray) only
+   * on samples with weight >= weightEps. Canonical rays [R,3]; writes color [R,3].
+   */
+  renderRays(origins: Float32Array, dirs: Float32Array, scene: RenderRaysScene, color: Float32Array): RenderRaysStats;
 
   /** mean |a - b| (computed in double). */
   l1Loss(a: Float32Array, b: Float32Array): number;

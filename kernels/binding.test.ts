@@ -74,4 +74,20 @@ describe('native binding input checks', () => {
     assert.equal(nat.gridSample3d(grid, 2, 3, 4, 2, f32(0), 0, 4).out.length, 0);
     assert.equal(nat.dense(f32(0), f32(6), f32(2), 0, 3, 2, 'none').y.length, 0);
   });
+  test('renderRays checks its output buffer, sizes and boxes', () => {
+    const cpuArgs = (over: Record<number, unknown>) => {
+      // R=1, G=1, B=2, A=2, C=1, F=0: encA = 3, encV = 3; Hd = Hc = 1.
+      const args: unknown[] = [f32(3), Float32Array.from([0, 0, 1]), 1, new Uint8Array(1), 1, f32(24), 2, f32(8), 2, 1, 0,
+        f32(3), f32(1), f32(1), 0, f32(6), f32(1), f32(3), f32(3), 1, 1,
+        Float32Array.from([-1, -1, -1, 1, 1, 1, -1, -1, -1, 1, 1, 1]), 0.1, 8, 1, 0, 0, f32(3), f32(3)];
+      for (const [i, v] of Object.entries(over)) args[Number(i)] = v;
+      return () => (nat.renderRays as (...a: unknown[]) => unknown)(...args);
+    };
+    assert.doesNotThrow(cpuArgs({}));
+    throwsExactly(cpuArgs({ 28: f32(4) }), RangeError, 'renderRays: color has length 4, expected 3 (R*3)');
+    throwsExactly(cpuArgs({ 15: f32(5) }), RangeError, 'renderRays: colorW0 has length 5, expected 6 (Hc*(encA+encV))');
+    throwsExactly(cpuArgs({ 3: new Int8Array(1) }), TypeError, 'renderRays: occupancy must be a Uint8Array');
+    throwsExactly(cpuArgs({ 21: f32(12) }), RangeError, 'renderRays: boxes: max must exceed min on every axis');
+    throwsExactly(cpuArgs({ 22: 0 }), RangeError, 'renderRays: step must be positive, got 0');
+  });
 });

@@ -34,6 +34,15 @@ export const cpuKernels: Kernels = {
   marchRays(origins, dirs, box, occupancy, gridRes, step, maxSamples) {
     return loadNative().marchRays(origins, dirs, origins.length / 3, box.min, box.max, occupancy, gridRes, step, maxSamples);
   },
+  renderRays(origins, dirs, s, color) {
+    const boxes = new Float32Array(12);
+    boxes.set(s.motionBox.min, 0); boxes.set(s.motionBox.max, 3); boxes.set(s.appearanceBox.min, 6); boxes.set(s.appearanceBox.max, 9);
+    return loadNative().renderRays(
+      origins, dirs, origins.length / 3, s.occupancy, s.gridRes, s.offsets, s.offsetRes, s.appearance, s.appearanceRes, s.channels, s.frequencies,
+      s.densW0, s.densB0, s.densW1, s.densB1, s.colorW0, s.colorB0, s.colorW1, s.colorB1, s.densityHidden, s.colorHidden,
+      boxes, s.step, s.maxSamples, s.stepDensity, s.tEps, s.weightEps, s.background, color,
+    );
+  },
   l1Loss: (a, b) => loadNative().l1Loss(a, b),
   l1LossBackward: (a, b, dLoss) => loadNative().l1LossBackward(a, b, dLoss),
   meanSquare: (x) => loadNative().meanSquare(x),

@@ -8,6 +8,7 @@ import { compositeSuite } from './suite/composite.suite';
 import { denseSuite } from './suite/dense.suite';
 import { gridSampleSuite } from './suite/gridSample.suite';
 import { marchSuite } from './suite/march.suite';
+import { renderSuite } from './suite/render.suite';
 import { adamSuite, blendSuite, lossSuite } from './suite/misc.suite';
 
 export function runKernelSuite(backendName: string, kernels: Kernels): void {
@@ -19,5 +20,6 @@ export function runKernelSuite(backendName: string, kernels: Kernels): void {
     describe('losses', () => lossSuite(kernels));
     describe('adam', () => adamSuite(kernels));
     describe('marchRays', () => marchSuite(kernels));
+    describe('renderRays', () => renderSuite(kernels));
   });
 }

@@ -25,6 +25,14 @@ export interface NativeKernels {
   marchRays(
     origins: Float32Array, dirs: Float32Array, r: number, boxMin: Float32Array, boxMax: Float32Array, occupancy: Uint8Array, g: number, step: number, maxSamples: number,
   ): { positions: Float32Array; deltas: Float32Array; rayOffsets: Int32Array };
+  renderRays(
+    origins: Float32Array, dirs: Float32Array, r: number, occupancy: Uint8Array, g: number, offsets: Float32Array, b: number,
+    appearance: Float32Array, a: number, c: number, f: number,
+    densW0: Float32Array, densB0: Float32Array, densW1: Float32Array, densB1: number,
+    colorW0: Float32Array, colorB0: Float32Array, colorW1: Float32Array, colorB1: Float32Array, hd: number, hc: number,
+    boxes: Float32Array, step: number, maxSamples: number, stepDensity: number, tEps: number, weightEps: number,
+    background: Float32Array, color: Float32Array,
+  ): { samples: number; density: number; shaded: number };
   l1Loss(a: Float32Array, b: Float32Array): number;
   l1LossBackward(a: Float32Array, b: Float32Array, dLoss: number): Float32Array;
   meanSquare(x: Float32Array): number;

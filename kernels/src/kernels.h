@@ -69,3 +69,45 @@ void adam_step(float* param, const float* grad, float* m, float* v, size_t N, co
 constexpr size_t kReduceBlock = 4096;
 
 }  // namespace vox
+
+namespace vox {
+
+// ---- renderRays: the avatar's inference form fused per ray (no intermediate tensors).
+// For each ray: slab test + uniform steps through the occupancy grid (as march_*, in
+// double), then per kept sample: baked offset (trilinear in an [B,B,B,3] grid over the
+// motion box, already x0.1), appearance at the moved point (strides 1/2/4, C channels),
+// sin/cos encoding, density head (relu hidden, linear out), compositing with early
+// termination; the colour head (relu hidden over [encA, encV], sigmoid out) runs only
+// on samples whose compositing weight T*alpha >= weightEps: a skipped sample's weight
+// goes to the next shaded sample's colour (or the background at the end of the ray).
+struct RenderRaysParams {
+  MarchParams march;
+  const float* offsets;  // [B,B,B,3]
+  int B;
+  float motionMin[3], motionMax[3];
+  const float* appearance;  // [A,A,A,C]
+  int A, C;
+  float appMin[3], appMax[3];
+  int F;                     // frequencies
+  const float* densW0;       // [Hd, encA], bias folded
+  const float* densB0;       // [Hd]
+  const float* densW1;       // [Hd]
+  float densB1;
+  const float* colorW0;      // [Hc, encA + encV]
+  const float* colorB0;      // [Hc]
+  const float* colorW1;      // [3, Hc]
+  const float* colorB1;      // [3]
+  int Hd, Hc;
+  float stepDensity, tEps, weightEps;
+  float bg[3];
+};
+struct RenderRaysStats {
+  int64_t samples;  // kept by the occupancy grid
+  int64_t density;  // density head evaluations (up to termination, in chunks of 4)
+  int64_t shaded;   // colour head evaluations
+};
+// color [R,3] is overwritten.
+RenderRaysStats render_rays(const float* origins, const float* dirs, size_t R,
+                            const RenderRaysParams& p, float* color);
+
+}  // namespace vox

@@ -27,9 +27,15 @@ export function occupancyProbes(model: AvatarModel, jitter?: () => number): Floa
 
 /** Sets out[i] = 1 where any of `sigmas` gives alpha > threshold, dilated by one cell. */
 export function occupancyFromDensity(sigmas: readonly Float32Array[], G: number, stepDensity: number, threshold: number, out?: Uint8Array): Uint8Array {
-  const n = G * G * G, raw = new Uint8Array(n), occ = out ?? new Uint8Array(n);
+  const n = G * G * G, raw = new Uint8Array(n);
   const minSigma = -Math.log(1 - threshold) / stepDensity;
   for (const s of sigmas) for (let i = 0; i < n; i++) if (s[i]! > minSigma) raw[i] = 1;
+  return dilateOccupancy(raw, G, out);
+}
+
+/** out = raw dilated by one cell (26-neighbourhood); out must not alias raw. */
+export function dilateOccupancy(raw: Uint8Array, G: number, out?: Uint8Array): Uint8Array {
+  const occ = out ?? new Uint8Array(G * G * G);
   occ.fill(0);
   for (let z = 0; z < G; z++)
     for (let y = 0; y < G; y++)

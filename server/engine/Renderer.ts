@@ -11,14 +11,24 @@
 // Buffers owned by the renderer (rays, encodings, head inputs, RGBA) are reused across
 // frames; the kernels still return fresh output buffers (their interface has no
 // out-parameters yet).
+// `fused` (the realtime preset) replaces the per-sample JS pipeline with one native op
+// per frame (kernels renderRays: march, offsets, appearance, encoding, heads, compositing),
+// and adds approximations, each measured in test/engine/Renderer.test.ts and the bench:
+// - renderScale < 1: fewer rays, bilinear upscale to the output size;
+// - bakeRes: the motion bake on a coarser grid than bakeFactor gives;
+// - weightEps: the colour head skips samples with compositing weight below it;
+// - occupancySlices: the per-frame occupancy probes are refreshed 1/n of the grid per
+//   frame (round robin, so occupancy lags expression changes by up to n frames).
 import { cpuKernels } from '../../kernels/cpu';
 import type { Kernels } from '../../kernels/KernelsTypes';
 import { type AvatarModel, modelDims, normalizeToBox, WHITE } from './AvatarModel';
 import type { HeadPose } from './AvatarModelTypes';
 import { copyCols, fillCols } from './Columns';
 import { encode } from './Encoding';
-import { occupancyFromDensity, occupancyProbes } from './Occupancy';
+import { dilateOccupancy, occupancyFromDensity, occupancyProbes } from './Occupancy';
 import { cameraRays, raysToCanonical } from './Pose';
+import { type UpscalePlan, upscalePlan, upscaleRgb } from './FastUpscale';
+import type { RenderRaysScene } from '../../kernels/KernelsTypes';
 
 export interface RenderSize {
   readonly width: number;
@@ -38,7 +48,27 @@ export interface RendererOptions extends RenderSize {
   readonly bakeFactor?: number;
   /** Skip the occupancy grid (every cell occupied): isolates the motion-bake error in tests. */
   readonly noOccupancy?: boolean;
+  /** One native renderRays call per frame instead of the per-sample JS pipeline. */
+  readonly fused?: boolean;
+  /** Rays per axis relative to the output (<= 1); the image is upscaled bilinearly. */
+  readonly renderScale?: number;
+  /** Bake grid points per axis (overrides bakeFactor). */
+  readonly bakeRes?: number;
+  /** Fused path: colour head only where the compositing weight T*alpha >= weightEps. */
+  readonly weightEps?: number;
+  /** Fused path: occupancy probes refreshed in this many round-robin slices (1 = every frame). */
+  readonly occupancySlices?: number;
 }
+
+/**
+ * The realtime preset (measured in the bench: 256 px within the 40 ms budget on 2 cores
+ * with the 64-wide default config): fused native shading, half-resolution rays upscaled,
+ * motion baked at the motion grid's own resolution, colour skipped below weight 2e-3,
+ * occupancy refreshed over 4 frames.
+ */
+export const REALTIME: Pick<RendererOptions, 'fused' | 'renderScale' | 'bakeFactor' | 'weightEps' | 'occupancySlices'> = {
+  fused: true, renderScale: 0.5, bakeFactor: 1, weightEps: 2e-3, occupancySlices: 4,
+};
 
 export interface FrameStats {
   readonly samples: number;
@@ -76,6 +106,17 @@ export class StreamingRenderer {
   private readonly colorB: Float32Array;
   private readonly box: { min: Float32Array; max: Float32Array };
   private scratch = new Float32Array(0);
+  private readonly fused: boolean;
+  private readonly weightEps: number;
+  private readonly slices: number;
+  private readonly iw: number;
+  private readonly ih: number;
+  private readonly plan: UpscalePlan | null;
+  private readonly colorBuf: Float32Array;
+  private readonly rawOcc: Uint8Array;
+  private readonly occ: Uint8Array;
+  private frameNo = 0;
+  private readonly sceneBase: Omit<RenderRaysScene, 'offsets' | 'occupancy' | 'densB0' | 'colorB0'>;
   lastStats: FrameStats = { samples: 0, shadedSamples: 0 };
 
   constructor(model: AvatarModel, o: RendererOptions) {
@@ -90,15 +131,26 @@ export class StreamingRenderer {
     this.alphaThreshold = o.alphaThreshold ?? 0.01;
     this.noOccupancy = o.noOccupancy ?? false;
     this.d = d;
-    this.worldRays = cameraRays(c.camera, o.width, o.height);
+    const scale = o.renderScale ?? 1;
+    if (!(scale > 0 && scale <= 1)) throw new RangeError(`renderer: renderScale must be in (0, 1], got ${scale}`);
+    this.iw = Math.max(1, Math.round(o.width * scale));
+    this.ih = Math.max(1, Math.round(o.height * scale));
+    this.plan = this.iw === o.width && this.ih === o.height ? null : upscalePlan(this.iw, this.ih, o.width, o.height);
+    this.colorBuf = new Float32Array(3 * this.iw * this.ih);
+    this.fused = o.fused ?? false;
+    this.weightEps = o.weightEps ?? 0;
+    this.slices = o.occupancySlices ?? 1;
+    if (!(Number.isInteger(this.slices) && this.slices >= 1)) throw new RangeError(`renderer: occupancySlices must be a positive integer, got ${this.slices}`);
+    this.worldRays = cameraRays(c.camera, this.iw, this.ih);
     this.origins = new Float32Array(this.worldRays.origins.length);
     this.dirs = new Float32Array(this.worldRays.dirs.length);
     this.rgba = new Uint8Array(o.width * o.height * 4);
-    this.encV = new Float32Array(o.width * o.height * d.encV);
+    this.encV = new Float32Array(this.iw * this.ih * d.encV);
     // Motion grid sample points in its own [-1,1] coordinates (align_corners=false centres).
     const bakeFactor = o.bakeFactor ?? 2;
     if (!(Number.isInteger(bakeFactor) && bakeFactor >= 1)) throw new RangeError(`renderer: bakeFactor must be a positive integer, got ${bakeFactor}`);
-    const m = bakeFactor * c.motionRes + 1;
+    const m = o.bakeRes ?? bakeFactor * c.motionRes + 1;
+    if (!(Number.isInteger(m) && m >= 2)) throw new RangeError(`renderer: bakeRes must be an integer >= 2, got ${m}`);
     this.bakeShape = { d: m, h: m, w: m, c: 3 };
     this.gridPoints = new Float32Array(3 * m * m * m);
     for (let z = 0, i = 0; z < m; z++)
@@ -112,19 +164,75 @@ export class StreamingRenderer {
     this.densB = new Float32Array(c.densityHidden);
     this.colorB = new Float32Array(c.colorHidden);
     this.box = { min: Float32Array.from(c.appearanceBox.min), max: Float32Array.from(c.appearanceBox.max) };
+    const G = c.occupancyRes;
+    this.rawOcc = new Uint8Array(G * G * G);
+    this.occ = new Uint8Array(G * G * G);
+    this.sceneBase = {
+      gridRes: G, offsetRes: m, appearance: p.appearance, appearanceRes: c.appearanceRes + 1, channels: c.appearanceChannels,
+      frequencies: c.frequencies, densW0: this.densW0, densW1: p.densityW1, densB1: p.densityB1[0]!, colorW0: this.colorW0,
+      colorW1: p.colorW1, colorB1: p.colorB1, densityHidden: c.densityHidden, colorHidden: c.colorHidden,
+      motionBox: { min: Float32Array.from(c.motionBox.min), max: Float32Array.from(c.motionBox.max) }, appearanceBox: this.box,
+      step: d.step, maxSamples: d.maxSamples, stepDensity: d.step * c.densityScale, tEps: this.tEps, weightEps: this.weightEps, background: WHITE,
+    };
+  }
+
+  /** Internal (shaded) resolution. */
+  get renderSize(): RenderSize {
+    return { width: this.iw, height: this.ih };
+  }
+
+  /**
+   * Occupancy for this frame: density at the probes of 1/slices of the grid (all of it on
+   * the first frame), merged into the kept raw map, then dilated.
+   */
+  private frameOccupancy(offsets: Float32Array): Uint8Array {
+    const c = this.model.config, G = c.occupancyRes, n = G * G * G;
+    if (this.noOccupancy) return this.occ.fill(1);
+    const parts = this.frameNo === 0 ? 1 : this.slices, j = this.frameNo === 0 ? 0 : this.frameNo % parts;
+    const b = Math.floor((j * n) / parts), e = Math.floor(((j + 1) * n) / parts);
+    const sigma = this.shadeDensity(offsets, this.probes.subarray(3 * b, 3 * e), this.probesM.subarray(3 * b, 3 * e)).sigma;
+    const minSigma = -Math.log(1 - this.alphaThreshold) / (this.d.step * c.densityScale);
+    for (let i = b; i < e; i++) this.rawOcc[i] = sigma[i - b]! > minSigma ? 1 : 0;
+    return dilateOccupancy(this.rawOcc, G, this.occ);
+  }
+
+  private renderFused(coefficients: Float32Array, pose: HeadPose): Uint8Array {
+    this.foldBiases(coefficients);
+    const offsets = this.bakeMotion(coefficients);
+    const occupancy = this.frameOccupancy(offsets);
+    this.frameNo++;
+    this.origins.set(this.worldRays.origins);
+    this.dirs.set(this.worldRays.dirs);
+    raysToCanonical(pose, this.origins, this.dirs);
+    const st = this.k.renderRays(this.origins, this.dirs, { ...this.sceneBase, offsets, occupancy, densB0: this.densB, colorB0: this.colorB }, this.colorBuf);
+    this.lastStats = { samples: st.samples, shadedSamples: st.shaded };
+    this.writeRgba(this.colorBuf);
+    return this.rgba;
+  }
+
+  private writeRgba(color: Float32Array): void {
+    if (this.plan) {
+      upscaleRgb(color, this.iw, this.plan, this.rgba);
+      return;
+    }
+    for (let r = 0; r < this.iw * this.ih; r++) {
+      for (let ch = 0; ch < 3; ch++) this.rgba[4 * r + ch] = Math.round(Math.min(Math.max(color[3 * r + ch]!, 0), 1) * 255);
+      this.rgba[4 * r + 3] = 255;
+    }
   }
 
   /** Renders one frame into the renderer's RGBA buffer (valid until the next call). */
   render(coefficients: Float32Array, pose: HeadPose): Uint8Array {
     const c = this.model.config, p = this.model.params, d = this.d, k = this.k, F = c.frequencies, E = c.expressionCount;
     if (coefficients.length !== E) throw new RangeError(`render: expected ${E} coefficients, got ${coefficients.length}`);
+    if (this.fused) return this.renderFused(coefficients, pose);
     this.foldBiases(coefficients);
     const offsets = this.bakeMotion(coefficients);
 
     this.origins.set(this.worldRays.origins);
     this.dirs.set(this.worldRays.dirs);
     raysToCanonical(pose, this.origins, this.dirs);
-    const R = this.width * this.height;
+    const R = this.iw * this.ih;
     encode(this.dirs, R, 3, F, this.encV);
 
     const G = c.occupancyRes;
@@ -157,10 +265,7 @@ export class StreamingRenderer {
     const hC = k.dense(x, this.colorW0, this.colorB, { n, inFeatures: d.encA + d.encV, outFeatures: c.colorHidden }, 'relu').y;
     const rgb = k.dense(hC, p.colorW1, p.colorB1, { n, inFeatures: c.colorHidden, outFeatures: 3 }, 'sigmoid').y;
     const comp = k.composite(sig, rgb, new Float32Array(n).fill(stepDensity), off, WHITE, this.tEps);
-    for (let r = 0; r < R; r++) {
-      for (let ch = 0; ch < 3; ch++) this.rgba[4 * r + ch] = Math.round(Math.min(Math.max(comp.color[3 * r + ch]!, 0), 1) * 255);
-      this.rgba[4 * r + 3] = 255;
-    }
+    this.writeRgba(comp.color);
     this.lastStats = { samples: S, shadedSamples: n };
     return this.rgba;
   }

@@ -1,53 +1,81 @@
-// Render benchmark: one JSON line with ms per frame at 256 and 512 px for the inference
-// form, samples per ray, native threads, and the exact model's time at 256 px measured in
-// the same run (the baseline ratio). Avatar: `node --import tsx test/engine/render.bench.ts [file.vxav]`,
-// else a synthetic-scene avatar trained here for 15 s (SYNTH_CONFIG).
+// Render benchmark: one JSON line. The realtime preset (REALTIME) at 256 and 512 px, the
+// previous renderer (StreamingRenderer defaults) at 256 px measured in the same run as
+// the baseline ratio, samples per ray, native threads, and PSNR vs the exact model at
+// 256 px for the preset and for each of its changes added one at a time.
+// `node --import tsx test/engine/render.bench.ts [file.vxav]`; without a file, a
+// DEFAULT_CONFIG (production: E = 51, 64-wide heads, 64^3 appearance, 64 samples) avatar is
+// trained on the synthetic scene for BENCH_TRAIN_S seconds (default 25).
 import { cpuThreads } from '../../kernels/cpu';
 import { readAvatarFile } from '../../server/engine/AvatarFile';
 import { AvatarModel } from '../../server/engine/AvatarModel';
-import { renderExact, StreamingRenderer } from '../../server/engine/Renderer';
+import { DEFAULT_CONFIG } from '../../server/engine/AvatarModelTypes';
+import { psnr } from '../../server/engine/Metrics';
+import { REALTIME, renderExact, type RendererOptions, StreamingRenderer } from '../../server/engine/Renderer';
 import { syntheticFrames } from '../../server/engine/SyntheticScene';
 import { Trainer } from '../../server/engine/Trainer';
-import { SYNTH_CONFIG } from './modelFixtures';
 
 const file = process.argv[2];
 let model: AvatarModel;
 if (file) model = readAvatarFile(file);
 else {
-  process.stderr.write('training a 15 s synthetic avatar for the benchmark...\n');
-  const train = syntheticFrames(SYNTH_CONFIG, { width: 48, height: 48, frames: 30, seed: 1 });
-  const t = new Trainer(AvatarModel.create(SYNTH_CONFIG, 1), train, { width: 48, height: 48, raysPerStep: 1024 });
-  t.train({ maxMs: 15_000 });
+  const s = Number(process.env.BENCH_TRAIN_S ?? 25);
+  process.stderr.write(`training a ${s} s DEFAULT_CONFIG synthetic avatar for the benchmark...\n`);
+  const train = syntheticFrames(DEFAULT_CONFIG, { width: 48, height: 48, frames: 30, seed: 1 });
+  const t = new Trainer(AvatarModel.create(DEFAULT_CONFIG, 1), train, { width: 48, height: 48, raysPerStep: 1024 });
+  t.train({ maxMs: s * 1000 });
   model = t.model;
 }
 const E = model.config.expressionCount;
+// A smooth sequence (as a call's expression stream), so round-robin occupancy is exercised as in use.
 const frames = Array.from({ length: 8 }, (_, i) => ({
-  coefficients: Float32Array.from({ length: E }, (_, e) => 0.5 + 0.4 * Math.sin(i + e)),
-  pose: { rotation: [0.05 * Math.sin(i), 0.15 * Math.cos(i), 0], translation: [0, 0, 0], scale: 1 },
+  coefficients: Float32Array.from({ length: E }, (_, e) => (e < 2 ? 0.5 + 0.4 * Math.sin(0.3 * i + e) : 0.1 * Math.sin(0.3 * i + e))),
+  pose: { rotation: [0.05 * Math.sin(0.3 * i), 0.15 * Math.cos(0.3 * i), 0], translation: [0, 0, 0], scale: 1 },
 }));
+const rgb = (a: Uint8Array) => Float32Array.from({ length: (a.length / 4) * 3 }, (_, i) => a[Math.floor(i / 3) * 4 + (i % 3)]! / 255);
 
-function bench(px: number, n: number) {
-  const r = new StreamingRenderer(model, { width: px, height: px });
+function bench(px: number, n: number, o: Partial<RendererOptions>) {
+  const r = new StreamingRenderer(model, { width: px, height: px, ...o });
   r.render(frames[0]!.coefficients, frames[0]!.pose);
   let samples = 0, shaded = 0;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
-    const f = frames[i % frames.length]!;
+    const f = frames[(i + 1) % frames.length]!;
     r.render(f.coefficients, f.pose);
     samples += r.lastStats.samples;
     shaded += r.lastStats.shadedSamples;
   }
-  const ms = (performance.now() - t0) / n;
-  return { ms, samplesPerRay: samples / n / (px * px), shadedPerRay: shaded / n / (px * px) };
+  const ms = (performance.now() - t0) / n, rays = r.renderSize.width * r.renderSize.height;
+  return { ms, samplesPerRay: samples / n / rays, shadedPerRay: shaded / n / rays };
 }
 
-const b256 = bench(256, 10), b512 = bench(512, 3);
-const t0 = performance.now();
-renderExact(model, frames[0]!.coefficients, frames[0]!.pose, { width: 256, height: 256 });
-const exactMs = performance.now() - t0;
+// Quality: render the whole sequence in order, PSNR of the last 3 frames vs the exact model.
+const size = { width: 256, height: 256 };
+const exact = frames.slice(5).map((f) => rgb(renderExact(model, f.coefficients, f.pose, size)));
+function quality(o: Partial<RendererOptions>): number {
+  const r = new StreamingRenderer(model, { ...size, ...o });
+  let sum = 0;
+  frames.forEach((f, i) => {
+    const img = r.render(f.coefficients, f.pose);
+    if (i >= 5) sum += psnr(exact[i - 5]!, rgb(img));
+  });
+  return +(sum / 3).toFixed(2);
+}
+const steps: [string, Partial<RendererOptions>][] = [
+  ['previous', {}],
+  ['fused', { fused: true }],
+  ['+bakeFactor1', { fused: true, bakeFactor: 1 }],
+  ['+weightEps', { fused: true, bakeFactor: 1, weightEps: REALTIME.weightEps! }],
+  ['+occupancySlices', { fused: true, bakeFactor: 1, weightEps: REALTIME.weightEps!, occupancySlices: REALTIME.occupancySlices! }],
+  ['+renderScale(=REALTIME)', REALTIME],
+];
+const psnrVsExact = Object.fromEntries(steps.map(([k, o]) => [k, quality(o)]));
+
+const prev = bench(256, 2, {}), b256 = bench(256, 20, REALTIME), b512 = bench(512, 6, REALTIME);
 process.stdout.write(`${JSON.stringify({
-  bench: 'render', config: { E, motionRes: model.config.motionRes, appearanceRes: model.config.appearanceRes, hidden: model.config.colorHidden, samplesPerRayMax: model.config.samplesPerRay },
+  bench: 'render', mode: 'REALTIME', options: REALTIME,
+  config: { E, motionRes: model.config.motionRes, appearanceRes: model.config.appearanceRes, hidden: model.config.colorHidden, samplesPerRayMax: model.config.samplesPerRay },
   ms256: +b256.ms.toFixed(1), ms512: +b512.ms.toFixed(1), fps256: +(1000 / b256.ms).toFixed(1),
   samplesPerRay256: +b256.samplesPerRay.toFixed(2), shadedPerRay256: +b256.shadedPerRay.toFixed(2), samplesPerRay512: +b512.samplesPerRay.toFixed(2),
-  threads: cpuThreads(), exactMs256: Math.round(exactMs), speedupVsExact: +(exactMs / b256.ms).toFixed(1),
+  threads: cpuThreads(), previousMs256: Math.round(prev.ms), speedupVsPrevious: +(prev.ms / b256.ms).toFixed(1),
+  psnrVsExact256: psnrVsExact,
 })}\n`);
