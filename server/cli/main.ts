@@ -3,6 +3,9 @@
  *
  *   voxface prepare <video> --out <dir> [--force] [--max-frames N] [--start S]
  *                   [--duration S] [--max-side PX] [--min-face-ratio R]
+ *   voxface train <dataset> --out <file> [--minutes N] [--res 256] [--resume]   (server/cli/train.ts)
+ *   voxface render <avatar> <dataset> --out <dir> [--res 256]                   (server/cli/evaluate.ts)
+ *   voxface eval <avatar> <dataset> [--res 256]
  *
  * Progress goes to stderr; stdout gets one JSON line with the result. Exit
  * status: 0 done, 1 unexpected failure, 2 bad input or usage, 130 interrupted.
@@ -14,7 +17,11 @@ import { ensureModelAsset, FACE_LANDMARKER_MODEL, type ModelAssetSpec } from '..
 import { loadConfig } from '../config';
 import { PrepareError } from '../dataset/PrepareError';
 import { prepareDataset } from '../dataset/prepareDataset';
+import { DatasetValidationError } from '../../shared/dataset/validate';
+import { CliInputError } from './common';
+import { EVAL_USAGE, evalCommand, RENDER_USAGE, renderCommand } from './evaluate';
 import { ProgressBar } from './progressBar';
+import { train, TRAIN_USAGE } from './train';
 
 /** MediaPipe Selfie Segmenter, float16 version 1 (the copy in ../shared/data/models has this checksum). */
 export const SELFIE_SEGMENTER_MODEL = {
@@ -24,7 +31,7 @@ export const SELFIE_SEGMENTER_MODEL = {
   maxBytes: 8 * 1024 * 1024,
 } as const;
 
-const USAGE = `usage: voxface prepare <video> --out <dir> [options]
+const PREPARE_USAGE = `usage: voxface prepare <video> --out <dir> [options]
 
 Turns a talking-head video into a training dataset (docs/dataset.md).
 
@@ -42,6 +49,8 @@ environment:
   VOXFACE_SEGMENTER_MODEL  selfie_segmenter.tflite (default beside the face model)
   VOXFACE_CHROMIUM         Chromium binary (default /usr/bin/chromium)
 `;
+
+const USAGE = `${PREPARE_USAGE}\n${TRAIN_USAGE}\n${RENDER_USAGE}\n${EVAL_USAGE}`;
 
 function number(name: string, raw: string | undefined, min: number): number | undefined {
   if (raw === undefined) return undefined;
@@ -68,8 +77,8 @@ async function prepare(args: string[]): Promise<void> {
       duration: { type: 'string' }, 'max-side': { type: 'string' }, 'min-face-ratio': { type: 'string' }, help: { type: 'boolean' },
     },
   });
-  if (values.help) { process.stdout.write(USAGE); return; }
-  if (positionals.length !== 1 || !values.out) throw new PrepareError(`prepare needs one video and --out <dir>\n\n${USAGE}`);
+  if (values.help) { process.stdout.write(PREPARE_USAGE); return; }
+  if (positionals.length !== 1 || !values.out) throw new PrepareError(`prepare needs one video and --out <dir>\n\n${PREPARE_USAGE}`);
   const config = loadConfig();
   const faceModelPath = await model({ ...FACE_LANDMARKER_MODEL, path: config.faceModelPath, url: config.faceModelUrl }, 'VOXFACE_FACE_MODEL');
   const segmenterPath = process.env.VOXFACE_SEGMENTER_MODEL
@@ -115,12 +124,15 @@ export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   try {
     if (command === 'prepare') await prepare(rest);
+    else if (command === 'train') await train(rest);
+    else if (command === 'render') await renderCommand(rest);
+    else if (command === 'eval') await evalCommand(rest);
     else if (!command || command === '--help' || command === 'help') process.stdout.write(USAGE);
     else throw new PrepareError(`unknown command '${command}'\n\n${USAGE}`);
   } catch (error) {
     if (process.exitCode === 130) {
       process.stderr.write('voxface: interrupted; nothing was written\n');
-    } else if (error instanceof PrepareError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    } else if (error instanceof PrepareError || error instanceof CliInputError || error instanceof DatasetValidationError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`voxface: ${(error as Error).message}\n`);
       process.exitCode = 2;
     } else {

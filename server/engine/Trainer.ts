@@ -9,15 +9,22 @@ import { type ParamName, GRID_PARAMS, PARAM_NAMES } from './AvatarModelTypes';
 import { computeOccupancy } from './Occupancy';
 import { cameraRays } from './Pose';
 import { psnrFromMse } from './Metrics';
-import { seededRandom } from './Random';
-import type { TrainerOptions, TrainingFrame, TrainingProgress, TrainRunOptions } from './TrainerTypes';
+import type { TrainerOptions, TrainerState, TrainingFrame, TrainingProgress, TrainRunOptions } from './TrainerTypes';
 
 export class Trainer {
   readonly model: AvatarModel;
   private readonly frames: readonly TrainingFrame[];
   private readonly k: Kernels;
   private readonly o: Required<Omit<TrainerOptions, 'kernels'>>;
-  private readonly rand: () => number;
+  /** mulberry32 state (the same generator as Random.ts), kept here so checkpoints can restore it. */
+  private rngState: number;
+  private readonly rand = (): number => {
+    this.rngState = (this.rngState + 0x6d2b79f5) >>> 0;
+    let t = this.rngState;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
   private readonly m = {} as Record<ParamName, Float32Array>;
   private readonly v = {} as Record<ParamName, Float32Array>;
   private occupancy: Uint8Array;
@@ -41,7 +48,7 @@ export class Trainer {
       offsetWeight: options.offsetWeight ?? 1e-3, occupancyEvery: options.occupancyEvery ?? 50,
       tEps: options.tEps ?? 1e-4, seed: options.seed ?? 1,
     };
-    this.rand = seededRandom(this.o.seed);
+    this.rngState = this.o.seed >>> 0;
     for (const name of PARAM_NAMES) {
       this.m[name] = new Float32Array(model.params[name].length);
       this.v[name] = new Float32Array(model.params[name].length);
@@ -72,7 +79,10 @@ export class Trainer {
       const opts = { lr: grid ? this.o.gridLr : this.o.mlpLr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: this.stepCount };
       (grid ? k.adamStepMasked : k.adamStep)(this.model.params[name], grads[name], this.m[name], this.v[name], opts);
     }
-    if (this.stepCount % this.o.occupancyEvery === 0) this.refreshOccupancy();
+    // Also every 10 steps before the first regular refresh: short runs (tests, quick looks)
+    // otherwise march every sample of the box for their first occupancyEvery steps.
+    const every = this.o.occupancyEvery;
+    if (this.stepCount % every === 0 || (this.stepCount < every && this.stepCount % 10 === 0)) this.refreshOccupancy();
     return { loss: l1 + this.o.offsetWeight * fwd.offsetMeanSquare, mse: se / target.length, samples: fwd.samples, rays: n };
   }
 
@@ -85,6 +95,30 @@ export class Trainer {
 
   get currentOccupancy(): Uint8Array {
     return this.occupancy;
+  }
+
+  /** Everything besides the parameters that a resumed run needs to continue exactly. */
+  exportState(): TrainerState {
+    return { step: this.stepCount, rngState: this.rngState, order: [...this.order], occupancy: this.occupancy, adamM: this.m, adamV: this.v };
+  }
+
+  /** Restores exportState's output (the model's parameters are restored by the caller). */
+  importState(s: TrainerState): void {
+    const G = this.model.config.occupancyRes;
+    if (s.occupancy.length !== G * G * G) throw new RangeError(`Trainer state: occupancy has ${s.occupancy.length} cells, expected ${G ** 3}`);
+    if (s.order.some((i) => !Number.isInteger(i) || i < 0 || i >= this.frames.length))
+      throw new RangeError('Trainer state: frame order refers to frames this trainer does not have');
+    for (const name of PARAM_NAMES)
+      for (const [what, t] of [['m', s.adamM[name]], ['v', s.adamV[name]]] as const)
+        if (t?.length !== this.model.params[name].length) throw new RangeError(`Trainer state: Adam ${what} of ${name} has ${String(t?.length)} values, expected ${this.model.params[name].length}`);
+    this.stepCount = s.step;
+    this.rngState = s.rngState >>> 0;
+    this.order = [...s.order];
+    this.occupancy = Uint8Array.from(s.occupancy);
+    for (const name of PARAM_NAMES) {
+      this.m[name].set(s.adamM[name]);
+      this.v[name].set(s.adamV[name]);
+    }
   }
 
   /** Full-frame render (chunks of 8192 rays) with the training occupancy. */

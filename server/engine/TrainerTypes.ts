@@ -1,5 +1,5 @@
 import type { Kernels } from '../../kernels/KernelsTypes';
-import type { HeadPose } from './AvatarModelTypes';
+import type { AvatarParams, HeadPose } from './AvatarModelTypes';
 
 export interface TrainingFrame {
   readonly coefficients: Float32Array;
@@ -47,4 +47,15 @@ export interface TrainRunOptions {
   readonly onProgress?: (p: TrainingProgress) => void;
   /** Held-out frames evaluated at each report (costly: full renders). */
   readonly validation?: readonly TrainingFrame[];
+}
+
+/** Optimiser state besides the parameters (Trainer.exportState / importState; Checkpoint.ts stores it). Exported arrays are the trainer's own (serialise before the next step). */
+export interface TrainerState {
+  readonly step: number;
+  readonly rngState: number;
+  /** Remaining shuffled frame indices of the current epoch. */
+  readonly order: readonly number[];
+  readonly occupancy: Uint8Array;
+  readonly adamM: AvatarParams;
+  readonly adamV: AvatarParams;
 }

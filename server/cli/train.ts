@@ -1,0 +1,149 @@
+/**
+ * `voxface train <dataset> --out <file> [--minutes N] [--res 256] [--resume] [--force]
+ *                [--model default|small] [--rays N] [--seed N]`
+ *
+ * Trains on the dataset's train frames for a wall-clock budget (this invocation's; a
+ * resumed run adds to the checkpoint's time). stderr: a progress bar. stdout: JSON lines
+ * {step, loss, psnr, trainPsnr, elapsedMs} where psnr is the held-out PSNR of one test
+ * frame (the middle one) rendered by the exact model, then a final line with the paths.
+ * Files: <out> (avatar), <out>.ckpt (resumable checkpoint, every minute and at the end),
+ * <out>.curves.png (loss and PSNR over time), <out>.heldout.png (render | ground truth
+ * for up to four test frames, rendered by the product renderer).
+ * SIGINT/SIGTERM stop at the next step and save everything (exit 130).
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AvatarModel } from '../engine/AvatarModel';
+import { writeAvatarFile } from '../engine/AvatarFile';
+import { type CheckpointRun, readCheckpoint, writeCheckpoint } from '../engine/Checkpoint';
+import { rgbaToRgb } from '../engine/Evaluate';
+import { psnrFromMse } from '../engine/Metrics';
+import { writeRgbStrip } from '../engine/Png';
+import { expressionNamesOf } from '../engine/PoseMapping';
+import type { RealDataset } from '../engine/RealDataset';
+import { render } from '../engine/Renderer';
+import { Trainer } from '../engine/Trainer';
+import { writeTrainingCurves } from '../engine/TrainingPlots';
+import { CliInputError, MODEL_PRESETS, numberOption, readDataset, round } from './common';
+import { ProgressBar } from './progressBar';
+
+export const TRAIN_USAGE = `usage: voxface train <dataset> --out <file> [options]
+
+Trains an avatar on a dataset made by \`voxface prepare\`.
+
+options:
+  --out <file>        avatar file to write (also <file>.ckpt, <file>.curves.png, <file>.heldout.png)
+  --minutes <n>       wall-clock budget of this run (default 10)
+  --res <px>          training image size (default 256)
+  --resume            continue from <file>.ckpt (same dataset and --res)
+  --force             replace an existing <file> without resuming
+  --model <preset>    default | small (default: default)
+  --rays <n>          rays per step (default 2048)
+  --seed <n>          initialisation and sampling seed (default 1)
+`;
+
+/** Dataset identity stored in checkpoints: the source video, its range and frame count. */
+function datasetId(ds: RealDataset): string {
+  const s = ds.meta.source;
+  return `${s.sha256}:${s.startSec}:${ds.meta.frameCount}`;
+}
+
+export async function train(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true,
+    options: {
+      out: { type: 'string' }, minutes: { type: 'string' }, res: { type: 'string' }, resume: { type: 'boolean' }, force: { type: 'boolean' },
+      model: { type: 'string' }, rays: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean' },
+    },
+  });
+  if (values.help) { process.stdout.write(TRAIN_USAGE); return; }
+  if (positionals.length !== 1 || !values.out) throw new CliInputError(`train needs one dataset and --out <file>\n\n${TRAIN_USAGE}`);
+  const out = values.out, ckptPath = `${out}.ckpt`;
+  const minutes = numberOption('minutes', values.minutes, 0.01, 24 * 60) ?? 10;
+  const res = numberOption('res', values.res, 16, 1024) ?? 256;
+  if (!Number.isInteger(res)) throw new CliInputError(`--res must be an integer, got ${res}`);
+  const preset = MODEL_PRESETS[values.model ?? 'default'];
+  if (!preset) throw new CliInputError(`--model must be one of ${Object.keys(MODEL_PRESETS).join(', ')}, got '${values.model}'`);
+  if (!existsSync(dirname(out)) || !statSync(dirname(out)).isDirectory()) throw new CliInputError(`folder of --out ${out} does not exist`);
+  const seed = numberOption('seed', values.seed, 0, 2 ** 32 - 1) ?? 1;
+  if (values.resume && !existsSync(ckptPath)) throw new CliInputError(`--resume: no checkpoint at ${ckptPath}`);
+  if (!values.resume && !values.force && existsSync(out)) throw new CliInputError(`${out} exists (use --resume to continue training it, --force to start over)`);
+
+  const bar = new ProgressBar();
+  const ds = await readDataset(positionals[0]!, preset, { res, onProgress: (d, t) => bar.update('load', d, t) });
+  bar.end();
+  if (ds.train.length === 0 || ds.test.length === 0) throw new CliInputError(`${ds.dir}: needs train and test frames (has ${ds.train.length} and ${ds.test.length})`);
+
+  let model: AvatarModel, run: CheckpointRun;
+  const ckpt = values.resume ? (() => {
+    try { return readCheckpoint(ckptPath); } catch (e) { throw new CliInputError(`${ckptPath}: ${e instanceof Error ? e.message : String(e)}`); }
+  })() : undefined;
+  if (ckpt) {
+    if (ckpt.run.datasetSha256 !== datasetId(ds)) throw new CliInputError(`${ckptPath} was trained on another dataset`);
+    if (ckpt.run.res !== res) throw new CliInputError(`${ckptPath} was trained at --res ${ckpt.run.res}, not ${res}`);
+    model = ckpt.model;
+    run = ckpt.run;
+  } else {
+    // The camera comes from the dataset (PoseMapping); expression names are stored explicitly
+    // so live driving never depends on a default.
+    const config = { ...preset, camera: ds.camera, expressionNames: expressionNamesOf(preset) };
+    model = AvatarModel.create(config, seed);
+    run = { datasetSha256: datasetId(ds), res, elapsedMs: 0, history: [] };
+  }
+  const trainer = new Trainer(model, ds.train, { width: res, height: res, raysPerStep: numberOption('rays', values.rays, 64) ?? 2048, seed });
+  if (ckpt) trainer.importState(ckpt.state);
+
+  const validation = ds.test[Math.floor(ds.test.length / 2)]!;
+  const history = [...run.history];
+  const budgetMs = minutes * 60_000, reportMs = Math.min(60_000, Math.max(5_000, budgetMs / 10));
+  const t0 = performance.now(), base = run.elapsedMs;
+  let stop = false, lastCkpt = t0, loss = 0, se = 0, count = 0;
+  const interrupt = () => { stop = true; };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  const save = () => {
+    run = { ...run, elapsedMs: base + (performance.now() - t0), history };
+    writeCheckpoint(ckptPath, model, trainer.exportState(), run);
+  };
+  try {
+    let nextReport = t0 + reportMs;
+    while (!stop && performance.now() - t0 < budgetMs) {
+      // Steps in slices of ~1 s, yielding between them so signals are seen.
+      const sliceEnd = Math.min(performance.now() + 1000, t0 + budgetMs);
+      while (performance.now() < sliceEnd) {
+        const s = trainer.step();
+        loss += s.loss; se += s.mse; count++;
+      }
+      const now = performance.now();
+      bar.update('train', Math.round((now - t0) / 1000), Math.round(budgetMs / 1000));
+      if (now >= nextReport || now - t0 >= budgetMs) {
+        const p = {
+          step: trainer.stepCount, loss: round(loss / Math.max(count, 1), 5), psnr: round(trainer.evaluate([validation]), 2),
+          trainPsnr: round(psnrFromMse(se / Math.max(count, 1)), 2), elapsedMs: Math.round(base + now - t0),
+        };
+        history.push(p);
+        process.stdout.write(`${JSON.stringify(p)}\n`);
+        loss = se = count = 0;
+        nextReport = now + reportMs;
+      }
+      if (now - lastCkpt > 60_000) { save(); lastCkpt = performance.now(); }
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    bar.end();
+  }
+  save();
+  writeAvatarFile(out, model);
+  writeTrainingCurves(`${out}.curves.png`, history.map((h) => ({ elapsedMs: h.elapsedMs, loss: h.loss, psnr: h.trainPsnr ?? h.psnr, validationPsnr: h.psnr })));
+  const picks = [0, 1, 2, 3].map((i) => ds.test[Math.floor((i * ds.test.length) / 4)]!).filter((f, i, a) => a.indexOf(f) === i);
+  const strip = picks.flatMap((f) => [rgbaToRgb(render(model, f.coefficients, f.pose, { width: res, height: res })), f.image]);
+  writeRgbStrip(`${out}.heldout.png`, strip, res, res);
+  process.stdout.write(`${JSON.stringify({
+    done: true, step: trainer.stepCount, psnr: history.at(-1)?.psnr ?? null, elapsedMs: Math.round(run.elapsedMs),
+    avatar: out, checkpoint: ckptPath, curves: `${out}.curves.png`, heldout: `${out}.heldout.png`, interrupted: stop,
+  })}\n`);
+  if (stop) process.exitCode = 130;
+}

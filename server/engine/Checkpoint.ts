@@ -1,0 +1,100 @@
+// Resumable training checkpoints: fp32 parameters (the avatar file's fp16 grids would
+// perturb a resumed run), Adam moments, step, RNG state, epoch order and occupancy, plus
+// what the run was trained on (so --resume refuses another dataset or resolution).
+//
+//   "VXCK", u32 LE version, u32 LE header length H, H bytes JSON header, padding to 8,
+//   payload (float32 LE tensors, then the occupancy bytes), 32-byte SHA-256 of all before.
+//
+// Written to a temp file and renamed: an interrupted write leaves the previous checkpoint.
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { AvatarModel } from './AvatarModel';
+import { type AvatarConfig, type AvatarParams, PARAM_NAMES, validateConfig } from './AvatarModelTypes';
+import type { TrainerState } from './TrainerTypes';
+
+const MAGIC = 'VXCK', VERSION = 1, SHA = 32;
+
+/** What a run was trained on; compared on resume. */
+export interface CheckpointRun {
+  readonly datasetSha256: string;
+  readonly res: number;
+  readonly elapsedMs: number;
+  /** Progress lines so far, so the training curve spans resumed runs. */
+  readonly history: readonly { step: number; loss: number; psnr: number; trainPsnr?: number; elapsedMs: number }[];
+}
+
+interface Header {
+  config: AvatarConfig;
+  run: CheckpointRun;
+  step: number;
+  rngState: number;
+  order: number[];
+  tensors: { name: string; group: 'param' | 'm' | 'v'; offset: number; length: number }[];
+  occupancy: { offset: number; length: number };
+  payloadBytes: number;
+}
+
+export interface Checkpoint {
+  readonly model: AvatarModel;
+  readonly state: TrainerState;
+  readonly run: CheckpointRun;
+}
+
+export function encodeCheckpoint(model: AvatarModel, state: TrainerState, run: CheckpointRun): Buffer {
+  const groups = { param: model.params, m: state.adamM, v: state.adamV } as const;
+  const tensors: Header['tensors'] = [];
+  let offset = 0;
+  for (const group of ['param', 'm', 'v'] as const)
+    for (const name of PARAM_NAMES) {
+      tensors.push({ name, group, offset, length: groups[group][name].length });
+      offset += 4 * groups[group][name].length;
+    }
+  const occupancy = { offset, length: state.occupancy.length };
+  offset += (state.occupancy.length + 7) & ~7;
+  const header: Header = { config: model.config, run, step: state.step, rngState: state.rngState, order: [...state.order], tensors, occupancy, payloadBytes: offset };
+  const json = Buffer.from(JSON.stringify(header), 'utf8'), start = (12 + json.length + 7) & ~7;
+  const buf = Buffer.alloc(start + offset + SHA);
+  buf.write(MAGIC, 0, 'latin1');
+  buf.writeUInt32LE(VERSION, 4);
+  buf.writeUInt32LE(json.length, 8);
+  json.copy(buf, 12);
+  for (const t of tensors) {
+    const src = groups[t.group][t.name as keyof AvatarParams];
+    for (let i = 0; i < src.length; i++) buf.writeFloatLE(src[i]!, start + t.offset + 4 * i);
+  }
+  buf.set(state.occupancy, start + occupancy.offset);
+  createHash('sha256').update(buf.subarray(0, buf.length - SHA)).digest().copy(buf, buf.length - SHA);
+  return buf;
+}
+
+/** Throws RangeError with a reason for anything that is not an intact checkpoint. */
+export function decodeCheckpoint(b: Buffer): Checkpoint {
+  if (b.length < 12 + SHA || b.toString('latin1', 0, 4) !== MAGIC) throw new RangeError('checkpoint: not a Voxface training checkpoint (bad magic or too short)');
+  if (b.readUInt32LE(4) !== VERSION) throw new RangeError(`checkpoint: unsupported version ${b.readUInt32LE(4)}`);
+  const digest = createHash('sha256').update(b.subarray(0, b.length - SHA)).digest();
+  if (!digest.equals(b.subarray(b.length - SHA))) throw new RangeError('checkpoint: checksum mismatch (file is corrupt or truncated)');
+  const len = b.readUInt32LE(8), start = (12 + len + 7) & ~7;
+  const h = JSON.parse(b.toString('utf8', 12, 12 + len)) as Header;
+  if (start + h.payloadBytes + SHA !== b.length) throw new RangeError('checkpoint: payload size does not match the header');
+  validateConfig(h.config);
+  const groups = { param: {} as AvatarParams, m: {} as AvatarParams, v: {} as AvatarParams };
+  for (const t of h.tensors) {
+    if (!(PARAM_NAMES as readonly string[]).includes(t.name) || t.offset + 4 * t.length > h.payloadBytes) throw new RangeError(`checkpoint: bad tensor entry ${t.name}`);
+    const out = new Float32Array(t.length);
+    for (let i = 0; i < t.length; i++) out[i] = b.readFloatLE(start + t.offset + 4 * i);
+    groups[t.group][t.name as keyof AvatarParams] = out;
+  }
+  const model = new AvatarModel(h.config, groups.param); // validates every parameter's size
+  const occupancy = Uint8Array.from(b.subarray(start + h.occupancy.offset, start + h.occupancy.offset + h.occupancy.length));
+  return { model, run: h.run, state: { step: h.step, rngState: h.rngState, order: h.order, occupancy, adamM: groups.m, adamV: groups.v } };
+}
+
+export function writeCheckpoint(path: string, model: AvatarModel, state: TrainerState, run: CheckpointRun): void {
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  writeFileSync(tmp, encodeCheckpoint(model, state, run));
+  renameSync(tmp, path);
+}
+
+export function readCheckpoint(path: string): Checkpoint {
+  return decodeCheckpoint(readFileSync(path));
+}
