@@ -27,6 +27,14 @@ export const FACE_LANDMARKER_MODEL = {
   maxBytes: 32 * 1024 * 1024,
 } as const;
 
+/** MediaPipe Selfie Segmenter, float16 version 1 (the copy in ../shared/data/models has this checksum). */
+export const SELFIE_SEGMENTER_MODEL = {
+  name: 'selfie_segmenter.tflite',
+  url: 'https://storage.googleapis.com/mediapipe-models/image_segmenter/selfie_segmenter/float16/latest/selfie_segmenter.tflite',
+  sha256: '191ac9529ae506ee0beefa6b2c945a172dab9d07d1e802a290a4e4038226658b',
+  maxBytes: 8 * 1024 * 1024,
+} as const;
+
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }

@@ -15,6 +15,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ensureModelAsset, FACE_LANDMARKER_MODEL, type ModelAssetSpec } from '../assets/ModelAsset';
 import { loadConfig } from '../config';
+import { SELFIE_SEGMENTER_MODEL } from '../assets/ModelAsset';
 import { PrepareError } from '../dataset/PrepareError';
 import { prepareDataset } from '../dataset/prepareDataset';
 import { DatasetValidationError } from '../../shared/dataset/validate';
@@ -23,13 +24,6 @@ import { EVAL_USAGE, evalCommand, RENDER_USAGE, renderCommand } from './evaluate
 import { ProgressBar } from './progressBar';
 import { train, TRAIN_USAGE } from './train';
 
-/** MediaPipe Selfie Segmenter, float16 version 1 (the copy in ../shared/data/models has this checksum). */
-export const SELFIE_SEGMENTER_MODEL = {
-  name: 'selfie_segmenter.tflite',
-  url: 'https://storage.googleapis.com/mediapipe-models/image_segmenter/selfie_segmenter/float16/latest/selfie_segmenter.tflite',
-  sha256: '191ac9529ae506ee0beefa6b2c945a172dab9d07d1e802a290a4e4038226658b',
-  maxBytes: 8 * 1024 * 1024,
-} as const;
 
 const PREPARE_USAGE = `usage: voxface prepare <video> --out <dir> [options]
 

@@ -12,7 +12,7 @@ import {
 import { addCols, copyCols, fillCols } from './Columns';
 import { encode, encodeBackward, encodedWidth } from './Encoding';
 import { raysToCanonical } from './Pose';
-import { seededRandom } from './Random';
+import { seededRandom } from '../../shared/coefficients/seededRandom';
 
 export interface FrameInput {
   /** [E] expression coefficients. */

@@ -6,7 +6,7 @@
 // under random head poses, with masks (1 - final transmittance).
 import type { AvatarConfig, HeadPose } from './AvatarModelTypes';
 import { cameraRays, raysToCanonical } from './Pose';
-import { seededRandom } from './Random';
+import { seededRandom } from '../../shared/coefficients/seededRandom';
 
 export interface SyntheticFrame {
   readonly coefficients: Float32Array;

@@ -11,7 +11,7 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
 import { launchChromium, openPage } from '../helpers/browser';
-import { inboundFigures, pollUntil } from '../helpers/pageProbes';
+import { inboundFigures, pollUntil, videoLevel } from '../helpers/pageProbes';
 import { FACE_MODEL_PATH, clipToY4m } from '../helpers/sharedData';
 import { syntheticAvatarFile } from '../helpers/syntheticAvatar';
 import { startTestServer } from '../helpers/testServer';
@@ -31,22 +31,6 @@ after(async () => {
   await browser?.close();
   await server?.close();
 });
-
-/** Mean brightness of the remote video of `peerId` on `page`, read through a canvas. */
-function meanLevel(page: Page, peerId: string): Promise<number> {
-  return page.evaluate((id) => {
-    const video = document.querySelector<HTMLVideoElement>(`.tile[data-peer-id="${id}"] video`)!;
-    const canvas = document.createElement('canvas');
-    canvas.width = 64;
-    canvas.height = 64;
-    const ctx = canvas.getContext('2d')!;
-    ctx.drawImage(video, 0, 0, 64, 64);
-    const data = ctx.getImageData(0, 0, 64, 64).data;
-    let sum = 0;
-    for (let i = 0; i < data.length; i += 4) sum += data[i]! + data[i + 1]! + data[i + 2]!;
-    return sum / (data.length / 4) / 3;
-  }, peerId);
-}
 
 /** Video RTP bytes that A's send transport put on the wire. */
 function outboundVideoBytes(page: Page): Promise<number> {
@@ -83,7 +67,7 @@ test('a peer joins as its avatar: others decode the rendered video, which follow
 
   const levels: number[] = [];
   for (let i = 0; i < 16; i++) {
-    levels.push(await meanLevel(b.page, aId));
+    levels.push(await videoLevel(b.page, `.tile[data-peer-id="${aId}"] video`));
     await b.page.waitForTimeout(500);
   }
   const spread = Math.max(...levels) - Math.min(...levels);

@@ -6,14 +6,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { VideoInjector } from '../../server/avatar/VideoInjector';
 import type { Peer } from '../../server/rooms/Peer';
 import type { Room } from '../../server/rooms/Room';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
 import type { AvatarCodec } from '../../server/avatar/encoderArgs';
 import { launchChromium, openPage } from '../helpers/browser';
-import { inboundFigures, pollUntil } from '../helpers/pageProbes';
+import { inboundFigures, pollUntil, videoLevel } from '../helpers/pageProbes';
 import { startTestServer } from '../helpers/testServer';
 
 let server: VoxfaceServer;
@@ -42,22 +42,6 @@ function paint(frame: Uint8Array, level: number, t: number): void {
       frame[i + 3] = 255;
     }
   }
-}
-
-/** The mean red level of the page's remote video, read through a canvas. */
-function meanRed(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    const video = document.querySelector<HTMLVideoElement>('.tile.remote video')!;
-    const canvas = document.createElement('canvas');
-    canvas.width = 32;
-    canvas.height = 32;
-    const ctx = canvas.getContext('2d')!;
-    ctx.drawImage(video, 0, 0, 32, 32);
-    const data = ctx.getImageData(0, 0, 32, 32).data;
-    let sum = 0;
-    for (let i = 0; i < data.length; i += 4) sum += data[i]!;
-    return sum / (data.length / 4);
-  });
 }
 
 async function injectInto(room: Room, owner: Peer, codec: AvatarCodec): Promise<{ injector: VideoInjector; stop: () => void }> {
@@ -96,7 +80,7 @@ for (const codec of ['VP8', 'H264'] as const) {
 
       const levels: number[] = [];
       for (let i = 0; i < 6; i++) {
-        levels.push(await meanRed(page));
+        levels.push(await videoLevel(page, '.tile.remote video', 'red'));
         await page.waitForTimeout(400);
       }
       assert.ok(Math.max(...levels) - Math.min(...levels) > 60, `the picture changes: red levels ${levels.map((l) => l.toFixed(0)).join(', ')}`);

@@ -4,7 +4,7 @@ import { cpuKernels, referenceKernels } from '../../kernels/index';
 import { AvatarModel, type FrameInput } from '../../server/engine/AvatarModel';
 import { PARAM_NAMES } from '../../server/engine/AvatarModelTypes';
 import { cameraRays } from '../../server/engine/Pose';
-import { seededRandom } from '../../server/engine/Random';
+import { seededRandom } from '../../shared/coefficients/seededRandom';
 import { TINY_CONFIG, randomModel } from './modelFixtures';
 
 const frame: FrameInput = {

@@ -16,7 +16,7 @@ import {
 import { resample, sourcePositions } from '../../server/engine/RealDataset';
 import { Trainer } from '../../server/engine/Trainer';
 import { plotTrainingCurves } from '../../server/engine/TrainingPlots';
-import { seededRandom } from '../../server/engine/Random';
+import { seededRandom } from '../../shared/coefficients/seededRandom';
 import { TINY_CONFIG } from './modelFixtures';
 
 type M3 = [number, number, number, number, number, number, number, number, number];

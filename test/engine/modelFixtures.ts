@@ -2,7 +2,7 @@
 import type { AvatarConfig } from '../../server/engine/AvatarModelTypes';
 import { DEFAULT_CONFIG } from '../../server/engine/AvatarModelTypes';
 import { AvatarModel } from '../../server/engine/AvatarModel';
-import { seededRandom } from '../../server/engine/Random';
+import { seededRandom } from '../../shared/coefficients/seededRandom';
 
 export const TINY_CONFIG: AvatarConfig = {
   ...DEFAULT_CONFIG,

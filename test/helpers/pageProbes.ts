@@ -44,3 +44,22 @@ export async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => b
   }
   return value;
 }
+
+/**
+ * The mean level (0-255) of what a <video> on the page shows, drawn at 64x64 through
+ * a canvas: one channel, or the mean of red, green and blue.
+ */
+export function videoLevel(page: Page, selector: string, channel: 'red' | 'rgb' = 'rgb'): Promise<number> {
+  return page.evaluate(({ sel, ch }) => {
+    const video = document.querySelector<HTMLVideoElement>(sel)!;
+    const canvas = document.createElement('canvas');
+    canvas.width = 64;
+    canvas.height = 64;
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(video, 0, 0, 64, 64);
+    const data = ctx.getImageData(0, 0, 64, 64).data;
+    let sum = 0;
+    for (let i = 0; i < data.length; i += 4) sum += ch === 'red' ? data[i]! : (data[i]! + data[i + 1]! + data[i + 2]!) / 3;
+    return sum / (data.length / 4);
+  }, { sel: selector, ch: channel });
+}
