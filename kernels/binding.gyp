@@ -4,6 +4,7 @@
       "target_name": "voxface_kernels",
       "sources": [
         "src/binding.cpp",
+        "src/binding_render.cpp",
         "src/pool.cpp",
         "src/grid_sample.cpp",
         "src/dense.cpp",
