@@ -22,7 +22,7 @@ test('the avatar\'s coefficients follow the blendshapes its file names', () => {
 test('the first frame is centred, and the reference follows the sender slowly', () => {
   const map = new FaceToModelInputs(config);
   const first = map.map(face([5, 0, -40]), 0);
-  assert.ok(first.pose.translation.every((v) => Math.abs(v) < 1e-9), `centred: ${first.pose.translation}`);
+  assert.ok(Array.from(first.pose.translation).every((v) => Math.abs(v) < 1e-9), `centred: ${Array.from(first.pose.translation)}`);
   // A quick 3 cm move right shows as motion (about 0.3 model units)...
   const moved = map.map(face([8, 0, -40]), 33);
   assert.ok(moved.pose.translation[0]! > 0.25, `moved ${moved.pose.translation[0]}`);
