@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import express from 'express';
 import { Server as SocketIoServer } from 'socket.io';
@@ -19,11 +19,15 @@ import { WorkerPool } from './media/WorkerPool';
 import { Metrics } from './metrics';
 import { RoomManager } from './rooms/RoomManager';
 import { SignalingServer } from './signaling/SignalingServer';
+import { SignalingError } from './signaling/SignalingError';
 import { FACE_LANDMARKER_MODEL, ensureModelAsset } from './assets/ModelAsset';
 import { CoefficientIngest } from './streams/CoefficientIngest';
 import { AvatarService, type RendererFactory } from './avatar/AvatarService';
 import { AvatarStore } from './avatar/AvatarStore';
 import { WorkerFrameRenderer } from './avatar/WorkerFrameRenderer';
+import { onboardingRouter } from './onboarding/onboardingRouter';
+import { OnboardingService } from './onboarding/OnboardingService';
+import { TrainingQueue } from './onboarding/TrainingQueue';
 
 export interface VoxfaceServerDependencies {
   /** Makes a renderer for a stored avatar (default: a render thread per avatar session). */
@@ -40,6 +44,9 @@ export class VoxfaceServer {
   readonly coefficients: CoefficientIngest;
   readonly avatarStore: AvatarStore;
   readonly avatars: AvatarService;
+  /** Train-on-join: uploads to datasets, and the training job queue behind them. */
+  readonly trainingQueue: TrainingQueue;
+  readonly onboarding: OnboardingService;
   readonly metrics: Metrics;
   readonly http: HttpServer;
   readonly io: SocketIoServer;
@@ -69,8 +76,20 @@ export class VoxfaceServer {
     this.avatars = new AvatarService(this.coefficients, rendererFactory, {
       width: config.avatarSize, height: config.avatarSize, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
       marker: config.avatarMarker,
+      authorize: (peerId, avatarId) => {
+        if (!this.avatarStore.canDrive(peerId, avatarId)) {
+          throw new SignalingError('forbidden', `avatar '${avatarId}' belongs to another user`);
+        }
+      },
     });
     this.#signaling.avatars = this.avatars;
+    const onboardingDir = config.onboardingDir ?? join(config.avatarDir, '.onboarding');
+    this.trainingQueue = new TrainingQueue({
+      dir: onboardingDir, store: this.avatarStore, concurrency: config.onboardingConcurrency, maxAttempts: config.onboardingMaxAttempts,
+    });
+    this.onboarding = new OnboardingService({
+      dir: onboardingDir, store: this.avatarStore, queue: this.trainingQueue, limits: config.onboardingLimits, training: config.onboardingTraining,
+    });
     this.faceModel = ensureModelAsset({ ...FACE_LANDMARKER_MODEL, path: config.faceModelPath, url: config.faceModelUrl }).then(
       (path) => ({ ok: true as const, path }),
       (error: unknown) => {
@@ -100,6 +119,8 @@ export class VoxfaceServer {
           resolveListen();
         });
       });
+      // Unfinished jobs of a previous run resume now (from their checkpoints).
+      await server.trainingQueue.start();
       return server;
     } catch (error) {
       // Leave no worker process behind to keep Node alive.
@@ -125,6 +146,8 @@ export class VoxfaceServer {
     if (this.#closed) return;
     this.#closed = true;
     this.#signaling.close();
+    // Trainers save a checkpoint on the way out, so their jobs resume on the next start.
+    await this.trainingQueue.close();
     this.avatars.close();
     this.coefficients.close();
     this.rooms.close();
@@ -158,8 +181,10 @@ export class VoxfaceServer {
       });
     }
     app.get('/api/avatars', (_req, res) => {
-      res.json(this.avatarStore.list());
+      // Owned avatars are listed to their owner through /api/onboarding/avatars.
+      res.json(this.avatarStore.listPublic());
     });
+    app.use('/api/onboarding', onboardingRouter(this.onboarding, this.config.tokenSecret));
     app.get('/api/coefficient-streams', (_req, res) => {
       const now = Date.now();
       res.json(this.coefficients.streams().map((s) => ({ room: s.roomId, peer: s.peerId, ...s.stream.stats(now) })));

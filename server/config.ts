@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import { FACE_LANDMARKER_MODEL } from './assets/ModelAsset';
+import type { OnboardingLimits } from './onboarding/OnboardingService';
+import type { TrainingOptions } from './onboarding/TrainingJobTypes';
 
 export interface VoxfaceConfig {
   /** HTTP listen host and port (port 0: any free port). */
@@ -40,6 +42,18 @@ export interface VoxfaceConfig {
   avatarBitrateKbps: number;
   /** Draw a sequence-number marker into avatar frames (latency benchmarks). */
   avatarMarker: boolean;
+  /**
+   * Train-on-join: uploads, datasets and jobs.json live here (docs/onboarding.md).
+   * Unset: `.onboarding` inside avatarDir, so a store and its owners' training data
+   * move together (and a server on a temporary store never resumes someone else's jobs).
+   */
+  onboardingDir?: string;
+  onboardingLimits: OnboardingLimits;
+  /** What each onboarding training job runs (total budget, resolution, model preset). */
+  onboardingTraining: TrainingOptions;
+  /** Trainers at once, and trainer starts per job before it is failed. */
+  onboardingConcurrency: number;
+  onboardingMaxAttempts: number;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -64,6 +78,22 @@ function secretFrom(env: NodeJS.ProcessEnv): Buffer | undefined {
   if (Buffer.byteLength(raw) < 16) throw new TypeError('VOXFACE_SECRET must be at least 16 characters');
   return Buffer.from(raw, 'utf8');
 }
+
+function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) throw new TypeError(`${name} must be a number in [${min}, ${max}], got '${raw}'`);
+  return value;
+}
+
+function modelFrom(raw: string | undefined): 'default' | 'small' {
+  if (raw === undefined || raw === '' || raw === 'default') return 'default';
+  if (raw === 'small') return 'small';
+  throw new TypeError(`VOXFACE_ONBOARDING_TRAIN_MODEL must be default or small, got '${raw}'`);
+}
+
+const MIB = 1024 * 1024;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<VoxfaceConfig> = {}): VoxfaceConfig {
   const secret = secretFrom(env);
@@ -97,6 +127,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     avatarCodec: codecFrom(env.VOXFACE_AVATAR_CODEC),
     avatarBitrateKbps: intFrom(env, 'VOXFACE_AVATAR_BITRATE', 600, 50, 10000),
     avatarMarker: env.VOXFACE_AVATAR_MARKER === '1',
+    onboardingDir: env.VOXFACE_ONBOARDING_DIR || undefined,
+    onboardingLimits: {
+      maxFrameBytes: intFrom(env, 'VOXFACE_ONBOARDING_MAX_FRAME_KB', 256, 16, 8192) * 1024,
+      maxFramesPerSession: intFrom(env, 'VOXFACE_ONBOARDING_MAX_FRAMES', 1800, 10, 100_000),
+      maxSessionsPerUser: intFrom(env, 'VOXFACE_ONBOARDING_MAX_SESSIONS', 2, 1, 100),
+      maxSessionBytes: intFrom(env, 'VOXFACE_ONBOARDING_MAX_SESSION_MB', 200, 1, 100_000) * MIB,
+      maxTotalBytes: intFrom(env, 'VOXFACE_ONBOARDING_MAX_TOTAL_MB', 2048, 1, 10_000_000) * MIB,
+      requestsPerSecond: intFrom(env, 'VOXFACE_ONBOARDING_REQUESTS_PER_SECOND', 40, 1, 10_000),
+      requestBurst: intFrom(env, 'VOXFACE_ONBOARDING_REQUEST_BURST', 80, 1, 100_000),
+      minFaceFrames: intFrom(env, 'VOXFACE_ONBOARDING_MIN_FACE_FRAMES', 150, 2, 100_000),
+      maxAvatarsPerUser: intFrom(env, 'VOXFACE_ONBOARDING_MAX_AVATARS', 3, 1, 1000),
+    },
+    onboardingTraining: {
+      minutes: numberFrom(env, 'VOXFACE_ONBOARDING_TRAIN_MINUTES', 10, 0.05, 24 * 60),
+      res: intFrom(env, 'VOXFACE_ONBOARDING_TRAIN_RES', 256, 16, 1024),
+      model: modelFrom(env.VOXFACE_ONBOARDING_TRAIN_MODEL),
+    },
+    onboardingConcurrency: intFrom(env, 'VOXFACE_ONBOARDING_CONCURRENT_JOBS', 1, 1, 16),
+    onboardingMaxAttempts: intFrom(env, 'VOXFACE_ONBOARDING_MAX_ATTEMPTS', 3, 1, 20),
   };
   return { ...config, ...overrides };
 }

@@ -21,6 +21,8 @@ const logger = new Logger('AvatarService');
 export type RendererFactory = (avatarId: string, size: { width: number; height: number }) => Promise<FrameRenderer>;
 
 export interface AvatarServiceOptions extends AvatarSessionOptions {
+  /** Throws (a SignalingError) when `peerId` may not drive `avatarId`. */
+  authorize?: (peerId: string, avatarId: string) => void;
   width: number;
   height: number;
   /** Busy render threads all sessions may use together (each session renders on its own thread); default 0.6 per core. */
@@ -49,7 +51,7 @@ interface Wanted {
 export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   readonly #ingest: CoefficientIngest;
   readonly #createRenderer: RendererFactory;
-  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker'>> & AvatarServiceOptions;
+  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker' | 'authorize'>> & AvatarServiceOptions;
   /** Keyed by `${roomId}/${peerId}`. */
   readonly #wanted = new Map<string, Wanted>();
   readonly #scheduler: ReturnType<typeof setInterval>;
@@ -77,6 +79,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   /** Loads `avatarId` for `peer`; rendering starts when (or if) its coefficient stream is open. */
   async enable(room: Room, peer: Peer, avatarId: string): Promise<void> {
     if (this.#closed) throw new SignalingError('internal', 'avatar service closed');
+    this.#options.authorize?.(peer.id, avatarId);
     const key = `${room.id}/${peer.id}`;
     this.#endSession(key, 'replaced', true);
     let renderer: FrameRenderer;

@@ -1,12 +1,19 @@
 /**
  * Where trained avatars live: `<dir>/<id>.vxa`. Ids are checked against the
  * project's id pattern before any path is built, so an id cannot leave the folder.
+ *
+ * Avatars trained by onboarding belong to a user: `<dir>/<id>.owner.json`
+ * (`{ owner, createdAt }`) is written atomically BEFORE the avatar file is
+ * renamed into place, so an owned avatar is never visible without its owner.
+ * Avatars without an owner file are the operator's (`voxface train`).
  */
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ID_PATTERN } from '../../shared/signaling/limits';
+import { writeFileAtomic } from '../assets/ModelAsset';
 
 export const AVATAR_EXTENSION = '.vxa';
+export const OWNER_EXTENSION = '.owner.json';
 
 export interface AvatarEntry {
   id: string;
@@ -38,6 +45,77 @@ export class AvatarStore {
   pathOf(id: string): string {
     if (!ID_PATTERN.test(id)) throw new TypeError(`invalid avatar id '${id.slice(0, 64)}'`);
     return join(this.dir, `${id}${AVATAR_EXTENSION}`);
+  }
+
+  /** The owner's user id, or undefined for an operator's avatar (no owner file, or an unreadable one). */
+  ownerOf(id: string): string | undefined {
+    const path = this.#ownerPath(id);
+    if (!existsSync(path)) return undefined;
+    try {
+      const parsed = JSON.parse(readFileSync(path, 'utf8')) as { owner?: unknown };
+      return typeof parsed.owner === 'string' ? parsed.owner : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether `userId` may drive avatar `id` in a call: an operator's avatar (no owner
+   * file) is open to everyone, an owned one only to its owner, and an owner file that
+   * cannot be read refuses everyone rather than making the avatar public.
+   */
+  canDrive(userId: string, id: string): boolean {
+    if (!existsSync(this.#ownerPath(id))) return true;
+    return this.ownerOf(id) === userId;
+  }
+
+  /** Avatars without an owner: the operator's, listed to everyone. */
+  listPublic(): AvatarEntry[] {
+    return this.list().filter((entry) => !existsSync(this.#ownerPath(entry.id)));
+  }
+
+  /** The avatars `owner` owns. */
+  listFor(owner: string): AvatarEntry[] {
+    return this.list().filter((entry) => this.ownerOf(entry.id) === owner);
+  }
+
+  /**
+   * Copies `sourceFile` in as avatar `id` of `owner`, replacing an earlier version
+   * of the same avatar (a better checkpoint) atomically. Refuses an id that
+   * belongs to someone else or to the operator.
+   */
+  installFor(owner: string, id: string, sourceFile: string): void {
+    const path = this.pathOf(id);
+    const current = this.ownerOf(id);
+    if (existsSync(path) && current !== owner) throw new Error(`avatar '${id}' exists and is not ${owner}'s`);
+    writeFileAtomic(this.#ownerPath(id), Buffer.from(`${JSON.stringify({ owner, createdAt: new Date().toISOString() })}\n`));
+    const temporary = `${path}.${process.pid}.${Date.now()}.partial`;
+    try {
+      copyFileSync(sourceFile, temporary);
+      renameSync(temporary, path);
+    } catch (error) {
+      if (existsSync(temporary)) unlinkSync(temporary);
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes avatar `id` of `owner` and `alsoRemove` (its dataset, uploads, training
+   * folder: paths the caller owns). False when there is no such avatar of that
+   * owner, so another user's id and a missing id look the same.
+   */
+  deleteFor(owner: string, id: string, alsoRemove: readonly string[] = []): boolean {
+    if (this.ownerOf(id) !== owner) return false;
+    for (const extra of alsoRemove) rmSync(extra, { recursive: true, force: true });
+    // The avatar first, the owner file last: a crash in between leaves an owner file without an avatar, never an unowned avatar.
+    rmSync(this.pathOf(id), { force: true });
+    rmSync(this.#ownerPath(id), { force: true });
+    return true;
+  }
+
+  #ownerPath(id: string): string {
+    if (!ID_PATTERN.test(id)) throw new TypeError(`invalid avatar id '${id.slice(0, 64)}'`);
+    return join(this.dir, `${id}${OWNER_EXTENSION}`);
   }
 
   /** The file of an existing avatar, or a clear error. */

@@ -158,3 +158,20 @@ test('a dead worker closes its rooms with an event, is replaced, and new rooms w
   assert.match(metrics, /voxface_worker_deaths 1/);
   assert.match(metrics, /voxface_signaling_requests_total\{method="join",result="unauthorized"\} 4/);
 });
+
+test('a peer cannot drive an avatar another user owns, and owned avatars are not listed publicly', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const source = join(tmpdir(), `voxface-owned-${process.pid}.vxa`);
+  writeFileSync(source, 'avatar bytes: authorization is checked before the file is read');
+  server.avatarStore.installFor('alice', 'alices-face', source);
+  const mallory = await joined('drive', 'mallory');
+  assertError(await send(mallory, { method: 'enableAvatar', data: { avatarId: 'alices-face' } }), 'forbidden', /belongs to another user/);
+  const listed = await (await fetch(`${server.url}/api/avatars`)).json() as { id: string }[];
+  assert.equal(listed.some((a) => a.id === 'alices-face'), false);
+  const alice = await joined('drive', 'alice');
+  const own = await send(alice, { method: 'enableAvatar', data: { avatarId: 'alices-face' } });
+  assert.equal(own.ok, false);
+  assert.equal(own.ok === false && own.error.code, 'bad-request', 'the owner passes the check and meets the file\'s real problem');
+});

@@ -1,0 +1,168 @@
+/**
+ * Upload sessions on disk: `<dir>/<sessionId>/session.json` and one file per
+ * frame, `frames/NNNNN.bin`, holding the frame's validated upload body as
+ * received. Each frame file is written atomically, so a frame is either wholly
+ * there or absent: a client whose connection dropped asks which indices are
+ * stored and re-sends the rest, and re-sending a stored index changes nothing.
+ * Byte counts are kept in memory (rebuilt from the files at start) so limits
+ * are checked without touching the disk.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { frameFileStem, type CropWindow } from '../../shared/dataset/format';
+import { writeFileAtomic } from '../assets/ModelAsset';
+import { OnboardingError } from './OnboardingError';
+
+export interface CaptureSource {
+  /** The camera frame the crop was taken from, pixels, and the capture rate. */
+  width: number;
+  height: number;
+  fps: number;
+}
+
+export interface CaptureSession {
+  id: string;
+  owner: string;
+  createdAt: string;
+  source: CaptureSource;
+  /** Square crop in source pixels, the same for every frame (it fixes the camera intrinsics). */
+  crop: CropWindow;
+  state: 'open' | 'finished';
+  avatarId?: string;
+  jobId?: string;
+}
+
+interface Entry {
+  session: CaptureSession;
+  indices: Set<number>;
+  bytes: number;
+}
+
+const SESSION_FILE = 'session.json';
+const FRAME_DIR = 'frames';
+const FRAME_PATTERN = /^(\d{5})\.bin$/;
+
+export class CaptureSessions {
+  readonly dir: string;
+  readonly #entries = new Map<string, Entry>();
+  #totalBytes = 0;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    mkdirSync(dir, { recursive: true });
+    for (const name of readdirSync(dir)) {
+      const file = join(dir, name, SESSION_FILE);
+      if (!existsSync(file)) continue;
+      let session: CaptureSession;
+      try {
+        session = JSON.parse(readFileSync(file, 'utf8')) as CaptureSession;
+      } catch {
+        continue; // a damaged record: its frames still count nowhere and the folder is left for inspection
+      }
+      const entry: Entry = { session, indices: new Set(), bytes: 0 };
+      const frames = join(dir, name, FRAME_DIR);
+      if (existsSync(frames)) {
+        for (const frame of readdirSync(frames)) {
+          const match = FRAME_PATTERN.exec(frame);
+          if (!match) continue; // e.g. a .partial left by a crash mid-write
+          entry.indices.add(Number(match[1]));
+          entry.bytes += statSync(join(frames, frame)).size;
+        }
+      }
+      this.#totalBytes += entry.bytes;
+      this.#entries.set(session.id, entry);
+    }
+  }
+
+  get totalBytes(): number {
+    return this.#totalBytes;
+  }
+
+  create(owner: string, source: CaptureSource, crop: CropWindow): CaptureSession {
+    const session: CaptureSession = {
+      id: `cap-${randomBytes(12).toString('base64url')}`, owner, createdAt: new Date().toISOString(), source, crop, state: 'open',
+    };
+    mkdirSync(join(this.dir, session.id, FRAME_DIR), { recursive: true });
+    this.#save(session);
+    this.#entries.set(session.id, { session, indices: new Set(), bytes: 0 });
+    return structuredClone(session);
+  }
+
+  /**
+   * The owner's session; another user's session answers exactly like a missing
+   * one (404), so ids cannot be probed.
+   */
+  get(owner: string, id: string): CaptureSession {
+    return structuredClone(this.#entry(owner, id).session);
+  }
+
+  list(owner: string): CaptureSession[] {
+    return [...this.#entries.values()].filter((e) => e.session.owner === owner).map((e) => structuredClone(e.session));
+  }
+
+  openCount(owner: string): number {
+    return [...this.#entries.values()].filter((e) => e.session.owner === owner && e.session.state === 'open').length;
+  }
+
+  indices(owner: string, id: string): number[] {
+    return [...this.#entry(owner, id).indices].sort((a, b) => a - b);
+  }
+
+  bytes(owner: string, id: string): number {
+    return this.#entry(owner, id).bytes;
+  }
+
+  has(owner: string, id: string, index: number): boolean {
+    return this.#entry(owner, id).indices.has(index);
+  }
+
+  /** Stores a frame body; false when that index was already stored (the upload is then ignored). */
+  putFrame(owner: string, id: string, index: number, body: Uint8Array): boolean {
+    const entry = this.#entry(owner, id);
+    if (entry.indices.has(index)) return false;
+    writeFileAtomic(this.framePath(id, index), body);
+    entry.indices.add(index);
+    entry.bytes += body.length;
+    this.#totalBytes += body.length;
+    return true;
+  }
+
+  framePath(id: string, index: number): string {
+    return join(this.dir, id, FRAME_DIR, `${frameFileStem(index)}.bin`);
+  }
+
+  /** Marks the session finished and drops its frame files (the dataset now holds them). */
+  markFinished(owner: string, id: string, avatarId: string, jobId: string): CaptureSession {
+    const entry = this.#entry(owner, id);
+    entry.session = { ...entry.session, state: 'finished', avatarId, jobId };
+    this.#save(entry.session);
+    rmSync(join(this.dir, id, FRAME_DIR), { recursive: true, force: true });
+    this.#totalBytes -= entry.bytes;
+    entry.bytes = 0;
+    entry.indices.clear();
+    return structuredClone(entry.session);
+  }
+
+  remove(owner: string, id: string): void {
+    const entry = this.#entry(owner, id);
+    rmSync(join(this.dir, id), { recursive: true, force: true });
+    this.#totalBytes -= entry.bytes;
+    this.#entries.delete(id);
+  }
+
+  /** Sessions of `owner` that made avatar `avatarId`. */
+  forAvatar(owner: string, avatarId: string): CaptureSession[] {
+    return this.list(owner).filter((s) => s.avatarId === avatarId);
+  }
+
+  #entry(owner: string, id: string): Entry {
+    const entry = this.#entries.get(id);
+    if (!entry || entry.session.owner !== owner) throw new OnboardingError(404, 'no_session', `no capture session '${id.slice(0, 64)}'`);
+    return entry;
+  }
+
+  #save(session: CaptureSession): void {
+    writeFileAtomic(join(this.dir, session.id, SESSION_FILE), Buffer.from(`${JSON.stringify(session, null, 1)}\n`));
+  }
+}

@@ -1,0 +1,387 @@
+/**
+ * The training job queue: at most `concurrency` trainers at a time (1 by
+ * default: one training run already uses every core), each a child process
+ * running `voxface train`, so a trainer that crashes or runs out of memory
+ * takes only itself down.
+ *
+ * - Progress: the trainer's JSON lines on stdout become typed `progress` events
+ *   (stage, step, held-out PSNR, elapsed, time left in the budget).
+ * - Persistence: every change is written to `<dir>/jobs.json` atomically. A new
+ *   queue on the same folder (a restarted server) puts jobs that were running
+ *   back in the queue; each resumes with `--resume` from `<workDir>/avatar.vxa.ckpt`
+ *   (the trainer saves one every minute and when stopped by close()), with the
+ *   budget left after the checkpoint's training time.
+ * - Failures: exit status 2 is the trainer refusing its input (a corrupt
+ *   dataset): failed at once, since a retry cannot help. Any other ending
+ *   without a finished avatar (exit 1, a signal, a spawn error) is retried, from
+ *   the last checkpoint, up to `maxAttempts` starts, then failed with the tail of
+ *   its stderr. Other jobs carry on either way.
+ * - Done: the avatar is installed into the store under its owner
+ *   (AvatarStore.installFor, atomic). Later work: install each better
+ *   checkpoint while training continues ("usable early, better later").
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TypedEmitter } from '../../shared/TypedEmitter';
+import { writeFileAtomic } from '../assets/ModelAsset';
+import type { AvatarStore } from '../avatar/AvatarStore';
+import { Logger } from '../Logger';
+import type { JobsFile, TrainingJob, TrainingOptions, TrainingProgress, TrainingQueueEvents } from './TrainingJobTypes';
+
+const logger = new Logger('TrainingQueue');
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const JOBS_FILE = 'jobs.json';
+const AVATAR_FILE = 'avatar.vxa';
+/** The CLI's smallest --minutes. */
+const MIN_MINUTES = 0.01;
+const STDERR_KEEP = 16 * 1024;
+
+export interface TrainingQueueOptions {
+  /** jobs.json and one folder per job (`jobs/<id>/`). */
+  dir: string;
+  store: AvatarStore;
+  /** Trainers running at once (default 1). */
+  concurrency?: number;
+  /** Trainer starts per job before it is failed (default 3). */
+  maxAttempts?: number;
+  /** The command before the train arguments (default: this Node running bin/voxface.js train). */
+  trainerCommand?: readonly string[];
+  /** How long close() waits for trainers to save their checkpoint before killing them (default 30 s). */
+  stopTimeoutMs?: number;
+  /** Scheduling niceness of trainers (default 10), so calls keep priority over training on the same cores. */
+  niceness?: number;
+}
+
+export interface EnqueueRequest {
+  owner: string;
+  avatarId: string;
+  dataset: string;
+  options: TrainingOptions;
+}
+
+interface Running {
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+/** Training time stored in a checkpoint's header ("VXCK", u32 version, u32 length, JSON), without reading its tensors. */
+export function checkpointElapsedMs(path: string): number | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(12);
+    if (readSync(fd, head, 0, 12, 0) !== 12 || head.toString('latin1', 0, 4) !== 'VXCK') return undefined;
+    const length = head.readUInt32LE(8);
+    if (length > 64 * 1024 * 1024) return undefined;
+    const json = Buffer.alloc(length);
+    if (readSync(fd, json, 0, length, 12) !== length) return undefined;
+    const elapsed = (JSON.parse(json.toString('utf8')) as { run?: { elapsedMs?: unknown } }).run?.elapsedMs;
+    return typeof elapsed === 'number' && Number.isFinite(elapsed) && elapsed >= 0 ? elapsed : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** The last lines of a trainer's stderr, with progress-bar redraws (\r) collapsed to their final state. */
+function stderrTail(raw: string, lines = 20): string {
+  return raw.split('\n').map((line) => line.split('\r').filter((s) => s.trim()).pop() ?? '')
+    .filter((line) => line.trim()).slice(-lines).join('\n').slice(-4000);
+}
+
+export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
+  readonly dir: string;
+  readonly concurrency: number;
+  readonly maxAttempts: number;
+  readonly #store: AvatarStore;
+  readonly #command: readonly string[];
+  readonly #stopTimeoutMs: number;
+  readonly #niceness: number;
+  readonly #jobs = new Map<string, TrainingJob>();
+  readonly #running = new Map<string, Running>();
+  #started = false;
+  #closing = false;
+
+  constructor(options: TrainingQueueOptions) {
+    super();
+    this.dir = resolve(options.dir);
+    this.#store = options.store;
+    this.concurrency = options.concurrency ?? 1;
+    this.maxAttempts = options.maxAttempts ?? 3;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`concurrency must be an integer >= 1, got ${this.concurrency}`);
+    if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new RangeError(`maxAttempts must be an integer >= 1, got ${this.maxAttempts}`);
+    this.#command = options.trainerCommand ?? [process.execPath, join(REPO_ROOT, 'bin', 'voxface.js'), 'train'];
+    this.#stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
+    this.#niceness = options.niceness ?? 10;
+    mkdirSync(join(this.dir, 'jobs'), { recursive: true });
+    this.#load();
+  }
+
+  /**
+   * Resumes unfinished jobs and starts trainers. Jobs that were running when the
+   * previous server stopped go back to the queue; a trainer orphaned by a crashed
+   * server (still running on that job's folder) is stopped first, so two
+   * trainers never write one checkpoint.
+   */
+  async start(): Promise<void> {
+    if (this.#started || this.#closing) return;
+    this.#started = true;
+    for (const job of this.#jobs.values()) {
+      if (job.state !== 'running') continue;
+      if (job.pid !== undefined) await this.#stopOrphan(job.pid, job.workDir);
+      this.#requeue(job);
+    }
+    this.#persist();
+    this.#pump();
+  }
+
+  enqueue(request: EnqueueRequest): TrainingJob {
+    if (this.#closing) throw new Error('training queue is closed');
+    const id = `job-${randomBytes(9).toString('base64url')}`;
+    const now = new Date().toISOString();
+    const workDir = join(this.dir, 'jobs', id);
+    mkdirSync(workDir, { recursive: true });
+    const job: TrainingJob = {
+      id, owner: request.owner, avatarId: request.avatarId, dataset: resolve(request.dataset), workDir,
+      options: { ...request.options }, state: 'queued', attempts: 0, createdAt: now, updatedAt: now,
+      progress: this.#initialProgress(request.options),
+    };
+    this.#jobs.set(id, job);
+    this.#persist();
+    this.#emitProgress(job);
+    this.#pump();
+    return structuredClone(job);
+  }
+
+  get(id: string): TrainingJob | undefined {
+    const job = this.#jobs.get(id);
+    return job && structuredClone(job);
+  }
+
+  /** All jobs, or those of one owner, oldest first. */
+  list(owner?: string): TrainingJob[] {
+    return [...this.#jobs.values()].filter((j) => owner === undefined || j.owner === owner).map((j) => structuredClone(j));
+  }
+
+  /** Stops a queued or running job (its trainer is stopped); false when it had already ended. */
+  async cancel(id: string): Promise<boolean> {
+    const job = this.#jobs.get(id);
+    if (!job || job.state === 'done' || job.state === 'failed' || job.state === 'cancelled') return false;
+    job.state = 'cancelled';
+    this.#setStage(job, 'cancelled');
+    job.finishedAt = job.updatedAt;
+    this.#persist();
+    const running = this.#running.get(id);
+    if (running) {
+      running.child.kill('SIGTERM');
+      await running.exited;
+    }
+    this.emit('finished', { job: structuredClone(job) });
+    this.#pump();
+    return true;
+  }
+
+  /** Cancels a job and forgets it, removing its folder (checkpoint, avatar copy). */
+  async remove(id: string): Promise<void> {
+    await this.cancel(id);
+    const job = this.#jobs.get(id);
+    if (!job) return;
+    this.#jobs.delete(id);
+    rmSync(job.workDir, { recursive: true, force: true });
+    this.#persist();
+  }
+
+  /**
+   * Stops starting trainers and asks running ones to stop (SIGINT: the trainer
+   * saves its checkpoint and exits 130), killing any still alive after the stop
+   * timeout. Their jobs stay unfinished in jobs.json, to resume on the next start().
+   */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const waits = [...this.#running.values()].map(async ({ child, exited }) => {
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), this.#stopTimeoutMs);
+      await exited;
+      clearTimeout(timer);
+    });
+    await Promise.all(waits);
+    this.#persist();
+  }
+
+  #load(): void {
+    const path = join(this.dir, JOBS_FILE);
+    if (!existsSync(path)) return;
+    const file = JSON.parse(readFileSync(path, 'utf8')) as JobsFile;
+    if (file.version !== 1 || !Array.isArray(file.jobs)) throw new TypeError(`${path}: not a version 1 jobs file`);
+    for (const job of file.jobs) this.#jobs.set(job.id, job);
+  }
+
+  #persist(): void {
+    const file: JobsFile = { version: 1, jobs: [...this.#jobs.values()] };
+    writeFileAtomic(join(this.dir, JOBS_FILE), Buffer.from(`${JSON.stringify(file, null, 1)}\n`));
+  }
+
+  #initialProgress(options: TrainingOptions): TrainingProgress {
+    return { stage: 'queued', step: 0, psnr: null, trainPsnr: null, loss: null, elapsedMs: 0, etaMs: Math.round(options.minutes * 60_000) };
+  }
+
+  #setStage(job: TrainingJob, stage: TrainingProgress['stage']): void {
+    job.progress = { ...job.progress, stage };
+    job.updatedAt = new Date().toISOString();
+    this.#emitProgress(job);
+  }
+
+  #emitProgress(job: TrainingJob): void {
+    this.emit('progress', { job: structuredClone(job), progress: { ...job.progress } });
+  }
+
+  #requeue(job: TrainingJob): void {
+    job.state = 'queued';
+    delete job.pid;
+    this.#setStage(job, 'queued');
+  }
+
+  #fail(job: TrainingJob, error: string, stderr: string): void {
+    job.state = 'failed';
+    job.error = error;
+    job.stderrTail = stderrTail(stderr);
+    job.finishedAt = new Date().toISOString();
+    this.#setStage(job, 'failed');
+    logger.warn(`job ${job.id} (${job.owner}/${job.avatarId}) failed: ${error}`);
+    this.emit('finished', { job: structuredClone(job) });
+  }
+
+  #pump(): void {
+    if (!this.#started || this.#closing) return;
+    for (const job of this.#jobs.values()) {
+      if (this.#running.size >= this.concurrency) return;
+      if (job.state === 'queued') this.#run(job);
+    }
+  }
+
+  #run(job: TrainingJob): void {
+    const out = join(job.workDir, AVATAR_FILE), checkpoint = `${out}.ckpt`;
+    const trainedMs = existsSync(checkpoint) ? checkpointElapsedMs(checkpoint) : undefined;
+    // An unreadable checkpoint (e.g. written by a different version) is dropped: starting over beats failing.
+    if (trainedMs === undefined) rmSync(checkpoint, { force: true });
+    const budgetMs = job.options.minutes * 60_000;
+    const minutes = Math.max(MIN_MINUTES, (budgetMs - (trainedMs ?? 0)) / 60_000);
+    const [command, ...prefix] = this.#command;
+    const args = [...prefix, job.dataset, '--out', out, '--minutes', minutes.toFixed(4), '--res', String(job.options.res),
+      '--model', job.options.model, trainedMs !== undefined ? '--resume' : '--force'];
+    const child = spawn(command!, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    let resolveExit!: () => void;
+    const exited = new Promise<void>((r) => { resolveExit = r; });
+    this.#running.set(job.id, { child, exited });
+    job.state = 'running';
+    job.pid = child.pid;
+    job.progress = { ...job.progress, elapsedMs: Math.round(trainedMs ?? 0), etaMs: Math.max(0, Math.round(budgetMs - (trainedMs ?? 0))) };
+    this.#setStage(job, 'loading');
+    this.#persist();
+    if (child.pid !== undefined && this.#niceness) {
+      try { setPriority(child.pid, this.#niceness); } catch { /* not permitted here: run at normal priority */ }
+    }
+    logger.info(`job ${job.id}: ${trainedMs !== undefined ? `resuming after ${Math.round(trainedMs / 1000)} s` : 'starting'} (${minutes.toFixed(2)} min)`);
+
+    let stderr = '', stdoutRest = '', finishedLine = false, settled = false;
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => { stderr = (stderr + text).slice(-STDERR_KEEP); });
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      const lines = (stdoutRest + text).split('\n');
+      stdoutRest = lines.pop() ?? '';
+      for (const line of lines) if (this.#onLine(job, line, budgetMs)) finishedLine = true;
+    });
+    const settle = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
+      if (settled) return;
+      settled = true;
+      this.#running.delete(job.id);
+      delete job.pid;
+      try {
+        this.#onExit(job, out, { code, signal, spawnError, finishedLine, stderr });
+      } finally {
+        this.#persist();
+        resolveExit();
+        this.#pump();
+      }
+    };
+    child.on('error', (error) => settle(null, null, error));
+    child.on('close', (code, signal) => settle(code, signal));
+  }
+
+  /** Handles one stdout line; true for the trainer's final `{done: true}` line. */
+  #onLine(job: TrainingJob, line: string, budgetMs: number): boolean {
+    if (!line.startsWith('{')) return false;
+    let parsed: Record<string, unknown>;
+    try { parsed = JSON.parse(line) as Record<string, unknown>; } catch { return false; }
+    if (parsed.done === true) return parsed.interrupted !== true;
+    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+    const step = num(parsed.step), elapsedMs = num(parsed.elapsedMs);
+    if (step === null || elapsedMs === null || job.state !== 'running') return false;
+    job.progress = {
+      stage: 'training', step, psnr: num(parsed.psnr), trainPsnr: num(parsed.trainPsnr), loss: num(parsed.loss),
+      elapsedMs, etaMs: Math.max(0, Math.round(budgetMs - elapsedMs)),
+    };
+    job.updatedAt = new Date().toISOString();
+    this.#persist();
+    this.#emitProgress(job);
+    return false;
+  }
+
+  #onExit(job: TrainingJob, out: string, r: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error; finishedLine: boolean; stderr: string }): void {
+    if (job.state === 'cancelled' || !this.#jobs.has(job.id)) return;
+    const how = r.spawnError ? `could not start: ${r.spawnError.message}` : r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`;
+    if (this.#closing) {
+      // Stopped by close(): not the job's fault, so no attempt is counted.
+      this.#requeue(job);
+      return;
+    }
+    if (r.code === 0 && r.finishedLine && existsSync(out)) {
+      this.#setStage(job, 'installing');
+      try {
+        this.#store.installFor(job.owner, job.avatarId, out);
+      } catch (error) {
+        this.#fail(job, `avatar could not be installed: ${error instanceof Error ? error.message : String(error)}`, r.stderr);
+        return;
+      }
+      job.state = 'done';
+      job.finishedAt = new Date().toISOString();
+      job.progress = { ...job.progress, etaMs: 0 };
+      this.#setStage(job, 'done');
+      logger.info(`job ${job.id}: avatar ${job.avatarId} of ${job.owner} installed`);
+      this.emit('finished', { job: structuredClone(job) });
+      return;
+    }
+    if (r.code === 2) {
+      this.#fail(job, `trainer refused its input (${how})`, r.stderr);
+      return;
+    }
+    job.attempts += 1;
+    if (job.attempts >= this.maxAttempts) {
+      this.#fail(job, `trainer crashed ${job.attempts} times (last: ${how})`, r.stderr);
+      return;
+    }
+    logger.warn(`job ${job.id}: trainer ended (${how}); retry ${job.attempts + 1} of ${this.maxAttempts}`);
+    job.stderrTail = stderrTail(r.stderr);
+    this.#requeue(job);
+  }
+
+  /** Stops a trainer left running by a crashed server, if that pid is still a trainer of this job. */
+  async #stopOrphan(pid: number, workDir: string): Promise<void> {
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      return; // gone (or no /proc): nothing to stop
+    }
+    if (!cmdline.includes(workDir)) return; // the pid was reused by something else
+    try { process.kill(pid, 'SIGINT'); } catch { return; }
+    const deadline = Date.now() + this.#stopTimeoutMs;
+    while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+}

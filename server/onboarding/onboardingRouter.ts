@@ -1,0 +1,145 @@
+/**
+ * The onboarding HTTP API under /api/onboarding (docs/onboarding.md). Every
+ * request carries `Authorization: Bearer <join token>`, the same HMAC tokens
+ * the signaling uses; the token's peerId is the user id that owns sessions,
+ * jobs and avatars. Other users' resources answer 404, exactly like missing ones.
+ * Errors are `{ error: { code, message } }` with a 4xx status.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { verifyJoinToken } from '../auth/JoinToken';
+import { Logger } from '../Logger';
+import { OnboardingError } from './OnboardingError';
+import type { OnboardingService } from './OnboardingService';
+import { UserRateLimiter } from './UserRateLimiter';
+
+const logger = new Logger('onboarding');
+const JSON_LIMIT = '16kb';
+
+function sendError(res: Response, status: number, code: string, message: string): void {
+  if (res.headersSent) return;
+  res.status(status).json({ error: { code, message } });
+}
+
+function user(res: Response): string {
+  return res.locals.user as string;
+}
+
+/**
+ * Reads a request body up to `max` bytes. Over the limit it stops buffering at
+ * once, answers 413 and closes the connection after the reply (the rest of the
+ * body is drained into nothing rather than held in memory).
+ */
+function readBody(req: Request, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0, failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > max) {
+        failed = true;
+        chunks.length = 0;
+        reject(new OnboardingError(413, 'frame_too_large', `frame upload is over the limit of ${max} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => { if (!failed) resolve(Buffer.concat(chunks)); });
+    req.on('error', (error) => { if (!failed) { failed = true; reject(error); } });
+  });
+}
+
+type Handler = (req: Request, res: Response) => unknown;
+
+/** Runs a sync or async handler and routes what it throws to the error handler. */
+const wrap = (handler: Handler) => (req: Request, res: Response, next: NextFunction) => {
+  Promise.resolve().then(() => handler(req, res)).catch(next);
+};
+
+export function onboardingRouter(service: OnboardingService, secret: Buffer): express.Router {
+  const router = express.Router();
+  const limiter = new UserRateLimiter(service.limits.requestsPerSecond, service.limits.requestBurst);
+  const json = express.json({ limit: JSON_LIMIT });
+
+  router.use((req, res, next) => {
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer ([^\s]+)$/.exec(header);
+    if (!match) { sendError(res, 401, 'unauthorized', 'send Authorization: Bearer <join token>'); return; }
+    const check = verifyJoinToken(secret, match[1]!);
+    if (!check.ok) { sendError(res, 401, 'unauthorized', `token refused: ${check.reason}`); return; }
+    if (!limiter.take(check.claims.peerId)) {
+      res.setHeader('Retry-After', '1');
+      sendError(res, 429, 'rate_limited', `over ${service.limits.requestsPerSecond} requests per second; slow down`);
+      return;
+    }
+    res.locals.user = check.claims.peerId;
+    next();
+  });
+
+  router.post('/sessions', json, wrap((req, res) => {
+    res.status(201).json({ session: service.createSession(user(res), req.body), limits: service.limits });
+  }));
+  router.get('/sessions', wrap((_req, res) => {
+    res.json({ sessions: service.sessions.list(user(res)) });
+  }));
+  router.get('/sessions/:id', wrap((req, res) => {
+    const { session, indices, bytes } = service.frames(user(res), String(req.params.id));
+    res.json({ session, frames: indices, bytes });
+  }));
+  router.put('/sessions/:id/frames/:index', wrap(async (req, res) => {
+    const id = String(req.params.id), index = /^\d{1,9}$/.test(String(req.params.index)) ? Number(req.params.index) : Number.NaN;
+    const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    // Checked before reading: the index, the session, and the declared size against every byte limit.
+    if (service.admitFrame(user(res), id, index, declared).duplicate) {
+      req.resume();
+      res.status(200).json({ index, stored: false });
+      return;
+    }
+    const body = await readBody(req, service.limits.maxFrameBytes);
+    const result = service.putFrame(user(res), id, index, body);
+    res.status(result.stored ? 201 : 200).json(result);
+  }));
+  router.post('/sessions/:id/finish', json, wrap(async (req, res) => {
+    res.status(202).json(await service.finish(user(res), String(req.params.id), req.body));
+  }));
+  router.delete('/sessions/:id', wrap((req, res) => {
+    service.deleteSession(user(res), String(req.params.id));
+    res.status(204).end();
+  }));
+  router.get('/avatars', wrap((_req, res) => {
+    res.json({ avatars: service.avatars(user(res)) });
+  }));
+  router.get('/avatars/:id', wrap((req, res) => {
+    res.json({ avatar: service.avatar(user(res), String(req.params.id)) });
+  }));
+  router.delete('/avatars/:id', wrap(async (req, res) => {
+    await service.deleteAvatar(user(res), String(req.params.id));
+    res.status(204).end();
+  }));
+  router.get('/jobs/:id', wrap((req, res) => {
+    res.json({ job: service.job(user(res), String(req.params.id)) });
+  }));
+  router.use((_req, res) => sendError(res, 404, 'not_found', 'no such onboarding endpoint'));
+
+  // Express recognises error handlers by their four parameters.
+  router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (error instanceof OnboardingError) {
+      if (error.status === 413 && !req.complete) {
+        // Refused before the whole body arrived: reply, drain the rest, and close the connection.
+        res.setHeader('Connection', 'close');
+        req.resume();
+      }
+      sendError(res, error.status, error.code, error.message);
+      return;
+    }
+    const status = (error as { status?: unknown; type?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      // body-parser: too large or malformed JSON.
+      sendError(res, status, status === 413 ? 'body_too_large' : 'bad_request', error instanceof Error ? error.message : 'bad request');
+      return;
+    }
+    logger.error(`${req.method} ${req.originalUrl} failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    sendError(res, 500, 'internal', 'internal error');
+  });
+  return router;
+}
