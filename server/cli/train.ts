@@ -1,6 +1,6 @@
 /**
  * `voxface train <dataset> --out <file> [--minutes N] [--res 256] [--resume] [--force]
- *                [--model default|small] [--rays N] [--seed N]`
+ *                [--model default|small|fast] [--rays N] [--seed N]`
  *
  * Trains on the dataset's train frames for a wall-clock budget (this invocation's; a
  * resumed run adds to the checkpoint's time). stderr: a progress bar. stdout: JSON lines
@@ -15,6 +15,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AvatarModel } from '../engine/AvatarModel';
+import { type AvatarConfig, FAST_CONFIG } from '../engine/AvatarModelTypes';
 import { writeAvatarFile } from '../engine/AvatarFile';
 import { type CheckpointRun, readCheckpoint, writeCheckpoint } from '../engine/Checkpoint';
 import { rgbaToRgb } from '../engine/Evaluate';
@@ -38,10 +39,13 @@ options:
   --res <px>          training image size (default 256)
   --resume            continue from <file>.ckpt (same dataset and --res)
   --force             replace an existing <file> without resuming
-  --model <preset>    default | small (default: default)
+  --model <preset>    default | small | fast (default: default; fast = 32-wide heads)
   --rays <n>          rays per step (default 2048)
   --seed <n>          initialisation and sampling seed (default 1)
 `;
+
+/** The shared presets plus `fast` (FAST_CONFIG: 32-wide density/colour heads for live speed). */
+export const TRAIN_PRESETS: Readonly<Record<string, AvatarConfig>> = { ...MODEL_PRESETS, fast: FAST_CONFIG };
 
 /** Dataset identity stored in checkpoints: the source video, its range and frame count. */
 function datasetId(ds: RealDataset): string {
@@ -63,8 +67,8 @@ export async function train(args: string[]): Promise<void> {
   const minutes = numberOption('minutes', values.minutes, 0.01, 24 * 60) ?? 10;
   const res = numberOption('res', values.res, 16, 1024) ?? 256;
   if (!Number.isInteger(res)) throw new CliInputError(`--res must be an integer, got ${res}`);
-  const preset = MODEL_PRESETS[values.model ?? 'default'];
-  if (!preset) throw new CliInputError(`--model must be one of ${Object.keys(MODEL_PRESETS).join(', ')}, got '${values.model}'`);
+  const preset = TRAIN_PRESETS[values.model ?? 'default'];
+  if (!preset) throw new CliInputError(`--model must be one of ${Object.keys(TRAIN_PRESETS).join(', ')}, got '${values.model}'`);
   if (!existsSync(dirname(out)) || !statSync(dirname(out)).isDirectory()) throw new CliInputError(`folder of --out ${out} does not exist`);
   const seed = numberOption('seed', values.seed, 0, 2 ** 32 - 1) ?? 1;
   if (values.resume && !existsSync(ckptPath)) throw new CliInputError(`--resume: no checkpoint at ${ckptPath}`);

@@ -102,6 +102,16 @@ export const DEFAULT_CONFIG: AvatarConfig = {
   occupancyRes: 32,
 };
 
+/**
+ * Live-speed preset: DEFAULT_CONFIG with 32-wide density and colour heads (same grids, same
+ * E, same 64-wide deformation MLP). In the REALTIME renderer the deformation MLP runs once
+ * per frame on the 33^3 motion grid (~0.14 G multiply-adds at 64 wide) while the heads run
+ * per sample (~7-9 k multiply-adds each at 64 wide, ~2-3 G per 256 px frame), so the heads
+ * are the lever and halving them roughly halves the per-sample cost. Quality/speed
+ * measured in docs/engine.md ("Fast preset").
+ */
+export const FAST_CONFIG: AvatarConfig = { ...DEFAULT_CONFIG, densityHidden: 32, colorHidden: 32 };
+
 /** Throws RangeError with the field's name when a size is not a positive integer etc. */
 export function validateConfig(c: AvatarConfig): void {
   const ints: (keyof AvatarConfig)[] = [
