@@ -3,6 +3,7 @@
  * the local HTTP server (server/dataset/captureServer.ts). Types only.
  */
 import type { CropWindow } from '../../shared/dataset/format';
+import { packParts, unpackParts } from '../../shared/binary/lengthPrefixedParts';
 
 export interface PrepareInit {
   wasmBaseUrl: string;
@@ -51,32 +52,14 @@ export interface CaptureHeader {
 export function encodeCaptureBody(header: CaptureHeader, jpeg: Uint8Array, deflatedMask: Uint8Array, tile: Uint8Array): Uint8Array<ArrayBuffer> {
   const landmarks = header.landmarks ? new Uint8Array(Float32Array.from(header.landmarks).buffer) : new Uint8Array(0);
   const head = new TextEncoder().encode(JSON.stringify({ ...header, landmarks: null }));
-  const parts = [head, jpeg, deflatedMask, tile, landmarks];
-  const total = parts.reduce((sum, part) => sum + 4 + part.length, 0);
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let offset = 0;
-  for (const part of parts) {
-    view.setUint32(offset, part.length, true);
-    out.set(part, offset + 4);
-    offset += 4 + part.length;
-  }
-  return out;
+  return packParts([head, jpeg, deflatedMask, tile, landmarks]);
 }
 
 /** The parts of a POST /capture body; `deflatedMask` is still compressed. */
 export function decodeCaptureBody(body: Uint8Array): { header: CaptureHeader; jpeg: Uint8Array; deflatedMask: Uint8Array; tile: Uint8Array } {
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  const parts: Uint8Array[] = [];
-  let offset = 0;
-  for (let i = 0; i < 5; i += 1) {
-    if (offset + 4 > body.length) throw new Error('capture body truncated');
-    const length = view.getUint32(offset, true);
-    if (offset + 4 + length > body.length) throw new Error('capture body truncated');
-    parts.push(body.subarray(offset + 4, offset + 4 + length));
-    offset += 4 + length;
-  }
-  const [head, jpeg, deflatedMask, tile, landmarkBytes] = parts as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+  const unpacked = unpackParts(body, 5);
+  if ('error' in unpacked) throw new Error(`capture body ${unpacked.error}`);
+  const [head, jpeg, deflatedMask, tile, landmarkBytes] = unpacked.parts as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
   const header = JSON.parse(new TextDecoder().decode(head)) as CaptureHeader;
   if (landmarkBytes.length % 4 !== 0) throw new Error('capture body landmarks are not float32');
   header.landmarks = landmarkBytes.length

@@ -17,6 +17,7 @@
  */
 import { BLENDSHAPE_COUNT, LANDMARK_COUNT, POSE_LENGTH } from '../../shared/dataset/format';
 import { OnboardingError } from './OnboardingError';
+import { packParts, unpackParts } from '../../shared/binary/lengthPrefixedParts';
 
 export const FRAME_HEADER_MAX_BYTES = 8 * 1024;
 export const FRAME_PARTS = 4;
@@ -43,16 +44,7 @@ export interface FrameBody {
 export function encodeFrameBody(header: FrameHeader, jpeg: Uint8Array, deflatedMask: Uint8Array, landmarks: Float32Array | null): Uint8Array<ArrayBuffer> {
   const head = new TextEncoder().encode(JSON.stringify(header));
   const marks = landmarks ? new Uint8Array(landmarks.buffer, landmarks.byteOffset, landmarks.byteLength) : new Uint8Array(0);
-  const parts = [head, jpeg, deflatedMask, marks];
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + 4 + p.length, 0));
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const part of parts) {
-    view.setUint32(at, part.length, true);
-    out.set(part, at + 4);
-    at += 4 + part.length;
-  }
-  return out;
+  return packParts([head, jpeg, deflatedMask, marks]);
 }
 
 const invalid = (message: string) => new OnboardingError(400, 'bad_frame', message);
@@ -63,18 +55,9 @@ const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFi
  * mask contents are checked by their own decoders). Throws OnboardingError 400.
  */
 export function decodeFrameBody(body: Uint8Array, expectedIndex: number): FrameBody {
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  const parts: Uint8Array[] = [];
-  let at = 0;
-  for (let i = 0; i < FRAME_PARTS; i += 1) {
-    if (at + 4 > body.length) throw invalid(`frame body truncated: part ${i + 1} of ${FRAME_PARTS} missing`);
-    const length = view.getUint32(at, true);
-    if (at + 4 + length > body.length) throw invalid(`frame body truncated inside part ${i + 1}`);
-    parts.push(body.subarray(at + 4, at + 4 + length));
-    at += 4 + length;
-  }
-  if (at !== body.length) throw invalid(`frame body has ${body.length - at} bytes after its ${FRAME_PARTS} parts`);
-  const [head, jpeg, deflatedMask, marks] = parts as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+  const unpacked = unpackParts(body, FRAME_PARTS);
+  if ('error' in unpacked) throw invalid(`frame body ${unpacked.error}`);
+  const [head, jpeg, deflatedMask, marks] = unpacked.parts as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
   if (head.length > FRAME_HEADER_MAX_BYTES) throw invalid(`frame header is ${head.length} bytes (at most ${FRAME_HEADER_MAX_BYTES})`);
   let raw: unknown;
   try {
