@@ -4,8 +4,8 @@
  * its official address, verified against its SHA-256 and written atomically.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomicFile';
 import { Logger } from '../Logger';
 
 const logger = new Logger('ModelAsset');
@@ -37,19 +37,6 @@ export const SELFIE_SEGMENTER_MODEL = {
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** Writes `bytes` to `path` through a temporary file and a rename, so readers never see half a file. */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.${Date.now()}.partial`;
-  try {
-    writeFileSync(temporary, bytes);
-    renameSync(temporary, path);
-  } catch (error) {
-    if (existsSync(temporary)) unlinkSync(temporary);
-    throw error;
-  }
 }
 
 /**

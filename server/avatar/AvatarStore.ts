@@ -10,7 +10,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ID_PATTERN } from '../../shared/signaling/limits';
-import { writeFileAtomic } from '../assets/ModelAsset';
+import { writeFileAtomic } from '../atomicFile';
 
 export const AVATAR_EXTENSION = '.vxa';
 export const OWNER_EXTENSION = '.owner.json';

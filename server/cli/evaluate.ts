@@ -7,12 +7,13 @@
  * avatar and for two baselines computed in the same run: the mean training image and the
  * training frame with the nearest coefficients and pose.
  */
-import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PNG } from 'pngjs';
+import { writeFileAtomic } from '../atomicFile';
+import { encodeRgbaPng } from '../dataset/png';
 import { frameFileStem } from '../../shared/dataset/format';
-import { evaluateAvatar, rgbaToRgb } from '../engine/Evaluate';
+import { evaluateAvatar } from '../engine/Evaluate';
 import { render } from '../engine/Renderer';
 import { checkCamera, CliInputError, numberOption, readAvatar, readDataset, round } from './common';
 import { ProgressBar } from './progressBar';
@@ -27,14 +28,6 @@ export const EVAL_USAGE = `usage: voxface eval <avatar> <dataset> [--res 256]
 Prints one JSON line: PSNR/SSIM on the held-out frames for the avatar, the mean training
 image and the nearest training frame (coefficients and pose).
 `;
-
-function writePng(path: string, rgba: Uint8Array, width: number, height: number): void {
-  const png = new PNG({ width, height });
-  png.data.set(rgba);
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, PNG.sync.write(png));
-  renameSync(tmp, path);
-}
 
 function parse(args: string[], usage: string, withOut: boolean) {
   const { values, positionals } = parseArgs({
@@ -62,7 +55,7 @@ export async function renderCommand(args: string[]): Promise<void> {
     const t0 = performance.now();
     const rgba = render(model, f.coefficients, f.pose, { width: a.res, height: a.res });
     ms += performance.now() - t0;
-    writePng(join(a.out!, `${frameFileStem(f.index)}.png`), rgba, a.res, a.res);
+    writeFileAtomic(join(a.out!, `${frameFileStem(f.index)}.png`), encodeRgbaPng(rgba, a.res, a.res));
     bar.update('render', i + 1, ds.test.length);
   });
   bar.end();

@@ -12,7 +12,8 @@
 // measured by the tests); MLP weights stay fp32 (small, and errors there spread to
 // every sample). Written to a temp file and renamed, so readers never see a partial file.
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomicFile';
 import { AvatarModel, paramShapes } from './AvatarModel';
 import { type AvatarConfig, GRID_PARAMS, PARAM_NAMES, type ParamName, type AvatarParams, validateConfig } from './AvatarModelTypes';
 import { fromHalf, toHalf } from './Half';
@@ -109,9 +110,7 @@ export function decodeAvatar(buf: Uint8Array): AvatarModel {
 }
 
 export function writeAvatarFile(path: string, model: AvatarModel, o: EncodeOptions = {}): void {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  writeFileSync(tmp, encodeAvatar(model, o));
-  renameSync(tmp, path);
+  writeFileAtomic(path, encodeAvatar(model, o));
 }
 
 export function readAvatarFile(path: string): AvatarModel {

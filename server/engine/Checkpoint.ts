@@ -7,7 +7,8 @@
 //
 // Written to a temp file and renamed: an interrupted write leaves the previous checkpoint.
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomicFile';
 import { AvatarModel } from './AvatarModel';
 import { type AvatarConfig, type AvatarParams, PARAM_NAMES, validateConfig } from './AvatarModelTypes';
 import type { TrainerState } from './TrainerTypes';
@@ -90,9 +91,7 @@ export function decodeCheckpoint(b: Buffer): Checkpoint {
 }
 
 export function writeCheckpoint(path: string, model: AvatarModel, state: TrainerState, run: CheckpointRun): void {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  writeFileSync(tmp, encodeCheckpoint(model, state, run));
-  renameSync(tmp, path);
+  writeFileAtomic(path, encodeCheckpoint(model, state, run));
 }
 
 export function readCheckpoint(path: string): Checkpoint {

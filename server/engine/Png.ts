@@ -1,5 +1,5 @@
 // PNG output for people to look at (renders beside ground truth, curves). Atomic writes.
-import { renameSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomicFile';
 import { PNG } from 'pngjs';
 
 /** Writes RGB float [0,1] images side by side (same height) as one PNG. */
@@ -13,7 +13,5 @@ export function writeRgbStrip(path: string, images: readonly Float32Array[], wid
         png.data[d + 3] = 255;
       }
   });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, PNG.sync.write(png));
-  renameSync(tmp, path);
+  writeFileAtomic(path, PNG.sync.write(png));
 }

@@ -1,7 +1,7 @@
 // Training curves as a PNG for people (pngjs only, no plotting library): two panels over
 // elapsed seconds, training loss (log10 scale) and PSNR (training batches and held-out),
 // with axis ranges written in a 3x5 pixel font. Written atomically.
-import { renameSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomicFile';
 import { PNG } from 'pngjs';
 
 export interface CurvePoint {
@@ -88,7 +88,5 @@ export function plotTrainingCurves(points: readonly CurvePoint[], width = 640, h
 }
 
 export function writeTrainingCurves(path: string, points: readonly CurvePoint[]): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, plotTrainingCurves(points));
-  renameSync(tmp, path);
+  writeFileAtomic(path, plotTrainingCurves(points));
 }

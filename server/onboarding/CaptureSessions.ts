@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { frameFileStem, type CropWindow } from '../../shared/dataset/format';
-import { writeFileAtomic } from '../assets/ModelAsset';
+import { writeFileAtomic } from '../atomicFile';
 import { OnboardingError } from './OnboardingError';
 
 export interface CaptureSource {

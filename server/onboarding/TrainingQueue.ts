@@ -27,7 +27,7 @@ import { setPriority } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TypedEmitter } from '../../shared/TypedEmitter';
-import { writeFileAtomic } from '../assets/ModelAsset';
+import { writeFileAtomic } from '../atomicFile';
 import type { AvatarStore } from '../avatar/AvatarStore';
 import { Logger } from '../Logger';
 import type { JobsFile, TrainingJob, TrainingOptions, TrainingProgress, TrainingQueueEvents } from './TrainingJobTypes';
