@@ -15,7 +15,7 @@ import {
 import type { AvatarEntry, AvatarStore } from '../avatar/AvatarStore';
 import { DatasetWriter } from '../dataset/DatasetWriter';
 import { CaptureSessions, type CaptureSession, type CaptureSource } from './CaptureSessions';
-import { decodeFrameBody, type FrameBody } from './frameBody';
+import { decodeFrameBody as decodeFrameBodyOrThrow, FrameBodyError, type FrameBody } from '../../shared/onboarding/frameBody';
 import { parseJpeg } from './jpegInfo';
 import { OnboardingError } from './OnboardingError';
 import type { TrainingJob, TrainingOptions } from './TrainingJobTypes';
@@ -89,6 +89,16 @@ function parseSessionRequest(body: unknown): { source: CaptureSource; crop: Crop
   const w = width as number, h = height as number;
   if (c.x < 0 || c.y < 0 || c.x + c.size > w || c.y + c.size > h) throw bad(`crop ${JSON.stringify(c)} lies outside the ${w}x${h} source`);
   return { source: { width: w, height: h, fps }, crop: c };
+}
+
+/** decodeFrameBody with its format errors as 400 `bad_frame`. */
+function decodeFrameBody(body: Uint8Array, index: number): FrameBody {
+  try {
+    return decodeFrameBodyOrThrow(body, index);
+  } catch (error) {
+    if (error instanceof FrameBodyError) throw new OnboardingError(400, 'bad_frame', error.message);
+    throw error;
+  }
 }
 
 export class OnboardingService {

@@ -18,7 +18,7 @@ import { CROP_SIZE, LANDMARK_COUNT } from '../../shared/dataset/format';
 import { mintJoinToken } from '../../server/auth/JoinToken';
 import { AvatarStore } from '../../server/avatar/AvatarStore';
 import { loadDataset } from '../../server/dataset/loadDataset';
-import { encodeFrameBody } from '../../server/onboarding/frameBody';
+import { encodeFrameBody } from '../../shared/onboarding/frameBody';
 import { onboardingRouter } from '../../server/onboarding/onboardingRouter';
 import { DEFAULT_ONBOARDING_LIMITS, OnboardingService, type OnboardingLimits } from '../../server/onboarding/OnboardingService';
 import { TrainingQueue } from '../../server/onboarding/TrainingQueue';

@@ -12,12 +12,16 @@
  * landmarksPx, the tracker's blendshapes and facial transformation matrix), the
  * same content as `voxface prepare`'s capture body, so one dataset format serves
  * both paths. Binary rather than multipart: one frame is one small request whose
- * parts need no boundary scanning. Pure (no Node APIs): the capture page can
- * import encodeFrameBody (it should move to shared/ with that page).
+ * parts need no boundary scanning. Pure (no Node APIs): the capture page
+ * (client/onboarding) encodes with it, the server decodes and checks.
  */
-import { BLENDSHAPE_COUNT, LANDMARK_COUNT, POSE_LENGTH } from '../../shared/dataset/format';
-import { OnboardingError } from './OnboardingError';
-import { packParts, unpackParts } from '../../shared/binary/lengthPrefixedParts';
+import { BLENDSHAPE_COUNT, LANDMARK_COUNT, POSE_LENGTH } from '../dataset/format';
+import { packParts, unpackParts } from '../binary/lengthPrefixedParts';
+
+/** A frame body that does not follow the format; the server answers it with 400 `bad_frame`. */
+export class FrameBodyError extends Error {
+  override name = 'FrameBodyError';
+}
 
 export const FRAME_HEADER_MAX_BYTES = 8 * 1024;
 export const FRAME_PARTS = 4;
@@ -47,12 +51,12 @@ export function encodeFrameBody(header: FrameHeader, jpeg: Uint8Array, deflatedM
   return packParts([head, jpeg, deflatedMask, marks]);
 }
 
-const invalid = (message: string) => new OnboardingError(400, 'bad_frame', message);
+const invalid = (message: string) => new FrameBodyError(message);
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /**
  * Splits and checks the body (structure and tracking data only; the JPEG and
- * mask contents are checked by their own decoders). Throws OnboardingError 400.
+ * mask contents are checked by their own decoders). Throws FrameBodyError.
  */
 export function decodeFrameBody(body: Uint8Array, expectedIndex: number): FrameBody {
   const unpacked = unpackParts(body, FRAME_PARTS);
