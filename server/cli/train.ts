@@ -1,14 +1,22 @@
 /**
  * `voxface train <dataset> --out <file> [--minutes N] [--res 256] [--resume] [--force]
- *                [--model default|small|fast] [--rays N] [--seed N]`
+ *                [--model default|small|fast] [--rays N] [--seed N]
+ *                [--report-every S] [--snapshot-every S]`
  *
  * Trains on the dataset's train frames for a wall-clock budget (this invocation's; a
  * resumed run adds to the checkpoint's time). stderr: a progress bar. stdout: JSON lines
  * {step, loss, psnr, trainPsnr, elapsedMs} where psnr is the held-out PSNR of one test
- * frame (the middle one) rendered by the exact model, then a final line with the paths.
+ * frame (the middle one) as a call shows it (the realtime inference form), then a final
+ * line with the paths.
  * Files: <out> (avatar), <out>.ckpt (resumable checkpoint, every minute and at the end),
  * <out>.curves.png (loss and PSNR over time), <out>.heldout.png (render | ground truth
  * for up to four test frames, rendered by the product renderer).
+ * With --snapshot-every, every S seconds of training: <out>.snapshot.vxa (a usable avatar
+ * file of the model so far) and <out>.preview.png (render | ground truth of a held-out
+ * frame), and a line {snapshot, preview, step, heldOutPsnr, baselinePsnr, elapsedMs}:
+ * heldOutPsnr is the mean over up to three held-out frames as the live renderer draws
+ * them, baselinePsnr the mean training image's on the same frames (the quality the
+ * onboarding queue compares with its threshold). The final line carries both too.
  * SIGINT/SIGTERM stop at the next step and save everything (exit 130).
  */
 import { existsSync, statSync } from 'node:fs';
@@ -19,11 +27,11 @@ import { type AvatarConfig, FAST_CONFIG } from '../engine/AvatarModelTypes';
 import { writeAvatarFile } from '../engine/AvatarFile';
 import { type CheckpointRun, readCheckpoint, writeCheckpoint } from '../engine/Checkpoint';
 import { rgbaToRgb } from '../engine/Evaluate';
-import { psnrFromMse } from '../engine/Metrics';
+import { meanImage, psnr, psnrFromMse } from '../engine/Metrics';
 import { writeRgbStrip } from '../engine/Png';
 import { expressionNamesOf } from '../engine/PoseMapping';
 import type { RealDataset } from '../engine/RealDataset';
-import { render } from '../engine/Renderer';
+import { REALTIME, render, StreamingRenderer } from '../engine/Renderer';
 import { Trainer } from '../engine/Trainer';
 import { writeTrainingCurves } from '../engine/TrainingPlots';
 import { CliInputError, MODEL_PRESETS, numberOption, readDataset, round } from './common';
@@ -42,6 +50,8 @@ options:
   --model <preset>    default | small | fast (default: default; fast = 32-wide heads)
   --rays <n>          rays per step (default 2048)
   --seed <n>          initialisation and sampling seed (default 1)
+  --report-every <s>  seconds between progress lines (default: budget/10, within 5..60)
+  --snapshot-every <s>  write <file>.snapshot.vxa and <file>.preview.png this often
 `;
 
 /** The shared presets plus `fast` (FAST_CONFIG: 32-wide density/colour heads for live speed). */
@@ -59,6 +69,7 @@ export async function train(args: string[]): Promise<void> {
     options: {
       out: { type: 'string' }, minutes: { type: 'string' }, res: { type: 'string' }, resume: { type: 'boolean' }, force: { type: 'boolean' },
       model: { type: 'string' }, rays: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean' },
+      'report-every': { type: 'string' }, 'snapshot-every': { type: 'string' },
     },
   });
   if (values.help) { process.stdout.write(TRAIN_USAGE); return; }
@@ -71,6 +82,8 @@ export async function train(args: string[]): Promise<void> {
   if (!preset) throw new CliInputError(`--model must be one of ${Object.keys(TRAIN_PRESETS).join(', ')}, got '${values.model}'`);
   if (!existsSync(dirname(out)) || !statSync(dirname(out)).isDirectory()) throw new CliInputError(`folder of --out ${out} does not exist`);
   const seed = numberOption('seed', values.seed, 0, 2 ** 32 - 1) ?? 1;
+  const reportEverySec = numberOption('report-every', values['report-every'], 1, 3600);
+  const snapshotEverySec = numberOption('snapshot-every', values['snapshot-every'], 5, 24 * 3600);
   if (values.resume && !existsSync(ckptPath)) throw new CliInputError(`--resume: no checkpoint at ${ckptPath}`);
   if (!values.resume && !values.force && existsSync(out)) throw new CliInputError(`${out} exists (use --resume to continue training it, --force to start over)`);
 
@@ -99,8 +112,25 @@ export async function train(args: string[]): Promise<void> {
   if (ckpt) trainer.importState(ckpt.state);
 
   const validation = ds.test[Math.floor(ds.test.length / 2)]!;
+  // Up to three held-out frames (middle, first, last): the snapshot quality measure,
+  // rendered by the live renderer's inference form (what a call shows; ~50x cheaper
+  // than the exact model, so snapshots cost little training time).
+  const heldOut = [validation, ds.test[0]!, ds.test[ds.test.length - 1]!].filter((f, i, a) => a.indexOf(f) === i);
+  const baselinePsnr = round(heldOut.reduce((sum, f) => sum + psnr(meanImage(ds.train.map((t) => t.image)), f.image), 0) / heldOut.length, 2);
+  // A fresh renderer each time: it derives per-model state (occupancy) from the weights.
+  const liveRender = (frames: readonly (typeof validation)[]) => {
+    const renderer = new StreamingRenderer(model, { width: res, height: res, ...REALTIME, occupancySlices: 1 });
+    return frames.map((f) => rgbaToRgb(renderer.render(f.coefficients, f.pose)));
+  };
+  const snapshot = () => {
+    const images = liveRender(heldOut);
+    const heldOutPsnr = round(images.reduce((sum, img, i) => sum + psnr(img, heldOut[i]!.image), 0) / images.length, 2);
+    writeRgbStrip(`${out}.preview.png`, [images[0]!, validation.image], res, res);
+    return heldOutPsnr;
+  };
   const history = [...run.history];
-  const budgetMs = minutes * 60_000, reportMs = Math.min(60_000, Math.max(5_000, budgetMs / 10));
+  const budgetMs = minutes * 60_000;
+  const reportMs = reportEverySec !== undefined ? reportEverySec * 1000 : Math.min(60_000, Math.max(5_000, budgetMs / 10));
   const t0 = performance.now(), base = run.elapsedMs;
   let stop = false, lastCkpt = t0, loss = 0, se = 0, count = 0;
   const interrupt = () => { stop = true; };
@@ -111,7 +141,7 @@ export async function train(args: string[]): Promise<void> {
     writeCheckpoint(ckptPath, model, trainer.exportState(), run);
   };
   try {
-    let nextReport = t0 + reportMs;
+    let nextReport = t0 + reportMs, nextSnapshot = t0 + (snapshotEverySec ?? Infinity) * 1000;
     while (!stop && performance.now() - t0 < budgetMs) {
       // Steps in slices of ~1 s, yielding between them so signals are seen.
       const sliceEnd = Math.min(performance.now() + 1000, t0 + budgetMs);
@@ -123,13 +153,22 @@ export async function train(args: string[]): Promise<void> {
       bar.update('train', Math.round((now - t0) / 1000), Math.round(budgetMs / 1000));
       if (now >= nextReport || now - t0 >= budgetMs) {
         const p = {
-          step: trainer.stepCount, loss: round(loss / Math.max(count, 1), 5), psnr: round(trainer.evaluate([validation]), 2),
+          step: trainer.stepCount, loss: round(loss / Math.max(count, 1), 5), psnr: round(psnr(liveRender([validation])[0]!, validation.image), 2),
           trainPsnr: round(psnrFromMse(se / Math.max(count, 1)), 2), elapsedMs: Math.round(base + now - t0),
         };
         history.push(p);
         process.stdout.write(`${JSON.stringify(p)}\n`);
         loss = se = count = 0;
         nextReport = now + reportMs;
+      }
+      if (snapshotEverySec !== undefined && now >= nextSnapshot && now - t0 < budgetMs) {
+        const heldOutPsnr = snapshot();
+        writeAvatarFile(`${out}.snapshot.vxa`, model);
+        process.stdout.write(`${JSON.stringify({
+          snapshot: `${out}.snapshot.vxa`, preview: `${out}.preview.png`, step: trainer.stepCount, heldOutPsnr, baselinePsnr,
+          elapsedMs: Math.round(base + performance.now() - t0),
+        })}\n`);
+        nextSnapshot = performance.now() + snapshotEverySec * 1000;
       }
       if (now - lastCkpt > 60_000) { save(); lastCkpt = performance.now(); }
       await new Promise((r) => setImmediate(r));
@@ -141,13 +180,14 @@ export async function train(args: string[]): Promise<void> {
   }
   save();
   writeAvatarFile(out, model);
+  const heldOutPsnr = snapshot();
   writeTrainingCurves(`${out}.curves.png`, history.map((h) => ({ elapsedMs: h.elapsedMs, loss: h.loss, psnr: h.trainPsnr ?? h.psnr, validationPsnr: h.psnr })));
   const picks = [0, 1, 2, 3].map((i) => ds.test[Math.floor((i * ds.test.length) / 4)]!).filter((f, i, a) => a.indexOf(f) === i);
   const strip = picks.flatMap((f) => [rgbaToRgb(render(model, f.coefficients, f.pose, { width: res, height: res })), f.image]);
   writeRgbStrip(`${out}.heldout.png`, strip, res, res);
   process.stdout.write(`${JSON.stringify({
-    done: true, step: trainer.stepCount, psnr: history.at(-1)?.psnr ?? null, elapsedMs: Math.round(run.elapsedMs),
-    avatar: out, checkpoint: ckptPath, curves: `${out}.curves.png`, heldout: `${out}.heldout.png`, interrupted: stop,
+    done: true, step: trainer.stepCount, psnr: history.at(-1)?.psnr ?? null, heldOutPsnr, baselinePsnr, elapsedMs: Math.round(run.elapsedMs),
+    avatar: out, checkpoint: ckptPath, curves: `${out}.curves.png`, heldout: `${out}.heldout.png`, preview: `${out}.preview.png`, interrupted: stop,
   })}\n`);
   if (stop) process.exitCode = 130;
 }

@@ -47,10 +47,29 @@ export interface TrainingJob {
   /** Process id of the running trainer, so a restarted server can stop an orphan. */
   pid?: number;
   progress: TrainingProgress;
+  /** True once a version of the avatar is in the store: the owner can join as it. */
+  usable: boolean;
+  /** Held-out PSNR (dB, live renderer, up to three held-out frames) of the installed version; null before one. */
+  installedPsnr: number | null;
+  /** Versions installed so far (usable snapshots, then the final avatar if it is better). */
+  installs: number;
+  /** The PSNR a snapshot needs to be installed: the configured floor, or the mean image's + margin when higher. */
+  usablePsnr: number;
+  /** The mean training image's PSNR on the same held-out frames; null before the first snapshot. */
+  baselinePsnr: number | null;
+  /** Held-out PSNR at each snapshot (the quality chart), at most QUALITY_POINTS. */
+  quality: QualityPoint[];
   /** Why it failed, and the last lines the trainer wrote to stderr. */
   error?: string;
   stderrTail?: string;
 }
+
+export interface QualityPoint {
+  elapsedMs: number;
+  psnr: number;
+}
+
+export const QUALITY_POINTS = 200;
 
 export interface JobsFile {
   version: 1;
@@ -62,4 +81,8 @@ export interface TrainingQueueEvents extends Record<string, unknown> {
   progress: { job: TrainingJob; progress: TrainingProgress };
   /** A job ended (done, failed or cancelled). */
   finished: { job: TrainingJob };
+  /** A better version of the avatar was installed in the store (live sessions may reload it). */
+  installed: { job: TrainingJob; psnr: number; final: boolean };
+  /** A small render | ground truth PNG of a held-out frame, from the latest snapshot. */
+  preview: { job: TrainingJob; png: Buffer; step: number; psnr: number; elapsedMs: number };
 }

@@ -16,13 +16,18 @@
  *   without a finished avatar (exit 1, a signal, a spawn error) is retried, from
  *   the last checkpoint, up to `maxAttempts` starts, then failed with the tail of
  *   its stderr. Other jobs carry on either way.
- * - Done: the avatar is installed into the store under its owner
- *   (AvatarStore.installFor, atomic). Later work: install each better
- *   checkpoint while training continues ("usable early, better later").
+ * - Usable early, better later: the trainer writes a snapshot avatar every
+ *   `snapshotSeconds` with its held-out PSNR; a snapshot that reaches the
+ *   threshold (`usablePsnr`, and `usableMarginDb` over the mean training image's
+ *   PSNR on the same frames) and beats the installed version is installed at
+ *   once (`installed` event: live sessions reload it), with a preview PNG each
+ *   time (`preview` event).
+ * - Done: the final avatar is installed into the store under its owner
+ *   (AvatarStore.installFor, atomic) unless an installed snapshot scored better.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +35,9 @@ import { TypedEmitter } from '../../shared/TypedEmitter';
 import { writeFileAtomic } from '../atomicFile';
 import type { AvatarStore } from '../avatar/AvatarStore';
 import { Logger } from '../Logger';
-import type { JobsFile, TrainingJob, TrainingOptions, TrainingProgress, TrainingQueueEvents } from './TrainingJobTypes';
+import {
+  QUALITY_POINTS, type JobsFile, type TrainingJob, type TrainingOptions, type TrainingProgress, type TrainingQueueEvents,
+} from './TrainingJobTypes';
 
 const logger = new Logger('TrainingQueue');
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,6 +46,8 @@ const AVATAR_FILE = 'avatar.vxa';
 /** The CLI's smallest --minutes. */
 const MIN_MINUTES = 0.01;
 const STDERR_KEEP = 16 * 1024;
+/** Preview PNGs larger than this are not sent (a 2x256 px strip is ~100 KB). */
+const MAX_PREVIEW_BYTES = 1024 * 1024;
 
 export interface TrainingQueueOptions {
   /** jobs.json and one folder per job (`jobs/<id>/`). */
@@ -54,6 +63,13 @@ export interface TrainingQueueOptions {
   stopTimeoutMs?: number;
   /** Scheduling niceness of trainers (default 10), so calls keep priority over training on the same cores. */
   niceness?: number;
+  /** Held-out PSNR (dB) a snapshot needs before it is installed (default 18). */
+  usablePsnr?: number;
+  /** ...and how far above the mean training image's PSNR it must be (default 1.5 dB). */
+  usableMarginDb?: number;
+  /** Seconds of training between snapshots (default 20) and between progress lines (default 10). */
+  snapshotSeconds?: number;
+  reportSeconds?: number;
 }
 
 export interface EnqueueRequest {
@@ -102,6 +118,10 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
   readonly #command: readonly string[];
   readonly #stopTimeoutMs: number;
   readonly #niceness: number;
+  readonly #usablePsnr: number;
+  readonly #usableMarginDb: number;
+  readonly #snapshotSeconds: number;
+  readonly #reportSeconds: number;
   readonly #jobs = new Map<string, TrainingJob>();
   readonly #running = new Map<string, Running>();
   #started = false;
@@ -118,6 +138,10 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     this.#command = options.trainerCommand ?? [process.execPath, join(REPO_ROOT, 'bin', 'voxface.js'), 'train'];
     this.#stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
     this.#niceness = options.niceness ?? 10;
+    this.#usablePsnr = options.usablePsnr ?? 18;
+    this.#usableMarginDb = options.usableMarginDb ?? 1.5;
+    this.#snapshotSeconds = options.snapshotSeconds ?? 20;
+    this.#reportSeconds = options.reportSeconds ?? 10;
     mkdirSync(join(this.dir, 'jobs'), { recursive: true });
     this.#load();
   }
@@ -150,6 +174,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
       id, owner: request.owner, avatarId: request.avatarId, dataset: resolve(request.dataset), workDir,
       options: { ...request.options }, state: 'queued', attempts: 0, createdAt: now, updatedAt: now,
       progress: this.#initialProgress(request.options),
+      usable: false, installedPsnr: null, installs: 0, usablePsnr: this.#usablePsnr, baselinePsnr: null, quality: [],
     };
     this.#jobs.set(id, job);
     this.#persist();
@@ -219,7 +244,14 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     if (!existsSync(path)) return;
     const file = JSON.parse(readFileSync(path, 'utf8')) as JobsFile;
     if (file.version !== 1 || !Array.isArray(file.jobs)) throw new TypeError(`${path}: not a version 1 jobs file`);
-    for (const job of file.jobs) this.#jobs.set(job.id, job);
+    // Jobs written before snapshots existed get the fields' starting values.
+    for (const job of file.jobs) {
+      const defaults = {
+        usable: job.state === 'done', installedPsnr: null, installs: job.state === 'done' ? 1 : 0, usablePsnr: this.#usablePsnr,
+        baselinePsnr: null, quality: [],
+      };
+      this.#jobs.set(job.id, { ...defaults, ...job });
+    }
   }
 
   #persist(): void {
@@ -274,7 +306,8 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     const minutes = Math.max(MIN_MINUTES, (budgetMs - (trainedMs ?? 0)) / 60_000);
     const [command, ...prefix] = this.#command;
     const args = [...prefix, job.dataset, '--out', out, '--minutes', minutes.toFixed(4), '--res', String(job.options.res),
-      '--model', job.options.model, trainedMs !== undefined ? '--resume' : '--force'];
+      '--model', job.options.model, trainedMs !== undefined ? '--resume' : '--force',
+      '--report-every', String(this.#reportSeconds), '--snapshot-every', String(this.#snapshotSeconds)];
     const child = spawn(command!, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
     let resolveExit!: () => void;
     const exited = new Promise<void>((r) => { resolveExit = r; });
@@ -289,12 +322,15 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     }
     logger.info(`job ${job.id}: ${trainedMs !== undefined ? `resuming after ${Math.round(trainedMs / 1000)} s` : 'starting'} (${minutes.toFixed(2)} min)`);
 
-    let stderr = '', stdoutRest = '', finishedLine = false, settled = false;
+    let stderr = '', stdoutRest = '', finishedPsnr: number | null | undefined, settled = false;
     child.stderr!.setEncoding('utf8').on('data', (text: string) => { stderr = (stderr + text).slice(-STDERR_KEEP); });
     child.stdout!.setEncoding('utf8').on('data', (text: string) => {
       const lines = (stdoutRest + text).split('\n');
       stdoutRest = lines.pop() ?? '';
-      for (const line of lines) if (this.#onLine(job, line, budgetMs)) finishedLine = true;
+      for (const line of lines) {
+        const done = this.#onLine(job, line, budgetMs);
+        if (done) finishedPsnr = done.heldOutPsnr;
+      }
     });
     const settle = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
       if (settled) return;
@@ -302,7 +338,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
       this.#running.delete(job.id);
       delete job.pid;
       try {
-        this.#onExit(job, out, { code, signal, spawnError, finishedLine, stderr });
+        this.#onExit(job, out, { code, signal, spawnError, finishedPsnr, stderr });
       } finally {
         this.#persist();
         resolveExit();
@@ -313,15 +349,20 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     child.on('close', (code, signal) => settle(code, signal));
   }
 
-  /** Handles one stdout line; true for the trainer's final `{done: true}` line. */
-  #onLine(job: TrainingJob, line: string, budgetMs: number): boolean {
-    if (!line.startsWith('{')) return false;
+  /** Handles one stdout line; for the trainer's final `{done: true}` line, its held-out PSNR. */
+  #onLine(job: TrainingJob, line: string, budgetMs: number): { heldOutPsnr: number | null } | undefined {
+    if (!line.startsWith('{')) return undefined;
     let parsed: Record<string, unknown>;
-    try { parsed = JSON.parse(line) as Record<string, unknown>; } catch { return false; }
-    if (parsed.done === true) return parsed.interrupted !== true;
+    try { parsed = JSON.parse(line) as Record<string, unknown>; } catch { return undefined; }
     const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+    if (parsed.done === true) return parsed.interrupted === true ? undefined : { heldOutPsnr: num(parsed.heldOutPsnr) };
     const step = num(parsed.step), elapsedMs = num(parsed.elapsedMs);
-    if (step === null || elapsedMs === null || job.state !== 'running') return false;
+    if (step === null || elapsedMs === null || job.state !== 'running') return undefined;
+    if (typeof parsed.snapshot === 'string') {
+      this.#onSnapshot(job, parsed.snapshot, typeof parsed.preview === 'string' ? parsed.preview : undefined,
+        { step, elapsedMs, psnr: num(parsed.heldOutPsnr), baseline: num(parsed.baselinePsnr) });
+      return undefined;
+    }
     job.progress = {
       stage: 'training', step, psnr: num(parsed.psnr), trainPsnr: num(parsed.trainPsnr), loss: num(parsed.loss),
       elapsedMs, etaMs: Math.max(0, Math.round(budgetMs - elapsedMs)),
@@ -329,10 +370,53 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     job.updatedAt = new Date().toISOString();
     this.#persist();
     this.#emitProgress(job);
-    return false;
+    return undefined;
   }
 
-  #onExit(job: TrainingJob, out: string, r: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error; finishedLine: boolean; stderr: string }): void {
+  /** The PSNR a version needs: the floor, or the margin over the mean image when that is higher. */
+  #threshold(baseline: number | null): number {
+    return Math.max(this.#usablePsnr, baseline === null ? -Infinity : baseline + this.#usableMarginDb);
+  }
+
+  /** A snapshot: record its quality, send its preview, and install it if usable and better. */
+  #onSnapshot(job: TrainingJob, path: string, preview: string | undefined, s: { step: number; elapsedMs: number; psnr: number | null; baseline: number | null }): void {
+    if (s.psnr === null) return;
+    job.baselinePsnr = s.baseline ?? job.baselinePsnr;
+    job.usablePsnr = this.#threshold(job.baselinePsnr);
+    job.quality = [...job.quality, { elapsedMs: s.elapsedMs, psnr: s.psnr }].slice(-QUALITY_POINTS);
+    job.progress = { ...job.progress, step: s.step, elapsedMs: s.elapsedMs, etaMs: Math.max(0, Math.round(job.options.minutes * 60_000 - s.elapsedMs)) };
+    if (s.psnr >= job.usablePsnr && (job.installedPsnr === null || s.psnr > job.installedPsnr)) this.#install(job, path, s.psnr, false);
+    job.updatedAt = new Date().toISOString();
+    this.#persist();
+    this.#emitProgress(job);
+    if (preview) {
+      try {
+        if (statSync(preview).size <= MAX_PREVIEW_BYTES) {
+          this.emit('preview', { job: structuredClone(job), png: readFileSync(preview), step: s.step, psnr: s.psnr, elapsedMs: s.elapsedMs });
+        }
+      } catch (error) {
+        logger.warn(`job ${job.id}: preview unreadable: ${String(error)}`);
+      }
+    }
+  }
+
+  /** Installs a version into the store; false (logged) if that fails: training goes on. */
+  #install(job: TrainingJob, path: string, psnr: number | null, final: boolean): boolean {
+    try {
+      this.#store.installFor(job.owner, job.avatarId, path);
+    } catch (error) {
+      logger.warn(`job ${job.id}: version could not be installed: ${String(error)}`);
+      return false;
+    }
+    job.usable = true;
+    job.installedPsnr = psnr ?? job.installedPsnr;
+    job.installs += 1;
+    logger.info(`job ${job.id}: ${final ? 'final' : 'snapshot'} avatar ${job.avatarId} of ${job.owner} installed (held-out ${psnr ?? '?'} dB)`);
+    this.emit('installed', { job: structuredClone(job), psnr: psnr ?? Number.NaN, final });
+    return true;
+  }
+
+  #onExit(job: TrainingJob, out: string, r: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error; finishedPsnr: number | null | undefined; stderr: string }): void {
     if (job.state === 'cancelled' || !this.#jobs.has(job.id)) return;
     const how = r.spawnError ? `could not start: ${r.spawnError.message}` : r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`;
     if (this.#closing) {
@@ -340,19 +424,21 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
       this.#requeue(job);
       return;
     }
-    if (r.code === 0 && r.finishedLine && existsSync(out)) {
+    if (r.code === 0 && r.finishedPsnr !== undefined && existsSync(out)) {
       this.#setStage(job, 'installing');
-      try {
-        this.#store.installFor(job.owner, job.avatarId, out);
-      } catch (error) {
-        this.#fail(job, `avatar could not be installed: ${error instanceof Error ? error.message : String(error)}`, r.stderr);
+      // The final avatar replaces an installed snapshot unless that one scored better.
+      const psnr = r.finishedPsnr;
+      const better = job.installedPsnr === null || psnr === null || psnr >= job.installedPsnr;
+      if (better && !this.#install(job, out, psnr, true)) {
+        this.#fail(job, 'avatar could not be installed (see the server log)', r.stderr);
         return;
       }
+      if (psnr !== null) job.quality = [...job.quality, { elapsedMs: job.progress.elapsedMs, psnr }].slice(-QUALITY_POINTS);
       job.state = 'done';
       job.finishedAt = new Date().toISOString();
       job.progress = { ...job.progress, etaMs: 0 };
       this.#setStage(job, 'done');
-      logger.info(`job ${job.id}: avatar ${job.avatarId} of ${job.owner} installed`);
+      logger.info(`job ${job.id} done: avatar ${job.avatarId} of ${job.owner}, ${job.installs} version(s) installed`);
       this.emit('finished', { job: structuredClone(job) });
       return;
     }

@@ -48,12 +48,12 @@ describe('voxface train, eval and render on a shared clip', () => {
     // (16 dB on the first 3 s) and the nearest training frame is not a copy of the test frames.
     const prep = await runPrepare([clipPath('womanHdtf'), '--out', data, '--duration', '3']);
     assert.equal(prep.code, 0, `prepare failed:\n${prep.stderr}`);
-    trained = await voxface(['train', data, '--out', avatar, '--minutes', '0.5', '--res', '64', '--model', 'small', '--rays', '1024']);
+    trained = await voxface(['train', data, '--out', avatar, '--minutes', '0.5', '--res', '64', '--model', 'small', '--rays', '1024', '--snapshot-every', '10']);
     assert.equal(trained.code, 0, `train failed:\n${trained.stderr}`);
   });
 
   test('train prints progress lines, a bar on stderr, and writes the avatar, checkpoint and PNGs', () => {
-    const progress = trained.lines.filter((l) => !l.done), final = trained.lines.at(-1)!;
+    const progress = trained.lines.filter((l) => !l.done && !l.snapshot), final = trained.lines.at(-1)!;
     assert.ok(progress.length >= 3, `progress lines: ${trained.stdout}`);
     for (const p of progress) for (const k of ['step', 'loss', 'psnr', 'elapsedMs']) assert.equal(typeof p[k], 'number', `${k} in ${JSON.stringify(p)}`);
     for (let i = 1; i < progress.length; i++) assert.ok((progress[i]!.step as number) > (progress[i - 1]!.step as number));
@@ -67,6 +67,21 @@ describe('voxface train, eval and render on a shared clip', () => {
     assert.equal(png(`${avatar}.curves.png`).width, 640);
     const strip = png(`${avatar}.heldout.png`);
     assert.deepEqual([strip.width, strip.height], [8 * 64, 64]);
+  });
+
+  test('--snapshot-every writes a loadable avatar and a preview, with held-out quality that improves', () => {
+    const snapshots = trained.lines.filter((l) => l.snapshot);
+    assert.ok(snapshots.length >= 2, `snapshot lines: ${trained.stdout}`);
+    for (const s of snapshots) {
+      for (const k of ['step', 'heldOutPsnr', 'baselinePsnr', 'elapsedMs']) assert.equal(typeof s[k], 'number', `${k} in ${JSON.stringify(s)}`);
+      assert.equal(s.snapshot, `${avatar}.snapshot.vxa`);
+    }
+    const final = trained.lines.at(-1)!;
+    assert.ok((final.heldOutPsnr as number) > (snapshots[0]!.heldOutPsnr as number), `held-out ${snapshots[0]!.heldOutPsnr} dB first, ${final.heldOutPsnr} dB at the end`);
+    assert.ok((final.heldOutPsnr as number) > (final.baselinePsnr as number), `held-out ${final.heldOutPsnr} dB vs mean image ${final.baselinePsnr} dB`);
+    assert.equal(readAvatarFile(`${avatar}.snapshot.vxa`).config.expressionCount, readAvatarFile(avatar).config.expressionCount);
+    const preview = png(`${avatar}.preview.png`);
+    assert.deepEqual([preview.width, preview.height], [2 * 64, 64]);
   });
 
   test('eval beats the mean-image baseline clearly; render writes every held-out frame', async () => {

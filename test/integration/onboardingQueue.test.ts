@@ -18,7 +18,7 @@ import { AvatarStore } from '../../server/avatar/AvatarStore';
 import { DatasetWriter } from '../../server/dataset/DatasetWriter';
 import { readAvatarFile } from '../../server/engine/AvatarFile';
 import type { JobsFile, TrainingJob, TrainingProgress } from '../../server/onboarding/TrainingJobTypes';
-import { checkpointElapsedMs, JOBS_FILE, TrainingQueue } from '../../server/onboarding/TrainingQueue';
+import { checkpointElapsedMs, JOBS_FILE, TrainingQueue, type TrainingQueueOptions } from '../../server/onboarding/TrainingQueue';
 
 process.env.VOXFACE_QUIET ??= '1';
 const root = mkdtempSync(join(tmpdir(), 'voxface-onboarding-queue-'));
@@ -30,8 +30,9 @@ let good: TrainingJob;
 let broken: TrainingJob;
 const events: { id: string; progress: TrainingProgress }[] = [];
 
-function newQueue(): TrainingQueue {
-  const queue = new TrainingQueue({ dir: queueDir, store, maxAttempts: 2, niceness: 0 });
+/** By default no snapshot is installed early (threshold out of reach), so installs happen at the end only. */
+function newQueue(options: Partial<TrainingQueueOptions> = {}, dir = queueDir): TrainingQueue {
+  const queue = new TrainingQueue({ dir, store, maxAttempts: 2, niceness: 0, reportSeconds: 2, snapshotSeconds: 60, usablePsnr: 99, ...options });
   queue.on('progress', ({ job, progress }) => events.push({ id: job.id, progress }));
   queues.push(queue);
   return queue;
@@ -124,3 +125,47 @@ test('stopping the queue mid-job keeps the job with a checkpoint; a new queue re
   assert.equal(queue.get(broken.id)?.state, 'failed', 'the failed job is not run again');
   assert.equal(existsSync(join(queueDir, 'jobs', broken.id)), true);
 });
+
+test('a snapshot that passes the threshold is installed while training goes on, with a preview; better ones replace it', async () => {
+  const queue = newQueue({ snapshotSeconds: 5, usablePsnr: 0, usableMarginDb: -100 }, join(root, 'onboarding-snapshots'));
+  const installs: { psnr: number; final: boolean; state: string; usable: boolean }[] = [];
+  const previews: Buffer[] = [];
+  queue.on('installed', ({ job, psnr, final }) => installs.push({ psnr, final, state: job.state, usable: job.usable }));
+  queue.on('preview', ({ png }) => previews.push(png));
+  const job = queue.enqueue({ owner: 'carol', avatarId: 'av-carol', dataset: join(root, 'good'), options: OPTIONS });
+  const done = queue.waitFor('finished', 60_000, (e) => e.job.id === job.id);
+  await queue.start();
+  const { job: finished } = await done;
+  assert.equal(finished.state, 'done', finished.error);
+  const early = installs.filter((i) => !i.final);
+  assert.ok(early.length >= 1, `installs: ${JSON.stringify(installs)}`);
+  assert.equal(early[0]!.state, 'running', 'installed while the trainer was still running');
+  assert.equal(early[0]!.usable, true);
+  for (let i = 1; i < installs.length; i++) assert.ok(installs[i]!.psnr >= installs[i - 1]!.psnr, `each install is better: ${JSON.stringify(installs)}`);
+  assert.equal(finished.installs, installs.length);
+  assert.ok(finished.quality.length >= 2, JSON.stringify(finished.quality));
+  assert.ok(previews.length >= 1);
+  assert.deepEqual([...previews[0]!.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
+  assert.deepEqual(pngSize(previews[0]!), [2 * OPTIONS.res, OPTIONS.res], 'render | ground truth');
+  assert.equal(store.ownerOf('av-carol'), 'carol');
+  assert.equal(readAvatarFile(store.existing('av-carol')).config.appearanceRes, 32);
+});
+
+test('a snapshot below the threshold is not installed; the final avatar is, at the end', async () => {
+  const queue = newQueue({ snapshotSeconds: 5, usablePsnr: 99 }, join(root, 'onboarding-high-bar'));
+  const installs: boolean[] = [];
+  queue.on('installed', ({ final }) => installs.push(final));
+  const job = queue.enqueue({ owner: 'dave', avatarId: 'av-dave', dataset: join(root, 'good'), options: OPTIONS });
+  const done = queue.waitFor('finished', 60_000, (e) => e.job.id === job.id);
+  await queue.start();
+  const { job: finished } = await done;
+  assert.equal(finished.state, 'done', finished.error);
+  assert.deepEqual(installs, [true]);
+  assert.equal(finished.usablePsnr, 99);
+  assert.ok(finished.quality.length >= 2);
+});
+
+/** Width and height from a PNG's IHDR chunk. */
+function pngSize(png: Buffer): [number, number] {
+  return [png.readUInt32BE(16), png.readUInt32BE(20)];
+}
