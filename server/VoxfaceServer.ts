@@ -20,7 +20,7 @@ import { Metrics } from './metrics';
 import { RoomManager } from './rooms/RoomManager';
 import { SignalingServer } from './signaling/SignalingServer';
 import { SignalingError } from './signaling/SignalingError';
-import { FACE_LANDMARKER_MODEL, ensureModelAsset } from './assets/ModelAsset';
+import { FACE_LANDMARKER_MODEL, SELFIE_SEGMENTER_MODEL, ensureModelAsset } from './assets/ModelAsset';
 import { CoefficientIngest } from './streams/CoefficientIngest';
 import { AvatarService, type RendererFactory } from './avatar/AvatarService';
 import { AvatarStore } from './avatar/AvatarStore';
@@ -28,6 +28,7 @@ import { WorkerFrameRenderer } from './avatar/WorkerFrameRenderer';
 import { onboardingRouter } from './onboarding/onboardingRouter';
 import { OnboardingService } from './onboarding/OnboardingService';
 import { TrainingQueue } from './onboarding/TrainingQueue';
+import { OnboardingProgress } from './onboarding/OnboardingProgress';
 
 export interface VoxfaceServerDependencies {
   /** Makes a renderer for a stored avatar (default: a render thread per avatar session). */
@@ -54,6 +55,9 @@ export class VoxfaceServer {
   readonly #signaling: SignalingServer;
   /** Settles once the face model is verified on disk (or could not be). */
   readonly faceModel: Promise<{ ok: true; path: string } | { ok: false; error: string }>;
+  /** Fetched on the first request (only the onboarding capture page needs it). */
+  #segmenterModel?: Promise<string>;
+  readonly #progress: OnboardingProgress;
   #closed = false;
 
   private constructor(config: VoxfaceConfig, pool: WorkerPool, deps: VoxfaceServerDependencies) {
@@ -86,7 +90,13 @@ export class VoxfaceServer {
     const onboardingDir = config.onboardingDir ?? join(config.avatarDir, '.onboarding');
     this.trainingQueue = new TrainingQueue({
       dir: onboardingDir, store: this.avatarStore, concurrency: config.onboardingConcurrency, maxAttempts: config.onboardingMaxAttempts,
+      usablePsnr: config.onboardingUsablePsnr, usableMarginDb: config.onboardingUsableMarginDb, snapshotSeconds: config.onboardingSnapshotSeconds,
     });
+    // Each better version a trainer installs replaces the avatar in its owner's live call.
+    this.trainingQueue.on('installed', ({ job }) => {
+      this.avatars.reloadAvatar(job.avatarId).catch((error: unknown) => logger.warn(`reloading ${job.avatarId} failed: ${String(error)}`));
+    });
+    this.#progress = new OnboardingProgress(this.io, this.trainingQueue, config.tokenSecret);
     this.onboarding = new OnboardingService({
       dir: onboardingDir, store: this.avatarStore, queue: this.trainingQueue, limits: config.onboardingLimits, training: config.onboardingTraining,
     });
@@ -146,6 +156,7 @@ export class VoxfaceServer {
     if (this.#closed) return;
     this.#closed = true;
     this.#signaling.close();
+    this.#progress.close();
     // Trainers save a checkpoint on the way out, so their jobs resume on the next start.
     await this.trainingQueue.close();
     this.avatars.close();
@@ -193,6 +204,15 @@ export class VoxfaceServer {
       const model = await this.faceModel;
       if (model.ok) res.sendFile(model.path, { maxAge: '1d' });
       else res.status(503).json({ error: `face model unavailable: ${model.error}` });
+    });
+    app.get(`/models/${SELFIE_SEGMENTER_MODEL.name}`, async (_req, res) => {
+      this.#segmenterModel ??= ensureModelAsset({ ...SELFIE_SEGMENTER_MODEL, path: this.config.segmenterModelPath, url: this.config.segmenterModelUrl });
+      try {
+        res.sendFile(await this.#segmenterModel, { maxAge: '1d' });
+      } catch (error) {
+        this.#segmenterModel = undefined; // try again on the next request
+        res.status(503).json({ error: `segmenter model unavailable: ${error instanceof Error ? error.message : String(error)}` });
+      }
     });
     // The wasm runtime of @mediapipe/tasks-vision, served from the installed package.
     const tasksVision = dirname(createRequire(import.meta.url).resolve('@mediapipe/tasks-vision'));

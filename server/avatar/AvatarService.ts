@@ -4,6 +4,8 @@
  * renders it at the configured size and rate. Sessions end with their peer, their
  * stream, or `disableAvatar`. The scheduler keeps the sum of all sessions' render
  * time within the machine's budget by lowering their frame rate, and says so.
+ * reloadAvatar() swaps a newer version of an avatar (train-on-join installs
+ * better ones while the owner is in a call) into its live sessions between frames.
  */
 import { cpus } from 'node:os';
 import { TypedEmitter } from '../../shared/TypedEmitter';
@@ -36,6 +38,8 @@ export interface AvatarServiceEvents {
   sessionEnded: { roomId: string; peerId: string; reason: string };
   /** The scheduler changed every session's rendered-frame rate (overload or recovery). */
   rateChanged: { targetFps: number; load: number };
+  /** A newer version of the avatar now renders for this peer. */
+  avatarReloaded: { roomId: string; peerId: string; avatarId: string };
 }
 
 interface Wanted {
@@ -101,6 +105,37 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     };
     room.on('peerLeft', onLeft);
     if (this.#ingest.get(room.id, peer.id)) await this.#startSession(wanted);
+  }
+
+  /**
+   * Loads the stored version of `avatarId` anew for every peer driving it and swaps
+   * it in between two frames (no frame is missed; the old version renders until the
+   * new one is loaded). A version that fails to load is logged and the current one
+   * kept. Resolves with the number of peers now on the new version.
+   */
+  async reloadAvatar(avatarId: string): Promise<number> {
+    const size = { width: this.#options.width, height: this.#options.height };
+    const targets = [...this.#wanted.entries()].filter(([, w]) => w.avatarId === avatarId);
+    const results = await Promise.all(targets.map(async ([key, wanted]) => {
+      let renderer: FrameRenderer;
+      try {
+        renderer = await this.#createRenderer(avatarId, size);
+      } catch (error) {
+        logger.warn(`new version of avatar '${avatarId}' could not be loaded for ${wanted.peer.id}; keeping the current one: ${String(error)}`);
+        return false;
+      }
+      if (this.#wanted.get(key) !== wanted) {
+        renderer.close(); // the peer stopped (or replaced) its avatar meanwhile
+        return false;
+      }
+      if (wanted.session && !(await wanted.session.replaceRenderer(renderer))) return false;
+      const previous = wanted.renderer;
+      wanted.renderer = renderer;
+      previous.close();
+      this.emit('avatarReloaded', { roomId: wanted.room.id, peerId: wanted.peer.id, avatarId });
+      return true;
+    }));
+    return results.filter(Boolean).length;
   }
 
   disable(room: Room, peer: Peer): void {

@@ -5,7 +5,9 @@
  * camera. A render still running when the next tick comes is not queued: the
  * newest frame is sent again and the tick counted, so the session never falls
  * behind. While the stream is stalled the last frame is repeated (a still picture)
- * and the status says so.
+ * and the status says so. A better version of the avatar (train-on-join) comes in
+ * through replaceRenderer(): the swap happens between two renders, so the video
+ * never misses a frame.
  */
 import type { types } from 'mediasoup';
 import { TypedEmitter } from '../../shared/TypedEmitter';
@@ -35,6 +37,8 @@ export interface AvatarSessionEvents {
   status: { status: DrivenFaceStatus };
   producer: types.Producer;
   closed: { reason: string };
+  /** A replacement renderer took over; `previous` is no longer used (its owner closes it). */
+  rendererSwapped: { previous: FrameRenderer };
 }
 
 export interface AvatarSessionStats {
@@ -51,12 +55,17 @@ export interface AvatarSessionStats {
   renderMsP50: number;
   renderMsP95: number;
   encoderRestarts: number;
+  /** Avatar versions swapped in while the session ran. */
+  rendererSwaps: number;
 }
 
 export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   readonly room: Room;
   readonly peer: Peer;
-  readonly #renderer: FrameRenderer;
+  #renderer: FrameRenderer;
+  /** A renderer for a newer avatar version, swapped in before the next render. */
+  #nextRenderer?: { renderer: FrameRenderer; swapped: () => void };
+  #rendererSwaps = 0;
   readonly #face: DrivenFace;
   readonly #options: AvatarSessionOptions;
   #injector!: VideoInjector;
@@ -140,7 +149,33 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
       renderMsP50: pick(0.5),
       renderMsP95: pick(0.95),
       encoderRestarts: this.#injector.stats().encoderRestarts,
+      rendererSwaps: this.#rendererSwaps,
     };
+  }
+
+  /**
+   * Renders with `renderer` from the next frame on (same size), closing the old
+   * one once no render runs on it. Resolves when swapped; a renderer still waiting
+   * when another replaces it, or when the session closes, is closed and resolves false.
+   */
+  replaceRenderer(renderer: FrameRenderer): Promise<boolean> {
+    if (renderer.width !== this.#renderer.width || renderer.height !== this.#renderer.height) {
+      throw new TypeError(`replacement renderer is ${renderer.width}x${renderer.height}, the session renders ${this.#renderer.width}x${this.#renderer.height}`);
+    }
+    if (this.#closed) {
+      renderer.close();
+      return Promise.resolve(false);
+    }
+    this.#dropNextRenderer();
+    return new Promise((resolve) => {
+      this.#nextRenderer = { renderer, swapped: () => resolve(true) };
+      this.once('closed', () => resolve(false));
+    });
+  }
+
+  /** The renderer in use (its owner closes it when the session ends). */
+  get renderer(): FrameRenderer {
+    return this.#renderer;
   }
 
   close(reason = 'closed'): void {
@@ -149,9 +184,16 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
     clearTimeout(this.#timer);
     // The renderer belongs to whoever made it (the AvatarService keeps it across stream restarts).
     this.#injector?.close();
+    // A replacement never swapped in is the session's to close; the one in use is the owner's.
+    this.#dropNextRenderer();
     logger.debug('avatar session of %s closed (%s)', this.peer.id, reason);
     this.emit('closed', { reason });
     this.removeAllListeners();
+  }
+
+  #dropNextRenderer(): void {
+    this.#nextRenderer?.renderer.close();
+    this.#nextRenderer = undefined;
   }
 
   #publish(producer: types.Producer): void {
@@ -197,6 +239,16 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
         this.#frameTimes.push(performance.now());
       }
       return;
+    }
+    if (this.#nextRenderer) {
+      // Between renders: nothing runs on the old renderer, so closing it cannot cut a frame short.
+      const { renderer, swapped } = this.#nextRenderer;
+      this.#nextRenderer = undefined;
+      const old = this.#renderer;
+      this.#renderer = renderer;
+      this.#rendererSwaps += 1;
+      this.emit('rendererSwapped', { previous: old });
+      swapped();
     }
     this.#rendering = true;
     const started = performance.now();

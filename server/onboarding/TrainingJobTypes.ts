@@ -12,7 +12,7 @@ export interface TrainingOptions {
   /** Total wall-clock training budget over all attempts and restarts. */
   minutes: number;
   res: number;
-  model: 'default' | 'small';
+  model: 'default' | 'small' | 'fast';
 }
 
 export interface TrainingProgress {

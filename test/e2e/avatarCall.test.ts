@@ -8,6 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
+import { readAvatarFile, writeAvatarFile } from '../../server/engine/AvatarFile';
 import type { Browser, Page } from 'playwright-core';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
 import { launchChromium, openPage } from '../helpers/browser';
@@ -76,6 +77,23 @@ test('a peer joins as its avatar: others decode the rendered video, which follow
   const session = server.avatars.sessions().find((s) => s.peer.id === aId)!;
   const stats = session.stats();
   assert.ok(stats.framesRendered > 3, `frames rendered: ${JSON.stringify(stats)}`);
+
+  // Train-on-join installs a better version while its owner is in the call: here one whose
+  // colour head is biased dark, so B can tell which version it sees. It is swapped in
+  // between frames: B keeps decoding at full rate through the reload.
+  const darker = readAvatarFile(syntheticAvatarFile());
+  for (let i = 0; i < 3; i++) darker.params.colorB1[i]! -= 4;
+  writeAvatarFile(server.avatarStore.pathOf('synthetic'), darker);
+  const before = (await inboundFigures(b.page)).find((x) => x.peerId === aId && x.kind === 'video')!;
+  const reloadStarted = Date.now();
+  assert.equal(await server.avatars.reloadAvatar('synthetic'), 1, 'one live session took the new version');
+  await b.page.waitForTimeout(2000);
+  const after = (await inboundFigures(b.page)).find((x) => x.peerId === aId && x.kind === 'video')!;
+  const swapFps = (after.framesDecoded - before.framesDecoded) / ((Date.now() - reloadStarted) / 1000);
+  assert.ok(swapFps >= 15, `B decodes ${swapFps.toFixed(1)} fps across the swap`);
+  assert.equal(session.stats().rendererSwaps, 1);
+  const darkLevel = await videoLevel(b.page, `.tile[data-peer-id="${aId}"] video`);
+  assert.ok(darkLevel < Math.min(...levels) - 5, `B sees the new version: brightness ${darkLevel.toFixed(1)} after, ${levels.map((l) => l.toFixed(1)).join(', ')} before`);
 
   // The coefficient stream stops without closing: after 2 s the avatar freezes and B is told.
   await a.page.evaluate(() => {

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 
 export const SHARED_DATA = process.env.VOXFACE_SHARED_DATA ?? resolve(process.cwd(), '..', 'shared', 'data');
 export const FACE_MODEL_PATH = join(SHARED_DATA, 'models', 'face_landmarker.task');
+export const SEGMENTER_MODEL_PATH = join(SHARED_DATA, 'models', 'selfie_segmenter.tflite');
 
 export const CLIPS = {
   manGlassesSelfie: 'man-glasses-selfie_liveportrait-d13.mp4',

@@ -1,0 +1,72 @@
+/**
+ * Training progress over socket.io, namespace `/onboarding`. A client connects with
+ * `auth: { token }` (a join token; its peerId is the user) and receives only its
+ * own jobs' events:
+ *
+ *   jobs      { jobs: TrainingJob[] }     once, on connect (to redraw after a reload)
+ *   progress  { job: TrainingJob }        every stage change, progress line and snapshot
+ *   preview   { jobId, avatarId, step, psnr, elapsedMs, png }   render | ground truth PNG
+ *
+ * The channel only sends: clients act through the HTTP API. Anything a client emits
+ * is ignored; a bad or expired token is refused at the handshake (`connect_error`
+ * with a message starting `unauthorized`).
+ */
+import type { Namespace, Server as SocketIoServer } from 'socket.io';
+import { verifyJoinToken } from '../auth/JoinToken';
+import { Logger } from '../Logger';
+import type { TrainingQueue } from './TrainingQueue';
+import type { TrainingJob, TrainingQueueEvents } from './TrainingJobTypes';
+
+const logger = new Logger('OnboardingProgress');
+export const ONBOARDING_NAMESPACE = '/onboarding';
+
+const ownerRoom = (owner: string) => `owner:${owner}`;
+
+/** What clients see of a job: no server paths, pids or trainer stderr. */
+export function publicJob(job: TrainingJob): Omit<TrainingJob, 'dataset' | 'workDir' | 'pid' | 'stderrTail'> {
+  const { dataset: _dataset, workDir: _workDir, pid: _pid, stderrTail: _stderr, ...rest } = job;
+  return rest;
+}
+
+export class OnboardingProgress {
+  readonly #namespace: Namespace;
+  readonly #queue: TrainingQueue;
+  readonly #onProgress: (e: TrainingQueueEvents['progress']) => void;
+  readonly #onPreview: (e: TrainingQueueEvents['preview']) => void;
+  #closed = false;
+
+  constructor(io: SocketIoServer, queue: TrainingQueue, secret: Buffer) {
+    this.#queue = queue;
+    this.#namespace = io.of(ONBOARDING_NAMESPACE);
+    this.#namespace.use((socket, next) => {
+      const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+      if (typeof token !== 'string') { next(new Error('unauthorized: send auth { token }')); return; }
+      const check = verifyJoinToken(secret, token);
+      if (!check.ok) { next(new Error(`unauthorized: token refused (${check.reason})`)); return; }
+      socket.data.owner = check.claims.peerId;
+      next();
+    });
+    this.#namespace.on('connection', (socket) => {
+      const owner = socket.data.owner as string;
+      void socket.join(ownerRoom(owner));
+      socket.emit('jobs', { jobs: this.#queue.list(owner).map(publicJob) });
+      logger.debug('progress channel open for %s', owner);
+    });
+    this.#onProgress = ({ job }) => {
+      this.#namespace.to(ownerRoom(job.owner)).emit('progress', { job: publicJob(job) });
+    };
+    this.#onPreview = ({ job, png, step, psnr, elapsedMs }) => {
+      this.#namespace.to(ownerRoom(job.owner)).emit('preview', { jobId: job.id, avatarId: job.avatarId, step, psnr, elapsedMs, png });
+    };
+    queue.on('progress', this.#onProgress);
+    queue.on('preview', this.#onPreview);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.off('progress', this.#onProgress);
+    this.#queue.off('preview', this.#onPreview);
+    this.#namespace.disconnectSockets(true);
+  }
+}
