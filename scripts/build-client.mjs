@@ -10,6 +10,8 @@ await build({
     'face-tracker-worker': 'client/tracking/faceTracker.worker.ts',
     // The page `voxface prepare` drives in headless Chromium (client/capture).
     prepare: 'client/capture/preparePage.ts',
+    // The guided capture page of train-on-join (client/onboarding).
+    onboard: 'client/onboarding/onboardPage.ts',
   },
   outdir: out,
   bundle: true,
@@ -21,4 +23,5 @@ await build({
 });
 for (const file of ['index.html', 'demo.css']) copyFileSync(`client/demo/${file}`, `${out}/${file}`);
 copyFileSync('client/capture/prepare.html', `${out}/prepare.html`);
+for (const file of ['onboard.html', 'onboard.css']) copyFileSync(`client/onboarding/${file}`, `${out}/${file}`);
 console.log(`build-client: wrote ${out}`);

@@ -49,6 +49,10 @@ let readoutTimer: ReturnType<typeof setInterval> | undefined;
 const events: string[] = [];
 
 roomInput.value = params.get('room') ?? 'demo';
+const createAvatarLink = $<HTMLAnchorElement>('create-avatar');
+const linkCreateAvatar = () => { createAvatarLink.href = `onboard.html?room=${encodeURIComponent(roomInput.value.trim() || 'demo')}`; };
+linkCreateAvatar();
+roomInput.addEventListener('input', linkCreateAvatar);
 nameInput.value = params.get('name') ?? `Guest ${Math.floor(Math.random() * 900 + 100)}`;
 
 function setStatus(text: string, state: 'idle' | 'joining' | 'joined' | 'error'): void {
@@ -167,13 +171,23 @@ function resetUi(): void {
   leaveButton.disabled = true;
 }
 
+/** The ready avatars the token's user trained on the capture page (onboard.html); none without a token. */
+async function loadOwnAvatars(): Promise<string[]> {
+  const token = params.get('token');
+  if (!token) return [];
+  const reply = await fetch('/api/onboarding/avatars', { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+  if (!reply?.ok) return [];
+  const { avatars } = (await reply.json()) as { avatars: { id: string; ready: boolean }[] };
+  return avatars.filter((a) => a.ready === true).map((a) => a.id);
+}
+
 async function loadAvatarChoices(): Promise<void> {
-  const reply = await fetch('/api/avatars').catch(() => undefined);
-  if (!reply?.ok) return;
-  const avatars = (await reply.json()) as { id: string }[];
+  const [reply, own] = await Promise.all([fetch('/api/avatars').catch(() => undefined), loadOwnAvatars()]);
+  const avatars = reply?.ok ? ((await reply.json()) as { id: string }[]) : [];
+  for (const id of own) avatarSelect.append(new Option(`my avatar: ${id}`, id));
   for (const avatar of avatars) avatarSelect.append(new Option(`avatar: ${avatar.id}`, avatar.id));
   const wanted = params.get('avatar');
-  if (wanted && avatars.some((a) => a.id === wanted)) avatarSelect.value = wanted;
+  if (wanted && (own.includes(wanted) || avatars.some((a) => a.id === wanted))) avatarSelect.value = wanted;
 }
 
 /** Joins as an avatar: microphone published, camera only tracked; falls back to the camera if the avatar fails. */
