@@ -12,6 +12,7 @@
  */
 import { FilesetResolver, ImageSegmenter, type FaceLandmarker } from '@mediapipe/tasks-vision';
 import { createLandmarker, detect } from '../tracking/landmarkerRunner';
+import { blockMediaPipeTelemetry } from '../tracking/noTelemetry';
 import type { TrackedFace, TrackerDelegate } from '../tracking/FaceTrackerTypes';
 import { landmarksToCropPixels } from '../../shared/dataset/camera';
 import { CROP_SIZE, type CropWindow } from '../../shared/dataset/format';
@@ -62,6 +63,7 @@ export class FrameCapture {
 
   static async create(options: FrameCaptureOptions): Promise<FrameCapture> {
     const inWorker = typeof document === 'undefined';
+    blockMediaPipeTelemetry();
     const { landmarker, delegate } = await createLandmarker(options.wasmBaseUrl, options.faceModelUrl, options.delegate ?? 'auto', inWorker);
     try {
       const fileset = await FilesetResolver.forVisionTasks(options.wasmBaseUrl, inWorker);

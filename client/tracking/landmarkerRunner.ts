@@ -5,6 +5,7 @@
 import { FaceLandmarker, FilesetResolver } from '@mediapipe/tasks-vision';
 import { BLENDSHAPE_COUNT } from '../../shared/coefficients/blendshapes';
 import type { TrackedFace, TrackerDelegate } from './FaceTrackerTypes';
+import { blockMediaPipeTelemetry } from './noTelemetry';
 
 /** Whether WebGL2 here runs on a real GPU (software rasterizers are slower than the CPU delegate). */
 export function hasHardwareWebGl(): boolean {
@@ -26,6 +27,7 @@ export async function createLandmarker(
   requested: TrackerDelegate | 'auto',
   inModuleWorker: boolean,
 ): Promise<{ landmarker: FaceLandmarker; delegate: TrackerDelegate }> {
+  blockMediaPipeTelemetry();
   const fileset = await FilesetResolver.forVisionTasks(wasmBaseUrl, inModuleWorker);
   const order: TrackerDelegate[] = requested === 'CPU' ? ['CPU'] : requested === 'GPU' || hasHardwareWebGl() ? ['GPU', 'CPU'] : ['CPU'];
   let lastError: unknown;
