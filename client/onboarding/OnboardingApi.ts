@@ -136,7 +136,11 @@ export class OnboardingApi {
   connectProgress(handlers: ProgressHandlers): Socket {
     const socket = io(`${location.origin}/onboarding`, { auth: { token: this.token }, transports: ['websocket'] });
     socket.on('connect', () => handlers.connection('connected', ''));
-    socket.on('disconnect', (reason: string) => handlers.connection('disconnected', reason));
+    socket.on('disconnect', (reason: string) => {
+      handlers.connection('disconnected', reason);
+      // A server that ends the session on purpose is not retried by socket.io; a restarting one comes back.
+      if (reason === 'io server disconnect') setTimeout(() => { if (!socket.connected) socket.connect(); }, 2000);
+    });
     socket.on('connect_error', (error: Error) => {
       if (error.message.startsWith('unauthorized')) {
         socket.close();

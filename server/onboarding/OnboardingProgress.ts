@@ -67,6 +67,7 @@ export class OnboardingProgress {
     this.#closed = true;
     this.#queue.off('progress', this.#onProgress);
     this.#queue.off('preview', this.#onPreview);
-    this.#namespace.disconnectSockets(true);
+    // Sockets are not told to disconnect: closing the server drops them as a lost
+    // transport, which socket.io clients answer by reconnecting (to a restarted server).
   }
 }

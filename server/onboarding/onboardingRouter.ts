@@ -9,7 +9,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { verifyJoinToken } from '../auth/JoinToken';
 import { Logger } from '../Logger';
 import { OnboardingError } from './OnboardingError';
-import type { OnboardingService } from './OnboardingService';
+import { publicJob } from './OnboardingProgress';
+import type { AvatarView, OnboardingService } from './OnboardingService';
 import { UserRateLimiter } from './UserRateLimiter';
 
 const logger = new Logger('onboarding');
@@ -50,6 +51,11 @@ function readBody(req: Request, max: number): Promise<Buffer> {
 }
 
 type Handler = (req: Request, res: Response) => unknown;
+
+/** Jobs are sent without server paths, pids or trainer stderr (as on the progress channel). */
+function publicView(view: AvatarView): Omit<AvatarView, 'job'> & { job?: ReturnType<typeof publicJob> } {
+  return view.job ? { ...view, job: publicJob(view.job) } : view;
+}
 
 /** Runs a sync or async handler and routes what it throws to the error handler. */
 const wrap = (handler: Handler) => (req: Request, res: Response, next: NextFunction) => {
@@ -100,24 +106,25 @@ export function onboardingRouter(service: OnboardingService, secret: Buffer): ex
     res.status(result.stored ? 201 : 200).json(result);
   }));
   router.post('/sessions/:id/finish', json, wrap(async (req, res) => {
-    res.status(202).json(await service.finish(user(res), String(req.params.id), req.body));
+    const { avatarId, job } = await service.finish(user(res), String(req.params.id), req.body);
+    res.status(202).json({ avatarId, job: publicJob(job) });
   }));
   router.delete('/sessions/:id', wrap((req, res) => {
     service.deleteSession(user(res), String(req.params.id));
     res.status(204).end();
   }));
   router.get('/avatars', wrap((_req, res) => {
-    res.json({ avatars: service.avatars(user(res)) });
+    res.json({ avatars: service.avatars(user(res)).map(publicView) });
   }));
   router.get('/avatars/:id', wrap((req, res) => {
-    res.json({ avatar: service.avatar(user(res), String(req.params.id)) });
+    res.json({ avatar: publicView(service.avatar(user(res), String(req.params.id))) });
   }));
   router.delete('/avatars/:id', wrap(async (req, res) => {
     await service.deleteAvatar(user(res), String(req.params.id));
     res.status(204).end();
   }));
   router.get('/jobs/:id', wrap((req, res) => {
-    res.json({ job: service.job(user(res), String(req.params.id)) });
+    res.json({ job: publicJob(service.job(user(res), String(req.params.id))) });
   }));
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such onboarding endpoint'));
 

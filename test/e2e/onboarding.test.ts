@@ -1,0 +1,104 @@
+/**
+ * Train-on-join, end to end, in headless Chromium with a shared clip as the camera:
+ * the capture page records and uploads, the server builds the dataset and trains
+ * (a short budget at 64 px), the server is restarted during training and the job
+ * resumes from its checkpoint, the avatar becomes usable, the page's join link
+ * joins the room as that avatar, and a second page decodes the avatar's video.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { checkpointElapsedMs } from '../../server/onboarding/TrainingQueue';
+import type { VoxfaceServer } from '../../server/VoxfaceServer';
+import { launchChromium, openPage } from '../helpers/browser';
+import { onboardingProbe, startOnboardingServer, waitForOnboarding, type OnboardingServerOptions } from '../helpers/onboardingFlow';
+import { inboundFigures, pollUntil } from '../helpers/pageProbes';
+import { clipToY4m } from '../helpers/sharedData';
+
+const OPTIONS: OnboardingServerOptions = {
+  // Short but real: the fast model at 64 px, snapshots every 8 s, "usable" = 0.5 dB over the mean image.
+  training: { minutes: 1.5, res: 64, model: 'fast' },
+  usablePsnr: 12,
+  usableMarginDb: 0.5,
+  snapshotSeconds: 8,
+  minFaceFrames: 40,
+};
+const ROOM = 'onboarding';
+let server: VoxfaceServer;
+let browser: Browser;
+let avatarDir: string;
+
+before(async () => {
+  server = await startOnboardingServer(OPTIONS);
+  avatarDir = server.config.avatarDir;
+  // KatieHill turns and nods: the mean image is a weak baseline, so "usable" means a real likeness.
+  browser = await launchChromium({ fakeVideoFile: clipToY4m('womanHdtf', { width: 640, fps: 30, seconds: 9 }) });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  if (avatarDir) rmSync(avatarDir, { recursive: true, force: true });
+});
+
+test('a newcomer records, trains through a server restart, and joins the call as the avatar others then see', async (t) => {
+  const onboard = await openPage(browser, `${server.url}/onboard.html?room=${ROOM}&seconds=12&fps=10&autostart=1`);
+  // The page talks to our server only (MediaPipe's own telemetry posts are answered locally).
+  const elsewhere: string[] = [];
+  onboard.page.on('request', (r) => { if (!/^(blob|data):/.test(r.url()) && new URL(r.url()).origin !== server.url) elsewhere.push(r.url()); });
+  const recorded = await waitForOnboarding(onboard.page, (p) => ['training', 'usable', 'done'].includes(p.state), 90_000, 'recording and upload');
+  t.diagnostic(`recorded ${recorded.framesCaptured} frames (${recorded.framesWithFace} with a face), uploaded ${recorded.framesUploaded}`);
+  assert.ok(recorded.framesWithFace >= OPTIONS.minFaceFrames, JSON.stringify(recorded));
+  assert.equal(recorded.framesUploaded, recorded.framesCaptured);
+  const jobId = recorded.jobId!;
+  assert.match(jobId, /^job-/);
+
+  // Training has produced progress (and a checkpoint-worthy amount of work): restart the server.
+  const training = await waitForOnboarding(onboard.page, (p) => p.job?.progress.stage === 'training' && p.job.progress.step > 0, 90_000, 'training progress');
+  assert.equal(typeof training.job!.progress.psnr, 'number');
+  const previous = { config: server.config, port: Number(new URL(server.url).port) };
+  await server.close();
+  const saved = checkpointElapsedMs(join(avatarDir, '.onboarding', 'jobs', jobId, 'avatar.vxa.ckpt'));
+  assert.ok(saved !== undefined && saved > 0, 'the stopped trainer saved its checkpoint');
+  server = await startOnboardingServer({ ...OPTIONS, previous });
+  const resumed = server.trainingQueue.get(jobId)!;
+  assert.equal(resumed.state, 'running');
+  assert.equal(resumed.progress.elapsedMs, Math.round(saved!), 'the restarted server resumes the job from its checkpoint');
+
+  // The page reconnects by itself and learns when the avatar is usable.
+  const usable = await waitForOnboarding(onboard.page, (p) => p.joinUrl !== null && p.job?.usable === true, 180_000, 'a usable avatar');
+  t.diagnostic(`usable: ${JSON.stringify(usable.job)}; previews ${usable.previews}`);
+  assert.equal(usable.job!.state, 'running', 'usable early: the call can start while training goes on');
+  assert.equal(usable.progressVia, 'socket', 'the progress channel reconnected to the restarted server');
+  assert.ok(usable.previews >= 1, 'preview renders reached the page');
+  assert.ok((usable.job!.installedPsnr ?? 0) >= OPTIONS.usablePsnr);
+  assert.match(usable.joinUrl!, new RegExp(`avatar=${usable.avatarId}`));
+
+  // The join link: the demo joins the room as the avatar (camera tracked, not sent).
+  const me = await openPage(browser, new URL(usable.joinUrl!, server.url).href);
+  await me.page.waitForFunction(() => window.voxfaceDemo.events.includes('joined'), undefined, { timeout: 30_000 });
+  const events = await me.page.evaluate(() => window.voxfaceDemo.events);
+  assert.ok(events.includes(`avatar:${usable.avatarId}`), `joined as the avatar: ${events.join(', ')}`);
+  const myId = await me.page.evaluate(() => window.voxfaceDemo.room!.peerId);
+
+  const other = await openPage(browser, `${server.url}/?room=${ROOM}&name=Bob`);
+  await other.page.evaluate(() => window.voxfaceDemo.join());
+  const figures = await pollUntil(() => inboundFigures(other.page), (f) => f.some((x) => x.peerId === myId && x.kind === 'video' && x.framesDecoded >= 50), 30_000);
+  assert.ok(figures.some((x) => x.peerId === myId && x.kind === 'video' && x.framesDecoded >= 50), `the other page decodes the avatar: ${JSON.stringify(figures)}`);
+  const sources = await other.page.evaluate((id) => [...window.voxfaceDemo.room!.remoteTracks.values()]
+    .filter((r) => r.peerId === id).map((r) => `${r.kind}:${String(r.appData.source)}`), myId);
+  assert.ok(sources.includes('video:avatar') && !sources.includes('video:camera'), sources.join(', '));
+
+  // Nobody else may see, drive or delete it (the HTTP API answers 404 like a missing avatar).
+  const stranger = server.mintToken(ROOM, 'stranger');
+  const peek = await fetch(`${server.url}/api/onboarding/avatars/${usable.avatarId}`, { headers: { authorization: `Bearer ${stranger}` } });
+  assert.equal(peek.status, 404);
+  const final = await onboardingProbe(onboard.page);
+  t.diagnostic(`page at the end: ${final.state}, job ${JSON.stringify(final.job?.progress)}, via ${final.progressVia}`);
+  t.diagnostic(`page events: ${(await onboard.page.evaluate('window.voxfaceOnboarding.events') as string[]).filter((e) => !e.startsWith('retry')).join(' ')}`);
+  assert.deepEqual(onboard.errors, []);
+  assert.deepEqual(elsewhere, [], 'no request leaves for another host');
+  assert.deepEqual(other.errors, []);
+});
