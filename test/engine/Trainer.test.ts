@@ -36,19 +36,22 @@ describe('synthetic scene', () => {
 });
 
 describe('Trainer', () => {
-  test('training on the synthetic scene recovers held-out frames far above the mean-image baseline', () => {
-    const train = syntheticFrames(SYNTH_CONFIG, { width: W, height: W, frames: 40, seed: 1 });
+  test('training on the synthetic scene recovers held-out frames at 35 dB or better, far above the mean-image baseline', () => {
+    // 120 frames (a 5 s capture's worth) and a fixed step count: training is deterministic
+    // (seeded, thread-count independent kernels), so the bound is met or missed the same way
+    // on every machine; ~100 s on 2 idle cores.
+    const train = syntheticFrames(SYNTH_CONFIG, { width: W, height: W, frames: 120, seed: 1 });
     const held = syntheticFrames(SYNTH_CONFIG, { width: W, height: W, frames: 6, seed: 2 });
     const mean = meanImage(train.map((f) => f.image));
     const baseline = held.reduce((s, f) => s + psnr(mean, f.image), 0) / held.length;
     const trainer = new Trainer(AvatarModel.create(SYNTH_CONFIG, 1), train, { width: W, height: W, raysPerStep: 1024 });
     const lines: TrainingProgress[] = [];
-    trainer.train({ maxMs: 55_000, reportEvery: 100, onProgress: (p) => lines.push(p) });
+    trainer.train({ maxSteps: 1800, reportEvery: 100, onProgress: (p) => lines.push(p) });
     const heldOut = trainer.evaluate(held);
     process.stderr.write(`${JSON.stringify({ syntheticHeldOutPsnr: heldOut, meanImageBaseline: baseline, steps: trainer.stepCount })}\n`);
-    // Measured: ~32 dB after 55 s (baseline ~20.7 dB); the bound leaves margin for slower runs.
+    // Measured: 35.86 dB after 1800 steps (1400 steps: 34.6 dB; 40 frames plateau near 34 dB).
     assert.ok(heldOut > baseline + 8, `held-out ${heldOut.toFixed(2)} dB vs baseline ${baseline.toFixed(2)} dB`);
-    assert.ok(heldOut > 29, `held-out ${heldOut.toFixed(2)} dB`);
+    assert.ok(heldOut >= 35, `held-out ${heldOut.toFixed(2)} dB`);
     assert.ok(lines.length >= 3, 'progress reported');
     for (let i = 1; i < lines.length; i++) assert.ok(lines[i]!.step > lines[i - 1]!.step && lines[i]!.elapsedMs >= lines[i - 1]!.elapsedMs);
     assert.ok(lines.at(-1)!.loss < lines[0]!.loss, 'loss decreases');
