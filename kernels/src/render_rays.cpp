@@ -108,37 +108,68 @@ inline void encode(const float* x, int n, int F, float* out) {
 }
 
 // Trilinear lookup in grid [D,D,D,C] viewed at `stride`, point g in [-1,1]^3,
-// align_corners=false and zero padding (as grid_sample3d).
-inline void trilinear(const float* grid, int D, int C, int stride, const float* g, float* out) {
-  const int S = (D - 1) / stride + 1;
-  const size_t sx = size_t(stride) * C, sy = sx * D, sz = sy * D;
-  int i0[3];
-  float f[3];
-  bool in0[3], in1[3];
+// align_corners=false and zero padding (as grid_sample3d). The view's constants are
+// computed once per frame, not per lookup; out-of-range corners get weight 0 and a
+// clamped (valid) address, so the 8 corners run without branches.
+struct GridView {
+  const float* grid;
+  int S;             // points per axis at this stride
+  size_t sx, sy, sz;  // element strides of one step along x, y, z at this stride
+  float half;        // S / 2: u = (g + 1) * half - 0.5
+  GridView(const float* g, int D, int C, int stride)
+      : grid(g), S((D - 1) / stride + 1), sx(size_t(stride) * C), sy(sx * D), sz(sy * D), half(0.5f * float(S)) {}
+};
+
+// Corner offsets and weights of one lookup (weight 0 for corners outside the grid).
+struct Corners {
+  size_t off[8];
+  float w[8];
+};
+
+inline void corners(const GridView& v, const float* g, Corners& c) {
+  size_t base[3][2];
+  float wt[3][2];
+  const size_t step[3] = {v.sx, v.sy, v.sz};
   for (int a = 0; a < 3; ++a) {
-    float u = ((g[a] + 1.f) * float(S) - 1.f) * 0.5f;
-    u = std::fmin(std::fmax(u, -2.f), float(S) + 1.f);
+    float u = (g[a] + 1.f) * v.half - 0.5f;
+    u = std::fmin(std::fmax(u, -2.f), float(v.S) + 1.f);
     const float fl = std::floor(u);
-    i0[a] = int(fl);
-    f[a] = u - fl;
-    in0[a] = i0[a] >= 0 && i0[a] < S;
-    in1[a] = i0[a] + 1 >= 0 && i0[a] + 1 < S;
+    const int i0 = int(fl);
+    const float f = u - fl;
+    const bool in0 = i0 >= 0 && i0 < v.S, in1 = i0 + 1 >= 0 && i0 + 1 < v.S;
+    base[a][0] = size_t(in0 ? i0 : 0) * step[a];
+    base[a][1] = size_t(in1 ? i0 + 1 : 0) * step[a];
+    wt[a][0] = in0 ? 1.f - f : 0.f;
+    wt[a][1] = in1 ? f : 0.f;
   }
-  for (int c = 0; c < C; ++c) out[c] = 0.f;
-  for (int dz = 0; dz < 2; ++dz) {
-    if (!(dz ? in1[2] : in0[2])) continue;
-    const float wz = dz ? f[2] : 1.f - f[2];
-    for (int dy = 0; dy < 2; ++dy) {
-      if (!(dy ? in1[1] : in0[1])) continue;
-      const float wzy = wz * (dy ? f[1] : 1.f - f[1]);
-      const float* row = grid + size_t(i0[2] + dz) * sz + size_t(i0[1] + dy) * sy;
-      for (int dx = 0; dx < 2; ++dx) {
-        if (!(dx ? in1[0] : in0[0])) continue;
-        const float w = wzy * (dx ? f[0] : 1.f - f[0]);
-        const float* v = row + size_t(i0[0] + dx) * sx;
-        for (int c = 0; c < C; ++c) out[c] += w * v[c];
+  int k = 0;
+  for (int dz = 0; dz < 2; ++dz)
+    for (int dy = 0; dy < 2; ++dy)
+      for (int dx = 0; dx < 2; ++dx, ++k) {
+        c.off[k] = base[2][dz] + base[1][dy] + base[0][dx];
+        c.w[k] = wt[2][dz] * wt[1][dy] * wt[0][dx];
       }
-    }
+}
+
+typedef float v4 __attribute__((vector_size(16)));
+typedef float v4u __attribute__((vector_size(16), aligned(4)));
+
+// C = 4 (the appearance grid): one 4-wide load per corner.
+inline void trilinear4(const GridView& v, const float* g, float* out) {
+  Corners c;
+  corners(v, g, c);
+  v4 acc = {0.f, 0.f, 0.f, 0.f};
+  for (int k = 0; k < 8; ++k) acc += c.w[k] * *(const v4u*)(v.grid + c.off[k]);
+  *(v4u*)out = acc;
+}
+
+inline void trilinear_c(const GridView& v, int C, const float* g, float* out) {
+  Corners c;
+  corners(v, g, c);
+  for (int ch = 0; ch < C; ++ch) out[ch] = 0.f;
+  for (int k = 0; k < 8; ++k) {
+    const float* p = v.grid + c.off[k];
+    for (int ch = 0; ch < C; ++ch) out[ch] += c.w[k] * p[ch];
   }
 }
 
@@ -173,6 +204,8 @@ RenderRaysStats render_rays(const float* origins, const float* dirs, size_t R, c
     mScale[a] = 2.f / (p.motionMax[a] - p.motionMin[a]);
     aScale[a] = 2.f / (p.appMax[a] - p.appMin[a]);
   }
+  const GridView offsetView(p.offsets, p.B, 3, 1);
+  const GridView appView[3] = {GridView(p.appearance, p.A, C, 1), GridView(p.appearance, p.A, C, 2), GridView(p.appearance, p.A, C, 4)};
   std::atomic<int64_t> nSamples{0}, nDensity{0}, nShaded{0};
   const MarchParams& m = p.march;
   const int G = m.G;
@@ -254,12 +287,13 @@ RenderRaysStats render_rays(const float* origins, const float* dirs, size_t R, c
           const float* q = &pos[size_t(3 * (s0 + j))];
           float g[3], off[3];
           for (int a = 0; a < 3; ++a) g[a] = (q[a] - p.motionMin[a]) * mScale[a] - 1.f;
-          trilinear(p.offsets, p.B, 3, 1, g, off);
+          trilinear_c(offsetView, 3, g, off);
           for (int a = 0; a < 3; ++a) g[a] = (q[a] + off[a] - p.appMin[a]) * aScale[a] - 1.f;
           float* fa = feat.data();
-          trilinear(p.appearance, p.A, C, 1, g, fa);
-          trilinear(p.appearance, p.A, C, 2, g, fa + C);
-          trilinear(p.appearance, p.A, C, 4, g, fa + 2 * C);
+          for (int v = 0; v < 3; ++v) {
+            if (C == 4) trilinear4(appView[v], g, fa + v * C);
+            else trilinear_c(appView[v], C, g, fa + v * C);
+          }
           encode(fa, featA, F, enc.data() + size_t(j) * encA);
         }
         layer_n<true>(cn, enc.data(), encA, encA, WdT.data(), Hdp, bd.data(), hidD.data());
