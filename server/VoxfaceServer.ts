@@ -76,7 +76,7 @@ export class VoxfaceServer {
     this.#signaling = new SignalingServer(this.io, config, this.rooms, this.metrics);
     this.avatarStore = new AvatarStore(config.avatarDir);
     const rendererFactory: RendererFactory = deps.rendererFactory
-      ?? ((id, size) => WorkerFrameRenderer.open(this.avatarStore.existing(id), size));
+      ?? ((id, size) => WorkerFrameRenderer.open(this.avatarStore.existing(id), size, config.avatarRenderScale));
     this.avatars = new AvatarService(this.coefficients, rendererFactory, {
       width: config.avatarSize, height: config.avatarSize, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
       marker: config.avatarMarker,

@@ -43,6 +43,8 @@ export interface VoxfaceConfig {
   avatarFps: number;
   avatarCodec: 'VP8' | 'H264';
   avatarBitrateKbps: number;
+  /** Rays per output pixel per axis when rendering avatars live (the LIVE preset's 0.35 unless set). */
+  avatarRenderScale: number;
   /** Draw a sequence-number marker into avatar frames (latency benchmarks). */
   avatarMarker: boolean;
   /**
@@ -137,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     avatarFps: intFrom(env, 'VOXFACE_AVATAR_FPS', 25, 5, 60),
     avatarCodec: codecFrom(env.VOXFACE_AVATAR_CODEC),
     avatarBitrateKbps: intFrom(env, 'VOXFACE_AVATAR_BITRATE', 600, 50, 10000),
+    avatarRenderScale: numberFrom(env, 'VOXFACE_AVATAR_RENDER_SCALE', 0.35, 0.1, 1),
     avatarMarker: env.VOXFACE_AVATAR_MARKER === '1',
     onboardingDir: env.VOXFACE_ONBOARDING_DIR || undefined,
     onboardingLimits: {

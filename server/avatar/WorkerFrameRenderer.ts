@@ -36,9 +36,9 @@ export class WorkerFrameRenderer implements FrameRenderer {
   }
 
   /** Starts a render thread for the avatar file; rejects with the file's problem if it cannot load. */
-  static async open(avatarPath: string, size: { width: number; height: number }): Promise<WorkerFrameRenderer> {
+  static async open(avatarPath: string, size: { width: number; height: number }, renderScale?: number): Promise<WorkerFrameRenderer> {
     const output = new SharedArrayBuffer(size.width * size.height * 4);
-    const workerData: RenderWorkerInit = { avatarPath, width: size.width, height: size.height, output };
+    const workerData: RenderWorkerInit = { avatarPath, width: size.width, height: size.height, output, ...(renderScale ? { renderScale } : {}) };
     const worker = new Worker(WORKER_URL, { workerData, name: 'voxface-render' });
     // Only our own listeners are removed afterwards: Worker uses listener bookkeeping
     // of its own to start message delivery, which removeAllListeners() would break.

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { readAvatarFile } from '../engine/AvatarFile';
-import { REALTIME, StreamingRenderer } from '../engine/Renderer';
+import { LIVE, StreamingRenderer } from '../engine/Renderer';
 import { FaceToModelInputs } from './faceToModelInputs';
 import type { RenderWorkerInit, RenderWorkerReply, RenderWorkerRequest } from './renderWorkerTypes';
 
@@ -21,8 +21,8 @@ let renderer: StreamingRenderer;
 let inputs: FaceToModelInputs;
 try {
   const model = readAvatarFile(init.avatarPath);
-  // Live calls use the fast inference form; its quality cost against the exact model is measured in test/engine.
-  renderer = new StreamingRenderer(model, { width: init.width, height: init.height, ...REALTIME });
+  // Live calls use the fast inference form (LIVE); its quality cost is measured in test/engine and bench:render.
+  renderer = new StreamingRenderer(model, { width: init.width, height: init.height, ...LIVE, ...(init.renderScale ? { renderScale: init.renderScale } : {}) });
   inputs = new FaceToModelInputs(model.config);
   reply({ type: 'ready', expressionCount: model.config.expressionCount });
 } catch (error) {

@@ -7,6 +7,8 @@ export interface RenderWorkerInit {
   height: number;
   /** width*height*4 bytes the thread renders into. */
   output: SharedArrayBuffer;
+  /** Rays per output pixel per axis (LIVE's unless set). */
+  renderScale?: number;
 }
 
 export interface RenderWorkerRequest {

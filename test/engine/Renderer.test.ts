@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { decodeAvatar, encodeAvatar } from '../../server/engine/AvatarFile';
 import { AvatarModel } from '../../server/engine/AvatarModel';
 import { psnr } from '../../server/engine/Metrics';
-import { REALTIME, render, renderExact, StreamingRenderer } from '../../server/engine/Renderer';
+import { LIVE, REALTIME, render, renderExact, StreamingRenderer } from '../../server/engine/Renderer';
 import { syntheticFrames, type SyntheticFrame } from '../../server/engine/SyntheticScene';
 import { Trainer } from '../../server/engine/Trainer';
 import { SYNTH_CONFIG } from './modelFixtures';
@@ -78,6 +78,22 @@ describe('Renderer on a briefly trained avatar', () => {
       assert.ok(m.realtimeVsExact! > 25, `realtime vs exact ${m.realtimeVsExact} dB`);
     }
     assert.equal(steps.realtime.renderSize.width, 32);
+  });
+
+  test('the live preset shades 0.35 of the rays per axis at a measured cost against the ground truth', () => {
+    const big = { width: 256, height: 256 };
+    const frames = syntheticFrames(SYNTH_CONFIG, { ...big, frames: 2, seed: 2 });
+    const realtime = new StreamingRenderer(model, { ...big, ...REALTIME }), live = new StreamingRenderer(model, { ...big, ...LIVE });
+    for (const f of frames) {
+      const gtRealtime = psnr(f.image, rgb(realtime.render(f.coefficients, f.pose)));
+      const gtLive = psnr(f.image, rgb(live.render(f.coefficients, f.pose)));
+      process.stderr.write(`${JSON.stringify({ gtRealtime, gtLive })}\n`);
+      // Measured: 28.73 / 29.73 dB for LIVE vs 28.92 / 29.96 for REALTIME (-0.2 dB) on this
+      // briefly trained synthetic avatar; the real KatieHill avatar loses nothing measurable.
+      assert.ok(gtLive > gtRealtime - 0.5, `LIVE ${gtLive.toFixed(2)} dB vs REALTIME ${gtRealtime.toFixed(2)} dB against the ground truth`);
+      assert.ok(gtLive < gtRealtime + 0.5);
+    }
+    assert.equal(live.renderSize.width, 90);
   });
 
   test('the streaming renderer reuses its output buffer and is deterministic', () => {

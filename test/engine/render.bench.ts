@@ -2,7 +2,9 @@
 // previous renderer (StreamingRenderer defaults) at 256 px measured in the same run as
 // the baseline ratio, samples per ray, native threads, and PSNR vs the exact model at
 // 256 px for the preset and for each of its changes added one at a time.
-// `node --import tsx test/engine/render.bench.ts [file.vxav]`; without a file, a
+// LIVE (what calls render with) is timed beside it. With a dataset, held-out PSNR/SSIM
+// against the ground truth at 256 px for REALTIME and LIVE (what a viewer sees).
+// `node --import tsx test/engine/render.bench.ts [file.vxa [dataset]]`; without a file, a
 // DEFAULT_CONFIG (production: E = 51, 64-wide heads, 64^3 appearance, 64 samples) avatar is
 // trained on the synthetic scene for BENCH_TRAIN_S seconds (default 25).
 import { cpuThreads } from '../../kernels/cpu';
@@ -10,7 +12,9 @@ import { readAvatarFile } from '../../server/engine/AvatarFile';
 import { AvatarModel } from '../../server/engine/AvatarModel';
 import { DEFAULT_CONFIG } from '../../server/engine/AvatarModelTypes';
 import { psnr } from '../../server/engine/Metrics';
-import { REALTIME, renderExact, type RendererOptions, StreamingRenderer } from '../../server/engine/Renderer';
+import { LIVE, REALTIME, renderExact, type RendererOptions, StreamingRenderer } from '../../server/engine/Renderer';
+import { rgbaToRgb, ssim } from '../../server/engine/Evaluate';
+import { loadRealDataset } from '../../server/engine/RealDataset';
 import { syntheticFrames } from '../../server/engine/SyntheticScene';
 import { Trainer } from '../../server/engine/Trainer';
 
@@ -67,10 +71,29 @@ const steps: [string, Partial<RendererOptions>][] = [
   ['+weightEps', { fused: true, bakeFactor: 1, weightEps: REALTIME.weightEps! }],
   ['+occupancySlices', { fused: true, bakeFactor: 1, weightEps: REALTIME.weightEps!, occupancySlices: REALTIME.occupancySlices! }],
   ['+renderScale(=REALTIME)', REALTIME],
+  ['LIVE', LIVE],
 ];
 const psnrVsExact = Object.fromEntries(steps.map(([k, o]) => [k, quality(o)]));
 
-const prev = bench(256, 2, {}), b256 = bench(256, 20, REALTIME), b512 = bench(512, 6, REALTIME);
+const prev = bench(256, 2, {}), b256 = bench(256, 20, REALTIME), b512 = bench(512, 6, REALTIME), live = bench(256, 20, LIVE);
+
+/** Held-out frames of a dataset against their ground truth at 256 px. */
+async function groundTruth(dir: string | undefined) {
+  if (!dir) return undefined;
+  const ds = await loadRealDataset(dir, model.config, { res: 256 });
+  const score = (o: Partial<RendererOptions>) => {
+    const r = new StreamingRenderer(model, { width: 256, height: 256, ...o });
+    let p = 0, s = 0;
+    for (const f of ds.test) {
+      const img = rgbaToRgb(r.render(f.coefficients, f.pose));
+      p += psnr(img, f.image);
+      s += ssim(img, f.image, 256, 256);
+    }
+    return { psnr: +(p / ds.test.length).toFixed(2), ssim: +(s / ds.test.length).toFixed(4) };
+  };
+  return { frames: ds.test.length, REALTIME: score(REALTIME), LIVE: score(LIVE) };
+}
+const heldOut256 = await groundTruth(process.argv[3]);
 process.stdout.write(`${JSON.stringify({
   bench: 'render', mode: 'REALTIME', options: REALTIME,
   config: { E, motionRes: model.config.motionRes, appearanceRes: model.config.appearanceRes, hidden: model.config.colorHidden, samplesPerRayMax: model.config.samplesPerRay },
@@ -78,4 +101,6 @@ process.stdout.write(`${JSON.stringify({
   samplesPerRay256: +b256.samplesPerRay.toFixed(2), shadedPerRay256: +b256.shadedPerRay.toFixed(2), samplesPerRay512: +b512.samplesPerRay.toFixed(2),
   threads: cpuThreads(), previousMs256: Math.round(prev.ms), speedupVsPrevious: +(prev.ms / b256.ms).toFixed(1),
   psnrVsExact256: psnrVsExact,
+  live: { options: LIVE, ms256: +live.ms.toFixed(1), fps256: +(1000 / live.ms).toFixed(1), samplesPerRay256: +live.samplesPerRay.toFixed(2), speedupVsRealtime: +(b256.ms / live.ms).toFixed(2) },
+  ...(heldOut256 ? { heldOut256 } : {}),
 })}\n`);
