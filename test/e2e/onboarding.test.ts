@@ -91,6 +91,17 @@ test('a newcomer records, trains through a server restart, and joins the call as
     .filter((r) => r.peerId === id).map((r) => `${r.kind}:${String(r.appData.source)}`), myId);
   assert.ok(sources.includes('video:avatar') && !sources.includes('video:camera'), sources.join(', '));
 
+  // Training goes on; each better version is installed and swapped into the live call.
+  const done = await waitForOnboarding(onboard.page, (p) => p.job?.state === 'done', 120_000, 'the final avatar');
+  const session = server.avatars.sessions().find((x) => x.peer.id === myId)!;
+  t.diagnostic(`final: ${done.job!.installs} versions installed, best ${done.job!.installedPsnr} dB; live session ${JSON.stringify(session.stats())}`);
+  assert.ok((done.job!.installs ?? 0) >= 2, 'a better version followed the first usable one');
+  assert.ok(session.stats().rendererSwaps >= 1, 'the live call picked up a better version');
+  const before = (await inboundFigures(other.page)).find((x) => x.peerId === myId && x.kind === 'video')!.framesDecoded;
+  await other.page.waitForTimeout(1000);
+  const after = (await inboundFigures(other.page)).find((x) => x.peerId === myId && x.kind === 'video')!.framesDecoded;
+  assert.ok(after - before >= 10, `the other page keeps decoding the avatar (${after - before} frames in 1 s)`);
+
   // Nobody else may see, drive or delete it (the HTTP API answers 404 like a missing avatar).
   const stranger = server.mintToken(ROOM, 'stranger');
   const peek = await fetch(`${server.url}/api/onboarding/avatars/${usable.avatarId}`, { headers: { authorization: `Bearer ${stranger}` } });
