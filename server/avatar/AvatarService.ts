@@ -48,8 +48,10 @@ interface Wanted {
   avatarId: string;
   renderer: FrameRenderer;
   session?: AvatarSession;
-  /** A start is under way (the stream may open while enable() is still starting one). */
-  starting?: boolean;
+  /** A start under way (the stream may open while enable() is still starting one). */
+  starting?: Promise<void>;
+  /** Counts reloads, so a version that loads after a newer one is dropped. */
+  generation: number;
 }
 
 export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
@@ -96,7 +98,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       renderer.close();
       throw new SignalingError('not-joined', 'peer left while its avatar was loading');
     }
-    const wanted: Wanted = { room, peer, avatarId, renderer };
+    const wanted: Wanted = { room, peer, avatarId, renderer, generation: 0 };
     this.#wanted.set(key, wanted);
     const onLeft = (left: Peer) => {
       if (left !== peer) return;
@@ -117,6 +119,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     const size = { width: this.#options.width, height: this.#options.height };
     const targets = [...this.#wanted.entries()].filter(([, w]) => w.avatarId === avatarId);
     const results = await Promise.all(targets.map(async ([key, wanted]) => {
+      const generation = ++wanted.generation;
       let renderer: FrameRenderer;
       try {
         renderer = await this.#createRenderer(avatarId, size);
@@ -124,11 +127,20 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
         logger.warn(`new version of avatar '${avatarId}' could not be loaded for ${wanted.peer.id}; keeping the current one: ${String(error)}`);
         return false;
       }
-      if (this.#wanted.get(key) !== wanted) {
-        renderer.close(); // the peer stopped (or replaced) its avatar meanwhile
+      // A session being started holds wanted.renderer: swap only once it runs (or failed).
+      while (wanted.starting) await wanted.starting;
+      // Dropped when the peer stopped (or replaced) its avatar meanwhile, or a newer version came.
+      const current = () => this.#wanted.get(key) === wanted && wanted.generation === generation;
+      if (!current()) {
+        renderer.close();
         return false;
       }
-      if (wanted.session && !(await wanted.session.replaceRenderer(renderer))) return false;
+      // The session may decline (it closed, e.g. its stream stopped): the new version is then
+      // kept for the next session, unless the wish itself is gone.
+      if (wanted.session && !(await wanted.session.replaceRenderer(renderer)) && !current()) {
+        renderer.close();
+        return false;
+      }
       const previous = wanted.renderer;
       wanted.renderer = renderer;
       previous.close();
@@ -153,7 +165,8 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   async #startSession(wanted: Wanted): Promise<void> {
     const stream = this.#ingest.get(wanted.room.id, wanted.peer.id);
     if (!stream || wanted.starting || wanted.session) return;
-    wanted.starting = true;
+    let done!: () => void;
+    wanted.starting = new Promise<void>((resolve) => { done = resolve; });
     try {
       const session = await AvatarSession.start(wanted.room, wanted.peer, stream, wanted.renderer, {
         fps: this.#options.fps, codec: this.#options.codec, bitrateKbps: this.#options.bitrateKbps, stallMs: this.#options.stallMs,
@@ -170,7 +183,8 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       this.#endSession(`${wanted.room.id}/${wanted.peer.id}`, 'start-failed', true);
       throw error;
     } finally {
-      wanted.starting = false;
+      wanted.starting = undefined;
+      done();
     }
   }
 

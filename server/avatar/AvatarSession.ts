@@ -64,7 +64,7 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   readonly peer: Peer;
   #renderer: FrameRenderer;
   /** A renderer for a newer avatar version, swapped in before the next render. */
-  #nextRenderer?: { renderer: FrameRenderer; swapped: () => void };
+  #nextRenderer?: { renderer: FrameRenderer; settle: (swapped: boolean) => void };
   #rendererSwaps = 0;
   readonly #face: DrivenFace;
   readonly #options: AvatarSessionOptions;
@@ -154,22 +154,19 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   }
 
   /**
-   * Renders with `renderer` from the next frame on (same size), closing the old
-   * one once no render runs on it. Resolves when swapped; a renderer still waiting
-   * when another replaces it, or when the session closes, is closed and resolves false.
+   * Renders with `renderer` from the next frame on (same size). Resolves true once
+   * swapped in (the previous one is then unused: `rendererSwapped`), false when it
+   * was not: the session closed first, or another replacement came before the next
+   * frame. Either way the renderers stay their owner's: the session closes none.
    */
   replaceRenderer(renderer: FrameRenderer): Promise<boolean> {
     if (renderer.width !== this.#renderer.width || renderer.height !== this.#renderer.height) {
       throw new TypeError(`replacement renderer is ${renderer.width}x${renderer.height}, the session renders ${this.#renderer.width}x${this.#renderer.height}`);
     }
-    if (this.#closed) {
-      renderer.close();
-      return Promise.resolve(false);
-    }
+    if (this.#closed) return Promise.resolve(false);
     this.#dropNextRenderer();
     return new Promise((resolve) => {
-      this.#nextRenderer = { renderer, swapped: () => resolve(true) };
-      this.once('closed', () => resolve(false));
+      this.#nextRenderer = { renderer, settle: resolve };
     });
   }
 
@@ -184,7 +181,7 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
     clearTimeout(this.#timer);
     // The renderer belongs to whoever made it (the AvatarService keeps it across stream restarts).
     this.#injector?.close();
-    // A replacement never swapped in is the session's to close; the one in use is the owner's.
+    // A replacement never swapped in goes back to its owner (resolved false).
     this.#dropNextRenderer();
     logger.debug('avatar session of %s closed (%s)', this.peer.id, reason);
     this.emit('closed', { reason });
@@ -192,8 +189,9 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   }
 
   #dropNextRenderer(): void {
-    this.#nextRenderer?.renderer.close();
+    const next = this.#nextRenderer;
     this.#nextRenderer = undefined;
+    next?.settle(false);
   }
 
   #publish(producer: types.Producer): void {
@@ -242,13 +240,13 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
     }
     if (this.#nextRenderer) {
       // Between renders: nothing runs on the old renderer, so closing it cannot cut a frame short.
-      const { renderer, swapped } = this.#nextRenderer;
+      const { renderer, settle } = this.#nextRenderer;
       this.#nextRenderer = undefined;
       const old = this.#renderer;
       this.#renderer = renderer;
       this.#rendererSwaps += 1;
       this.emit('rendererSwapped', { previous: old });
-      swapped();
+      settle(true);
     }
     this.#rendering = true;
     const started = performance.now();

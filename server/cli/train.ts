@@ -14,8 +14,8 @@
  * With --snapshot-every, every S seconds of training: <out>.snapshot.vxa (a usable avatar
  * file of the model so far) and <out>.preview.png (render | ground truth of a held-out
  * frame), and a line {snapshot, preview, step, heldOutPsnr, baselinePsnr, elapsedMs}:
- * heldOutPsnr is the mean over up to three held-out frames as the live renderer draws
- * them, baselinePsnr the mean training image's on the same frames (the quality the
+ * heldOutPsnr is the mean over up to three held-out frames rendered by the fused
+ * inference form (REALTIME) at --res, baselinePsnr the mean training image's on the same frames (the quality the
  * onboarding queue compares with its threshold). The final line carries both too.
  * SIGINT/SIGTERM stop at the next step and save everything (exit 130).
  */
@@ -113,8 +113,8 @@ export async function train(args: string[]): Promise<void> {
 
   const validation = ds.test[Math.floor(ds.test.length / 2)]!;
   // Up to three held-out frames (middle, first, last): the snapshot quality measure,
-  // rendered by the live renderer's inference form (what a call shows; ~50x cheaper
-  // than the exact model, so snapshots cost little training time).
+  // rendered by the fused inference form (REALTIME: what calls use but for LIVE's ray
+  // count; ~50x cheaper than the exact model, so snapshots cost little training time).
   const heldOut = [validation, ds.test[0]!, ds.test[ds.test.length - 1]!].filter((f, i, a) => a.indexOf(f) === i);
   const baselinePsnr = round(heldOut.reduce((sum, f) => sum + psnr(meanImage(ds.train.map((t) => t.image)), f.image), 0) / heldOut.length, 2);
   // A fresh renderer each time: it derives per-model state (occupancy) from the weights.

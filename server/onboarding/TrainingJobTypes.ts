@@ -49,7 +49,7 @@ export interface TrainingJob {
   progress: TrainingProgress;
   /** True once a version of the avatar is in the store: the owner can join as it. */
   usable: boolean;
-  /** Held-out PSNR (dB, live renderer, up to three held-out frames) of the installed version; null before one. */
+  /** Held-out PSNR (dB, fused inference form, up to three held-out frames) of the installed version; null before one. */
   installedPsnr: number | null;
   /** Versions installed so far (usable snapshots, then the final avatar if it is better). */
   installs: number;

@@ -48,6 +48,8 @@ const MIN_MINUTES = 0.01;
 const STDERR_KEEP = 16 * 1024;
 /** Preview PNGs larger than this are not sent (a 2x256 px strip is ~100 KB). */
 const MAX_PREVIEW_BYTES = 1024 * 1024;
+/** The trainer's JSON lines are a few hundred bytes. */
+const MAX_LINE_BYTES = 64 * 1024;
 
 export interface TrainingQueueOptions {
   /** jobs.json and one folder per job (`jobs/<id>/`). */
@@ -327,8 +329,10 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     child.stdout!.setEncoding('utf8').on('data', (text: string) => {
       const lines = (stdoutRest + text).split('\n');
       stdoutRest = lines.pop() ?? '';
+      // A line longer than any the trainer prints is not one of its reports: drop it, unbounded memory is worse.
+      if (stdoutRest.length > MAX_LINE_BYTES) stdoutRest = '';
       for (const line of lines) {
-        const done = this.#onLine(job, line, budgetMs);
+        const done = this.#onLine(job, line, budgetMs, out);
         if (done) finishedPsnr = done.heldOutPsnr;
       }
     });
@@ -350,7 +354,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
   }
 
   /** Handles one stdout line; for the trainer's final `{done: true}` line, its held-out PSNR. */
-  #onLine(job: TrainingJob, line: string, budgetMs: number): { heldOutPsnr: number | null } | undefined {
+  #onLine(job: TrainingJob, line: string, budgetMs: number, out: string): { heldOutPsnr: number | null } | undefined {
     if (!line.startsWith('{')) return undefined;
     let parsed: Record<string, unknown>;
     try { parsed = JSON.parse(line) as Record<string, unknown>; } catch { return undefined; }
@@ -359,7 +363,8 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     const step = num(parsed.step), elapsedMs = num(parsed.elapsedMs);
     if (step === null || elapsedMs === null || job.state !== 'running') return undefined;
     if (typeof parsed.snapshot === 'string') {
-      this.#onSnapshot(job, parsed.snapshot, typeof parsed.preview === 'string' ? parsed.preview : undefined,
+      // The files are where this queue told the trainer to write them; paths in its output are not trusted.
+      this.#onSnapshot(job, `${out}.snapshot.vxa`, `${out}.preview.png`,
         { step, elapsedMs, psnr: num(parsed.heldOutPsnr), baseline: num(parsed.baselinePsnr) });
       return undefined;
     }
@@ -379,7 +384,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
   }
 
   /** A snapshot: record its quality, send its preview, and install it if usable and better. */
-  #onSnapshot(job: TrainingJob, path: string, preview: string | undefined, s: { step: number; elapsedMs: number; psnr: number | null; baseline: number | null }): void {
+  #onSnapshot(job: TrainingJob, path: string, preview: string, s: { step: number; elapsedMs: number; psnr: number | null; baseline: number | null }): void {
     if (s.psnr === null) return;
     job.baselinePsnr = s.baseline ?? job.baselinePsnr;
     job.usablePsnr = this.#threshold(job.baselinePsnr);
@@ -389,14 +394,12 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     job.updatedAt = new Date().toISOString();
     this.#persist();
     this.#emitProgress(job);
-    if (preview) {
-      try {
-        if (statSync(preview).size <= MAX_PREVIEW_BYTES) {
-          this.emit('preview', { job: structuredClone(job), png: readFileSync(preview), step: s.step, psnr: s.psnr, elapsedMs: s.elapsedMs });
-        }
-      } catch (error) {
-        logger.warn(`job ${job.id}: preview unreadable: ${String(error)}`);
+    try {
+      if (statSync(preview).size <= MAX_PREVIEW_BYTES) {
+        this.emit('preview', { job: structuredClone(job), png: readFileSync(preview), step: s.step, psnr: s.psnr, elapsedMs: s.elapsedMs });
       }
+    } catch (error) {
+      logger.warn(`job ${job.id}: preview unreadable: ${String(error)}`);
     }
   }
 

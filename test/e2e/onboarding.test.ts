@@ -94,6 +94,8 @@ test('a newcomer records, trains through a server restart, and joins the call as
   // Training goes on; each better version is installed and swapped into the live call.
   const done = await waitForOnboarding(onboard.page, (p) => p.job?.state === 'done', 120_000, 'the final avatar');
   const session = server.avatars.sessions().find((x) => x.peer.id === myId)!;
+  // The last install's reload (a render thread starting) may still be under way.
+  await pollUntil(async () => session.stats().rendererSwaps, (n) => n >= 1, 15_000);
   t.diagnostic(`final: ${done.job!.installs} versions installed, best ${done.job!.installedPsnr} dB; live session ${JSON.stringify(session.stats())}`);
   assert.ok((done.job!.installs ?? 0) >= 2, 'a better version followed the first usable one');
   assert.ok(session.stats().rendererSwaps >= 1, 'the live call picked up a better version');
@@ -102,10 +104,12 @@ test('a newcomer records, trains through a server restart, and joins the call as
   const after = (await inboundFigures(other.page)).find((x) => x.peerId === myId && x.kind === 'video')!.framesDecoded;
   assert.ok(after - before >= 10, `the other page keeps decoding the avatar (${after - before} frames in 1 s)`);
 
-  // Nobody else may see, drive or delete it (the HTTP API answers 404 like a missing avatar).
+  // Nobody else may see or delete it (404 like a missing avatar); driving it is refused in signalingAbuse.test.ts.
   const stranger = server.mintToken(ROOM, 'stranger');
-  const peek = await fetch(`${server.url}/api/onboarding/avatars/${usable.avatarId}`, { headers: { authorization: `Bearer ${stranger}` } });
-  assert.equal(peek.status, 404);
+  const asStranger = { headers: { authorization: `Bearer ${stranger}` } };
+  assert.equal((await fetch(`${server.url}/api/onboarding/avatars/${usable.avatarId}`, asStranger)).status, 404);
+  assert.equal((await fetch(`${server.url}/api/onboarding/avatars/${usable.avatarId}`, { ...asStranger, method: 'DELETE' })).status, 404);
+  assert.equal(server.avatarStore.ownerOf(usable.avatarId!), recordedOwner(usable.joinUrl!, server), 'still there, still its owner\'s');
   const final = await onboardingProbe(onboard.page);
   t.diagnostic(`page at the end: ${final.state}, job ${JSON.stringify(final.job?.progress)}, via ${final.progressVia}`);
   t.diagnostic(`page events: ${(await onboard.page.evaluate('window.voxfaceOnboarding.events') as string[]).filter((e) => !e.startsWith('retry')).join(' ')}`);
@@ -113,3 +117,9 @@ test('a newcomer records, trains through a server restart, and joins the call as
   assert.deepEqual(elsewhere, [], 'no request leaves for another host');
   assert.deepEqual(other.errors, []);
 });
+
+/** The user id (peerId) inside the join link's token. */
+function recordedOwner(joinUrl: string, server: VoxfaceServer): string {
+  const token = new URL(joinUrl, server.url).searchParams.get('token')!;
+  return (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as { peerId: string }).peerId;
+}
