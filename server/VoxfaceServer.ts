@@ -210,7 +210,9 @@ export class VoxfaceServer {
       try {
         res.sendFile(await this.#segmenterModel, { maxAge: '1d' });
       } catch (error) {
-        this.#segmenterModel = undefined; // try again on the next request
+        // Anonymous requests must not start a download each: the failure stands for a minute.
+        const failed = this.#segmenterModel;
+        setTimeout(() => { if (this.#segmenterModel === failed) this.#segmenterModel = undefined; }, 60_000).unref();
         res.status(503).json({ error: `segmenter model unavailable: ${error instanceof Error ? error.message : String(error)}` });
       }
     });
