@@ -11,6 +11,7 @@
  * server refusing the frame itself: retrying cannot help, so the whole upload
  * stops with the server's message.
  */
+import { ApiError, refusalOf } from './ApiError';
 
 export type SendResult =
   | { kind: 'stored' }
@@ -20,16 +21,8 @@ export type SendResult =
 export type SendFrame = (index: number, body: Uint8Array) => Promise<SendResult>;
 
 /** The server refused a frame (a 4xx other than 429), or the upload was aborted. */
-export class UploadError extends Error {
+export class UploadError extends ApiError {
   override name = 'UploadError';
-  readonly status: number;
-  readonly code: string;
-
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
 }
 
 /** Milliseconds to wait from a Retry-After header (seconds or an HTTP date); null when absent or unreadable. */
@@ -43,9 +36,7 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | n
 /** What one PUT's answer means for the queue (body: the parsed JSON, or undefined). */
 export function classifyUploadResponse(status: number, retryAfter: string | null, body: unknown, nowMs = Date.now()): SendResult {
   if (status === 200 || status === 201) return { kind: 'stored' }; // 200 { stored: false }: it was already there
-  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-  const code = typeof error?.code === 'string' ? error.code : `http_${status}`;
-  const message = typeof error?.message === 'string' ? error.message : `HTTP ${status}`;
+  const { code, message } = refusalOf(status, body);
   if (status === 429 || status >= 500) return { kind: 'retry', reason: `${code}: ${message}`, retryAfterMs: parseRetryAfter(retryAfter, nowMs) };
   return { kind: 'fatal', status, code, message };
 }

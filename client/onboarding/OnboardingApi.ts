@@ -7,6 +7,7 @@
 import { io, type Socket } from 'socket.io-client';
 import type { QualityPoint, TrainingJob } from '../../server/onboarding/TrainingJobTypes';
 import type { CropWindow } from '../../shared/dataset/format';
+import { ApiError, refusalOf } from './ApiError';
 import { classifyUploadResponse, parseRetryAfter, type SendResult } from './FrameUploader';
 
 export type { QualityPoint };
@@ -43,18 +44,6 @@ export interface SessionLimits {
   maxFramesPerSession?: number;
 }
 
-/** A refused or failed request: the server's `{ error: { code, message } }`, or `network`. */
-export class ApiError extends Error {
-  override name = 'ApiError';
-  readonly status: number;
-  readonly code: string;
-
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
 
 export type ProgressConnection = 'connected' | 'disconnected' | 'unauthorized' | 'unavailable';
 
@@ -175,12 +164,8 @@ export class OnboardingApi {
         if (response.status === 204) return undefined as T;
         const json: unknown = await response.json().catch(() => undefined);
         if (response.ok) return json as T;
-        const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-        last = new ApiError(
-          response.status,
-          typeof error?.code === 'string' ? error.code : `http_${response.status}`,
-          typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`,
-        );
+        const refusal = refusalOf(response.status, json);
+        last = new ApiError(response.status, refusal.code, refusal.message);
         const transient = (response.status === 429 && last.code === 'rate_limited') || response.status >= 500 || (retryAlso?.(last) ?? false);
         if (!transient) throw last;
         retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());

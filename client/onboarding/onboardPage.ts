@@ -11,9 +11,10 @@
 import { FrameCapture } from '../capture/FrameCapture';
 import type { CropWindow } from '../../shared/dataset/format';
 import { promptAt, promptSchedule } from './captureGuide';
-import { FrameUploader, UploadError } from './FrameUploader';
+import { FrameUploader } from './FrameUploader';
 import { LiveCheck } from './liveCheck';
-import { ApiError, fetchJoinToken, OnboardingApi } from './OnboardingApi';
+import { ApiError } from './ApiError';
+import { fetchJoinToken, OnboardingApi } from './OnboardingApi';
 import { createStatus, logEvent, resetRecording, setState } from './onboardingStatus';
 import { ProgressView } from './progressView';
 import { record } from './recorder';
@@ -229,7 +230,7 @@ function showTrainingState(state: keyof typeof TRAINING_TEXT): void {
 function fail(error: unknown, canRetryUpload: boolean): void {
   const message = error instanceof Error ? error.message : String(error);
   status.error = message;
-  logEvent(status, `error:${error instanceof ApiError || error instanceof UploadError ? `${error.code}:` : ''}${message}`);
+  logEvent(status, `error:${error instanceof ApiError ? `${error.code}:` : ''}${message}`);
   setState(status, 'failed');
   say('Something went wrong');
   promptLine.textContent = '';
