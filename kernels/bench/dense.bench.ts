@@ -3,20 +3,10 @@
 // Run: node --import tsx kernels/bench/dense.bench.ts   (VOXFACE_THREADS=1 for one core)
 import { cpuKernels, cpuSimd, cpuThreads } from '../cpu';
 import type { DenseShape } from '../KernelsTypes';
+import { secondsPerCall as time } from './timing';
 
 const N = 65536;
 const layers: [number, number][] = [[54, 128], [140, 128], [167, 128], [128, 3]];
-
-function time(fn: () => void, minMs = 300): number {
-  fn();  // warm-up (page faults, packing buffers)
-  let iters = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < minMs) {
-    fn();
-    iters++;
-  }
-  return (performance.now() - t0) / iters / 1e3;
-}
 
 const result: Record<string, unknown> = { bench: 'dense', n: N, threads: cpuThreads(), simd: cpuSimd() };
 let fwdFlop = 0, fwdSec = 0, bwdFlop = 0, bwdSec = 0;

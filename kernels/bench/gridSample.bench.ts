@@ -3,21 +3,11 @@
 // Run: node --import tsx kernels/bench/gridSample.bench.ts
 import { cpuKernels, cpuSimd, cpuThreads } from '../cpu';
 import type { GridShape, GridStride } from '../KernelsTypes';
+import { secondsPerCall as time } from './timing';
 
 const N = 262144;  // one training step's point queries (4096 rays x 64 samples)
 const points = new Float32Array(N * 3).map(() => Math.random() * 2 - 1);
 const dOut4 = new Float32Array(N * 4).map(() => Math.random() - 0.5);
-
-function time(fn: () => void, minMs = 300): number {
-  fn();
-  let iters = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < minMs) {
-    fn();
-    iters++;
-  }
-  return (performance.now() - t0) / iters / 1e3;
-}
 
 const result: Record<string, unknown> = { bench: 'gridSample3d', n: N, threads: cpuThreads(), simd: cpuSimd() };
 for (const [name, shape] of [['appearance65c4', { d: 65, h: 65, w: 65, c: 4 }], ['motion33c2', { d: 33, h: 33, w: 33, c: 2 }]] as [string, GridShape][]) {
