@@ -115,6 +115,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (!['debug', 'warn', 'error', 'none'].includes(logLevel)) {
     throw new TypeError(`VOXFACE_WORKER_LOG_LEVEL must be debug, warn, error or none, got '${logLevel}'`);
   }
+  // Models and avatars live under one data folder unless each is given its own path.
+  const dataDir = env.VOXFACE_DATA_DIR ?? join(homedir(), '.cache', 'voxface');
   const config: VoxfaceConfig = {
     host: env.VOXFACE_HOST ?? '0.0.0.0',
     port: intFrom(env, 'VOXFACE_PORT', 3000, 0, 65535),
@@ -130,11 +132,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     requestBurst: intFrom(env, 'VOXFACE_REQUEST_BURST', 60, 1, 100000),
     clientDir: env.VOXFACE_CLIENT_DIR ?? 'dist/client',
     logLevel: logLevel as VoxfaceConfig['logLevel'],
-    faceModelPath: env.VOXFACE_FACE_MODEL ?? join(env.VOXFACE_DATA_DIR ?? join(homedir(), '.cache', 'voxface'), 'models', FACE_LANDMARKER_MODEL.name),
+    faceModelPath: env.VOXFACE_FACE_MODEL ?? join(dataDir, 'models', FACE_LANDMARKER_MODEL.name),
     faceModelUrl: env.VOXFACE_FACE_MODEL_URL ?? FACE_LANDMARKER_MODEL.url,
-    segmenterModelPath: env.VOXFACE_SEGMENTER_MODEL ?? join(env.VOXFACE_DATA_DIR ?? join(homedir(), '.cache', 'voxface'), 'models', SELFIE_SEGMENTER_MODEL.name),
+    segmenterModelPath: env.VOXFACE_SEGMENTER_MODEL ?? join(dataDir, 'models', SELFIE_SEGMENTER_MODEL.name),
     segmenterModelUrl: env.VOXFACE_SEGMENTER_MODEL_URL ?? SELFIE_SEGMENTER_MODEL.url,
-    avatarDir: env.VOXFACE_AVATAR_DIR ?? join(env.VOXFACE_DATA_DIR ?? join(homedir(), '.cache', 'voxface'), 'avatars'),
+    avatarDir: env.VOXFACE_AVATAR_DIR ?? join(dataDir, 'avatars'),
     avatarSize: intFrom(env, 'VOXFACE_AVATAR_SIZE', 256, 64, 1024),
     avatarFps: intFrom(env, 'VOXFACE_AVATAR_FPS', 25, 5, 60),
     avatarCodec: codecFrom(env.VOXFACE_AVATAR_CODEC),

@@ -11,8 +11,6 @@
  * status: 0 done, 1 unexpected failure, 2 bad input or usage, 130 interrupted.
  */
 import { parseArgs } from 'node:util';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { ensureModelAsset, FACE_LANDMARKER_MODEL, type ModelAssetSpec } from '../assets/ModelAsset';
 import { loadConfig } from '../config';
 import { SELFIE_SEGMENTER_MODEL } from '../assets/ModelAsset';
@@ -75,9 +73,7 @@ async function prepare(args: string[]): Promise<void> {
   if (positionals.length !== 1 || !values.out) throw new PrepareError(`prepare needs one video and --out <dir>\n\n${PREPARE_USAGE}`);
   const config = loadConfig();
   const faceModelPath = await model({ ...FACE_LANDMARKER_MODEL, path: config.faceModelPath, url: config.faceModelUrl }, 'VOXFACE_FACE_MODEL');
-  const segmenterPath = process.env.VOXFACE_SEGMENTER_MODEL
-    ?? join(process.env.VOXFACE_DATA_DIR ?? join(homedir(), '.cache', 'voxface'), 'models', SELFIE_SEGMENTER_MODEL.name);
-  const segmenterModelPath = await model({ ...SELFIE_SEGMENTER_MODEL, path: segmenterPath }, 'VOXFACE_SEGMENTER_MODEL');
+  const segmenterModelPath = await model({ ...SELFIE_SEGMENTER_MODEL, path: config.segmenterModelPath, url: config.segmenterModelUrl }, 'VOXFACE_SEGMENTER_MODEL');
   const bar = new ProgressBar();
   const controller = new AbortController();
   const interrupt = () => controller.abort();
