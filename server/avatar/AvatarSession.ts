@@ -37,8 +37,6 @@ export interface AvatarSessionEvents {
   status: { status: DrivenFaceStatus };
   producer: types.Producer;
   closed: { reason: string };
-  /** A replacement renderer took over; `previous` is no longer used (its owner closes it). */
-  rendererSwapped: { previous: FrameRenderer };
 }
 
 export interface AvatarSessionStats {
@@ -155,7 +153,7 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
 
   /**
    * Renders with `renderer` from the next frame on (same size). Resolves true once
-   * swapped in (the previous one is then unused: `rendererSwapped`), false when it
+   * swapped in (the previous one is then unused: its owner closes it), false when it
    * was not: the session closed first, or another replacement came before the next
    * frame. Either way the renderers stay their owner's: the session closes none.
    */
@@ -242,10 +240,8 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
       // Between renders: nothing runs on the old renderer, so closing it cannot cut a frame short.
       const { renderer, settle } = this.#nextRenderer;
       this.#nextRenderer = undefined;
-      const old = this.#renderer;
       this.#renderer = renderer;
       this.#rendererSwaps += 1;
-      this.emit('rendererSwapped', { previous: old });
       settle(true);
     }
     this.#rendering = true;
