@@ -106,6 +106,16 @@ export interface RenderRaysScene {
   readonly background: Float32Array;
 }
 
+/** The deformation MLP: W0 [hidden, 3C(1+2F)], b0 [hidden], W1 [3, hidden], b1 [3]. */
+export interface DeformMlp {
+  readonly frequencies: number;
+  readonly hidden: number;
+  readonly W0: Float32Array;
+  readonly b0: Float32Array;
+  readonly W1: Float32Array;
+  readonly b1: Float32Array;
+}
+
 export interface RenderRaysStats {
   /** Samples kept by the occupancy grid. */
   readonly samples: number;
@@ -207,6 +217,20 @@ export interface Kernels {
    * on samples with weight >= weightEps. Canonical rays [R,3]; writes color [R,3].
    */
   renderRays(origins: Float32Array, dirs: Float32Array, scene: RenderRaysScene, color: Float32Array): RenderRaysStats;
+
+  /**
+   * The density head's output (linear, before compositing's ReLU) at canonical points
+   * [P,3], through the same offset, appearance and encoding steps as renderRays' samples:
+   * the occupancy probes. Writes sigma [P].
+   */
+  densityAt(points: Float32Array, scene: RenderRaysScene, sigma: Float32Array): void;
+
+  /**
+   * The frame's deformation offsets on a bake grid of m^3 points (align_corners=false
+   * centres of the motion box, x fastest): the blended motion volume at strides 1/2/4,
+   * sin/cos encoding, leaky-ReLU hidden layer, linear 3-vector, x0.1. Writes offsets [m^3,3].
+   */
+  bakeMotion(motion: Float32Array, shape: GridShape, bakeRes: number, deform: DeformMlp, offsets: Float32Array): void;
 
   /** mean |a - b| (computed in double). */
   l1Loss(a: Float32Array, b: Float32Array): number;

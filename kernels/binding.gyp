@@ -12,7 +12,8 @@
         "src/blend.cpp",
         "src/march.cpp",
         "src/optim.cpp",
-        "src/render_rays.cpp"
+        "src/render_rays.cpp",
+        "src/bake_motion.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],

@@ -89,5 +89,32 @@ describe('native binding input checks', () => {
     throwsExactly(cpuArgs({ 3: new Int8Array(1) }), TypeError, 'renderRays: occupancy must be a Uint8Array');
     throwsExactly(cpuArgs({ 21: f32(12) }), RangeError, 'renderRays: boxes: max must exceed min on every axis');
     throwsExactly(cpuArgs({ 22: 0 }), RangeError, 'renderRays: step must be positive, got 0');
+    // densityAt reads the same scene arguments after (points, P) instead of (origins, dirs, R).
+    const density = (over: Record<number, unknown>) => {
+      const args: unknown[] = [f32(6), 2, new Uint8Array(1), 1, f32(24), 2, f32(8), 2, 1, 0,
+        f32(3), f32(1), f32(1), 0, f32(6), f32(1), f32(3), f32(3), 1, 1,
+        Float32Array.from([-1, -1, -1, 1, 1, 1, -1, -1, -1, 1, 1, 1]), 0.1, 8, 1, 0, 0, f32(3), f32(2)];
+      for (const [i, v] of Object.entries(over)) args[Number(i)] = v;
+      return () => (nat.densityAt as (...a: unknown[]) => unknown)(...args);
+    };
+    assert.doesNotThrow(density({}));
+    throwsExactly(density({ 27: f32(3) }), RangeError, 'densityAt: sigma has length 3, expected 2 (P)');
+    throwsExactly(density({ 0: f32(5) }), RangeError, 'densityAt: points has length 5, expected 6 (P*3)');
+    throwsExactly(density({ 10: f32(2) }), RangeError, 'densityAt: densW0 has length 2, expected 3 (Hd*encA)');
+  });
+
+  test('bakeMotion checks its weights and output buffer', () => {
+    // M=2, C=1, m=3, F=0: encM = 3; H = 2.
+    const bake = (over: Record<number, unknown>) => {
+      const args: unknown[] = [f32(8), 2, 1, 3, 0, f32(6), f32(2), f32(6), f32(3), 2, f32(81)];
+      for (const [i, v] of Object.entries(over)) args[Number(i)] = v;
+      return () => (nat.bakeMotion as (...a: unknown[]) => unknown)(...args);
+    };
+    assert.doesNotThrow(bake({}));
+    throwsExactly(bake({ 10: f32(80) }), RangeError, 'bakeMotion: offsets has length 80, expected 81 (m^3*3)');
+    throwsExactly(bake({ 0: f32(7) }), RangeError, 'bakeMotion: motion has length 7, expected 8 (M^3*C)');
+    throwsExactly(bake({ 5: f32(4) }), RangeError, 'bakeMotion: W0 has length 4, expected 6 (H*3C(1+2F))');
+    throwsExactly(bake({ 4: 17 }), RangeError, 'bakeMotion: F must be at most 16, got 17');
+    throwsExactly(bake({ 6: new Float64Array(2) }), TypeError, 'bakeMotion: b0 must be a Float32Array');
   });
 });

@@ -1,7 +1,18 @@
 // The native CPU backend: typed wrapper over the N-API addon. Shapes are passed
 // through; the addon checks them (TypeError/RangeError) before touching memory.
-import type { Kernels } from './KernelsTypes';
-import { loadNative } from './native';
+import type { Kernels, RenderRaysScene } from './KernelsTypes';
+import { loadNative, type NativeScene } from './native';
+
+/** The 25 scene arguments renderRays and densityAt share (binding_render.cpp, read_scene). */
+function sceneArgs(s: RenderRaysScene): NativeScene {
+  const boxes = new Float32Array(12);
+  boxes.set(s.motionBox.min, 0); boxes.set(s.motionBox.max, 3); boxes.set(s.appearanceBox.min, 6); boxes.set(s.appearanceBox.max, 9);
+  return [
+    s.occupancy, s.gridRes, s.offsets, s.offsetRes, s.appearance, s.appearanceRes, s.channels, s.frequencies,
+    s.densW0, s.densB0, s.densW1, s.densB1, s.colorW0, s.colorB0, s.colorW1, s.colorB1, s.densityHidden, s.colorHidden,
+    boxes, s.step, s.maxSamples, s.stepDensity, s.tEps, s.weightEps, s.background,
+  ];
+}
 
 export const cpuKernels: Kernels = {
   name: 'cpu',
@@ -35,13 +46,14 @@ export const cpuKernels: Kernels = {
     return loadNative().marchRays(origins, dirs, origins.length / 3, box.min, box.max, occupancy, gridRes, step, maxSamples);
   },
   renderRays(origins, dirs, s, color) {
-    const boxes = new Float32Array(12);
-    boxes.set(s.motionBox.min, 0); boxes.set(s.motionBox.max, 3); boxes.set(s.appearanceBox.min, 6); boxes.set(s.appearanceBox.max, 9);
-    return loadNative().renderRays(
-      origins, dirs, origins.length / 3, s.occupancy, s.gridRes, s.offsets, s.offsetRes, s.appearance, s.appearanceRes, s.channels, s.frequencies,
-      s.densW0, s.densB0, s.densW1, s.densB1, s.colorW0, s.colorB0, s.colorW1, s.colorB1, s.densityHidden, s.colorHidden,
-      boxes, s.step, s.maxSamples, s.stepDensity, s.tEps, s.weightEps, s.background, color,
-    );
+    return loadNative().renderRays(origins, dirs, origins.length / 3, ...sceneArgs(s), color);
+  },
+  densityAt(points, s, sigma) {
+    loadNative().densityAt(points, points.length / 3, ...sceneArgs(s), sigma);
+  },
+  bakeMotion(motion, shape, bakeRes, d, offsets) {
+    if (shape.d !== shape.h || shape.d !== shape.w) throw new RangeError(`bakeMotion: the motion volume must be a cube, got ${shape.d}x${shape.h}x${shape.w}`);
+    loadNative().bakeMotion(motion, shape.d, shape.c, bakeRes, d.frequencies, d.W0, d.b0, d.W1, d.b1, d.hidden, offsets);
   },
   l1Loss: (a, b) => loadNative().l1Loss(a, b),
   l1LossBackward: (a, b, dLoss) => loadNative().l1LossBackward(a, b, dLoss),

@@ -4,6 +4,7 @@
 // gradients against central finite differences of the float64 forward.
 import { describe } from 'node:test';
 import type { Kernels } from './KernelsTypes';
+import { bakeSuite } from './suite/bake.suite';
 import { compositeSuite } from './suite/composite.suite';
 import { denseSuite } from './suite/dense.suite';
 import { gridSampleSuite } from './suite/gridSample.suite';
@@ -21,5 +22,6 @@ export function runKernelSuite(backendName: string, kernels: Kernels): void {
     describe('adam', () => adamSuite(kernels));
     describe('marchRays', () => marchSuite(kernels));
     describe('renderRays', () => renderSuite(kernels));
+    describe('bakeMotion', () => bakeSuite(kernels));
   });
 }

@@ -3,6 +3,14 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
+/** The scene arguments of renderRays and densityAt, in binding order (read_scene). */
+export type NativeScene = readonly [
+  occupancy: Uint8Array, g: number, offsets: Float32Array, b: number, appearance: Float32Array, a: number, c: number, f: number,
+  densW0: Float32Array, densB0: Float32Array, densW1: Float32Array, densB1: number,
+  colorW0: Float32Array, colorB0: Float32Array, colorW1: Float32Array, colorB1: Float32Array, hd: number, hc: number,
+  boxes: Float32Array, step: number, maxSamples: number, stepDensity: number, tEps: number, weightEps: number, background: Float32Array,
+];
+
 export interface NativeKernels {
   gridSample3d(grid: Float32Array, d: number, h: number, w: number, c: number, points: Float32Array, n: number, stride: number): { out: Float32Array };
   gridSample3dBackward(
@@ -25,14 +33,12 @@ export interface NativeKernels {
   marchRays(
     origins: Float32Array, dirs: Float32Array, r: number, boxMin: Float32Array, boxMax: Float32Array, occupancy: Uint8Array, g: number, step: number, maxSamples: number,
   ): { positions: Float32Array; deltas: Float32Array; rayOffsets: Int32Array };
-  renderRays(
-    origins: Float32Array, dirs: Float32Array, r: number, occupancy: Uint8Array, g: number, offsets: Float32Array, b: number,
-    appearance: Float32Array, a: number, c: number, f: number,
-    densW0: Float32Array, densB0: Float32Array, densW1: Float32Array, densB1: number,
-    colorW0: Float32Array, colorB0: Float32Array, colorW1: Float32Array, colorB1: Float32Array, hd: number, hc: number,
-    boxes: Float32Array, step: number, maxSamples: number, stepDensity: number, tEps: number, weightEps: number,
-    background: Float32Array, color: Float32Array,
-  ): { samples: number; density: number; shaded: number };
+  renderRays(origins: Float32Array, dirs: Float32Array, r: number, ...sceneThenColor: [...NativeScene, color: Float32Array]): { samples: number; density: number; shaded: number };
+  densityAt(points: Float32Array, p: number, ...sceneThenSigma: [...NativeScene, sigma: Float32Array]): void;
+  bakeMotion(
+    motion: Float32Array, mRes: number, c: number, bakeRes: number, f: number,
+    w0: Float32Array, b0: Float32Array, w1: Float32Array, b1: Float32Array, h: number, offsets: Float32Array,
+  ): void;
   l1Loss(a: Float32Array, b: Float32Array): number;
   l1LossBackward(a: Float32Array, b: Float32Array, dLoss: number): Float32Array;
   meanSquare(x: Float32Array): number;

@@ -6,7 +6,8 @@ import { compositeBackwardRef, compositeRef } from './composite';
 import { denseBackwardRef, denseRef } from './dense';
 import { gridSample3dBackwardRef, gridSample3dRef } from './gridSample';
 import { marchRaysRef } from './march';
-import { renderRaysRef } from './render';
+import { bakeMotionRef } from './bake';
+import { densityAtRef, renderRaysRef } from './render';
 import { adamStepRef, l1LossBackwardRef, l1LossRef, meanSquareBackwardRef, meanSquareRef } from './optim';
 
 const f32 = (a: Float64Array) => Float32Array.from(a);
@@ -41,6 +42,8 @@ export const referenceKernels: Kernels = {
   marchRays: (origins, dirs, box, occupancy, gridRes, step, maxSamples) =>
     marchRaysRef(origins, dirs, box, occupancy, gridRes, step, maxSamples),
   renderRays: (origins, dirs, scene, color) => renderRaysRef(origins, dirs, scene, color),
+  densityAt: (points, scene, sigma) => densityAtRef(points, scene, sigma),
+  bakeMotion: (motion, shape, m, deform, offsets) => bakeMotionRef(motion, shape, m, deform, offsets),
   l1Loss: (a, b) => l1LossRef(a, b),
   l1LossBackward: (a, b, dLoss) => f32(l1LossBackwardRef(a, b, dLoss)),
   meanSquare: (x) => meanSquareRef(x),

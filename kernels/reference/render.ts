@@ -6,7 +6,7 @@ import type { RenderRaysScene, RenderRaysStats } from '../KernelsTypes';
 import { gridSample3dRef } from './gridSample';
 import { marchRaysRef } from './march';
 
-function encode(x: ArrayLike<number>, F: number, out: number[]): void {
+export function encode(x: ArrayLike<number>, F: number, out: number[]): void {
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
     out.push(v);
@@ -14,15 +14,38 @@ function encode(x: ArrayLike<number>, F: number, out: number[]): void {
   }
 }
 
-/** act(W[:, c0:c0+x.length] x + b) for W [H, ld]. */
-function layer(W: ArrayLike<number>, ld: number, c0: number, b: ArrayLike<number>, x: ArrayLike<number>, H: number, relu: boolean): number[] {
+/** act(W[:, c0:c0+x.length] x + b) for W [H, ld]; act true = relu, 'leaky' = leaky relu (0.01). */
+export function layer(W: ArrayLike<number>, ld: number, c0: number, b: ArrayLike<number>, x: ArrayLike<number>, H: number, relu: boolean | 'leaky'): number[] {
   const y: number[] = [];
   for (let h = 0; h < H; h++) {
     let s = b[h]!;
     for (let k = 0; k < x.length; k++) s += W[h * ld + c0 + k]! * x[k]!;
-    y.push(relu ? Math.max(s, 0) : s);
+    y.push(relu === 'leaky' ? (s > 0 ? s : 0.01 * s) : relu ? Math.max(s, 0) : s);
   }
   return y;
+}
+
+const norm = (p: number[], box: RenderRaysScene['motionBox']) => p.map((v, a) => ((v - box.min[a]!) * 2) / (box.max[a]! - box.min[a]!) - 1);
+
+/** One canonical point through the offset, appearance, encoding and density steps. */
+function sampleDensity(s: RenderRaysScene, p: number[]): { sigma: number; enc: number[] } {
+  const C = s.channels, encA = 3 * C * (1 + 2 * s.frequencies);
+  const offShape = { d: s.offsetRes, h: s.offsetRes, w: s.offsetRes, c: 3 };
+  const appShape = { d: s.appearanceRes, h: s.appearanceRes, w: s.appearanceRes, c: C };
+  const off = gridSample3dRef(s.offsets, offShape, norm(p, s.motionBox), 1);
+  const ga = norm(p.map((v, a) => v + off[a]!), s.appearanceBox);
+  const feat: number[] = [];
+  for (const st of [1, 2, 4] as const) feat.push(...gridSample3dRef(s.appearance, appShape, ga, st));
+  const enc: number[] = [];
+  encode(feat, s.frequencies, enc);
+  const hD = layer(s.densW0, encA, 0, s.densB0, enc, s.densityHidden, true);
+  let sigma = s.densB1;
+  for (let h = 0; h < s.densityHidden; h++) sigma += s.densW1[h]! * hD[h]!;
+  return { sigma, enc };
+}
+
+export function densityAtRef(points: ArrayLike<number>, s: RenderRaysScene, sigma: Float32Array): void {
+  for (let i = 0; i < points.length / 3; i++) sigma[i] = sampleDensity(s, [points[3 * i]!, points[3 * i + 1]!, points[3 * i + 2]!]).sigma;
 }
 
 export function renderRaysRef(origins: ArrayLike<number>, dirs: ArrayLike<number>, s: RenderRaysScene, color: Float32Array): RenderRaysStats {
@@ -32,9 +55,6 @@ export function renderRaysRef(origins: ArrayLike<number>, dirs: ArrayLike<number
   const o = Float64Array.from(origins);
   for (let r = 0; r < R; r++) if (dirs[3 * r] === 0 && dirs[3 * r + 1] === 0 && dirs[3 * r + 2] === 0) o[3 * r] = 1e30;
   const march = marchRaysRef(o, dirs, s.appearanceBox, s.occupancy, s.gridRes, s.step, s.maxSamples);
-  const norm = (p: number[], box: RenderRaysScene['motionBox']) => p.map((v, a) => ((v - box.min[a]!) * 2) / (box.max[a]! - box.min[a]!) - 1);
-  const offShape = { d: s.offsetRes, h: s.offsetRes, w: s.offsetRes, c: 3 };
-  const appShape = { d: s.appearanceRes, h: s.appearanceRes, w: s.appearanceRes, c: C };
   let density = 0, shaded = 0;
   for (let r = 0; r < R; r++) {
     const view: number[] = [];
@@ -43,16 +63,7 @@ export function renderRaysRef(origins: ArrayLike<number>, dirs: ArrayLike<number
     const acc = [0, 0, 0];
     for (let i = march.rayOffsets[r]!; i < march.rayOffsets[r + 1]!; i++) {
       if (T < s.tEps) break;
-      const p = [march.positions[3 * i]!, march.positions[3 * i + 1]!, march.positions[3 * i + 2]!];
-      const off = gridSample3dRef(s.offsets, offShape, norm(p, s.motionBox), 1);
-      const ga = norm(p.map((v, a) => v + off[a]!), s.appearanceBox);
-      const feat: number[] = [];
-      for (const st of [1, 2, 4] as const) feat.push(...gridSample3dRef(s.appearance, appShape, ga, st));
-      const enc: number[] = [];
-      encode(feat, F, enc);
-      const hD = layer(s.densW0, encA, 0, s.densB0, enc, s.densityHidden, true);
-      let sigma = s.densB1;
-      for (let h = 0; h < s.densityHidden; h++) sigma += s.densW1[h]! * hD[h]!;
+      const { sigma, enc } = sampleDensity(s, [march.positions[3 * i]!, march.positions[3 * i + 1]!, march.positions[3 * i + 2]!]);
       density++;
       const trans = Math.exp(-Math.max(sigma, 0) * s.stepDensity), w = T * (1 - trans);
       T *= trans;

@@ -275,6 +275,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("meanSquareBackward", Napi::Function::New(env, MeanSquareBackward));
   exports.Set("adamStep", Napi::Function::New(env, AdamStep));
   exports.Set("renderRays", Napi::Function::New(env, RenderRays));
+  exports.Set("densityAt", Napi::Function::New(env, DensityAt));
+  exports.Set("bakeMotion", Napi::Function::New(env, BakeMotion));
   exports.Set("numThreads", Napi::Function::New(env, NumThreads));
   exports.Set("simd", Napi::Function::New(env, SimdInfo));
   return exports;

@@ -134,5 +134,7 @@ inline void check_offsets(const Args& a, const int32_t* off, size_t R, size_t S)
 // The ray-marching ops live in binding_render.cpp.
 Napi::Value MarchRays(const Napi::CallbackInfo& info);
 Napi::Value RenderRays(const Napi::CallbackInfo& info);
+Napi::Value DensityAt(const Napi::CallbackInfo& info);
+Napi::Value BakeMotion(const Napi::CallbackInfo& info);
 
 }  // namespace vox::binding

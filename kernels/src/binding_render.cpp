@@ -1,5 +1,6 @@
-// N-API binding of the ray-marching ops (marchRays, renderRays): argument checking
-// and output allocation only; the math lives in march.cpp and render_rays.cpp.
+// N-API binding of the ray-marching and inference ops (marchRays, renderRays, densityAt,
+// bakeMotion): argument checking and output allocation only; the math lives in
+// march.cpp, render_rays.cpp and bake_motion.cpp.
 #include "binding_args.h"
 
 namespace vox::binding {
@@ -55,45 +56,41 @@ Value MarchRays(const CallbackInfo& info) {
   return r;
 }
 
-// renderRays(origins, dirs, R, occupancy, G, offsets, B, appearance, A, C, F,
-//            densW0, densB0, densW1, densB1, colorW0, colorB0, colorW1, colorB1, Hd, Hc,
-//            boxes, step, maxSamples, stepDensity, tEps, weightEps, background, color)
-//   -> { samples, density, shaded }; color [R,3] is the caller's output buffer.
-// boxes [12] = motion box min, max, appearance (= clipping) box min, max.
-Value RenderRays(const CallbackInfo& info) {
-  Args a{info, "renderRays"};
-  a.count(29, 29);
-  size_t R = a.size(2, "R", 0), G = a.size(4, "G", 1), B = a.size(6, "B", 1), A = a.size(8, "A", 1);
-  size_t C = a.size(9, "C", 1), F = a.size(10, "F", 0), Hd = a.size(19, "Hd", 1), Hc = a.size(20, "Hc", 1);
+// The scene arguments shared by renderRays and densityAt, at positions i0 .. i0+24:
+// occupancy, G, offsets, B, appearance, A, C, F, densW0, densB0, densW1, densB1,
+// colorW0, colorB0, colorW1, colorB1, Hd, Hc, boxes, step, maxSamples, stepDensity,
+// tEps, weightEps, background. boxes [12] = motion box min, max, appearance (=
+// clipping) box min, max.
+static vox::RenderRaysParams read_scene(Args& a, size_t i0) {
+  auto at = [&](size_t k) { return i0 + k; };
+  size_t G = a.size(at(1), "G", 1), B = a.size(at(3), "B", 1), A = a.size(at(5), "A", 1);
+  size_t C = a.size(at(6), "C", 1), F = a.size(at(7), "F", 0), Hd = a.size(at(16), "Hd", 1), Hc = a.size(at(17), "Hc", 1);
   if (C > 64) a.range_error("C must be at most 64, got " + std::to_string(C));
   if (F > 16) a.range_error("F must be at most 16, got " + std::to_string(F));
-  size_t maxSamples = a.size(23, "maxSamples", 0);
+  size_t maxSamples = a.size(at(20), "maxSamples", 0);
   if (maxSamples > 1u << 20) a.range_error("maxSamples must be at most 1048576, got " + std::to_string(maxSamples));
   const size_t per = 1 + 2 * F, encA = 3 * C * per, encV = 3 * per;
-  const float* origins = a.f32(0, "origins", a.product({R, 3}), "R*3");
-  const float* dirs = a.f32(1, "dirs", a.product({R, 3}), "R*3");
-  const uint8_t* occ = a.u8(3, "occupancy", a.product({G, G, G}), "G^3");
   vox::RenderRaysParams p{};
-  p.offsets = a.f32(5, "offsets", a.product({B, B, B, 3}), "B^3*3");
-  p.appearance = a.f32(7, "appearance", a.product({A, A, A, C}), "A^3*C");
-  p.densW0 = a.f32(11, "densW0", a.product({Hd, encA}), "Hd*encA");
-  p.densB0 = a.f32(12, "densB0", Hd, "Hd");
-  p.densW1 = a.f32(13, "densW1", Hd, "Hd");
-  p.densB1 = float(a.number(14, "densB1"));
-  p.colorW0 = a.f32(15, "colorW0", a.product({Hc, encA + encV}), "Hc*(encA+encV)");
-  p.colorB0 = a.f32(16, "colorB0", Hc, "Hc");
-  p.colorW1 = a.f32(17, "colorW1", a.product({3, Hc}), "3*Hc");
-  p.colorB1 = a.f32(18, "colorB1", 3, "3");
-  const float* boxes = a.f32(21, "boxes", 12, "motion min, max, appearance min, max");
+  p.march.occupancy = a.u8(at(0), "occupancy", a.product({G, G, G}), "G^3");
+  p.offsets = a.f32(at(2), "offsets", a.product({B, B, B, 3}), "B^3*3");
+  p.appearance = a.f32(at(4), "appearance", a.product({A, A, A, C}), "A^3*C");
+  p.densW0 = a.f32(at(8), "densW0", a.product({Hd, encA}), "Hd*encA");
+  p.densB0 = a.f32(at(9), "densB0", Hd, "Hd");
+  p.densW1 = a.f32(at(10), "densW1", Hd, "Hd");
+  p.densB1 = float(a.number(at(11), "densB1"));
+  p.colorW0 = a.f32(at(12), "colorW0", a.product({Hc, encA + encV}), "Hc*(encA+encV)");
+  p.colorB0 = a.f32(at(13), "colorB0", Hc, "Hc");
+  p.colorW1 = a.f32(at(14), "colorW1", a.product({3, Hc}), "3*Hc");
+  p.colorB1 = a.f32(at(15), "colorB1", 3, "3");
+  const float* boxes = a.f32(at(18), "boxes", 12, "motion min, max, appearance min, max");
   for (int b = 0; b < 2; ++b)
     for (int k = 0; k < 3; ++k)
       if (!(boxes[6 * b + 3 + k] > boxes[6 * b + k])) a.range_error("boxes: max must exceed min on every axis");
-  double step = a.number(22, "step");
+  double step = a.number(at(19), "step");
   if (!(step > 0)) a.range_error("step must be positive, got " + num(step));
-  double stepDensity = a.number(24, "stepDensity"), tEps = a.number(25, "tEps"), weightEps = a.number(26, "weightEps");
+  double stepDensity = a.number(at(21), "stepDensity"), tEps = a.number(at(22), "tEps"), weightEps = a.number(at(23), "weightEps");
   if (!(stepDensity >= 0)) a.range_error("stepDensity must be non-negative, got " + num(stepDensity));
-  const float* bg = a.f32(27, "background", 3, "3");
-  float* color = a.f32(28, "color", a.product({R, 3}), "R*3");
+  const float* bg = a.f32(at(24), "background", 3, "3");
   for (int k = 0; k < 3; ++k) {
     p.motionMin[k] = boxes[k];
     p.motionMax[k] = boxes[3 + k];
@@ -101,7 +98,6 @@ Value RenderRays(const CallbackInfo& info) {
     p.appMax[k] = p.march.boxMax[k] = boxes[9 + k];
     p.bg[k] = bg[k];
   }
-  p.march.occupancy = occ;
   p.march.G = int(G);
   p.march.step = step;
   p.march.maxSamples = int(maxSamples);
@@ -114,12 +110,64 @@ Value RenderRays(const CallbackInfo& info) {
   p.stepDensity = float(stepDensity);
   p.tEps = float(tEps);
   p.weightEps = float(weightEps);
+  return p;
+}
+
+// renderRays(origins, dirs, R, <scene: 25 arguments, see read_scene>, color)
+//   -> { samples, density, shaded }; color [R,3] is the caller's output buffer.
+Value RenderRays(const CallbackInfo& info) {
+  Args a{info, "renderRays"};
+  a.count(29, 29);
+  size_t R = a.size(2, "R", 0);
+  const float* origins = a.f32(0, "origins", a.product({R, 3}), "R*3");
+  const float* dirs = a.f32(1, "dirs", a.product({R, 3}), "R*3");
+  const vox::RenderRaysParams p = read_scene(a, 3);
+  float* color = a.f32(28, "color", a.product({R, 3}), "R*3");
   vox::RenderRaysStats st = vox::render_rays(origins, dirs, R, p, color);
   auto r = Napi::Object::New(info.Env());
   r.Set("samples", double(st.samples));
   r.Set("density", double(st.density));
   r.Set("shaded", double(st.shaded));
   return r;
+}
+
+// densityAt(points, P, <scene: 25 arguments, see read_scene>, sigma); sigma [P] is the
+// caller's output buffer.
+Value DensityAt(const CallbackInfo& info) {
+  Args a{info, "densityAt"};
+  a.count(28, 28);
+  size_t P = a.size(1, "P", 0);
+  const float* points = a.f32(0, "points", a.product({P, 3}), "P*3");
+  const vox::RenderRaysParams p = read_scene(a, 2);
+  float* sigma = a.f32(27, "sigma", P, "P");
+  vox::density_at(points, P, p, sigma);
+  return info.Env().Undefined();
+}
+
+// bakeMotion(motion, M, C, m, F, W0, b0, W1, b1, H, offsets); offsets [m^3*3] is the
+// caller's output buffer.
+Value BakeMotion(const CallbackInfo& info) {
+  Args a{info, "bakeMotion"};
+  a.count(11, 11);
+  size_t M = a.size(1, "M", 1), C = a.size(2, "C", 1), m = a.size(3, "m", 1), F = a.size(4, "F", 0), H = a.size(9, "H", 1);
+  if (C > 64) a.range_error("C must be at most 64, got " + std::to_string(C));
+  if (F > 16) a.range_error("F must be at most 16, got " + std::to_string(F));
+  if (m > 1024) a.range_error("m must be at most 1024, got " + std::to_string(m));
+  const size_t encM = 3 * C * (1 + 2 * F);
+  vox::BakeMotionParams p{};
+  p.motion = a.f32(0, "motion", a.product({M, M, M, C}), "M^3*C");
+  p.W0 = a.f32(5, "W0", a.product({H, encM}), "H*3C(1+2F)");
+  p.b0 = a.f32(6, "b0", H, "H");
+  p.W1 = a.f32(7, "W1", a.product({3, H}), "3*H");
+  p.b1 = a.f32(8, "b1", 3, "3");
+  float* offsets = a.f32(10, "offsets", a.product({m, m, m, 3}), "m^3*3");
+  p.M = int(M);
+  p.C = int(C);
+  p.m = int(m);
+  p.F = int(F);
+  p.H = int(H);
+  vox::bake_motion(p, offsets);
+  return info.Env().Undefined();
 }
 
 }  // namespace vox::binding

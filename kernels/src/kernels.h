@@ -109,5 +109,24 @@ struct RenderRaysStats {
 // color [R,3] is overwritten.
 RenderRaysStats render_rays(const float* origins, const float* dirs, size_t R,
                             const RenderRaysParams& p, float* color);
+// The density head's output (before the ReLU of compositing) at P canonical points
+// [P,3], each taken through the same offset, appearance and encoding steps as a ray's
+// samples (march, occupancy and the colour head are unused): the occupancy probes.
+void density_at(const float* points, size_t P, const RenderRaysParams& p, float* sigma);
+
+// ---- bakeMotion: the deformation offsets of one frame on a bake grid of m^3 points
+// (align_corners=false centres of the motion box): motion [M,M,M,C] (the blended volume)
+// at strides 1/2/4, sin/cos encoding with F octaves, hidden = leaky_relu(W0 enc + b0)
+// (W0 [H, 3C(1+2F)]), offsets [m^3, 3] = 0.1 (W1 hidden + b1) (W1 [3, H]).
+struct BakeMotionParams {
+  const float* motion;
+  int M, C, m, F;
+  const float* W0;
+  const float* b0;
+  const float* W1;
+  const float* b1;
+  int H;
+};
+void bake_motion(const BakeMotionParams& p, float* offsets);
 
 }  // namespace vox

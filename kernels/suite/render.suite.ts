@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Kernels, RenderRaysScene } from '../KernelsTypes';
-import { renderRaysRef } from '../reference/render';
+import { densityAtRef, renderRaysRef } from '../reference/render';
 import { assertClose, rng, uniform } from '../testUtil';
 
 /** A small random scene: odd hidden widths (padding paths), C = 3, F = 2. */
@@ -55,6 +55,17 @@ export function renderSuite(k: Kernels): void {
       assert.ok(sr.shaded > 100 && Math.abs(st.shaded - sr.shaded) <= 2, `shaded ${st.shaded} vs ${sr.shaded}`);
       assert.ok(st.density >= sr.density, 'density head runs at least up to termination');
       assertClose(a, b, { abs: 2e-4, rel: 0 }, `renderRays ${JSON.stringify(Object.keys(over))}`);
+    }
+  });
+
+  test('densityAt matches the float64 reference at points inside and outside the boxes', () => {
+    const rand = rng(7), P = 37, points = uniform(3 * P, -1.6, 1.6, rand);
+    for (const over of [{}, { frequencies: 4, channels: 4, appearance: uniform(9 * 9 * 9 * 4, -1.5, 1.5, rand), densW0: uniform(5 * 108, -0.3, 0.3, rand), colorW0: uniform(19 * (108 + 27), -0.3, 0.3, rand) }]) {
+      const s = randomScene(5, over), a = new Float32Array(P).fill(NaN), b = new Float32Array(P);
+      k.densityAt(points, s, a);
+      densityAtRef(points, s, b);
+      assert.ok(Math.max(...b) - Math.min(...b) > 0.5, `densities vary over the points: ${Math.min(...b)}..${Math.max(...b)}`);
+      assertClose(a, b, { abs: 1e-4, rel: 1e-4 }, `densityAt ${JSON.stringify(Object.keys(over))}`);
     }
   });
 }

@@ -1,0 +1,208 @@
+// Building blocks of the fused inference ops (render_rays.cpp, bake_motion.cpp): 8-wide
+// vectors (GCC vector extensions: AVX2+FMA where built with it, two SSE halves
+// otherwise), the small dense-layer tile, a vectorised sin/cos encoding and the
+// trilinear grid views. Header-only so each op inlines them into its per-sample loop.
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <vector>
+
+#if defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+namespace vox::infer {
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));
+typedef int v8i __attribute__((vector_size(32)));
+typedef float v4 __attribute__((vector_size(16)));
+typedef float v4u __attribute__((vector_size(16), aligned(4)));
+
+inline v8 fmadd(v8 a, v8 b, v8 c) {
+#if defined(__FMA__)
+  return (v8)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#else
+  return a * b + c;
+#endif
+}
+inline v8 splat(float x) { return v8{x, x, x, x, x, x, x, x}; }
+inline float hsum(v8 v) {
+  const v4 lo = {v[0], v[1], v[2], v[3]}, hi = {v[4], v[5], v[6], v[7]};
+  const v4 s = lo + hi;
+  return (s[0] + s[2]) + (s[1] + s[3]);
+}
+
+// Y[n][Hp] = act(X[n][K] WT[K][Hp] + bias[Hp]); Hp is a multiple of 16. A 4x16 register
+// tile per k step is FMA-bound rather than load-bound. Act: 0 none, 1 relu, 2 leaky relu.
+template <int N, int Act>
+void layer(const float* X, int ldx, int K, const float* WT, int Hp, const float* bias, float* Y) {
+  for (int j = 0; j < Hp; j += 16) {
+    v8 acc[N][2];
+    const v8 b0 = *(const v8u*)(bias + j), b1 = *(const v8u*)(bias + j + 8);
+    for (int r = 0; r < N; ++r) acc[r][0] = b0, acc[r][1] = b1;
+    for (int k = 0; k < K; ++k) {
+      const v8 w0 = *(const v8u*)(WT + size_t(k) * Hp + j), w1 = *(const v8u*)(WT + size_t(k) * Hp + j + 8);
+#pragma GCC unroll 4
+      for (int r = 0; r < N; ++r) {
+        const v8 a = splat(X[r * ldx + k]);
+        acc[r][0] = fmadd(a, w0, acc[r][0]);
+        acc[r][1] = fmadd(a, w1, acc[r][1]);
+      }
+    }
+    const v8 zero = splat(0.f), leak = splat(0.01f);
+    for (int r = 0; r < N; ++r) {
+      for (int h = 0; h < 2; ++h) {
+        v8 a = acc[r][h];
+        if (Act == 1) a = a > zero ? a : zero;
+        if (Act == 2) a = a > zero ? a : a * leak;
+        *(v8u*)(Y + r * Hp + j + 8 * h) = a;
+      }
+    }
+  }
+}
+
+template <int Act>
+void layer_n(int n, const float* X, int ldx, int K, const float* WT, int Hp, const float* bias, float* Y) {
+  switch (n) {
+    case 1: layer<1, Act>(X, ldx, K, WT, Hp, bias, Y); break;
+    case 2: layer<2, Act>(X, ldx, K, WT, Hp, bias, Y); break;
+    case 3: layer<3, Act>(X, ldx, K, WT, Hp, bias, Y); break;
+    default: layer<4, Act>(X, ldx, K, WT, Hp, bias, Y); break;
+  }
+}
+
+// b + w . h over Hp (a multiple of 8) in 8 lanes: an output unit of a head.
+inline float dot_out(const float* w, const float* h, int Hp, float b) {
+  v8 s = splat(0.f);
+  for (int i = 0; i < Hp; i += 8) s = fmadd(*(const v8u*)(w + i), *(const v8u*)(h + i), s);
+  return b + hsum(s);
+}
+
+// sin and cos of 8 values to ~1e-7 absolute for |x| up to ~1e4: quadrant reduction by
+// pi/2 (two-part constant, round to nearest by the 1.5 * 2^23 trick, as nearbyint),
+// Taylor polynomials on [-pi/4, pi/4], quadrant fix-up by lane selects.
+inline void sincos8(v8 x, v8& s, v8& c) {
+  const v8 magic = splat(12582912.f);
+  const v8 q = (x * splat(0.636619772367581f) + magic) - magic;
+  const v8 r = (x - q * splat(1.5707962513f)) - q * splat(7.549789948768648e-8f);
+  const v8 r2 = r * r;
+  const v8 sp = r * (splat(1.f) + r2 * (splat(-1.f / 6) + r2 * (splat(1.f / 120) + r2 * (splat(-1.f / 5040) + r2 * splat(1.f / 362880)))));
+  const v8 cp = splat(1.f) + r2 * (splat(-0.5f) + r2 * (splat(1.f / 24) + r2 * (splat(-1.f / 720) + r2 * splat(1.f / 40320))));
+  const v8i qi = __builtin_convertvector(q, v8i);
+  const v8i odd = (qi & 1) != 0, neg = (qi & 2) != 0;
+  v8 s0 = odd ? cp : sp, c0 = odd ? -sp : cp;
+  s = neg ? -s0 : s0;
+  c = neg ? -c0 : c0;
+}
+
+// Encoding terms [x, sin x, cos x, sin 2x, cos 2x, ...] (double-angle octaves like
+// Encoding.ts), term-major: terms[t * ld + i] for i < n. Reads x[0, round8(n)) (callers
+// pad), so the octave recurrences run 8 values at a time instead of one serial chain
+// per value. Weights are permuted to this order by transpose_perm.
+inline void encode_terms(const float* x, int n, int F, float* terms, int ld) {
+  for (int i = 0; i < n; i += 8) {
+    const v8 v = *(const v8u*)(x + i);
+    v8 s, c;
+    sincos8(v, s, c);
+    *(v8u*)(terms + i) = v;
+    for (int j = 0; j < F; ++j) {
+      *(v8u*)(terms + size_t(1 + 2 * j) * ld + i) = s;
+      *(v8u*)(terms + size_t(2 + 2 * j) * ld + i) = c;
+      const v8 s2 = splat(2.f) * s * c;
+      c = splat(1.f) - splat(2.f) * s * s;
+      s = s2;
+    }
+  }
+}
+
+// Rows of a head's input in term-major order: row j of n values each, from terms laid
+// out as encode_terms writes them for n*rows values: enc[j][t*n + f] = terms[t][j*n + f].
+inline void gather_rows(const float* terms, int ld, int n, int nTerms, int rows, float* enc) {
+  for (int j = 0; j < rows; ++j)
+    for (int t = 0; t < nTerms; ++t) std::memcpy(enc + size_t(j) * n * nTerms + size_t(t) * n, terms + size_t(t) * ld + size_t(j) * n, sizeof(float) * size_t(n));
+}
+
+// W [H, ld] columns c0 + colOf(k), k < K -> WT [K][Hp], zero-padded. colOf maps the
+// kernels' term-major encoding order (k = t*n + f) to the model's value-major one
+// (f*per + t).
+inline std::vector<float> transpose_term_major(const float* W, int H, int ld, int c0, int n, int per, int Hp) {
+  const int K = n * per;
+  std::vector<float> t(size_t(K) * Hp, 0.f);
+  for (int h = 0; h < H; ++h)
+    for (int tt = 0; tt < per; ++tt)
+      for (int f = 0; f < n; ++f) t[size_t(tt * n + f) * Hp + h] = W[size_t(h) * ld + c0 + f * per + tt];
+  return t;
+}
+inline std::vector<float> pad(const float* v, int n, int Hp) {
+  std::vector<float> t(Hp, 0.f);
+  std::memcpy(t.data(), v, sizeof(float) * size_t(n));
+  return t;
+}
+
+// Trilinear lookup in grid [D,D,D,C] viewed at `stride`, point g in [-1,1]^3,
+// align_corners=false and zero padding (as grid_sample3d). The view's constants are
+// computed once per frame, not per lookup; out-of-range corners get weight 0 and a
+// clamped (valid) address, so the 8 corners run without branches.
+struct GridView {
+  const float* grid;
+  int S;              // points per axis at this stride
+  size_t sx, sy, sz;  // element strides of one step along x, y, z at this stride
+  float half;         // S / 2: u = (g + 1) * half - 0.5
+  GridView(const float* g, int D, int C, int stride)
+      : grid(g), S((D - 1) / stride + 1), sx(size_t(stride) * C), sy(sx * D), sz(sy * D), half(0.5f * float(S)) {}
+};
+
+struct Corners {
+  size_t off[8];
+  float w[8];
+};
+
+inline void corners(const GridView& v, const float* g, Corners& c) {
+  size_t base[3][2];
+  float wt[3][2];
+  const size_t step[3] = {v.sx, v.sy, v.sz};
+  const float hi = float(v.S) + 1.f;
+  for (int a = 0; a < 3; ++a) {
+    float u = (g[a] + 1.f) * v.half - 0.5f;
+    // Clamped (NaN-free for finite g) so the int conversion stays in range.
+    u = u < -2.f ? -2.f : (u > hi ? hi : u);
+    const float fl = std::floor(u);
+    const int i0 = int(fl);
+    const float f = u - fl;
+    const bool in0 = i0 >= 0 && i0 < v.S, in1 = i0 + 1 >= 0 && i0 + 1 < v.S;
+    base[a][0] = size_t(in0 ? i0 : 0) * step[a];
+    base[a][1] = size_t(in1 ? i0 + 1 : 0) * step[a];
+    wt[a][0] = in0 ? 1.f - f : 0.f;
+    wt[a][1] = in1 ? f : 0.f;
+  }
+  int k = 0;
+  for (int dz = 0; dz < 2; ++dz)
+    for (int dy = 0; dy < 2; ++dy)
+      for (int dx = 0; dx < 2; ++dx, ++k) {
+        c.off[k] = base[2][dz] + base[1][dy] + base[0][dx];
+        c.w[k] = wt[2][dz] * wt[1][dy] * wt[0][dx];
+      }
+}
+
+// C = 4 (the appearance grid): one 4-wide load per corner.
+inline void trilinear4(const GridView& v, const float* g, float* out) {
+  Corners c;
+  corners(v, g, c);
+  v4 acc = {0.f, 0.f, 0.f, 0.f};
+  for (int k = 0; k < 8; ++k) acc += c.w[k] * *(const v4u*)(v.grid + c.off[k]);
+  *(v4u*)out = acc;
+}
+
+inline void trilinear_c(const GridView& v, int C, const float* g, float* out) {
+  Corners c;
+  corners(v, g, c);
+  for (int ch = 0; ch < C; ++ch) out[ch] = 0.f;
+  for (int k = 0; k < 8; ++k) {
+    const float* p = v.grid + c.off[k];
+    for (int ch = 0; ch < C; ++ch) out[ch] += c.w[k] * p[ch];
+  }
+}
+
+}  // namespace vox::infer
