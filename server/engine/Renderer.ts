@@ -28,7 +28,7 @@ import { encode } from './Encoding';
 import { dilateOccupancy, occupancyFromDensity, occupancyProbes } from './Occupancy';
 import { cameraRays, raysToCanonical } from './Pose';
 import { type UpscalePlan, upscalePlan, upscaleRgb } from './FastUpscale';
-import type { RenderRaysScene } from '../../kernels/KernelsTypes';
+import type { DeformMlp, RenderRaysScene } from '../../kernels/KernelsTypes';
 
 export interface RenderSize {
   readonly width: number;
@@ -107,7 +107,9 @@ export class StreamingRenderer {
   private readonly dirs: Float32Array;
   private readonly rgba: Uint8Array;
   private readonly encV: Float32Array;
-  private readonly gridPoints: Float32Array;
+  private readonly offsets: Float32Array;
+  private readonly deform: DeformMlp;
+  private readonly probeSigma: Float32Array;
   private readonly bakeShape: { d: number; h: number; w: number; c: number };
   private readonly probes: Float32Array;
   private readonly probesM: Float32Array;
@@ -163,13 +165,12 @@ export class StreamingRenderer {
     const m = o.bakeRes ?? bakeFactor * c.motionRes + 1;
     if (!(Number.isInteger(m) && m >= 2)) throw new RangeError(`renderer: bakeRes must be an integer >= 2, got ${m}`);
     this.bakeShape = { d: m, h: m, w: m, c: 3 };
-    this.gridPoints = new Float32Array(3 * m * m * m);
-    for (let z = 0, i = 0; z < m; z++)
-      for (let y = 0; y < m; y++)
-        for (let x = 0; x < m; x++, i += 3) this.gridPoints.set([(2 * x + 1) / m - 1, (2 * y + 1) / m - 1, (2 * z + 1) / m - 1], i);
+    this.offsets = new Float32Array(3 * m * m * m);
     this.probes = occupancyProbes(model);
     this.probesM = normalizeToBox(this.probes, c.motionBox);
     const p = model.params;
+    this.deform = { frequencies: c.frequencies, hidden: c.deformHidden, W0: p.deformW0, b0: p.deformB0, W1: p.deformW1, b1: p.deformB1 };
+    this.probeSigma = new Float32Array(this.probes.length / 3);
     this.densW0 = sliceCols(p.densityW0, c.densityHidden, d.densIn, 0, d.encA);
     this.colorW0 = sliceCols(p.colorW0, c.colorHidden, d.colorIn, 0, d.encA + d.encV);
     this.densB = new Float32Array(c.densityHidden);
@@ -196,12 +197,13 @@ export class StreamingRenderer {
    * Occupancy for this frame: density at the probes of 1/slices of the grid (all of it on
    * the first frame), merged into the kept raw map, then dilated.
    */
-  private frameOccupancy(offsets: Float32Array): Uint8Array {
+  private frameOccupancy(scene: RenderRaysScene): Uint8Array {
     const c = this.model.config, G = c.occupancyRes, n = G * G * G;
     if (this.noOccupancy) return this.occ.fill(1);
     const parts = this.frameNo === 0 ? 1 : this.slices, j = this.frameNo === 0 ? 0 : this.frameNo % parts;
     const b = Math.floor((j * n) / parts), e = Math.floor(((j + 1) * n) / parts);
-    const sigma = this.shadeDensity(offsets, this.probes.subarray(3 * b, 3 * e), this.probesM.subarray(3 * b, 3 * e)).sigma;
+    const sigma = this.probeSigma.subarray(0, e - b);
+    this.k.densityAt(this.probes.subarray(3 * b, 3 * e), scene, sigma);
     const minSigma = -Math.log(1 - this.alphaThreshold) / (this.d.step * c.densityScale);
     for (let i = b; i < e; i++) this.rawOcc[i] = sigma[i - b]! > minSigma ? 1 : 0;
     return dilateOccupancy(this.rawOcc, G, this.occ);
@@ -210,12 +212,13 @@ export class StreamingRenderer {
   private renderFused(coefficients: Float32Array, pose: HeadPose): Uint8Array {
     this.foldBiases(coefficients);
     const offsets = this.bakeMotion(coefficients);
-    const occupancy = this.frameOccupancy(offsets);
+    const scene: RenderRaysScene = { ...this.sceneBase, offsets, occupancy: this.occ, densB0: this.densB, colorB0: this.colorB };
+    this.frameOccupancy(scene);
     this.frameNo++;
     this.origins.set(this.worldRays.origins);
     this.dirs.set(this.worldRays.dirs);
     raysToCanonical(pose, this.origins, this.dirs);
-    const st = this.k.renderRays(this.origins, this.dirs, { ...this.sceneBase, offsets, occupancy, densB0: this.densB, colorB0: this.colorB }, this.colorBuf);
+    const st = this.k.renderRays(this.origins, this.dirs, scene, this.colorBuf);
     this.lastStats = { samples: st.samples, shadedSamples: st.shaded };
     this.writeRgba(this.colorBuf);
     return this.rgba;
@@ -295,15 +298,15 @@ export class StreamingRenderer {
     fold(p.colorW0, p.colorB0, c.colorHidden, d.colorIn, d.encA + d.encV, this.colorB);
   }
 
-  /** Offset grid [n^3, 3] (already x0.1) from the deformation MLP at the bake points. */
+  /**
+   * Offset grid [m^3, 3] (already x0.1): the deformation MLP at the bake grid's points
+   * (one native op; the returned buffer is the renderer's, overwritten by the next frame).
+   */
   bakeMotion(coefficients: Float32Array): Float32Array {
-    const c = this.model.config, p = this.model.params, d = this.d, k = this.k, N = this.gridPoints.length / 3;
+    const p = this.model.params, k = this.k;
     const motion = k.blendVolumes(p.motionMean, p.motionBases, coefficients).out;
-    const feat = this.model.sampleStrides(k, motion, d.motionShape, this.gridPoints, N);
-    const h1 = k.dense(encode(feat, N, d.featM, c.frequencies), p.deformW0, p.deformB0, { n: N, inFeatures: d.encM, outFeatures: c.deformHidden }, 'leakyRelu').y;
-    const raw = k.dense(h1, p.deformW1, p.deformB1, { n: N, inFeatures: c.deformHidden, outFeatures: 3 }, 'none').y;
-    for (let i = 0; i < raw.length; i++) raw[i]! *= 0.1;
-    return raw;
+    k.bakeMotion(motion, this.d.motionShape, this.bakeShape.d, this.deform, this.offsets);
+    return this.offsets;
   }
 
   /** Density (folded bias) and encoded appearance at canonical points. */
