@@ -72,7 +72,7 @@ export function cpuThreads(): number {
   return loadNative().numThreads();
 }
 
-/** SIMD level the addon was built with ('avx2+fma' or 'sse2'). */
+/** SIMD level the addon was built with ('avx512f+avx2+fma', 'avx2+fma' or 'sse2'). */
 export function cpuSimd(): string {
   return loadNative().simd();
 }

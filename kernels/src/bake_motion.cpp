@@ -17,7 +17,7 @@ using namespace infer;
 
 void bake_motion(const BakeMotionParams& p, float* offsets) {
   constexpr int kChunk = 4;
-  const int featM = 3 * p.C, per = 1 + 2 * p.F, encM = featM * per, Hp = (p.H + 15) / 16 * 16;
+  const int featM = 3 * p.C, per = 1 + 2 * p.F, encM = featM * per, Hp = pad_head(p.H);
   const int termLd = (kChunk * featM + 7) / 8 * 8;
   const std::vector<float> WT = transpose_term_major(p.W0, p.H, encM, 0, featM, per, Hp), b0 = pad(p.b0, p.H, Hp);
   std::vector<float> w1(size_t(3) * Hp, 0.f);

@@ -252,7 +252,9 @@ Value AdamStep(const CallbackInfo& info) {
 Value NumThreads(const CallbackInfo& info) { return Napi::Number::New(info.Env(), vox::num_threads()); }
 
 Value SimdInfo(const CallbackInfo& info) {
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+  return Napi::String::New(info.Env(), "avx512f+avx2+fma");
+#elif defined(__AVX2__) && defined(__FMA__)
   return Napi::String::New(info.Env(), "avx2+fma");
 #else
   return Napi::String::New(info.Env(), "sse2");

@@ -34,30 +34,48 @@ inline float hsum(v8 v) {
   return (s[0] + s[2]) + (s[1] + s[3]);
 }
 
-// Y[n][Hp] = act(X[n][K] WT[K][Hp] + bias[Hp]); Hp is a multiple of 16. A 4x16 register
-// tile per k step is FMA-bound rather than load-bound. Act: 0 none, 1 relu, 2 leaky relu.
+#if defined(__AVX512F__)
+// Head widths are padded to this many columns: one register tile's width.
+constexpr int kHeadPad = 32;
+typedef float vw __attribute__((vector_size(64)));
+typedef float vwu __attribute__((vector_size(64), aligned(4)));
+inline vw fmaddw(vw a, vw b, vw c) { return (vw)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
+inline vw splatw(float x) { return (vw)_mm512_set1_ps(x); }
+#else
+constexpr int kHeadPad = 16;
+typedef v8 vw;
+typedef v8u vwu;
+inline vw fmaddw(vw a, vw b, vw c) { return fmadd(a, b, c); }
+inline vw splatw(float x) { return splat(x); }
+#endif
+constexpr int kLanes = int(sizeof(vw) / sizeof(float));
+inline int pad_head(int H) { return (H + kHeadPad - 1) / kHeadPad * kHeadPad; }
+
+// Y[n][Hp] = act(X[n][K] WT[K][Hp] + bias[Hp]); Hp is a multiple of kHeadPad. An
+// N x kHeadPad register tile (two vectors per row) per k step is FMA-bound rather than
+// load-bound. Act: 0 none, 1 relu, 2 leaky relu (0.01).
 template <int N, int Act>
 void layer(const float* X, int ldx, int K, const float* WT, int Hp, const float* bias, float* Y) {
-  for (int j = 0; j < Hp; j += 16) {
-    v8 acc[N][2];
-    const v8 b0 = *(const v8u*)(bias + j), b1 = *(const v8u*)(bias + j + 8);
+  for (int j = 0; j < Hp; j += 2 * kLanes) {
+    vw acc[N][2];
+    const vw b0 = *(const vwu*)(bias + j), b1 = *(const vwu*)(bias + j + kLanes);
     for (int r = 0; r < N; ++r) acc[r][0] = b0, acc[r][1] = b1;
     for (int k = 0; k < K; ++k) {
-      const v8 w0 = *(const v8u*)(WT + size_t(k) * Hp + j), w1 = *(const v8u*)(WT + size_t(k) * Hp + j + 8);
+      const vw w0 = *(const vwu*)(WT + size_t(k) * Hp + j), w1 = *(const vwu*)(WT + size_t(k) * Hp + j + kLanes);
 #pragma GCC unroll 4
       for (int r = 0; r < N; ++r) {
-        const v8 a = splat(X[r * ldx + k]);
-        acc[r][0] = fmadd(a, w0, acc[r][0]);
-        acc[r][1] = fmadd(a, w1, acc[r][1]);
+        const vw a = splatw(X[r * ldx + k]);
+        acc[r][0] = fmaddw(a, w0, acc[r][0]);
+        acc[r][1] = fmaddw(a, w1, acc[r][1]);
       }
     }
-    const v8 zero = splat(0.f), leak = splat(0.01f);
+    const vw zero = splatw(0.f), leak = splatw(0.01f);
     for (int r = 0; r < N; ++r) {
       for (int h = 0; h < 2; ++h) {
-        v8 a = acc[r][h];
+        vw a = acc[r][h];
         if (Act == 1) a = a > zero ? a : zero;
         if (Act == 2) a = a > zero ? a : a * leak;
-        *(v8u*)(Y + r * Hp + j + 8 * h) = a;
+        *(vwu*)(Y + r * Hp + j + kLanes * h) = a;
       }
     }
   }
@@ -100,7 +118,7 @@ inline void sincos8(v8 x, v8& s, v8& c) {
 // Encoding terms [x, sin x, cos x, sin 2x, cos 2x, ...] (double-angle octaves like
 // Encoding.ts), term-major: terms[t * ld + i] for i < n. Reads x[0, round8(n)) (callers
 // pad), so the octave recurrences run 8 values at a time instead of one serial chain
-// per value. Weights are permuted to this order by transpose_perm.
+// per value. Weights are permuted to this order by transpose_term_major.
 inline void encode_terms(const float* x, int n, int F, float* terms, int ld) {
   for (int i = 0; i < n; i += 8) {
     const v8 v = *(const v8u*)(x + i);

@@ -40,7 +40,7 @@ struct Scene {
 
   explicit Scene(const RenderRaysParams& q)
       : p(q), F(q.F), C(q.C), featA(3 * q.C), per(1 + 2 * q.F), encA(featA * per), encV(3 * per),
-        Hdp((q.Hd + 15) / 16 * 16), Hcp((q.Hc + 15) / 16 * 16), termLd(round8(kChunk * featA)),
+        Hdp(pad_head(q.Hd)), Hcp(pad_head(q.Hc)), termLd(round8(kChunk * featA)),
         offsetView(q.offsets, q.B, 3, 1),
         appView{GridView(q.appearance, q.A, q.C, 1), GridView(q.appearance, q.A, q.C, 2), GridView(q.appearance, q.A, q.C, 4)} {
     WdT = transpose_term_major(q.densW0, q.Hd, encA, 0, featA, per, Hdp);
