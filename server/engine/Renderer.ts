@@ -18,7 +18,8 @@
 // - bakeRes: the motion bake on a coarser grid than bakeFactor gives;
 // - weightEps: the colour head skips samples with compositing weight below it;
 // - occupancySlices: the per-frame occupancy probes are refreshed 1/n of the grid per
-//   frame (round robin, so occupancy lags expression changes by up to n frames).
+//   frame (round robin, so occupancy lags expression changes by up to n frames);
+// - stepScale: longer ray steps (a coarser quadrature of the same volume integral).
 import { cpuKernels } from '../../kernels/cpu';
 import type { Kernels } from '../../kernels/KernelsTypes';
 import { type AvatarModel, modelDims, normalizeToBox, WHITE } from './AvatarModel';
@@ -58,6 +59,12 @@ export interface RendererOptions extends RenderSize {
   readonly weightEps?: number;
   /** Fused path: occupancy probes refreshed in this many round-robin slices (1 = every frame). */
   readonly occupancySlices?: number;
+  /**
+   * Fused path: ray steps this many times the model's (>= 1). Alpha stays
+   * 1 - exp(-sigma * step * densityScale), so this is a coarser quadrature of the same
+   * volume integral: fewer density evaluations through the avatar's soft layer.
+   */
+  readonly stepScale?: number;
 }
 
 /**
@@ -66,20 +73,22 @@ export interface RendererOptions extends RenderSize {
  * motion baked at the motion grid's own resolution, colour skipped below weight 2e-3,
  * occupancy refreshed over 4 frames.
  */
-export const REALTIME: Pick<RendererOptions, 'fused' | 'renderScale' | 'bakeFactor' | 'weightEps' | 'occupancySlices' | 'tEps'> = {
+export const REALTIME: Pick<RendererOptions, 'fused' | 'renderScale' | 'bakeFactor' | 'weightEps' | 'occupancySlices' | 'tEps' | 'stepScale'> = {
   fused: true, renderScale: 0.5, bakeFactor: 1, weightEps: 2e-3, occupancySlices: 4,
 };
 
 /**
  * What live calls render with (the render thread; VOXFACE_AVATAR_RENDER_SCALE overrides
  * the scale): REALTIME with 0.35 rays per output pixel per axis (90x90 rays for 256 px,
- * below the 128 px avatars train at) and early termination at transmittance 1e-2. On
- * KatieHill's held-out frames against the ground truth this costs nothing measurable
- * (PSNR 19.07 vs 19.02 dB, SSIM 0.694 vs 0.693 for REALTIME: the avatar's error on new
- * expressions dwarfs the blur) at 1.8x the speed; against the exact model's 256 px render
- * it is softer (see `npm run bench:render`).
+ * below the 128 px avatars train at), early termination at transmittance 1e-2 and ray
+ * steps 1.5x the model's. Against the ground truth of held-out frames at 256 px (`npm
+ * run bench:render -- <avatar> <dataset>`), on KatieHill (fast model) it costs nothing
+ * measurable (19.07 dB / SSIM 0.693 for both); on the selfie and expressions clips
+ * (default model) 0.04 and 0.00 dB for the step, 0.15 and -0.05 dB for the rest: the
+ * avatar's error on new expressions dwarfs the blur. Against the exact model's 256 px
+ * render it is softer (see the bench).
  */
-export const LIVE: typeof REALTIME = { ...REALTIME, renderScale: 0.35, tEps: 1e-2 };
+export const LIVE: typeof REALTIME = { ...REALTIME, renderScale: 0.35, tEps: 1e-2, stepScale: 1.5 };
 
 export interface FrameStats {
   readonly samples: number;
@@ -176,6 +185,9 @@ export class StreamingRenderer {
     this.densB = new Float32Array(c.densityHidden);
     this.colorB = new Float32Array(c.colorHidden);
     this.box = { min: Float32Array.from(c.appearanceBox.min), max: Float32Array.from(c.appearanceBox.max) };
+    const stepScale = o.stepScale ?? 1;
+    if (!(stepScale >= 1 && stepScale <= 8)) throw new RangeError(`renderer: stepScale must be in [1, 8], got ${stepScale}`);
+    const step = d.step * stepScale;
     const G = c.occupancyRes;
     this.rawOcc = new Uint8Array(G * G * G);
     this.occ = new Uint8Array(G * G * G);
@@ -184,7 +196,7 @@ export class StreamingRenderer {
       frequencies: c.frequencies, densW0: this.densW0, densW1: p.densityW1, densB1: p.densityB1[0]!, colorW0: this.colorW0,
       colorW1: p.colorW1, colorB1: p.colorB1, densityHidden: c.densityHidden, colorHidden: c.colorHidden,
       motionBox: { min: Float32Array.from(c.motionBox.min), max: Float32Array.from(c.motionBox.max) }, appearanceBox: this.box,
-      step: d.step, maxSamples: d.maxSamples, stepDensity: d.step * c.densityScale, tEps: this.tEps, weightEps: this.weightEps, background: WHITE,
+      step, maxSamples: Math.ceil(d.maxSamples / stepScale) + 1, stepDensity: step * c.densityScale, tEps: this.tEps, weightEps: this.weightEps, background: WHITE,
     };
   }
 

@@ -71,6 +71,7 @@ const steps: [string, Partial<RendererOptions>][] = [
   ['+weightEps', { fused: true, bakeFactor: 1, weightEps: REALTIME.weightEps! }],
   ['+occupancySlices', { fused: true, bakeFactor: 1, weightEps: REALTIME.weightEps!, occupancySlices: REALTIME.occupancySlices! }],
   ['+renderScale(=REALTIME)', REALTIME],
+  ['+stepScale', { ...REALTIME, stepScale: LIVE.stepScale! }],
   ['LIVE', LIVE],
 ];
 const psnrVsExact = Object.fromEntries(steps.map(([k, o]) => [k, quality(o)]));
