@@ -2,9 +2,10 @@
  * One avatar-enabled peer's avatar in the room: at a fixed output rate it reads
  * the face to show (DrivenFace), renders it off the event loop, and hands the frame
  * to a VideoInjector whose producer the peer owns, so receivers consume it like a
- * camera. A render still running when the next tick comes is not queued: the
- * newest frame is sent again and the tick counted, so the session never falls
- * behind. While the stream is stalled the last frame is repeated (a still picture)
+ * camera. A render still running when the next tick comes is not queued: the tick
+ * is counted and, when no new frame went out since the last tick, the newest frame
+ * is sent again, so the session never falls behind; a render that overran its slot
+ * is followed at once by the next (back to back, up to the target rate). While the stream is stalled the last frame is repeated (a still picture)
  * and the status says so. A better version of the avatar (train-on-join) comes in
  * through replaceRenderer(): the swap happens between two renders, so the video
  * never misses a frame.
@@ -73,6 +74,7 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   #rendering = false;
   #lastRenderStart = -Infinity;
   #lastFrame?: Uint8Array;
+  #pushedSinceTick = false;
   #status: DrivenFaceStatus = 'waiting';
   #closed = false;
   readonly #renderMs: number[] = [];
@@ -219,23 +221,38 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
       this.room.broadcast('avatarStatus', { peerId: this.peer.id, status: face.status });
       this.emit('status', { status: face.status });
     }
+    const pushedSinceTick = this.#pushedSinceTick;
+    this.#pushedSinceTick = false;
     if (face.status === 'stalled' && this.#lastFrame) {
-      this.#injector.pushFrame(this.#lastFrame);
-      this.#counts.framesRepeated += 1;
-      this.#frameTimes.push(performance.now());
+      this.#push(this.#lastFrame, false);
       return;
     }
-    if (this.#rendering || performance.now() - this.#lastRenderStart < 1000 / this.#targetFps - 1) {
-      // The renderer is slower than the output rate: repeat the newest frame so the
-      // video keeps its rate (receivers' jitter buffers stay calm), and count it.
-      this.#counts.ticksSkipped += 1;
-      if (this.#lastFrame) {
-        this.#injector.pushFrame(this.#lastFrame);
-        this.#counts.framesRepeated += 1;
-        this.#frameTimes.push(performance.now());
-      }
-      return;
-    }
+    if (this.#startRender(face)) return;
+    // The renderer is slower than the output rate: when no new frame went out since the
+    // last tick, repeat the newest one so the video keeps its rate (receivers' jitter
+    // buffers stay calm), and count the tick.
+    this.#counts.ticksSkipped += 1;
+    if (!pushedSinceTick && this.#lastFrame) this.#push(this.#lastFrame, false);
+  }
+
+  #push(rgba: Uint8Array, rendered: boolean): void {
+    this.#injector.pushFrame(rgba);
+    this.#pushedSinceTick = true;
+    const now = performance.now();
+    this.#frameTimes.push(now);
+    if (rendered) {
+      this.#counts.framesRendered += 1;
+      this.#renderTimes.push(now);
+    } else this.#counts.framesRepeated += 1;
+  }
+
+  /**
+   * Starts rendering `face` unless a render is running or the last one started less
+   * than a frame interval (at the scheduler's rate) ago; says whether it started.
+   */
+  #startRender(face: ReturnType<DrivenFace['at']>): boolean {
+    const interval = 1000 / this.#targetFps;
+    if (this.#rendering || performance.now() - this.#lastRenderStart < interval - 1) return false;
     if (this.#nextRenderer) {
       // Between renders: nothing runs on the old renderer, so closing it cannot cut a frame short.
       const { renderer, settle } = this.#nextRenderer;
@@ -245,20 +262,27 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
       settle(true);
     }
     this.#rendering = true;
+    // `face` is updated in place by later ticks: keep the sequence this frame shows.
+    const sequence = face.sequence;
     const started = performance.now();
     this.#lastRenderStart = started;
     this.#renderer.render(face).then(
       (rgba) => {
         this.#rendering = false;
         if (this.#closed) return;
-        this.#renderMs.push(performance.now() - started);
+        const took = performance.now() - started;
+        this.#renderMs.push(took);
         if (this.#renderMs.length > 300) this.#renderMs.shift();
-        if (this.#options.marker && face.sequence !== null) stampMarker(rgba, this.#renderer.width, this.#renderer.height, face.sequence);
+        if (this.#options.marker && sequence !== null) stampMarker(rgba, this.#renderer.width, this.#renderer.height, sequence);
         this.#lastFrame = rgba;
-        this.#injector.pushFrame(rgba);
-        this.#counts.framesRendered += 1;
-        this.#frameTimes.push(performance.now());
-        this.#renderTimes.push(performance.now());
+        this.#push(rgba, true);
+        // A render that overran its slot made a tick skip: start the next one now
+        // instead of idling until the next tick (renders run back to back, at most at
+        // the target rate, rather than at every other tick).
+        if (took >= interval - 1) {
+          const next = this.#face.at(Date.now());
+          if (next.status !== 'stalled') this.#startRender(next);
+        }
       },
       (error: unknown) => {
         this.#rendering = false;
@@ -267,5 +291,6 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
         this.close('render-failed');
       },
     );
+    return true;
   }
 }
