@@ -247,12 +247,14 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   }
 
   /**
-   * Starts rendering `face` unless a render is running or the last one started less
-   * than a frame interval (at the scheduler's rate) ago; says whether it started.
+   * Starts rendering `face` unless a render is running or the last one started too
+   * recently for the scheduler's rate; says whether it started. "Too recently" is half
+   * an output interval short of the target interval: timers fire late by a few ms, so
+   * comparing with the full interval would skip every tick that follows a late one.
    */
   #startRender(face: ReturnType<DrivenFace['at']>): boolean {
     const interval = 1000 / this.#targetFps;
-    if (this.#rendering || performance.now() - this.#lastRenderStart < interval - 1) return false;
+    if (this.#rendering || performance.now() - this.#lastRenderStart < interval - 500 / this.#options.fps) return false;
     if (this.#nextRenderer) {
       // Between renders: nothing runs on the old renderer, so closing it cannot cut a frame short.
       const { renderer, settle } = this.#nextRenderer;
