@@ -7,7 +7,8 @@
  * thread, the encoder, the mediasoup worker), avatar video kbps, and the audio-video
  * offset B experiences (beep latency vs marker latency). Baseline in the same run:
  * the server's CPU while A sends its camera instead. AVATAR=<file.vxa> uses a real
- * avatar; the default is the test's synthetic one. SIZE (256), SECONDS (15).
+ * avatar; the default is the test's synthetic one. SIZE (256), SECONDS (15), FPS (25: the
+ * output rate; renderedFps shows how many of those frames were newly rendered).
  */
 import { copyFileSync, readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
@@ -22,6 +23,7 @@ import { beeps, markers, recordBeeps, recordMarkers } from './pageMeters';
 
 const SIZE = Number(process.env.SIZE ?? 256);
 const SECONDS = Number(process.env.SECONDS ?? 15);
+const FPS = Number(process.env.FPS ?? 25);
 
 /** CPU seconds a process has used (user + system), from /proc. */
 function cpuSeconds(pid: number | undefined): number {
@@ -65,7 +67,7 @@ function pairLatencies(sent: number[], heard: number[], maxMs: number): number[]
 async function main(): Promise<void> {
   progress('bench:avatar-call: preparing the avatar');
   const avatarFile = process.env.AVATAR ?? syntheticAvatarFile();
-  const server = await startTestServer({ faceModelPath: FACE_MODEL_PATH, avatarSize: SIZE, avatarFps: 25, avatarMarker: true, numWorkers: 1 });
+  const server = await startTestServer({ faceModelPath: FACE_MODEL_PATH, avatarSize: SIZE, avatarFps: FPS, avatarMarker: true, numWorkers: 1 });
   copyFileSync(avatarFile, server.avatarStore.pathOf('bench'));
   const browser = await launchChromium({ fakeVideoFile: clipToY4m('womanLonghair', { width: 480, fps: 30, seconds: 12 }) });
   try {
@@ -116,6 +118,7 @@ async function main(): Promise<void> {
     printResult({
       bench: 'avatar-call',
       size: SIZE,
+      fps: FPS,
       seconds: round(elapsed),
       latencyMsP50: round(videoP50),
       latencyMsP95: round(percentile(latencies, 95)),
@@ -123,6 +126,7 @@ async function main(): Promise<void> {
       decodedFps: round((frames1 - frames0) / elapsed),
       renderedFps: round((stats.framesRendered - rendered0) / elapsed, 2),
       renderMsP50: round(stats.renderMsP50),
+      renderMsP95: round(stats.renderMsP95),
       serverCoresPerAvatar: round(avatarCores, 2),
       avatarVideoKbps: round(((bytes1 - bytes0) * 8) / 1000 / elapsed),
       audioLatencyMsP50: round(audioP50),
