@@ -26,7 +26,7 @@ void bake_motion(const BakeMotionParams& p, float* offsets) {
   const int m = p.m;
   const size_t N = size_t(m) * m * m;
   parallel_for((N + kChunk - 1) / kChunk, 64, [&](size_t cb, size_t ce) {
-    std::vector<float> feat(size_t(termLd), 0.f), terms(size_t(per) * termLd), enc(size_t(kChunk) * encM), hid(size_t(kChunk) * Hp);
+    std::vector<float> feat(size_t(termLd), 0.f), terms(size_t(per) * termLd), hid(size_t(kChunk) * Hp);
     for (size_t c = cb; c < ce; ++c) {
       const size_t i0 = c * kChunk;
       const int cn = int(std::min<size_t>(kChunk, N - i0));
@@ -38,8 +38,7 @@ void bake_motion(const BakeMotionParams& p, float* offsets) {
         for (int v = 0; v < 3; ++v) trilinear_c(views[v], p.C, g, feat.data() + size_t(j) * featM + size_t(v) * p.C);
       }
       encode_terms(feat.data(), cn * featM, p.F, terms.data(), termLd);
-      gather_rows(terms.data(), termLd, featM, per, cn, enc.data());
-      layer_n<2>(cn, enc.data(), encM, encM, WT.data(), Hp, b0.data(), hid.data());
+      layer_n<2>(cn, Rows{terms.data(), featM, termLd, featM, per}, WT.data(), Hp, b0.data(), hid.data());
       for (int j = 0; j < cn; ++j)
         for (int o = 0; o < 3; ++o)
           offsets[3 * (i0 + size_t(j)) + size_t(o)] = 0.1f * dot_out(w1.data() + size_t(o) * Hp, hid.data() + size_t(j) * Hp, Hp, p.b1[o]);

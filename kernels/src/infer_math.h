@@ -51,22 +51,35 @@ inline vw splatw(float x) { return splat(x); }
 constexpr int kLanes = int(sizeof(vw) / sizeof(float));
 inline int pad_head(int H) { return (H + kHeadPad - 1) / kHeadPad * kHeadPad; }
 
-// Y[n][Hp] = act(X[n][K] WT[K][Hp] + bias[Hp]); Hp is a multiple of kHeadPad. An
+// A head's input rows as the encodings leave them, read in place: row r, column
+// k = t*n + f at x[r*rowStride + t*termStride + f] (K = terms*n). A row-major [N][K]
+// matrix is {x, K, n, n, K/n}; encode_terms' output for rows of n values each is
+// {terms, n, ld, n, 1+2F}, which saves copying every sample's encoding into a row.
+struct Rows {
+  const float* x;
+  int rowStride, termStride, n, terms;
+};
+
+// Y[N][Hp] = act(X WT[K][Hp] + bias[Hp]); Hp is a multiple of kHeadPad. An
 // N x kHeadPad register tile (two vectors per row) per k step is FMA-bound rather than
 // load-bound. Act: 0 none, 1 relu, 2 leaky relu (0.01).
 template <int N, int Act>
-void layer(const float* X, int ldx, int K, const float* WT, int Hp, const float* bias, float* Y) {
+void layer(const Rows& X, const float* WT, int Hp, const float* bias, float* Y) {
   for (int j = 0; j < Hp; j += 2 * kLanes) {
     vw acc[N][2];
     const vw b0 = *(const vwu*)(bias + j), b1 = *(const vwu*)(bias + j + kLanes);
     for (int r = 0; r < N; ++r) acc[r][0] = b0, acc[r][1] = b1;
-    for (int k = 0; k < K; ++k) {
-      const vw w0 = *(const vwu*)(WT + size_t(k) * Hp + j), w1 = *(const vwu*)(WT + size_t(k) * Hp + j + kLanes);
+    const float* w = WT + j;
+    for (int t = 0; t < X.terms; ++t) {
+      const float* xt = X.x + size_t(t) * X.termStride;
+      for (int f = 0; f < X.n; ++f, w += Hp) {
+        const vw w0 = *(const vwu*)w, w1 = *(const vwu*)(w + kLanes);
 #pragma GCC unroll 4
-      for (int r = 0; r < N; ++r) {
-        const vw a = splatw(X[r * ldx + k]);
-        acc[r][0] = fmaddw(a, w0, acc[r][0]);
-        acc[r][1] = fmaddw(a, w1, acc[r][1]);
+        for (int r = 0; r < N; ++r) {
+          const vw a = splatw(xt[r * X.rowStride + f]);
+          acc[r][0] = fmaddw(a, w0, acc[r][0]);
+          acc[r][1] = fmaddw(a, w1, acc[r][1]);
+        }
       }
     }
     const vw zero = splatw(0.f), leak = splatw(0.01f);
@@ -82,12 +95,12 @@ void layer(const float* X, int ldx, int K, const float* WT, int Hp, const float*
 }
 
 template <int Act>
-void layer_n(int n, const float* X, int ldx, int K, const float* WT, int Hp, const float* bias, float* Y) {
+void layer_n(int n, const Rows& X, const float* WT, int Hp, const float* bias, float* Y) {
   switch (n) {
-    case 1: layer<1, Act>(X, ldx, K, WT, Hp, bias, Y); break;
-    case 2: layer<2, Act>(X, ldx, K, WT, Hp, bias, Y); break;
-    case 3: layer<3, Act>(X, ldx, K, WT, Hp, bias, Y); break;
-    default: layer<4, Act>(X, ldx, K, WT, Hp, bias, Y); break;
+    case 1: layer<1, Act>(X, WT, Hp, bias, Y); break;
+    case 2: layer<2, Act>(X, WT, Hp, bias, Y); break;
+    case 3: layer<3, Act>(X, WT, Hp, bias, Y); break;
+    default: layer<4, Act>(X, WT, Hp, bias, Y); break;
   }
 }
 
@@ -133,13 +146,6 @@ inline void encode_terms(const float* x, int n, int F, float* terms, int ld) {
       s = s2;
     }
   }
-}
-
-// Rows of a head's input in term-major order: row j of n values each, from terms laid
-// out as encode_terms writes them for n*rows values: enc[j][t*n + f] = terms[t][j*n + f].
-inline void gather_rows(const float* terms, int ld, int n, int nTerms, int rows, float* enc) {
-  for (int j = 0; j < rows; ++j)
-    for (int t = 0; t < nTerms; ++t) std::memcpy(enc + size_t(j) * n * nTerms + size_t(t) * n, terms + size_t(t) * ld + size_t(j) * n, sizeof(float) * size_t(n));
 }
 
 // W [H, ld] columns c0 + colOf(k), k < K -> WT [K][Hp], zero-padded. colOf maps the

@@ -34,6 +34,7 @@ struct Scene {
   const RenderRaysParams& p;
   int F, C, featA, per, encA, encV, Hdp, Hcp, termLd;
   std::vector<float> WdT, bd, wd1, WcaT, WcvT, bc, wc1;
+  std::vector<float> offsets4;  // the offsets padded to 4 channels: one 4-wide load per corner
   float mScale[3], aScale[3];
   GridView offsetView;
   GridView appView[3];
@@ -41,8 +42,10 @@ struct Scene {
   explicit Scene(const RenderRaysParams& q)
       : p(q), F(q.F), C(q.C), featA(3 * q.C), per(1 + 2 * q.F), encA(featA * per), encV(3 * per),
         Hdp(pad_head(q.Hd)), Hcp(pad_head(q.Hc)), termLd(round8(kChunk * featA)),
-        offsetView(q.offsets, q.B, 3, 1),
+        offsets4(size_t(q.B) * q.B * q.B * 4, 0.f), offsetView(offsets4.data(), q.B, 4, 1),
         appView{GridView(q.appearance, q.A, q.C, 1), GridView(q.appearance, q.A, q.C, 2), GridView(q.appearance, q.A, q.C, 4)} {
+    for (size_t i = 0, n = size_t(q.B) * q.B * q.B; i < n; ++i)
+      for (int a = 0; a < 3; ++a) offsets4[4 * i + a] = q.offsets[3 * i + a];
     WdT = transpose_term_major(q.densW0, q.Hd, encA, 0, featA, per, Hdp);
     bd = pad(q.densB0, q.Hd, Hdp);
     wd1 = pad(q.densW1, q.Hd, Hdp);
@@ -61,22 +64,22 @@ struct Scene {
 
 // Per-thread buffers.
 struct Scratch {
-  std::vector<float> pos, feat, terms, enc, hidD, hidC, cEnc, bray, dirPad, dirTerms, encV;
+  std::vector<float> pos, feat, terms, hidD, hidC, cEnc, bray, dirPad, dirTerms;
   explicit Scratch(const Scene& s, int maxSamples)
       : pos(size_t(3) * size_t(std::max(maxSamples, 1))), feat(size_t(s.termLd), 0.f), terms(size_t(s.per) * s.termLd),
-        enc(size_t(kChunk) * s.encA), hidD(size_t(kChunk) * s.Hdp), hidC(size_t(kChunk) * s.Hcp),
-        cEnc(size_t(kChunk) * s.encA), bray(s.Hcp), dirPad(8, 0.f), dirTerms(size_t(s.per) * 8), encV(s.encV) {}
+        hidD(size_t(kChunk) * s.Hdp), hidC(size_t(kChunk) * s.Hcp),
+        cEnc(size_t(kChunk) * s.encA), bray(s.Hcp), dirPad(8, 0.f), dirTerms(size_t(s.per) * 8) {}
 };
 
-// Density of cn <= kChunk canonical points: their encodings into x.enc (term-major rows
-// of encA) and sigma[j] (the density head's linear output, before the ReLU of compositing).
+// Density of cn <= kChunk canonical points: their encodings into x.terms (encode_terms'
+// layout) and sigma[j] (the density head's linear output, before the ReLU of compositing).
 void density_chunk(const Scene& s, Scratch& x, const float* pts, int cn, float* sigma) {
   const RenderRaysParams& p = s.p;
   for (int j = 0; j < cn; ++j) {
     const float* q = pts + 3 * j;
-    float g[3], off[3];
+    float g[3], off[4];
     for (int a = 0; a < 3; ++a) g[a] = (q[a] - p.motionMin[a]) * s.mScale[a] - 1.f;
-    trilinear_c(s.offsetView, 3, g, off);
+    trilinear4(s.offsetView, g, off);
     for (int a = 0; a < 3; ++a) g[a] = (q[a] + off[a] - p.appMin[a]) * s.aScale[a] - 1.f;
     float* fa = x.feat.data() + size_t(j) * s.featA;
     for (int v = 0; v < 3; ++v) {
@@ -85,8 +88,7 @@ void density_chunk(const Scene& s, Scratch& x, const float* pts, int cn, float* 
     }
   }
   encode_terms(x.feat.data(), cn * s.featA, s.F, x.terms.data(), s.termLd);
-  gather_rows(x.terms.data(), s.termLd, s.featA, s.per, cn, x.enc.data());
-  layer_n<1>(cn, x.enc.data(), s.encA, s.encA, s.WdT.data(), s.Hdp, s.bd.data(), x.hidD.data());
+  layer_n<1>(cn, Rows{x.terms.data(), s.featA, s.termLd, s.featA, s.per}, s.WdT.data(), s.Hdp, s.bd.data(), x.hidD.data());
   for (int j = 0; j < cn; ++j) sigma[j] = dot_out(s.wd1.data(), x.hidD.data() + size_t(j) * s.Hdp, s.Hdp, p.densB1);
 }
 
@@ -143,14 +145,13 @@ void render_ray(const Scene& s, Scratch& x, const float* o3, const float* d3, fl
   // Per-ray colour bias: colorB0 + W[:, view columns] encV (exact fold).
   for (int a = 0; a < 3; ++a) x.dirPad[a] = d3[a];
   encode_terms(x.dirPad.data(), 3, s.F, x.dirTerms.data(), 8);
-  gather_rows(x.dirTerms.data(), 8, 3, s.per, 1, x.encV.data());
-  layer_n<0>(1, x.encV.data(), s.encV, s.encV, s.WcvT.data(), s.Hcp, s.bc.data(), x.bray.data());
+  layer_n<0>(1, Rows{x.dirTerms.data(), 3, 8, 3, s.per}, s.WcvT.data(), s.Hcp, s.bc.data(), x.bray.data());
 
   float T = 1.f, pending = 0.f, acc[3] = {0.f, 0.f, 0.f}, cW[kChunk], sigma[kChunk];
   int queued = 0;
   auto flush = [&]() {
     if (queued == 0) return;
-    layer_n<1>(queued, x.cEnc.data(), s.encA, s.encA, s.WcaT.data(), s.Hcp, x.bray.data(), x.hidC.data());
+    layer_n<1>(queued, Rows{x.cEnc.data(), s.encA, s.featA, s.featA, s.per}, s.WcaT.data(), s.Hcp, x.bray.data(), x.hidC.data());
     for (int j = 0; j < queued; ++j)
       for (int c = 0; c < 3; ++c) {
         const float v = dot_out(s.wc1.data() + size_t(c) * s.Hcp, x.hidC.data() + size_t(j) * s.Hcp, s.Hcp, p.colorB1[c]);
@@ -172,7 +173,11 @@ void render_ray(const Scene& s, Scratch& x, const float* o3, const float* d3, fl
         pending += w;
         continue;
       }
-      std::memcpy(x.cEnc.data() + size_t(queued) * s.encA, x.enc.data() + size_t(j) * s.encA, sizeof(float) * size_t(s.encA));
+      // The sample's encoding, term by term, into the colour queue's row (term-major).
+      float* row = x.cEnc.data() + size_t(queued) * s.encA;
+      const float* src = x.terms.data() + size_t(j) * s.featA;
+      for (int t = 0; t < s.per; ++t)
+        for (int f = 0; f < s.featA; ++f) row[t * s.featA + f] = src[size_t(t) * s.termLd + f];
       cW[queued++] = w + pending;
       pending = 0.f;
       if (queued == kChunk) flush();
