@@ -68,27 +68,28 @@ export interface RendererOptions extends RenderSize {
 }
 
 /**
- * The realtime preset (measured in the bench: 256 px within the 40 ms budget on 2 cores
- * with the 64-wide default config): fused native shading, half-resolution rays upscaled,
+ * The realtime preset (`npm run bench:render`: 256 px in about 25 ms on this 2-core
+ * machine with the fast config): fused native shading, half-resolution rays upscaled,
  * motion baked at the motion grid's own resolution, colour skipped below weight 2e-3,
- * occupancy refreshed over 4 frames.
+ * occupancy refreshed over 4 frames, ray steps 1.5x the model's (-0.16 dB against the
+ * exact model; against held-out ground truth 0.00 dB on KatieHill, -0.04 on selfie,
+ * +0.01 on expressions).
  */
 export const REALTIME: Pick<RendererOptions, 'fused' | 'renderScale' | 'bakeFactor' | 'weightEps' | 'occupancySlices' | 'tEps' | 'stepScale'> = {
-  fused: true, renderScale: 0.5, bakeFactor: 1, weightEps: 2e-3, occupancySlices: 4,
+  fused: true, renderScale: 0.5, bakeFactor: 1, weightEps: 2e-3, occupancySlices: 4, stepScale: 1.5,
 };
 
 /**
  * What live calls render with (the render thread; VOXFACE_AVATAR_RENDER_SCALE overrides
  * the scale): REALTIME with 0.35 rays per output pixel per axis (90x90 rays for 256 px,
- * below the 128 px avatars train at), early termination at transmittance 1e-2 and ray
- * steps 1.5x the model's. Against the ground truth of held-out frames at 256 px (`npm
- * run bench:render -- <avatar> <dataset>`), on KatieHill (fast model) it costs nothing
- * measurable (19.07 dB / SSIM 0.693 for both); on the selfie and expressions clips
- * (default model) 0.04 and 0.00 dB for the step, 0.15 and -0.05 dB for the rest: the
- * avatar's error on new expressions dwarfs the blur. Against the exact model's 256 px
- * render it is softer (see the bench).
+ * below the 128 px avatars train at) and early termination at transmittance 1e-2.
+ * Against the ground truth of held-out frames at 256 px (`npm run bench:render --
+ * <avatar> <dataset>`) it costs nothing measurable on KatieHill (fast model: 19.07 dB
+ * for both), 0.15 dB on selfie and -0.05 dB on expressions (default model): the avatar's
+ * error on new expressions dwarfs the blur. Against the exact model's 256 px render it
+ * is softer (see the bench).
  */
-export const LIVE: typeof REALTIME = { ...REALTIME, renderScale: 0.35, tEps: 1e-2, stepScale: 1.5 };
+export const LIVE: typeof REALTIME = { ...REALTIME, renderScale: 0.35, tEps: 1e-2 };
 
 export interface FrameStats {
   readonly samples: number;

@@ -70,8 +70,8 @@ const steps: [string, Partial<RendererOptions>][] = [
   ['+bakeFactor1', { fused: true, bakeFactor: 1 }],
   ['+weightEps', { fused: true, bakeFactor: 1, weightEps: REALTIME.weightEps! }],
   ['+occupancySlices', { fused: true, bakeFactor: 1, weightEps: REALTIME.weightEps!, occupancySlices: REALTIME.occupancySlices! }],
-  ['+renderScale(=REALTIME)', REALTIME],
-  ['+stepScale', { ...REALTIME, stepScale: LIVE.stepScale! }],
+  ['+renderScale', { ...REALTIME, stepScale: 1 }],
+  ['+stepScale(=REALTIME)', REALTIME],
   ['LIVE', LIVE],
 ];
 const psnrVsExact = Object.fromEntries(steps.map(([k, o]) => [k, quality(o)]));
