@@ -94,6 +94,8 @@ export const LIVE: typeof REALTIME = { ...REALTIME, renderScale: 0.35, tEps: 1e-
 export interface FrameStats {
   readonly samples: number;
   readonly shadedSamples: number;
+  /** Fused path: wall ms of the frame's stages (bake: fold + blend + bake; the rest in order). */
+  readonly stageMs?: { readonly bake: number; readonly occupancy: number; readonly rays: number; readonly upscale: number };
 }
 
 /** Slices columns [start, start+count) of a row-major [rows, cols] matrix. */
@@ -223,17 +225,22 @@ export class StreamingRenderer {
   }
 
   private renderFused(coefficients: Float32Array, pose: HeadPose): Uint8Array {
+    const t0 = performance.now();
     this.foldBiases(coefficients);
     const offsets = this.bakeMotion(coefficients);
     const scene: RenderRaysScene = { ...this.sceneBase, offsets, occupancy: this.occ, densB0: this.densB, colorB0: this.colorB };
+    const t1 = performance.now();
     this.frameOccupancy(scene);
     this.frameNo++;
+    const t2 = performance.now();
     this.origins.set(this.worldRays.origins);
     this.dirs.set(this.worldRays.dirs);
     raysToCanonical(pose, this.origins, this.dirs);
     const st = this.k.renderRays(this.origins, this.dirs, scene, this.colorBuf);
-    this.lastStats = { samples: st.samples, shadedSamples: st.shaded };
+    const t3 = performance.now();
     this.writeRgba(this.colorBuf);
+    const stageMs = { bake: t1 - t0, occupancy: t2 - t1, rays: t3 - t2, upscale: performance.now() - t3 };
+    this.lastStats = { samples: st.samples, shadedSamples: st.shaded, stageMs };
     return this.rgba;
   }
 
