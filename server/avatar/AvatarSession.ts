@@ -5,7 +5,8 @@
  * camera. A render still running when the next tick comes is not queued: the tick
  * is counted and, when no new frame went out since the last tick, the newest frame
  * is sent again, so the session never falls behind; a render that overran its slot
- * is followed at once by the next (back to back, up to the target rate). While the stream is stalled the last frame is repeated (a still picture)
+ * is followed at once by the next (back to back, up to the target rate). Below the
+ * output rate (the scheduler's cap) idle ticks repeat the newest frame. While the stream is stalled the last frame is repeated (a still picture)
  * and the status says so. A better version of the avatar (train-on-join) comes in
  * through replaceRenderer(): the swap happens between two renders, so the video
  * never misses a frame.
@@ -228,11 +229,12 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
       return;
     }
     if (this.#startRender(face)) return;
-    // The renderer is slower than the output rate: when no new frame went out since the
-    // last tick, repeat the newest one so the video keeps its rate (receivers' jitter
-    // buffers stay calm), and count the tick.
+    // No render for this tick: the scheduler's rate says not yet, or the renderer is
+    // slower than the output rate. Repeat the newest frame so the video keeps its rate
+    // (receivers' jitter buffers stay calm), unless a render is running and a new frame
+    // went out since the last tick (its successor is on the way); count the tick.
     this.#counts.ticksSkipped += 1;
-    if (!pushedSinceTick && this.#lastFrame) this.#push(this.#lastFrame, false);
+    if ((!this.#rendering || !pushedSinceTick) && this.#lastFrame) this.#push(this.#lastFrame, false);
   }
 
   #push(rgba: Uint8Array, rendered: boolean): void {

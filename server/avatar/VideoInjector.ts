@@ -69,8 +69,10 @@ export class VideoInjector extends TypedEmitter<VideoInjectorEvents> {
     if (!(options.fps >= 1 && options.fps <= 60)) throw new RangeError('fps must be in [1, 60]');
     this.width = options.width;
     this.height = options.height;
+    // An option given as undefined (a caller passing its own optional setting through) keeps the default.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as VideoInjectorOptions;
     this.#options = {
-      listenIp: '127.0.0.1', codec: 'VP8', bitrateKbps: 600, keyframeIntervalSeconds: 2, ffmpegPath: 'ffmpeg', maxRestarts: 5, ...options,
+      listenIp: '127.0.0.1', codec: 'VP8', bitrateKbps: 600, keyframeIntervalSeconds: 2, ffmpegPath: 'ffmpeg', maxRestarts: 5, ...given,
     };
   }
 

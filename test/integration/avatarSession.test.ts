@@ -1,0 +1,104 @@
+/**
+ * How an AvatarSession paces renders against its output rate, with a real worker, a
+ * real coefficient stream (a DirectTransport data producer stands in for the browser)
+ * and a real encoder. The renderer is the one stand-in: it answers after a fixed time,
+ * because these checks are about the schedule for a given render time, which a real
+ * renderer on a shared machine cannot hold steady.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AvatarSession } from '../../server/avatar/AvatarSession';
+import type { FrameRenderer } from '../../server/avatar/FrameRendererTypes';
+import { BLENDSHAPE_COUNT } from '../../shared/coefficients/blendshapes';
+import { encodeCoefficientFrame } from '../../shared/coefficients/CoefficientPacket';
+import type { VoxfaceServer } from '../../server/VoxfaceServer';
+import { startTestServer } from '../helpers/testServer';
+
+let server: VoxfaceServer;
+before(async () => { server = await startTestServer(); });
+after(async () => { await server?.close(); });
+
+/** Answers every render after `ms`, with a frame of its own. */
+function fixedTimeRenderer(ms: number): FrameRenderer & { renders: number } {
+  const frame = new Uint8Array(64 * 64 * 4).fill(128);
+  return {
+    width: 64, height: 64, renders: 0,
+    render() {
+      this.renders += 1;
+      return new Promise((resolve) => setTimeout(() => resolve(frame), ms));
+    },
+    close() {},
+  };
+}
+
+async function sessionWith(renderer: FrameRenderer, name: string): Promise<{ session: AvatarSession; stop: () => void }> {
+  const room = await server.rooms.getOrCreate(`pacing-${name}`);
+  const peer = room.join(name, name, () => undefined);
+  const transport = await room.router.createDirectTransport();
+  const producer = await transport.produceData({ appData: { source: 'coefficients', peerId: name } });
+  peer.dataProducers.set(producer.id, producer);
+  const opened = server.coefficients.waitFor('streamOpened', 5000, (s) => s.peerId === name);
+  room.announceDataProducer(peer, producer);
+  await opened;
+  let sequence = 0;
+  const send = () => producer.send(Buffer.from(encodeCoefficientFrame({
+    sequence: ++sequence, captureTimeMs: Date.now(), facePresent: true, keepAlive: false, confidence: 1,
+    blendshapes: new Float32Array(BLENDSHAPE_COUNT).fill(0.2), rotation: [0, 0, 0, 1], translationCm: [0, 0, -40],
+  })));
+  send();
+  const feed = setInterval(send, 33);
+  try {
+    const session = await AvatarSession.start(room, peer, server.coefficients.get(room.id, name)!, renderer, { fps: 25 });
+    return { session, stop: () => { clearInterval(feed); session.close(); } };
+  } catch (error) {
+    clearInterval(feed); // a running feed would keep the test process alive
+    throw error;
+  }
+}
+
+/** Rendered and sent frames per second over `ms`, after a second of warm-up. */
+async function rates(session: AvatarSession, ms: number) {
+  await new Promise((r) => setTimeout(r, 1000));
+  const a = session.stats();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = session.stats();
+  const per = (k: 'framesRendered' | 'framesRepeated' | 'ticksSkipped') => ((b[k] - a[k]) * 1000) / ms;
+  return { rendered: per('framesRendered'), repeated: per('framesRepeated'), skipped: per('ticksSkipped') };
+}
+
+test('renders faster than the output rate fill every tick, none skipped for timer lateness', async () => {
+  const { session, stop } = await sessionWith(fixedTimeRenderer(8), 'quick');
+  try {
+    const r = await rates(session, 2000);
+    assert.ok(r.rendered >= 23.5 && r.rendered <= 26, `rendered ${r.rendered} fps at a 25 fps output`);
+    assert.equal(r.repeated, 0, 'no frame repeated');
+    assert.ok(r.skipped <= 0.5, `ticks skipped: ${r.skipped}/s`);
+  } finally {
+    stop();
+  }
+});
+
+test('renders slower than a frame run back to back, and ticks without a new frame repeat the newest', async () => {
+  // 50 ms renders at 25 fps: waiting for the next tick after each would give 12.5 new frames a second.
+  const { session, stop } = await sessionWith(fixedTimeRenderer(50), 'slow');
+  try {
+    const r = await rates(session, 3000);
+    assert.ok(r.rendered >= 17.5 && r.rendered <= 20.5, `rendered ${r.rendered} fps with 50 ms renders`);
+    assert.ok(r.rendered + r.repeated >= 23, `frames sent: ${r.rendered} new + ${r.repeated} repeated per second`);
+    assert.ok(r.repeated <= 8, `repeats only fill the gaps: ${r.repeated}/s`);
+  } finally {
+    stop();
+  }
+});
+
+test('a lowered target rate renders that often and keeps the output rate with repeats', async () => {
+  const { session, stop } = await sessionWith(fixedTimeRenderer(8), 'capped');
+  try {
+    session.setTargetFps(10);
+    const r = await rates(session, 3000);
+    assert.ok(r.rendered >= 7.5 && r.rendered <= 10.5, `rendered ${r.rendered} fps at a target of 10`);
+    assert.ok(r.rendered + r.repeated >= 23, `frames sent: ${r.rendered} new + ${r.repeated} repeated per second`);
+  } finally {
+    stop();
+  }
+});
