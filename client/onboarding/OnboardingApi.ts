@@ -139,6 +139,11 @@ export class OnboardingApi {
         handlers.connection('unavailable', error.message);
       }
     });
+    // The token ran out: the server disconnects next, and reconnecting would be refused.
+    socket.on('expired', (message: { message?: unknown } | undefined) => {
+      socket.close();
+      handlers.connection('unauthorized', typeof message?.message === 'string' ? message.message : 'join token expired');
+    });
     socket.on('jobs', (message: { jobs?: unknown }) => {
       if (Array.isArray(message?.jobs)) handlers.jobs(message.jobs.filter(isJob));
     });

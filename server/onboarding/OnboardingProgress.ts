@@ -7,9 +7,13 @@
  *   progress  { job: TrainingJob }        every stage change, progress line and snapshot
  *   preview   { jobId, avatarId, step, psnr, elapsedMs, png }   render | ground truth PNG
  *
+ *   expired   { message }                 the token expired; the server disconnects next
+ *
  * The channel only sends: clients act through the HTTP API. Anything a client emits
  * is ignored; a bad or expired token is refused at the handshake (`connect_error`
- * with a message starting `unauthorized`).
+ * with a message starting `unauthorized`), and a socket is disconnected when its
+ * token expires (a token is the user's right to hear about their jobs, not only to
+ * start listening).
  */
 import type { Namespace, Server as SocketIoServer } from 'socket.io';
 import { verifyJoinToken } from '../auth/JoinToken';
@@ -44,12 +48,22 @@ export class OnboardingProgress {
       const check = verifyJoinToken(secret, token);
       if (!check.ok) { next(new Error(`unauthorized: token refused (${check.reason})`)); return; }
       socket.data.owner = check.claims.peerId;
+      socket.data.exp = check.claims.exp;
       next();
     });
     this.#namespace.on('connection', (socket) => {
       const owner = socket.data.owner as string;
       void socket.join(ownerRoom(owner));
       socket.emit('jobs', { jobs: this.#queue.list(owner).map(publicJob) });
+      const untilExpiry = (socket.data.exp as number) * 1000 - Date.now();
+      // Beyond setTimeout's range (~24.8 days) the token outlives any training job.
+      if (untilExpiry < 2 ** 31 - 1) {
+        const timer = setTimeout(() => {
+          socket.emit('expired', { message: 'join token expired: reload the page for a new one' });
+          socket.disconnect(true);
+        }, Math.max(0, untilExpiry));
+        socket.on('disconnect', () => clearTimeout(timer));
+      }
       logger.debug('progress channel open for %s', owner);
     });
     this.#onProgress = ({ job }) => {

@@ -44,6 +44,16 @@ test('a missing, forged or expired token is refused at the handshake', async () 
   assert.match(await connectError(server.mintToken('room', 'alice', -10)), /^unauthorized: token refused \(expired\)/);
 });
 
+test('a socket is told and disconnected when its token expires', async () => {
+  const socket = connect(server.mintToken('room', 'carol', 2));
+  const started = Date.now();
+  const expired = new Promise<string>((resolve) => socket.once('expired', ({ message }: { message: string }) => resolve(message)));
+  const reason = await new Promise<string>((resolve) => socket.once('disconnect', resolve));
+  assert.match(await expired, /token expired/);
+  assert.equal(reason, 'io server disconnect');
+  assert.ok(Date.now() - started >= 900 && Date.now() - started < 4000, `disconnected after ${Date.now() - started} ms`);
+});
+
 test('each user receives their own jobs and progress only, without server paths', async () => {
   const alice = connect(server.mintToken('room', 'alice'));
   const bob = connect(server.mintToken('room', 'bob'));
