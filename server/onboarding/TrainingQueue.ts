@@ -25,10 +25,8 @@
  * - Done: the final avatar is installed into the store under its owner
  *   (AvatarStore.installFor, atomic) unless an installed snapshot scored better.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TypedEmitter } from '../../shared/TypedEmitter';
@@ -38,6 +36,7 @@ import { Logger } from '../Logger';
 import {
   QUALITY_POINTS, type JobsFile, type TrainingJob, type TrainingOptions, type TrainingProgress, type TrainingQueueEvents,
 } from './TrainingJobTypes';
+import { checkpointElapsedMs, stderrTail, stopOrphanTrainer, TrainerProcess, type TrainerExit, type TrainerReport } from './TrainerProcess';
 
 const logger = new Logger('TrainingQueue');
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -45,11 +44,8 @@ export const JOBS_FILE = 'jobs.json';
 const AVATAR_FILE = 'avatar.vxa';
 /** The CLI's smallest --minutes. */
 const MIN_MINUTES = 0.01;
-const STDERR_KEEP = 16 * 1024;
 /** Preview PNGs larger than this are not sent (a 2x256 px strip is ~100 KB). */
 const MAX_PREVIEW_BYTES = 1024 * 1024;
-/** The trainer's JSON lines are a few hundred bytes. */
-const MAX_LINE_BYTES = 64 * 1024;
 
 export interface TrainingQueueOptions {
   /** jobs.json and one folder per job (`jobs/<id>/`). */
@@ -81,37 +77,6 @@ export interface EnqueueRequest {
   options: TrainingOptions;
 }
 
-interface Running {
-  child: ChildProcess;
-  exited: Promise<void>;
-}
-
-/** Training time stored in a checkpoint's header ("VXCK", u32 version, u32 length, JSON), without reading its tensors. */
-export function checkpointElapsedMs(path: string): number | undefined {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const head = Buffer.alloc(12);
-    if (readSync(fd, head, 0, 12, 0) !== 12 || head.toString('latin1', 0, 4) !== 'VXCK') return undefined;
-    const length = head.readUInt32LE(8);
-    if (length > 64 * 1024 * 1024) return undefined;
-    const json = Buffer.alloc(length);
-    if (readSync(fd, json, 0, length, 12) !== length) return undefined;
-    const elapsed = (JSON.parse(json.toString('utf8')) as { run?: { elapsedMs?: unknown } }).run?.elapsedMs;
-    return typeof elapsed === 'number' && Number.isFinite(elapsed) && elapsed >= 0 ? elapsed : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** The last lines of a trainer's stderr, with progress-bar redraws (\r) collapsed to their final state. */
-function stderrTail(raw: string, lines = 20): string {
-  return raw.split('\n').map((line) => line.split('\r').filter((s) => s.trim()).pop() ?? '')
-    .filter((line) => line.trim()).slice(-lines).join('\n').slice(-4000);
-}
-
 export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
   readonly dir: string;
   readonly concurrency: number;
@@ -125,7 +90,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
   readonly #snapshotSeconds: number;
   readonly #reportSeconds: number;
   readonly #jobs = new Map<string, TrainingJob>();
-  readonly #running = new Map<string, Running>();
+  readonly #running = new Map<string, TrainerProcess>();
   #started = false;
   #closing = false;
 
@@ -159,7 +124,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     this.#started = true;
     for (const job of this.#jobs.values()) {
       if (job.state !== 'running') continue;
-      if (job.pid !== undefined) await this.#stopOrphan(job.pid, job.workDir);
+      if (job.pid !== undefined) await stopOrphanTrainer(job.pid, job.workDir, this.#stopTimeoutMs);
       this.#requeue(job);
     }
     this.#persist();
@@ -205,7 +170,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     this.#persist();
     const running = this.#running.get(id);
     if (running) {
-      running.child.kill('SIGTERM');
+      running.kill('SIGTERM');
       await running.exited;
     }
     this.emit('finished', { job: structuredClone(job) });
@@ -231,10 +196,10 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    const waits = [...this.#running.values()].map(async ({ child, exited }) => {
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), this.#stopTimeoutMs);
-      await exited;
+    const waits = [...this.#running.values()].map(async (trainer) => {
+      trainer.kill('SIGINT');
+      const timer = setTimeout(() => trainer.kill('SIGKILL'), this.#stopTimeoutMs);
+      await trainer.exited;
       clearTimeout(timer);
     });
     await Promise.all(waits);
@@ -306,76 +271,50 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     if (trainedMs === undefined) rmSync(checkpoint, { force: true });
     const budgetMs = job.options.minutes * 60_000;
     const minutes = Math.max(MIN_MINUTES, (budgetMs - (trainedMs ?? 0)) / 60_000);
-    const [command, ...prefix] = this.#command;
-    const args = [...prefix, job.dataset, '--out', out, '--minutes', minutes.toFixed(4), '--res', String(job.options.res),
+    const args = [job.dataset, '--out', out, '--minutes', minutes.toFixed(4), '--res', String(job.options.res),
       '--model', job.options.model, trainedMs !== undefined ? '--resume' : '--force',
       '--report-every', String(this.#reportSeconds), '--snapshot-every', String(this.#snapshotSeconds)];
-    const child = spawn(command!, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-    let resolveExit!: () => void;
-    const exited = new Promise<void>((r) => { resolveExit = r; });
-    this.#running.set(job.id, { child, exited });
+    const trainer = new TrainerProcess(this.#command, args, { cwd: REPO_ROOT, niceness: this.#niceness });
+    this.#running.set(job.id, trainer);
     job.state = 'running';
-    job.pid = child.pid;
+    job.pid = trainer.pid;
     job.progress = { ...job.progress, elapsedMs: Math.round(trainedMs ?? 0), etaMs: Math.max(0, Math.round(budgetMs - (trainedMs ?? 0))) };
     this.#setStage(job, 'loading');
     this.#persist();
-    if (child.pid !== undefined && this.#niceness) {
-      try { setPriority(child.pid, this.#niceness); } catch { /* not permitted here: run at normal priority */ }
-    }
     logger.info(`job ${job.id}: ${trainedMs !== undefined ? `resuming after ${Math.round(trainedMs / 1000)} s` : 'starting'} (${minutes.toFixed(2)} min)`);
 
-    let stderr = '', stdoutRest = '', finishedPsnr: number | null | undefined, settled = false;
-    child.stderr!.setEncoding('utf8').on('data', (text: string) => { stderr = (stderr + text).slice(-STDERR_KEEP); });
-    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-      const lines = (stdoutRest + text).split('\n');
-      stdoutRest = lines.pop() ?? '';
-      // A line longer than any the trainer prints is not one of its reports: drop it, unbounded memory is worse.
-      if (stdoutRest.length > MAX_LINE_BYTES) stdoutRest = '';
-      for (const line of lines) {
-        const done = this.#onLine(job, line, budgetMs, out);
-        if (done) finishedPsnr = done.heldOutPsnr;
-      }
+    let finishedPsnr: number | null | undefined;
+    trainer.on('report', (report) => {
+      if (report.kind === 'finished') finishedPsnr = report.heldOutPsnr;
+      else if (job.state === 'running') this.#onReport(job, report, budgetMs, out);
     });
-    const settle = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
-      if (settled) return;
-      settled = true;
+    trainer.on('exit', (exit) => {
       this.#running.delete(job.id);
       delete job.pid;
       try {
-        this.#onExit(job, out, { code, signal, spawnError, finishedPsnr, stderr });
+        this.#onExit(job, out, finishedPsnr, exit);
       } finally {
         this.#persist();
-        resolveExit();
         this.#pump();
       }
-    };
-    child.on('error', (error) => settle(null, null, error));
-    child.on('close', (code, signal) => settle(code, signal));
+    });
   }
 
-  /** Handles one stdout line; for the trainer's final `{done: true}` line, its held-out PSNR. */
-  #onLine(job: TrainingJob, line: string, budgetMs: number, out: string): { heldOutPsnr: number | null } | undefined {
-    if (!line.startsWith('{')) return undefined;
-    let parsed: Record<string, unknown>;
-    try { parsed = JSON.parse(line) as Record<string, unknown>; } catch { return undefined; }
-    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-    if (parsed.done === true) return parsed.interrupted === true ? undefined : { heldOutPsnr: num(parsed.heldOutPsnr) };
-    const step = num(parsed.step), elapsedMs = num(parsed.elapsedMs);
-    if (step === null || elapsedMs === null || job.state !== 'running') return undefined;
-    if (typeof parsed.snapshot === 'string') {
+  /** A progress line updates the job; a snapshot line is scored, previewed and maybe installed. */
+  #onReport(job: TrainingJob, report: Exclude<TrainerReport, { kind: 'finished' }>, budgetMs: number, out: string): void {
+    const { step, elapsedMs } = report;
+    if (report.kind === 'snapshot') {
       // The files are where this queue told the trainer to write them; paths in its output are not trusted.
-      this.#onSnapshot(job, `${out}.snapshot.vxa`, `${out}.preview.png`,
-        { step, elapsedMs, psnr: num(parsed.heldOutPsnr), baseline: num(parsed.baselinePsnr) });
-      return undefined;
+      this.#onSnapshot(job, `${out}.snapshot.vxa`, `${out}.preview.png`, { step, elapsedMs, psnr: report.heldOutPsnr, baseline: report.baselinePsnr });
+      return;
     }
     job.progress = {
-      stage: 'training', step, psnr: num(parsed.psnr), trainPsnr: num(parsed.trainPsnr), loss: num(parsed.loss),
+      stage: 'training', step, psnr: report.psnr, trainPsnr: report.trainPsnr, loss: report.loss,
       elapsedMs, etaMs: Math.max(0, Math.round(budgetMs - elapsedMs)),
     };
     job.updatedAt = new Date().toISOString();
     this.#persist();
     this.#emitProgress(job);
-    return undefined;
   }
 
   /** The PSNR a version needs: the floor, or the margin over the mean image when that is higher. */
@@ -419,7 +358,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     return true;
   }
 
-  #onExit(job: TrainingJob, out: string, r: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error; finishedPsnr: number | null | undefined; stderr: string }): void {
+  #onExit(job: TrainingJob, out: string, finishedPsnr: number | null | undefined, r: TrainerExit): void {
     if (job.state === 'cancelled' || !this.#jobs.has(job.id)) return;
     const how = r.spawnError ? `could not start: ${r.spawnError.message}` : r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`;
     if (this.#closing) {
@@ -427,10 +366,10 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
       this.#requeue(job);
       return;
     }
-    if (r.code === 0 && r.finishedPsnr !== undefined && existsSync(out)) {
+    if (r.code === 0 && finishedPsnr !== undefined && existsSync(out)) {
       this.#setStage(job, 'installing');
       // The final avatar replaces an installed snapshot unless that one scored better.
-      const psnr = r.finishedPsnr;
+      const psnr = finishedPsnr;
       const better = job.installedPsnr === null || psnr === null || psnr >= job.installedPsnr;
       if (better && !this.#install(job, out, psnr, true)) {
         this.#fail(job, 'avatar could not be installed (see the server log)', r.stderr);
@@ -457,20 +396,5 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     logger.warn(`job ${job.id}: trainer ended (${how}); retry ${job.attempts + 1} of ${this.maxAttempts}`);
     job.stderrTail = stderrTail(r.stderr);
     this.#requeue(job);
-  }
-
-  /** Stops a trainer left running by a crashed server, if that pid is still a trainer of this job. */
-  async #stopOrphan(pid: number, workDir: string): Promise<void> {
-    let cmdline: string;
-    try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      return; // gone (or no /proc): nothing to stop
-    }
-    if (!cmdline.includes(workDir)) return; // the pid was reused by something else
-    try { process.kill(pid, 'SIGINT'); } catch { return; }
-    const deadline = Date.now() + this.#stopTimeoutMs;
-    while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
   }
 }

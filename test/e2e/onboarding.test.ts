@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { checkpointElapsedMs } from '../../server/onboarding/TrainingQueue';
+import { checkpointElapsedMs } from '../../server/onboarding/TrainerProcess';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
 import { launchChromium, openPage } from '../helpers/browser';
 import { onboardingProbe, startOnboardingServer, waitForOnboarding, type OnboardingServerOptions } from '../helpers/onboardingFlow';

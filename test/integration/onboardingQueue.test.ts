@@ -18,7 +18,8 @@ import { AvatarStore } from '../../server/avatar/AvatarStore';
 import { DatasetWriter } from '../../server/dataset/DatasetWriter';
 import { readAvatarFile } from '../../server/engine/AvatarFile';
 import type { JobsFile, TrainingJob, TrainingProgress } from '../../server/onboarding/TrainingJobTypes';
-import { checkpointElapsedMs, JOBS_FILE, TrainingQueue, type TrainingQueueOptions } from '../../server/onboarding/TrainingQueue';
+import { checkpointElapsedMs } from '../../server/onboarding/TrainerProcess';
+import { JOBS_FILE, TrainingQueue, type TrainingQueueOptions } from '../../server/onboarding/TrainingQueue';
 
 process.env.VOXFACE_QUIET ??= '1';
 const root = mkdtempSync(join(tmpdir(), 'voxface-onboarding-queue-'));

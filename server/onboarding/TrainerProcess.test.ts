@@ -1,0 +1,23 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseTrainerLine, stderrTail } from './TrainerProcess';
+
+test('trainer lines parse into progress, snapshot and finished reports; anything else is ignored', () => {
+  assert.deepEqual(parseTrainerLine('{"step":120,"elapsedMs":9000,"psnr":17.5,"trainPsnr":20.1,"loss":0.05}'),
+    { kind: 'progress', step: 120, elapsedMs: 9000, psnr: 17.5, trainPsnr: 20.1, loss: 0.05 });
+  assert.deepEqual(parseTrainerLine('{"step":300,"elapsedMs":20000,"snapshot":"/elsewhere/x.vxa","heldOutPsnr":18.9,"baselinePsnr":16.9}'),
+    { kind: 'snapshot', step: 300, elapsedMs: 20000, heldOutPsnr: 18.9, baselinePsnr: 16.9 });
+  assert.deepEqual(parseTrainerLine('{"done":true,"heldOutPsnr":20.8}'), { kind: 'finished', heldOutPsnr: 20.8 });
+  // Non-finite or missing figures become null; a run stopped to save its checkpoint has not finished.
+  assert.deepEqual(parseTrainerLine('{"step":1,"elapsedMs":5,"psnr":"high","loss":null}'),
+    { kind: 'progress', step: 1, elapsedMs: 5, psnr: null, trainPsnr: null, loss: null });
+  for (const line of ['{"done":true,"interrupted":true}', 'training 40% |####', '{"step":', '{"elapsedMs":5}', '{"step":"1","elapsedMs":5}', ''])
+    assert.equal(parseTrainerLine(line), undefined, line);
+});
+
+test('the stderr tail keeps the last lines with progress-bar redraws collapsed', () => {
+  const raw = `start\nbar 10%\rbar 50%\rbar 100%\n${Array.from({ length: 30 }, (_, i) => `line ${i}`).join('\n')}\n`;
+  const tail = stderrTail(raw, 3).split('\n');
+  assert.deepEqual(tail, ['line 27', 'line 28', 'line 29']);
+  assert.equal(stderrTail('a\rb\rc\n', 5), 'c');
+});
