@@ -122,8 +122,7 @@ export async function train(args: string[]): Promise<void> {
     const renderer = new StreamingRenderer(model, { width: res, height: res, ...REALTIME, occupancySlices: 1 });
     return frames.map((f) => rgbaToRgb(renderer.render(f.coefficients, f.pose)));
   };
-  const snapshot = () => {
-    const images = liveRender(heldOut);
+  const snapshot = (images = liveRender(heldOut)) => {
     const heldOutPsnr = round(images.reduce((sum, img, i) => sum + psnr(img, heldOut[i]!.image), 0) / images.length, 2);
     writeRgbStrip(`${out}.preview.png`, [images[0]!, validation.image], res, res);
     return heldOutPsnr;
@@ -151,9 +150,13 @@ export async function train(args: string[]): Promise<void> {
       }
       const now = performance.now();
       bar.update('train', Math.round((now - t0) / 1000), Math.round(budgetMs / 1000));
-      if (now >= nextReport || now - t0 >= budgetMs) {
+      const reportDue = now >= nextReport || now - t0 >= budgetMs;
+      const snapshotDue = snapshotEverySec !== undefined && now >= nextSnapshot && now - t0 < budgetMs;
+      // When both fall due together, one render of the held-out frames serves both (the validation frame is the first).
+      const images = snapshotDue ? liveRender(heldOut) : reportDue ? liveRender([validation]) : [];
+      if (reportDue) {
         const p = {
-          step: trainer.stepCount, loss: round(loss / Math.max(count, 1), 5), psnr: round(psnr(liveRender([validation])[0]!, validation.image), 2),
+          step: trainer.stepCount, loss: round(loss / Math.max(count, 1), 5), psnr: round(psnr(images[0]!, validation.image), 2),
           trainPsnr: round(psnrFromMse(se / Math.max(count, 1)), 2), elapsedMs: Math.round(base + now - t0),
         };
         history.push(p);
@@ -161,8 +164,8 @@ export async function train(args: string[]): Promise<void> {
         loss = se = count = 0;
         nextReport = now + reportMs;
       }
-      if (snapshotEverySec !== undefined && now >= nextSnapshot && now - t0 < budgetMs) {
-        const heldOutPsnr = snapshot();
+      if (snapshotDue) {
+        const heldOutPsnr = snapshot(images);
         writeAvatarFile(`${out}.snapshot.vxa`, model);
         process.stdout.write(`${JSON.stringify({
           snapshot: `${out}.snapshot.vxa`, preview: `${out}.preview.png`, step: trainer.stepCount, heldOutPsnr, baselinePsnr,
