@@ -73,7 +73,9 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   #timer?: ReturnType<typeof setTimeout>;
   #nextTickAt = 0;
   #rendering = false;
-  #lastRenderStart = -Infinity;
+  /** When the next render is due on the scheduler's grid (the rate cap). */
+  #nextRenderAt = -Infinity;
+  /** The newest rendered frame, the session's own copy (the renderer reuses its buffer for the next frame). */
   #lastFrame?: Uint8Array;
   #pushedSinceTick = false;
   #status: DrivenFaceStatus = 'waiting';
@@ -249,14 +251,16 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   }
 
   /**
-   * Starts rendering `face` unless a render is running or the last one started too
-   * recently for the scheduler's rate; says whether it started. "Too recently" is half
-   * an output interval short of the target interval: timers fire late by a few ms, so
-   * comparing with the full interval would skip every tick that follows a late one.
+   * Starts rendering `face` unless a render is running or the next render is not due
+   * yet on the scheduler's grid (one start per 1000 / targetFps ms on average); says
+   * whether it started. A start may come up to half an output interval early, since
+   * timers fire late by a few ms and ticks would otherwise miss their slot; a renderer
+   * that fell behind catches up by at most one frame.
    */
   #startRender(face: ReturnType<DrivenFace['at']>): boolean {
-    const interval = 1000 / this.#targetFps;
-    if (this.#rendering || performance.now() - this.#lastRenderStart < interval - 500 / this.#options.fps) return false;
+    const interval = 1000 / this.#targetFps, now = performance.now();
+    if (this.#rendering || now < this.#nextRenderAt - 500 / this.#options.fps) return false;
+    this.#nextRenderAt = Math.max(this.#nextRenderAt + interval, now - interval);
     if (this.#nextRenderer) {
       // Between renders: nothing runs on the old renderer, so closing it cannot cut a frame short.
       const { renderer, settle } = this.#nextRenderer;
@@ -268,8 +272,7 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
     this.#rendering = true;
     // `face` is updated in place by later ticks: keep the sequence this frame shows.
     const sequence = face.sequence;
-    const started = performance.now();
-    this.#lastRenderStart = started;
+    const started = now;
     this.#renderer.render(face).then(
       (rgba) => {
         this.#rendering = false;
@@ -278,8 +281,10 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
         this.#renderMs.push(took);
         if (this.#renderMs.length > 300) this.#renderMs.shift();
         if (this.#options.marker && sequence !== null) stampMarker(rgba, this.#renderer.width, this.#renderer.height, sequence);
-        this.#lastFrame = rgba;
-        this.#push(rgba, true);
+        // A copy: repeats go out while the renderer writes the next frame into its buffer.
+        if (this.#lastFrame?.length !== rgba.length) this.#lastFrame = new Uint8Array(rgba.length);
+        this.#lastFrame.set(rgba);
+        this.#push(this.#lastFrame, true);
         // A render that overran its slot made a tick skip: start the next one now
         // instead of idling until the next tick (renders run back to back, at most at
         // the target rate, rather than at every other tick).
