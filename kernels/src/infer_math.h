@@ -1,7 +1,8 @@
 // Building blocks of the fused inference ops (render_rays.cpp, bake_motion.cpp): 8-wide
 // vectors (GCC vector extensions: AVX2+FMA where built with it, two SSE halves
-// otherwise), the small dense-layer tile, a vectorised sin/cos encoding and the
-// trilinear grid views. Header-only so each op inlines them into its per-sample loop.
+// otherwise), the small dense-layer tile (two vectors per row: 512-bit `vw` where built
+// with AVX-512F, else 8-wide), a vectorised sin/cos encoding and the trilinear grid
+// views. Header-only so each op inlines them into its per-sample loop.
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -190,8 +191,9 @@ inline void corners(const GridView& v, const float* g, Corners& c) {
   const float hi = float(v.S) + 1.f;
   for (int a = 0; a < 3; ++a) {
     float u = (g[a] + 1.f) * v.half - 0.5f;
-    // Clamped (NaN-free for finite g) so the int conversion stays in range.
-    u = u < -2.f ? -2.f : (u > hi ? hi : u);
+    // Clamped so the int conversion stays in range; written so NaN (a NaN point) maps to -2.
+    u = u > -2.f ? u : -2.f;
+    u = u < hi ? u : hi;
     const float fl = std::floor(u);
     const int i0 = int(fl);
     const float f = u - fl;

@@ -3,7 +3,8 @@
 // materialises the [S, 108] encodings the unfused path builds in JS. Samples go through
 // in chunks of up to 4 of one ray: their appearance features are encoded 8 values at a
 // time (term-major, weights permuted to match; see infer_math.h) and the heads run as a
-// 4x16 register tile against weights transposed to [K][H] (H padded to 16). The waste
+// 4 x kHeadPad register tile (16 columns, 32 with AVX-512F) against weights transposed
+// to [K][H] (H padded to kHeadPad), reading the encodings in place. The waste
 // at a ray's end (< 4 rows) is cheaper than batching across rays, which would break
 // early termination. The colour head's view-direction columns are folded into a per-ray
 // bias (27 x H once per ray instead of per sample; exact).

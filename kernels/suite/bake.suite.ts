@@ -25,8 +25,8 @@ export function bakeSuite(k: Kernels): void {
   });
 
   test('bakeMotion: the leaky ReLU passes 1% of a negative pre-activation', () => {
-    // One hidden unit, all-zero motion (enc = [0, 0, 1, ...] per value), so the
-    // pre-activation is b0 plus the cos columns; W1 reads it out on every axis.
+    // One hidden unit with zero weights, so its pre-activation is b0 alone; W1 reads the
+    // unit out on every axis.
     const M = 3, C = 1, F = 1, shape = { d: M, h: M, w: M, c: C }, enc = 3 * C * (1 + 2 * F);
     const W0 = new Float32Array(enc);
     const d: DeformMlp = { frequencies: F, hidden: 1, W0, b0: Float32Array.of(-2), W1: Float32Array.of(1, 2, 3), b1: new Float32Array(3) };
