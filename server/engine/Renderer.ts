@@ -199,7 +199,7 @@ export class StreamingRenderer {
       frequencies: c.frequencies, densW0: this.densW0, densW1: p.densityW1, densB1: p.densityB1[0]!, colorW0: this.colorW0,
       colorW1: p.colorW1, colorB1: p.colorB1, densityHidden: c.densityHidden, colorHidden: c.colorHidden,
       motionBox: { min: Float32Array.from(c.motionBox.min), max: Float32Array.from(c.motionBox.max) }, appearanceBox: this.box,
-      step, maxSamples: Math.ceil(d.maxSamples / stepScale) + 1, stepDensity: step * c.densityScale, tEps: this.tEps, weightEps: this.weightEps, background: WHITE,
+      step, maxSamples: stepScale === 1 ? d.maxSamples : Math.ceil(d.maxSamples / stepScale) + 1, stepDensity: step * c.densityScale, tEps: this.tEps, weightEps: this.weightEps, background: WHITE,
     };
   }
 
@@ -219,6 +219,7 @@ export class StreamingRenderer {
     const b = Math.floor((j * n) / parts), e = Math.floor(((j + 1) * n) / parts);
     const sigma = this.probeSigma.subarray(0, e - b);
     this.k.densityAt(this.probes.subarray(3 * b, 3 * e), scene, sigma);
+    // At the model's step, whatever the rays' stepScale: occupancy is a property of the volume.
     const minSigma = -Math.log(1 - this.alphaThreshold) / (this.d.step * c.densityScale);
     for (let i = b; i < e; i++) this.rawOcc[i] = sigma[i - b]! > minSigma ? 1 : 0;
     return dilateOccupancy(this.rawOcc, G, this.occ);

@@ -62,6 +62,7 @@ export class OnboardingProgress {
           socket.emit('expired', { message: 'join token expired: reload the page for a new one' });
           socket.disconnect(true);
         }, Math.max(0, untilExpiry));
+        timer.unref();
         socket.on('disconnect', () => clearTimeout(timer));
       }
       logger.debug('progress channel open for %s', owner);
