@@ -18,6 +18,7 @@
 
 #include "infer_math.h"
 #include "kernels.h"
+#include "march_ray.h"
 #include "pool.h"
 
 namespace vox {
@@ -93,42 +94,12 @@ void density_chunk(const Scene& s, Scratch& x, const float* pts, int cn, float* 
   for (int j = 0; j < cn; ++j) sigma[j] = dot_out(s.wd1.data(), x.hidD.data() + size_t(j) * s.Hdp, s.Hdp, p.densB1);
 }
 
-// Uniform steps through the occupancy grid (same double arithmetic as march_ray):
-// the kept sample positions into pos, their count returned.
+// Uniform steps through the occupancy grid (march_ray.h, as marchRays): the kept sample
+// positions into pos, their count returned. A zero direction is a miss.
 int march(const MarchParams& m, const float* o3, const float* d3, float* pos) {
-  const int G = m.G;
-  double o[3] = {o3[0], o3[1], o3[2]}, d[3] = {d3[0], d3[1], d3[2]};
-  double tNear = 0.0, tFar = INFINITY;
-  for (int a = 0; a < 3; ++a) {
-    const double mn = m.boxMin[a], mx = m.boxMax[a];
-    if (d[a] == 0.0) {
-      if (o[a] < mn || o[a] > mx) return 0;
-      continue;
-    }
-    double t0 = (mn - o[a]) / d[a], t1 = (mx - o[a]) / d[a];
-    if (t0 > t1) std::swap(t0, t1);
-    if (t0 > tNear) tNear = t0;
-    if (t1 < tFar) tFar = t1;
-  }
-  // A zero direction inside the box would never reach tFar = inf: treat it as a miss.
-  if (!(tNear < tFar) || !std::isfinite(tFar)) return 0;
-  int n = 0;
-  for (double k = 0.0; n < m.maxSamples; k += 1.0) {
-    const double t = tNear + (k + 0.5) * m.step;
-    if (!(t < tFar)) break;
-    double q[3];
-    int cell[3];
-    for (int a = 0; a < 3; ++a) {
-      const double mn = m.boxMin[a], mx = m.boxMax[a];
-      q[a] = o[a] + t * d[a];
-      const double c = std::floor((q[a] - mn) / (mx - mn) * double(G));
-      cell[a] = c < 0.0 ? 0 : (c > double(G - 1) ? G - 1 : int(c));
-    }
-    if (!m.occupancy[(size_t(cell[2]) * G + size_t(cell[1])) * G + size_t(cell[0])]) continue;
-    for (int a = 0; a < 3; ++a) pos[size_t(3 * n + a)] = float(q[a]);
-    ++n;
-  }
-  return n;
+  return march_ray(o3, d3, m, [pos](int32_t i, const double* q) {
+    for (int a = 0; a < 3; ++a) pos[size_t(3 * i + a)] = float(q[a]);
+  }, true);
 }
 
 struct RayCounts {
