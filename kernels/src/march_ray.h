@@ -40,13 +40,17 @@ int32_t march_ray(const float* o3, const float* d3, const MarchParams& p, Emit&&
     if (!(t < tFar)) break;
     double pos[3];
     int cell[3];
+    bool nan = false;
     for (int a = 0; a < 3; ++a) {
       const double mn = p.boxMin[a], mx = p.boxMax[a];
       pos[a] = o[a] + t * d[a];
       double c = std::floor((pos[a] - mn) / (mx - mn) * double(G));
+      nan = nan || c != c;
       cell[a] = c < 0.0 ? 0 : (c > double(G - 1) ? G - 1 : int(c));
     }
-    if (!p.occupancy[(size_t(cell[2]) * G + size_t(cell[1])) * G + size_t(cell[0])]) continue;
+    // A NaN coordinate (a NaN origin or direction component) has no cell: skipped, as the
+    // reference's occupancy[NaN] lookup is, instead of indexing with int(NaN).
+    if (nan || !p.occupancy[(size_t(cell[2]) * G + size_t(cell[1])) * G + size_t(cell[0])]) continue;
     emit(count, pos);
     ++count;
   }

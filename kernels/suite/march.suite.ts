@@ -25,6 +25,14 @@ export function marchSuite(k: Kernels): void {
     assert.deepEqual([...r.rayOffsets], [0, 3, 6, 6, 6], 'capped at maxSamples');
   });
 
+  test('a NaN origin or direction component gives no samples (not an out-of-range cell)', () => {
+    const full = new Uint8Array(8).fill(1);
+    const origins = Float32Array.from([NaN, 0.5, -3, 0.5, 0.5, -3]);
+    const dirs = Float32Array.from([0, 0, 1, NaN, 0, 1]);
+    const r = k.marchRays(origins, dirs, box, full, 2, 0.5, 64);
+    assert.deepEqual([...r.rayOffsets], [0, 0, 0]);
+  });
+
   test('marchRays gives exactly the reference samples on random rays and occupancy', () => {
     const rand = rng(60);
     const R = 500, G = 16;
