@@ -136,9 +136,13 @@ export async function stopOrphanTrainer(pid: number, workDir: string, timeoutMs:
   } catch {
     return; // gone (or no /proc): nothing to stop
   }
+  const isTrainer = () => {
+    try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(workDir); } catch { return false; }
+  };
   if (!cmdline.includes(workDir)) return;
   try { process.kill(pid, 'SIGINT'); } catch { return; }
   const deadline = Date.now() + timeoutMs;
-  while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  while (isTrainer() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  // Only a trainer that is still there: once it has gone, its pid may already be another process's.
+  if (isTrainer()) try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
 }
