@@ -75,11 +75,14 @@ describe('native binding input checks', () => {
     assert.equal(nat.dense(f32(0), f32(6), f32(2), 0, 3, 2, 'none').y.length, 0);
   });
   test('renderRays checks its output buffer, sizes and boxes', () => {
+    // The 25 scene arguments renderRays and densityAt share: G=1, B=2, A=2, C=1, F=0
+    // (encA = 3, encV = 3), Hd = Hc = 1.
+    const scene = (): unknown[] => [new Uint8Array(1), 1, f32(24), 2, f32(8), 2, 1, 0,
+      f32(3), f32(1), f32(1), 0, f32(6), f32(1), f32(3), f32(3), 1, 1,
+      Float32Array.from([-1, -1, -1, 1, 1, 1, -1, -1, -1, 1, 1, 1]), 0.1, 8, 1, 0, 0, f32(3)];
     const cpuArgs = (over: Record<number, unknown>) => {
-      // R=1, G=1, B=2, A=2, C=1, F=0: encA = 3, encV = 3; Hd = Hc = 1.
-      const args: unknown[] = [f32(3), Float32Array.from([0, 0, 1]), 1, new Uint8Array(1), 1, f32(24), 2, f32(8), 2, 1, 0,
-        f32(3), f32(1), f32(1), 0, f32(6), f32(1), f32(3), f32(3), 1, 1,
-        Float32Array.from([-1, -1, -1, 1, 1, 1, -1, -1, -1, 1, 1, 1]), 0.1, 8, 1, 0, 0, f32(3), f32(3)];
+      // R=1.
+      const args: unknown[] = [f32(3), Float32Array.from([0, 0, 1]), 1, ...scene(), f32(3)];
       for (const [i, v] of Object.entries(over)) args[Number(i)] = v;
       return () => (nat.renderRays as (...a: unknown[]) => unknown)(...args);
     };
@@ -91,9 +94,8 @@ describe('native binding input checks', () => {
     throwsExactly(cpuArgs({ 22: 0 }), RangeError, 'renderRays: step must be positive, got 0');
     // densityAt reads the same scene arguments after (points, P) instead of (origins, dirs, R).
     const density = (over: Record<number, unknown>) => {
-      const args: unknown[] = [f32(6), 2, new Uint8Array(1), 1, f32(24), 2, f32(8), 2, 1, 0,
-        f32(3), f32(1), f32(1), 0, f32(6), f32(1), f32(3), f32(3), 1, 1,
-        Float32Array.from([-1, -1, -1, 1, 1, 1, -1, -1, -1, 1, 1, 1]), 0.1, 8, 1, 0, 0, f32(3), f32(2)];
+      // P=2.
+      const args: unknown[] = [f32(6), 2, ...scene(), f32(2)];
       for (const [i, v] of Object.entries(over)) args[Number(i)] = v;
       return () => (nat.densityAt as (...a: unknown[]) => unknown)(...args);
     };

@@ -18,10 +18,9 @@ using namespace infer;
 void bake_motion(const BakeMotionParams& p, float* offsets) {
   constexpr int kChunk = 4;
   const int featM = 3 * p.C, per = 1 + 2 * p.F, encM = featM * per, Hp = pad_head(p.H);
-  const int termLd = (kChunk * featM + 7) / 8 * 8;
-  const std::vector<float> WT = transpose_term_major(p.W0, p.H, encM, 0, featM, per, Hp), b0 = pad(p.b0, p.H, Hp);
-  std::vector<float> w1(size_t(3) * Hp, 0.f);
-  for (int o = 0; o < 3; ++o) std::copy(p.W1 + size_t(o) * p.H, p.W1 + size_t(o + 1) * p.H, w1.begin() + ptrdiff_t(o) * Hp);
+  const int termLd = round8(kChunk * featM);
+  const std::vector<float> WT = transpose_term_major(p.W0, p.H, encM, 0, featM, per, Hp), b0 = pad(p.b0, p.H, Hp),
+                           w1 = pad_rows(p.W1, 3, p.H, Hp);
   const GridView views[3] = {GridView(p.motion, p.M, p.C, 1), GridView(p.motion, p.M, p.C, 2), GridView(p.motion, p.M, p.C, 4)};
   const int m = p.m;
   const size_t N = size_t(m) * m * m;

@@ -149,9 +149,9 @@ inline void encode_terms(const float* x, int n, int F, float* terms, int ld) {
   }
 }
 
-// W [H, ld] columns c0 + colOf(k), k < K -> WT [K][Hp], zero-padded. colOf maps the
-// kernels' term-major encoding order (k = t*n + f) to the model's value-major one
-// (f*per + t).
+// W [H, ld] columns c0 .. c0 + n*per -> WT [K = n*per][Hp], zero-padded, with the rows
+// reordered from the model's value-major encoding order (column f*per + t) to the
+// kernels' term-major one (row k = t*n + f).
 inline std::vector<float> transpose_term_major(const float* W, int H, int ld, int c0, int n, int per, int Hp) {
   const int K = n * per;
   std::vector<float> t(size_t(K) * Hp, 0.f);
@@ -165,6 +165,14 @@ inline std::vector<float> pad(const float* v, int n, int Hp) {
   std::memcpy(t.data(), v, sizeof(float) * size_t(n));
   return t;
 }
+// W [rows, H] -> [rows][Hp], each row zero-padded (a head's output layer, for dot_out).
+inline std::vector<float> pad_rows(const float* W, int rows, int H, int Hp) {
+  std::vector<float> t(size_t(rows) * Hp, 0.f);
+  for (int o = 0; o < rows; ++o) std::memcpy(&t[size_t(o) * Hp], W + size_t(o) * H, sizeof(float) * size_t(H));
+  return t;
+}
+// Floats of encode_terms' input for n values: it reads and writes 8 at a time.
+inline int round8(int n) { return (n + 7) / 8 * 8; }
 
 // Trilinear lookup in grid [D,D,D,C] viewed at `stride`, point g in [-1,1]^3,
 // align_corners=false and zero padding (as grid_sample3d). The view's constants are

@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "infer_math.h"
@@ -28,8 +27,6 @@ using namespace infer;
 
 constexpr int kChunk = 4;
 constexpr size_t kRayBlock = 32;
-
-inline int round8(int n) { return (n + 7) / 8 * 8; }
 
 // The frame's scene in the layouts the per-sample code wants (built once per call).
 struct Scene {
@@ -55,8 +52,7 @@ struct Scene {
     WcaT = transpose_term_major(q.colorW0, q.Hc, colorIn, 0, featA, per, Hcp);
     WcvT = transpose_term_major(q.colorW0, q.Hc, colorIn, encA, 3, per, Hcp);
     bc = pad(q.colorB0, q.Hc, Hcp);
-    wc1.assign(size_t(3) * Hcp, 0.f);
-    for (int o = 0; o < 3; ++o) std::memcpy(&wc1[size_t(o) * Hcp], q.colorW1 + size_t(o) * q.Hc, sizeof(float) * size_t(q.Hc));
+    wc1 = pad_rows(q.colorW1, 3, q.Hc, Hcp);
     for (int a = 0; a < 3; ++a) {
       mScale[a] = 2.f / (q.motionMax[a] - q.motionMin[a]);
       aScale[a] = 2.f / (q.appMax[a] - q.appMin[a]);
