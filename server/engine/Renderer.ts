@@ -72,7 +72,7 @@ export interface RendererOptions extends RenderSize {
  * machine with the fast config): fused native shading, half-resolution rays upscaled,
  * motion baked at the motion grid's own resolution, colour skipped below weight 2e-3,
  * occupancy refreshed over 4 frames, ray steps 1.5x the model's (-0.16 dB against the
- * exact model; against held-out ground truth 0.00 dB on KatieHill, -0.04 on selfie,
+ * exact model; against held-out ground truth -0.01 dB on KatieHill, -0.04 on selfie,
  * +0.01 on expressions).
  */
 export const REALTIME: Pick<RendererOptions, 'fused' | 'renderScale' | 'bakeFactor' | 'weightEps' | 'occupancySlices' | 'tEps' | 'stepScale'> = {
@@ -209,12 +209,16 @@ export class StreamingRenderer {
   }
 
   /**
-   * Occupancy for this frame: density at the probes of 1/slices of the grid (all of it on
-   * the first frame), merged into the kept raw map, then dilated.
+   * Occupancy for this frame, into this.occ (the scene's occupancy): density at the probes
+   * of 1/slices of the grid (all of it on the first frame), merged into the kept raw map,
+   * then dilated.
    */
-  private frameOccupancy(scene: RenderRaysScene): Uint8Array {
+  private frameOccupancy(scene: RenderRaysScene): void {
     const c = this.model.config, G = c.occupancyRes, n = G * G * G;
-    if (this.noOccupancy) return this.occ.fill(1);
+    if (this.noOccupancy) {
+      this.occ.fill(1);
+      return;
+    }
     const parts = this.frameNo === 0 ? 1 : this.slices, j = this.frameNo === 0 ? 0 : this.frameNo % parts;
     const b = Math.floor((j * n) / parts), e = Math.floor(((j + 1) * n) / parts);
     const sigma = this.probeSigma.subarray(0, e - b);
@@ -222,7 +226,7 @@ export class StreamingRenderer {
     // At the model's step, whatever the rays' stepScale: occupancy is a property of the volume.
     const minSigma = -Math.log(1 - this.alphaThreshold) / (this.d.step * c.densityScale);
     for (let i = b; i < e; i++) this.rawOcc[i] = sigma[i - b]! > minSigma ? 1 : 0;
-    return dilateOccupancy(this.rawOcc, G, this.occ);
+    dilateOccupancy(this.rawOcc, G, this.occ);
   }
 
   private renderFused(coefficients: Float32Array, pose: HeadPose): Uint8Array {
