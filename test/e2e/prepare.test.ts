@@ -17,6 +17,7 @@ import {
   leftovers, makeNoFaceVideo, makeTruncatedFaststart, makeUhdVideo, runPrepare, scratchDir, type CliRun,
 } from '../helpers/prepareCli';
 import { clipPath, FACE_MODEL_PATH } from '../helpers/sharedData';
+import { fovFitProblem } from '../helpers/fovFit';
 
 /**
  * Measured mean reprojection error of the canonical mesh at 512 px on this clip:
@@ -112,9 +113,9 @@ describe('voxface prepare on a shared clip', () => {
     };
     const at63 = errorAt(63);
     assert.ok(Math.abs(at63 - meta.reprojectionErrorPx) < 0.01, `${at63} vs ${meta.reprojectionErrorPx}`);
-    const figures = [55, 59, 63, 67, 70].map((fov) => `${fov}°: ${errorAt(fov).toFixed(2)}`).join(', ');
-    assert.ok(errorAt(59) > at63 && errorAt(67) > at63, `63° is not the best fit: ${figures}`);
-    assert.ok(errorAt(55) > 1.4 * at63 && errorAt(70) > 1.4 * at63, figures);
+    // Within a margin of the sweep's minimum, not strictly best: CPUs round the tracking differently (test/helpers/fovFit.ts).
+    const problem = fovFitProblem(new Map([55, 59, 63, 67, 70].map((fov) => [fov, errorAt(fov)])));
+    assert.equal(problem, undefined);
   });
 
   test('the mask keeps the face and removes the background corners and the body below the jaw', () => {
