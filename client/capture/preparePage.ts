@@ -17,8 +17,8 @@ import { LandmarkerWorker } from './landmarkerWorkerClient';
 import { CROP_SIZE } from '../../shared/dataset/format';
 import type { TrackedFace } from '../tracking/FaceTrackerTypes';
 import {
-  encodeCaptureBody, type CapturePassRequest, type CaptureHeader, type PrepareInit, type TrackSample,
-} from './prepareProtocol';
+  encodeCaptureBody, type CapturePassRequest, type CaptureHeader, type PrepareApi, type PrepareInit, type TrackSample,
+} from '../../shared/dataset/prepareProtocol';
 
 /** Frames fetched and decoded ahead of the one being processed. */
 const PREFETCH_DEPTH = 4;
@@ -120,7 +120,7 @@ async function encodeJpeg(image: ImageData): Promise<Uint8Array> {
   return new Uint8Array(await blob.arrayBuffer());
 }
 
-const api = {
+const api: PrepareApi = {
   async init(options: PrepareInit): Promise<string> {
     setStatus('starting MediaPipe');
     initOptions = options;
@@ -252,5 +252,4 @@ const api = {
   },
 };
 
-export type PrepareApi = typeof api;
 (window as unknown as { voxfacePrepare: PrepareApi }).voxfacePrepare = api;

@@ -5,7 +5,7 @@
  * preview renders to the avatar's owner.
  */
 import { io, type Socket } from 'socket.io-client';
-import type { QualityPoint, TrainingJob } from '../../server/onboarding/TrainingJobTypes';
+import type { QualityPoint, TrainingJob } from '../../shared/onboarding/TrainingJobTypes';
 import type { CropWindow } from '../../shared/dataset/format';
 import { ApiError, refusalOf } from './ApiError';
 import { classifyUploadResponse, parseRetryAfter, type SendResult } from './FrameUploader';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TrainingProgress } from '../../server/onboarding/TrainingJobTypes';
+import type { TrainingProgress } from '../../shared/onboarding/TrainingJobTypes';
 import type { OnboardingJob } from './OnboardingApi';
 import { formatDuration, isUsable, qualityText, trainingFraction } from './progressView';
 

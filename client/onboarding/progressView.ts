@@ -4,7 +4,7 @@
  * newest preview render and the quality chart), then the join link.
  * The formatting helpers are pure (tested); ProgressView writes the DOM.
  */
-import type { JobStage, TrainingProgress } from '../../server/onboarding/TrainingJobTypes';
+import type { JobStage, TrainingProgress } from '../../shared/onboarding/TrainingJobTypes';
 import type { OnboardingJob, PreviewEvent } from './OnboardingApi';
 import { drawQualityChart } from './qualityChart';
 

@@ -1,75 +1,15 @@
 /**
  * Training jobs as persisted in `<dir>/jobs.json` and the events the queue emits.
+ * The job itself is shared with the onboarding page (shared/onboarding/TrainingJobTypes.ts)
+ * and re-exported here, so server code has one place to import job types from.
  * Types only.
  */
+import type { TrainingJob, TrainingProgress } from '../../shared/onboarding/TrainingJobTypes';
 
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-
-/** Where a job is: queued, loading the dataset, training, installing the avatar, then done/failed/cancelled. */
-export type JobStage = 'queued' | 'loading' | 'training' | 'installing' | 'done' | 'failed' | 'cancelled';
-
-export interface TrainingOptions {
-  /** Total wall-clock training budget over all attempts and restarts. */
-  minutes: number;
-  res: number;
-  model: 'default' | 'small' | 'fast';
-}
-
-export interface TrainingProgress {
-  stage: JobStage;
-  /** Optimiser steps so far (over resumed runs). */
-  step: number;
-  /** PSNR (dB) of the held-out test frame, from the trainer's last report; null before the first. */
-  psnr: number | null;
-  trainPsnr: number | null;
-  loss: number | null;
-  /** Training time so far, over resumed runs, ms. */
-  elapsedMs: number;
-  /** Training time left in the budget, ms (loading and saving come on top). */
-  etaMs: number;
-}
-
-export interface TrainingJob {
-  id: string;
-  owner: string;
-  avatarId: string;
-  /** Dataset folder (docs/dataset.md). */
-  dataset: string;
-  /** The job's own folder: avatar.vxa, avatar.vxa.ckpt, trainer.log. */
-  workDir: string;
-  options: TrainingOptions;
-  state: JobState;
-  /** Trainer processes started that ended without finishing (crashes; a server stop does not count). */
-  attempts: number;
-  createdAt: string;
-  updatedAt: string;
-  finishedAt?: string;
-  /** Process id of the running trainer, so a restarted server can stop an orphan. */
-  pid?: number;
-  progress: TrainingProgress;
-  /** True once a version of the avatar is in the store: the owner can join as it. */
-  usable: boolean;
-  /** Held-out PSNR (dB, fused inference form, up to three held-out frames) of the installed version; null before one. */
-  installedPsnr: number | null;
-  /** Versions installed so far (usable snapshots, then the final avatar if it is better). */
-  installs: number;
-  /** The PSNR a snapshot needs to be installed: the configured floor, or the mean image's + margin when higher. */
-  usablePsnr: number;
-  /** The mean training image's PSNR on the same held-out frames; null before the first snapshot. */
-  baselinePsnr: number | null;
-  /** Held-out PSNR at each snapshot (the quality chart), at most QUALITY_POINTS. */
-  quality: QualityPoint[];
-  /** Why it failed, and the last lines the trainer wrote to stderr. */
-  error?: string;
-  stderrTail?: string;
-}
-
-export interface QualityPoint {
-  elapsedMs: number;
-  psnr: number;
-}
-
-export const QUALITY_POINTS = 200;
+export type {
+  JobStage, JobState, QualityPoint, TrainingJob, TrainingOptions, TrainingProgress,
+} from '../../shared/onboarding/TrainingJobTypes';
+export { QUALITY_POINTS } from '../../shared/onboarding/TrainingJobTypes';
 
 export interface JobsFile {
   version: 1;

@@ -1,9 +1,27 @@
 /**
- * What the `voxface prepare` page and its Node driver say to each other over
- * the local HTTP server (server/dataset/captureServer.ts). Types only.
+ * What the `voxface prepare` page (client/capture/preparePage.ts, run in
+ * headless Chromium) and its Node driver (server/dataset/prepareDataset.ts)
+ * say to each other: the calls the driver makes on the page, and the bodies
+ * the page posts back over the local HTTP server (server/dataset/captureServer.ts).
+ * Both tiers import it, so it lives here rather than in either.
  */
-import type { CropWindow } from '../../shared/dataset/format';
-import { packParts, unpackParts } from '../../shared/binary/lengthPrefixedParts';
+import type { CropWindow } from './format';
+import { packParts, unpackParts } from '../binary/lengthPrefixedParts';
+
+/**
+ * The page's `window.voxfacePrepare`, which the driver calls through
+ * `page.evaluate`. The page declares its object with this type, so the two
+ * cannot drift apart.
+ */
+export interface PrepareApi {
+  /** Starts MediaPipe (both landmarkers); resolves to the delegate it runs on. */
+  init(options: PrepareInit): Promise<string>;
+  /** First pass over a subsample of frames: where the face is; each result goes to POST /track. */
+  trackPass(indices: number[]): Promise<void>;
+  /** Captures every frame with the decided crop; each result goes to POST /capture. */
+  capturePass(request: CapturePassRequest): Promise<void>;
+  close(): void;
+}
 
 export interface PrepareInit {
   wasmBaseUrl: string;
