@@ -115,6 +115,11 @@ export class Peer {
       throw new SignalingError('limit-exceeded', `a peer may hold at most ${SIGNALING_LIMITS.maxProducersPerPeer} producers`);
     }
     const producer = await transport.produce({ kind, rtpParameters, appData: { ...appData, peerId: this.id } });
+    // mediasoup resolves a request sent before the transport closed with a live-looking object.
+    if (this.#closed) {
+      producer.close();
+      throw new SignalingError('not-joined', 'peer left while its producer was being created');
+    }
     this.producers.set(producer.id, producer);
     producer.observer.on('close', () => this.producers.delete(producer.id));
     return producer;
@@ -141,6 +146,10 @@ export class Peer {
       throw new SignalingError('limit-exceeded', `a peer may hold at most ${SIGNALING_LIMITS.maxDataProducersPerPeer} data producers`);
     }
     const dataProducer = await transport.produceData({ ...options, appData: { ...options.appData, peerId: this.id } });
+    if (this.#closed) {
+      dataProducer.close();
+      throw new SignalingError('not-joined', 'peer left while its data producer was being created');
+    }
     this.dataProducers.set(dataProducer.id, dataProducer);
     dataProducer.observer.on('close', () => this.dataProducers.delete(dataProducer.id));
     return dataProducer;
@@ -163,6 +172,10 @@ export class Peer {
     }
     // Paused until the client says it is ready, so the first keyframe is not lost.
     const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: true, appData: { ...producer.appData } });
+    if (this.#closed) {
+      consumer.close();
+      throw new SignalingError('not-joined', 'peer left while its consumer was being created');
+    }
     this.consumers.set(consumer.id, consumer);
     consumer.observer.on('close', () => this.consumers.delete(consumer.id));
     consumer.on('producerclose', () => {

@@ -74,6 +74,12 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       this.#pool.release(worker);
       throw error;
     }
+    // close() ran while the router was being made: the room would outlive the manager.
+    if (this.#closed) {
+      router.close();
+      this.#pool.release(worker);
+      throw new Error('RoomManager closed');
+    }
     const room = new Room(roomId, worker, router);
     this.rooms.set(roomId, room);
     room.on('closed', () => {
