@@ -22,6 +22,11 @@ export interface JoinOptions {
   /** Display name shown to the others. */
   name: string;
   token: string;
+  /**
+   * Where mediasoup-client's WebRTC handler comes from; by default it is detected
+   * from the browser. Node tests pass mediasoup-client's FakeHandler.
+   */
+  handlerFactory?: types.HandlerFactory;
 }
 
 export interface RemotePeer {
@@ -58,7 +63,7 @@ export async function joinRoom(options: JoinOptions): Promise<VoxfaceRoom> {
   const signaling = await SignalingClient.connect(options.url);
   try {
     const reply = await signaling.request<'join', JoinReply>('join', { token: options.token, room: options.room, displayName: options.name });
-    const device = new Device();
+    const device = new Device({ handlerFactory: options.handlerFactory });
     await device.load({ routerRtpCapabilities: reply.routerRtpCapabilities as types.RtpCapabilities });
     const room = new VoxfaceRoom(signaling, device, reply);
     await room.open(reply);
