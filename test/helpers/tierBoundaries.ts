@@ -1,7 +1,8 @@
 /**
  * A static scan of the module specifiers in the source tree, for the rule that
  * client and server never import each other's files (what both use lives in
- * shared/, which imports neither).
+ * shared/, which imports neither), and that what goes into the browser bundle
+ * (client/ and shared/, tests aside) imports no Node built-in or server package.
  *
  * What counts as an import: every specifier TypeScript's own pre-processor
  * finds (`import … from`, `import type`, `export … from`, `import 'x'`,
@@ -15,6 +16,7 @@
  * between the two (PrepareApi, the capture body) is in shared/dataset.
  */
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 
@@ -27,6 +29,14 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   shared: ['shared'],
 };
 
+/**
+ * Packages only the server may use: code under client/ and shared/ (tests aside,
+ * which run in Node) goes into the browser bundle, where they do not exist.
+ */
+export const SERVER_ONLY_PACKAGES: readonly string[] = ['mediasoup', 'express', 'socket.io', 'prom-client', 'playwright-core', 'pngjs'];
+const BROWSER_TIERS = new Set(['client', 'shared']);
+const TEST_FILE = /\.test\.(ts|mts|js|mjs)$/;
+
 const SOURCE_FILE = /\.(ts|tsx|mts|cts|js|mjs|cjs)$/;
 const SKIPPED_FOLDERS = new Set(['node_modules', 'dist', 'build']);
 const NEW_URL = /new\s+URL\(\s*(['"`])([^'"`]+)\1\s*,\s*import\.meta\.url\s*\)/g;
@@ -35,8 +45,15 @@ export interface TierViolation {
   /** Relative to the scanned root, with forward slashes. */
   file: string;
   specifier: string;
-  /** The top-level folder the specifier resolves into. */
+  /** The top-level folder the specifier resolves into, or the Node-only package it names. */
   target: string;
+}
+
+/** The package a bare specifier names ('node:fs' and 'fs' are both Node's), or undefined for a Node built-in. */
+function nodeOnlyPackage(specifier: string): string | undefined {
+  if (specifier.startsWith('node:') || builtinModules.includes(specifier.split('/')[0]!)) return 'node';
+  const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
+  return SERVER_ONLY_PACKAGES.includes(name) ? name : undefined;
 }
 
 export interface TierScan {
@@ -72,8 +89,13 @@ export function scanTierBoundaries(root: string): TierScan {
     if (!lstatSync(tierDir, { throwIfNoEntry: false })?.isDirectory()) continue;
     for (const path of sourceFiles(tierDir, [])) {
       scan.files += 1;
+      const inBrowser = BROWSER_TIERS.has(tier) && !TEST_FILE.test(path);
       for (const specifier of moduleSpecifiers(readFileSync(path, 'utf8'))) {
-        if (!specifier.startsWith('.')) continue; // a package
+        if (!specifier.startsWith('.')) {
+          const nodeOnly = inBrowser ? nodeOnlyPackage(specifier) : undefined;
+          if (nodeOnly) scan.violations.push({ file: relative(root, path).split(sep).join('/'), specifier, target: nodeOnly });
+          continue;
+        }
         const target = relative(root, resolve(dirname(path), specifier)).split(sep)[0]!;
         scan.relativeImports += 1;
         // Only the tiers are ruled on: a file beside the tree (node_modules/.voxface, dist) is not another tier.

@@ -13,7 +13,7 @@ import { moduleSpecifiers, scanTierBoundaries } from '../helpers/tierBoundaries'
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-test('no client file imports from server/, no server file from client/, and shared/ imports from neither', () => {
+test('no client file imports from server/, no server file from client/, shared/ imports from neither, and the browser code imports nothing Node-only', () => {
   const scan = scanTierBoundaries(REPO_ROOT);
   // The scan saw the tree (hundreds of files, each tier importing shared/), so an empty list means something.
   assert.ok(scan.files > 100, `only ${scan.files} files scanned`);
@@ -21,7 +21,7 @@ test('no client file imports from server/, no server file from client/, and shar
   assert.deepEqual(scan.violations, [], scan.violations.map((v) => `${v.file} imports ${v.specifier}`).join('\n'));
 });
 
-test('the scan catches every form of cross-tier import in a planted tree, and nothing else', (t) => {
+test('the scan catches every form of cross-tier import, and Node-only imports in browser code, in a planted tree, and nothing else', (t) => {
   const root = mkdtempSync(join(tmpdir(), 'voxface-tiers-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const plant = (path: string, source: string) => {
@@ -53,7 +53,12 @@ test('the scan catches every form of cross-tier import in a planted tree, and no
     "const bin = new URL('../../node_modules/.voxface/worker-bin', import.meta.url);", // not a tier
     "import { api } from '../../client/capture/preparePage';",
   ].join('\n'));
-  plant('shared/dataset.test.ts', "import { headCut } from '../client/capture/headMask';\n");
+  plant('shared/dataset.test.ts', "import { headCut } from '../client/capture/headMask';\nimport { test } from 'node:test';\n");
+  // What goes into the browser bundle imports no Node built-in or server package; its tests may.
+  plant('shared/checksum.ts', "import { createHash } from 'node:crypto';\nimport { deflateSync } from 'zlib';\n");
+  plant('client/sdk/media.ts', "import { types } from 'mediasoup';\nimport { Device } from 'mediasoup-client';\nimport { io } from 'socket.io-client';\n");
+  plant('client/sdk/media.test.ts', "import assert from 'node:assert/strict';\nimport { createWorker } from 'mediasoup';\n");
+  plant('server/http.ts', "import express from 'express';\nimport { readFileSync } from 'node:fs';\n");
   plant('kernels/testUtil.ts', "import { VERSION } from '../shared/protocol';\nimport { Room } from '../server/rooms/Room';\n");
 
   const found = scanTierBoundaries(root).violations
@@ -66,8 +71,11 @@ test('the scan catches every form of cross-tier import in a planted tree, and no
     'client/sdk/Sdk.ts -> ../../server/rooms/Room',
     'client/sdk/Sdk.ts -> ../../server/rooms/Room',
     'client/sdk/Sdk.ts -> ../../server/rooms/Room.ts',
+    'client/sdk/media.ts -> mediasoup',
     'kernels/testUtil.ts -> ../server/rooms/Room',
     'server/dataset/prepare.ts -> ../../client/capture/preparePage',
+    'shared/checksum.ts -> node:crypto',
+    'shared/checksum.ts -> zlib',
     'shared/dataset.test.ts -> ../client/capture/headMask',
   ]);
 });
