@@ -15,9 +15,15 @@ import type { types } from 'mediasoup-client';
  * browser offers them, and the SCTP stream counts Chrome's handler reports
  * (1024 each; the fake's own 2048 is above what the server accepts).
  */
-export function fakeHandlerFactory(): types.HandlerFactory {
+export function fakeHandlerFactory(options: { audioOnly?: boolean } = {}): types.HandlerFactory {
   return FakeHandler.createFactory({
     ...fakeParameters,
+    // audioOnly: a device that decodes no video, so that the server refuses to send it any.
+    generateNativeRtpCapabilities: () => {
+      const capabilities = fakeParameters.generateNativeRtpCapabilities();
+      if (options.audioOnly) capabilities.codecs = capabilities.codecs?.filter((codec) => codec.kind === 'audio');
+      return capabilities;
+    },
     generateNativeSctpCapabilities: () => ({ numStreams: { OS: 1024, MIS: 1024 } }),
   });
 }

@@ -138,6 +138,25 @@ test('a video track is produced as VP8, and the producer\'s tracks go when its p
   assert.equal((await removed).producerId, producerId);
 });
 
+test('a track the device cannot receive is reported as an error event, and the room goes on', async () => {
+  const ada = await join('codecs', 'ada', 'Ada');
+  const bob = await joinRoom({
+    url: server.url, room: 'codecs', name: 'Bob', token: server.mintToken('codecs', 'bob'), handlerFactory: fakeHandlerFactory({ audioOnly: true }),
+  });
+  joined.push(bob);
+  const failed = bob.waitFor('error', 10_000);
+  const videoId = await ada.publishTrack(fakeTrack('video'), { source: 'camera' });
+  const error = await failed;
+  assert.ok(error instanceof SignalingRequestError);
+  assert.equal(error.code, 'bad-request');
+  assert.equal(error.message, `these RTP capabilities cannot consume producer ${videoId}`);
+  // The audio that follows still arrives.
+  const added = bob.waitFor('trackAdded', 10_000);
+  await ada.publishTrack(fakeTrack('audio'), { source: 'mic' });
+  assert.equal((await added).kind, 'audio');
+  assert.equal(bob.closed, false);
+});
+
 test('produceData() opens a data producer on the server, and closeDataProducer() closes it there', async () => {
   const ada = await join('data', 'ada', 'Ada');
   const dataProducer = await ada.produceData({ label: 'coefficients', ordered: false, maxRetransmits: 0 });
