@@ -47,6 +47,8 @@ export interface TierViolation {
   specifier: string;
   /** The top-level folder the specifier resolves into, or the Node-only package it names. */
   target: string;
+  /** The test helpers (under test/) through which `file` reached the specifier, in order. */
+  via?: string[];
 }
 
 /** The package a bare specifier names ('node:fs' and 'fs' are both Node's), or undefined for a Node built-in. */
@@ -81,28 +83,53 @@ function sourceFiles(dir: string, out: string[]): string[] {
   return out;
 }
 
-/** Scans every tier folder under `root` (tests included: a test of one tier obeys its tier's rule). */
+/** The file a relative specifier names (the repo writes them without extensions). */
+function resolveSource(from: string, specifier: string): string | undefined {
+  const base = resolve(dirname(from), specifier);
+  for (const candidate of [base, `${base}.ts`, `${base}.mts`, `${base}.mjs`, `${base}.js`, join(base, 'index.ts')]) {
+    if (lstatSync(candidate, { throwIfNoEntry: false })?.isFile()) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * Scans every tier folder under `root` (tests included: a test of one tier obeys
+ * its tier's rule). An import of a shared test helper (under test/, which may
+ * import anything) is followed, so a client test cannot reach the server through one.
+ */
 export function scanTierBoundaries(root: string): TierScan {
   const scan: TierScan = { files: 0, relativeImports: 0, violations: [] };
-  for (const [tier, allowed] of Object.entries(ALLOWED_IMPORTS)) {
+  const name = (path: string) => relative(root, path).split(sep).join('/');
+  const check = (tier: string, file: string, path: string, via: string[], seen: Set<string>) => {
+    const allowed = ALLOWED_IMPORTS[tier]!;
+    const inBrowser = BROWSER_TIERS.has(tier) && !TEST_FILE.test(file);
+    for (const specifier of moduleSpecifiers(readFileSync(path, 'utf8'))) {
+      const where = via.length ? { via: [...via] } : {};
+      if (!specifier.startsWith('.')) {
+        const nodeOnly = inBrowser ? nodeOnlyPackage(specifier) : undefined;
+        if (nodeOnly) scan.violations.push({ file: name(file), specifier, target: nodeOnly, ...where });
+        continue;
+      }
+      const target = relative(root, resolve(dirname(path), specifier)).split(sep)[0]!;
+      scan.relativeImports += 1;
+      // Only the tiers are ruled on: a file beside the tree (node_modules/.voxface, dist) is not another tier.
+      if (target in ALLOWED_IMPORTS && !allowed.includes(target)) {
+        scan.violations.push({ file: name(file), specifier, target, ...where });
+      } else if (target === 'test') {
+        const helper = resolveSource(path, specifier);
+        if (helper && !seen.has(helper)) {
+          seen.add(helper);
+          check(tier, file, helper, [...via, name(helper)], seen);
+        }
+      }
+    }
+  };
+  for (const tier of Object.keys(ALLOWED_IMPORTS)) {
     const tierDir = join(root, tier);
     if (!lstatSync(tierDir, { throwIfNoEntry: false })?.isDirectory()) continue;
     for (const path of sourceFiles(tierDir, [])) {
       scan.files += 1;
-      const inBrowser = BROWSER_TIERS.has(tier) && !TEST_FILE.test(path);
-      for (const specifier of moduleSpecifiers(readFileSync(path, 'utf8'))) {
-        if (!specifier.startsWith('.')) {
-          const nodeOnly = inBrowser ? nodeOnlyPackage(specifier) : undefined;
-          if (nodeOnly) scan.violations.push({ file: relative(root, path).split(sep).join('/'), specifier, target: nodeOnly });
-          continue;
-        }
-        const target = relative(root, resolve(dirname(path), specifier)).split(sep)[0]!;
-        scan.relativeImports += 1;
-        // Only the tiers are ruled on: a file beside the tree (node_modules/.voxface, dist) is not another tier.
-        if (target in ALLOWED_IMPORTS && !allowed.includes(target)) {
-          scan.violations.push({ file: relative(root, path).split(sep).join('/'), specifier, target });
-        }
-      }
+      check(tier, path, path, [], new Set());
     }
   }
   return scan;

@@ -58,11 +58,16 @@ test('the scan catches every form of cross-tier import, and Node-only imports in
   plant('shared/checksum.ts', "import { createHash } from 'node:crypto';\nimport { deflateSync } from 'zlib';\n");
   plant('client/sdk/media.ts', "import { types } from 'mediasoup';\nimport { Device } from 'mediasoup-client';\nimport { io } from 'socket.io-client';\n");
   plant('client/sdk/media.test.ts', "import assert from 'node:assert/strict';\nimport { createWorker } from 'mediasoup';\n");
+  // A test helper may import anything, but a client test cannot reach the server through it.
+  plant('test/helpers/fixture.ts', "import { Room } from '../../server/rooms/Room';\nimport { deep } from './deeper';\n");
+  plant('test/helpers/deeper.ts', "import { cpu } from '../../kernels/cpu';\nimport { fixture } from './fixture';\n");
+  plant('client/sdk/sdk.test.ts', "import { fixture } from '../../test/helpers/fixture';\n");
+  plant('server/rooms/Room.test.ts', "import { fixture } from '../../test/helpers/fixture';\n");
   plant('server/http.ts', "import express from 'express';\nimport { readFileSync } from 'node:fs';\n");
   plant('kernels/testUtil.ts', "import { VERSION } from '../shared/protocol';\nimport { Room } from '../server/rooms/Room';\n");
 
   const found = scanTierBoundaries(root).violations
-    .map((v) => `${v.file} -> ${v.specifier}`)
+    .map((v) => [v.file, ...(v.via ?? []), v.specifier].join(' -> '))
     .sort();
   assert.deepEqual(found, [
     'client/sdk/Sdk.ts -> ../../kernels/cpu',
@@ -72,6 +77,8 @@ test('the scan catches every form of cross-tier import, and Node-only imports in
     'client/sdk/Sdk.ts -> ../../server/rooms/Room',
     'client/sdk/Sdk.ts -> ../../server/rooms/Room.ts',
     'client/sdk/media.ts -> mediasoup',
+    'client/sdk/sdk.test.ts -> test/helpers/fixture.ts -> ../../server/rooms/Room',
+    'client/sdk/sdk.test.ts -> test/helpers/fixture.ts -> test/helpers/deeper.ts -> ../../kernels/cpu',
     'kernels/testUtil.ts -> ../server/rooms/Room',
     'server/dataset/prepare.ts -> ../../client/capture/preparePage',
     'shared/checksum.ts -> node:crypto',
