@@ -99,7 +99,7 @@ test('leave() closes the peer and tells the others once; a stale or repeated lea
   assert.equal(room.peers.get('cy'), second);
 });
 
-test('a new producer is announced to the others with its kind and appData, and listed for newcomers', async (t) => {
+test('a new producer is announced to the others with its kind and appData and listed for newcomers; a data producer only to listeners', async (t) => {
   const room = await newRoom();
   t.after(() => room.close('closed'));
   const ada = recordingNotify();
@@ -121,6 +121,15 @@ test('a new producer is announced to the others with its kind and appData, and l
   assert.deepEqual(room.peerInfos(newcomer).find((p) => p.id === 'bob')?.producers, [
     { id: producer.id, kind: 'audio', appData: { source: 'mic', peerId: 'bob' } },
   ]);
+  // A data producer (coefficients) is for server-side listeners only: nobody is notified.
+  const dataProducer = await bob.produceData(transport, { sctpStreamParameters: { streamId: 0, ordered: false } });
+  const heardData: string[] = [];
+  room.on('newDataProducer', ({ peer, dataProducer: d }) => heardData.push(`${peer.id} ${d.id}`));
+  const notesBefore = ada.received.length;
+  room.announceDataProducer(bob, dataProducer);
+  assert.deepEqual(heardData, [`bob ${dataProducer.id}`]);
+  assert.equal(ada.received.length, notesBefore);
+  assert.equal(room.isOwnedByAnyone(dataProducer.id), true);
   assert.equal(room.findProducer(producer.id), producer);
   assert.equal(room.findProducer('nope'), undefined);
   assert.equal(room.isOwnedByAnyone(producer.id), true);
