@@ -25,7 +25,7 @@ test('a centred box projects to a centred rectangle that holds every pixel whose
     let t0 = -Infinity, t1 = Infinity;
     for (let a = 0; a < 3; a++) {
       const o = origins[3 * p + a]!, d = dirs[3 * p + a]!;
-      const ta = (cube.min[a] - o) / d, tb = (cube.max[a] - o) / d;
+      const ta = (cube.min[a]! - o) / d, tb = (cube.max[a]! - o) / d;
       t0 = Math.max(t0, Math.min(ta, tb)); t1 = Math.min(t1, Math.max(ta, tb));
     }
     if (t0 > t1) continue;
