@@ -1,35 +1,34 @@
-// The inference form of the avatar, for streaming frames. Differences from the exact
-// model (AvatarModel.forward), each measured against it by the tests:
-// - motion field baked once per frame: the deformation MLP runs on the motion grid's own
-//   sample points and per-sample offsets are trilinear in those (an approximation: the
-//   MLP is not linear between grid points);
+// The inference form of the avatar, for streaming frames: one pipeline, one native
+// renderRays call per frame (march, offsets, appearance, encoding, heads, compositing),
+// and the exact model (renderExact) for comparisons. Differences from the exact model
+// (AvatarModel.forward), each measured against it by test/engine/Renderer.test.ts:
+// - motion field baked once per frame: the deformation MLP runs on a grid of sample
+//   points and per-sample offsets are trilinear in those (an approximation: the MLP is
+//   not linear between grid points);
 // - the coefficient columns of the density and colour heads' first layers are folded
 //   into their biases once per frame (exact);
 // - occupancy from the frame's density at cell centres (dilated) + early termination,
 //   and the colour head runs only on samples before termination (exact up to tEps and
-//   the occupancy probe spacing).
-// Buffers owned by the renderer (rays, encodings, head inputs, RGBA) are reused across
-// frames; the kernels still return fresh output buffers (their interface has no
-// out-parameters yet).
-// `fused` (the realtime preset) replaces the per-sample JS pipeline with one native op
-// per frame (kernels renderRays: march, offsets, appearance, encoding, heads, compositing),
-// and adds approximations, each measured in test/engine/Renderer.test.ts and the bench:
+//   the occupancy probe spacing);
+// - rays only inside the occupied cells' projection (ScreenBounds.ts; exact: a ray that
+//   meets no occupied cell composites to the background).
+// The presets add approximations, each measured in the tests and the bench:
 // - renderScale < 1: fewer rays, bilinear upscale to the output size;
-// - bakeRes: the motion bake on a coarser grid than bakeFactor gives;
+// - bakeRes / bakeFactor: the motion bake's grid;
 // - weightEps: the colour head skips samples with compositing weight below it;
 // - occupancySlices: the per-frame occupancy probes are refreshed 1/n of the grid per
 //   frame (round robin, so occupancy lags expression changes by up to n frames);
 // - stepScale: longer ray steps (a coarser quadrature of the same volume integral).
+// Buffers owned by the renderer are reused across frames.
 import { cpuKernels } from '../../kernels/cpu';
-import type { Kernels } from '../../kernels/KernelsTypes';
-import { type AvatarModel, modelDims, normalizeToBox, WHITE } from './AvatarModel';
+import type { DeformMlp, Kernels, RenderRaysScene } from '../../kernels/KernelsTypes';
+import { type AvatarModel, modelDims, WHITE } from './AvatarModel';
 import type { HeadPose } from './AvatarModelTypes';
-import { copyCols, fillCols } from './Columns';
-import { encode } from './Encoding';
-import { dilateOccupancy, occupancyFromDensity, occupancyProbes } from './Occupancy';
+import { copyCols } from './Columns';
+import { dilateOccupancy, occupancyProbes } from './Occupancy';
 import { cameraRays, raysToCanonical } from './Pose';
 import { type UpscalePlan, upscalePlan, upscaleRgb } from './FastUpscale';
-import type { DeformMlp, RenderRaysScene } from '../../kernels/KernelsTypes';
+import { occupiedBox, type PixelRect, projectedRect } from './ScreenBounds';
 
 export interface RenderSize {
   readonly width: number;
@@ -47,36 +46,35 @@ export interface RendererOptions extends RenderSize {
    * exact model more closely at bakeFactor^3 times the per-frame MLP cost.
    */
   readonly bakeFactor?: number;
-  /** Skip the occupancy grid (every cell occupied): isolates the motion-bake error in tests. */
+  /** Skip the occupancy grid (every cell occupied, every ray cast): isolates the motion-bake error in tests. */
   readonly noOccupancy?: boolean;
-  /** One native renderRays call per frame instead of the per-sample JS pipeline. */
-  readonly fused?: boolean;
   /** Rays per axis relative to the output (<= 1); the image is upscaled bilinearly. */
   readonly renderScale?: number;
   /** Bake grid points per axis (overrides bakeFactor). */
   readonly bakeRes?: number;
-  /** Fused path: colour head only where the compositing weight T*alpha >= weightEps. */
+  /** Colour head only where the compositing weight T*alpha >= weightEps. */
   readonly weightEps?: number;
-  /** Fused path: occupancy probes refreshed in this many round-robin slices (1 = every frame). */
+  /** Occupancy probes refreshed in this many round-robin slices (1 = every frame). */
   readonly occupancySlices?: number;
   /**
-   * Fused path: ray steps this many times the model's (>= 1). Alpha stays
+   * Ray steps this many times the model's (>= 1). Alpha stays
    * 1 - exp(-sigma * step * densityScale), so this is a coarser quadrature of the same
    * volume integral: fewer density evaluations through the avatar's soft layer.
    */
   readonly stepScale?: number;
 }
 
+type Preset = Pick<RendererOptions, 'renderScale' | 'bakeFactor' | 'weightEps' | 'occupancySlices' | 'tEps' | 'stepScale'>;
+
 /**
  * The realtime preset (`npm run bench:render`: 256 px in about 25 ms on this 2-core
- * machine with the fast config): fused native shading, half-resolution rays upscaled,
- * motion baked at the motion grid's own resolution, colour skipped below weight 2e-3,
- * occupancy refreshed over 4 frames, ray steps 1.5x the model's (-0.16 dB against the
- * exact model; against held-out ground truth -0.01 dB on KatieHill, -0.04 on selfie,
- * +0.01 on expressions).
+ * machine with the fast config): half-resolution rays upscaled, motion baked at the
+ * motion grid's own resolution, colour skipped below weight 2e-3, occupancy refreshed
+ * over 4 frames, ray steps 1.5x the model's (-0.16 dB against the exact model; against
+ * held-out ground truth -0.01 dB on KatieHill, -0.04 on selfie, +0.01 on expressions).
  */
-export const REALTIME: Pick<RendererOptions, 'fused' | 'renderScale' | 'bakeFactor' | 'weightEps' | 'occupancySlices' | 'tEps' | 'stepScale'> = {
-  fused: true, renderScale: 0.5, bakeFactor: 1, weightEps: 2e-3, occupancySlices: 4, stepScale: 1.5,
+export const REALTIME: Preset = {
+  renderScale: 0.5, bakeFactor: 1, weightEps: 2e-3, occupancySlices: 4, stepScale: 1.5,
 };
 
 /**
@@ -89,13 +87,16 @@ export const REALTIME: Pick<RendererOptions, 'fused' | 'renderScale' | 'bakeFact
  * error on new expressions dwarfs the blur. Against the exact model's 256 px render it
  * is softer (see the bench).
  */
-export const LIVE: typeof REALTIME = { ...REALTIME, renderScale: 0.35, tEps: 1e-2 };
+export const LIVE: Preset = { ...REALTIME, renderScale: 0.35, tEps: 1e-2 };
 
 export interface FrameStats {
   readonly samples: number;
   readonly shadedSamples: number;
-  /** Fused path: wall ms of the frame's stages (bake: fold + blend + bake; the rest in order). */
-  readonly stageMs?: { readonly bake: number; readonly occupancy: number; readonly rays: number; readonly upscale: number };
+  /** Rays cast this frame (those inside the avatar's projected bounds) and the internal image's pixel count. */
+  readonly rays: number;
+  readonly pixels: number;
+  /** Wall ms of the frame's stages (bake: fold + blend + bake; the rest in order). */
+  readonly stageMs: { readonly bake: number; readonly occupancy: number; readonly rays: number; readonly upscale: number };
 }
 
 /** Slices columns [start, start+count) of a row-major [rows, cols] matrix. */
@@ -110,29 +111,24 @@ export class StreamingRenderer {
   readonly width: number;
   readonly height: number;
   private readonly k: Kernels;
-  private readonly tEps: number;
   private readonly alphaThreshold: number;
   private readonly noOccupancy: boolean;
   private readonly d: ReturnType<typeof modelDims>;
   private readonly worldRays: { origins: Float32Array; dirs: Float32Array };
+  /** The rays of this frame's rectangle, compacted row by row (a prefix is in use). */
   private readonly origins: Float32Array;
   private readonly dirs: Float32Array;
+  private readonly rectColor: Float32Array;
   private readonly rgba: Uint8Array;
-  private readonly encV: Float32Array;
   private readonly offsets: Float32Array;
   private readonly deform: DeformMlp;
   private readonly probeSigma: Float32Array;
-  private readonly bakeShape: { d: number; h: number; w: number; c: number };
+  private readonly bakeRes: number;
   private readonly probes: Float32Array;
-  private readonly probesM: Float32Array;
   private readonly densW0: Float32Array;
   private readonly colorW0: Float32Array;
   private readonly densB: Float32Array;
   private readonly colorB: Float32Array;
-  private readonly box: { min: Float32Array; max: Float32Array };
-  private scratch = new Float32Array(0);
-  private readonly fused: boolean;
-  private readonly weightEps: number;
   private readonly slices: number;
   private readonly iw: number;
   private readonly ih: number;
@@ -142,7 +138,7 @@ export class StreamingRenderer {
   private readonly occ: Uint8Array;
   private frameNo = 0;
   private readonly sceneBase: Omit<RenderRaysScene, 'offsets' | 'occupancy' | 'densB0' | 'colorB0'>;
-  lastStats: FrameStats = { samples: 0, shadedSamples: 0 };
+  lastStats: FrameStats = { samples: 0, shadedSamples: 0, rays: 0, pixels: 0, stageMs: { bake: 0, occupancy: 0, rays: 0, upscale: 0 } };
 
   constructor(model: AvatarModel, o: RendererOptions) {
     if (!(Number.isInteger(o.width) && o.width > 0 && Number.isInteger(o.height) && o.height > 0))
@@ -152,7 +148,6 @@ export class StreamingRenderer {
     this.width = o.width;
     this.height = o.height;
     this.k = o.kernels ?? cpuKernels;
-    this.tEps = o.tEps ?? 1e-3;
     this.alphaThreshold = o.alphaThreshold ?? 0.01;
     this.noOccupancy = o.noOccupancy ?? false;
     this.d = d;
@@ -162,24 +157,20 @@ export class StreamingRenderer {
     this.ih = Math.max(1, Math.round(o.height * scale));
     this.plan = this.iw === o.width && this.ih === o.height ? null : upscalePlan(this.iw, this.ih, o.width, o.height);
     this.colorBuf = new Float32Array(3 * this.iw * this.ih);
-    this.fused = o.fused ?? false;
-    this.weightEps = o.weightEps ?? 0;
+    this.rectColor = new Float32Array(3 * this.iw * this.ih);
     this.slices = o.occupancySlices ?? 1;
     if (!(Number.isInteger(this.slices) && this.slices >= 1)) throw new RangeError(`renderer: occupancySlices must be a positive integer, got ${this.slices}`);
     this.worldRays = cameraRays(c.camera, this.iw, this.ih);
     this.origins = new Float32Array(this.worldRays.origins.length);
     this.dirs = new Float32Array(this.worldRays.dirs.length);
     this.rgba = new Uint8Array(o.width * o.height * 4);
-    this.encV = new Float32Array(this.iw * this.ih * d.encV);
-    // Motion grid sample points in its own [-1,1] coordinates (align_corners=false centres).
     const bakeFactor = o.bakeFactor ?? 2;
     if (!(Number.isInteger(bakeFactor) && bakeFactor >= 1)) throw new RangeError(`renderer: bakeFactor must be a positive integer, got ${bakeFactor}`);
     const m = o.bakeRes ?? bakeFactor * c.motionRes + 1;
     if (!(Number.isInteger(m) && m >= 2)) throw new RangeError(`renderer: bakeRes must be an integer >= 2, got ${m}`);
-    this.bakeShape = { d: m, h: m, w: m, c: 3 };
+    this.bakeRes = m;
     this.offsets = new Float32Array(3 * m * m * m);
     this.probes = occupancyProbes(model);
-    this.probesM = normalizeToBox(this.probes, c.motionBox);
     const p = model.params;
     this.deform = { frequencies: c.frequencies, hidden: c.deformHidden, W0: p.deformW0, b0: p.deformB0, W1: p.deformW1, b1: p.deformB1 };
     this.probeSigma = new Float32Array(this.probes.length / 3);
@@ -187,19 +178,21 @@ export class StreamingRenderer {
     this.colorW0 = sliceCols(p.colorW0, c.colorHidden, d.colorIn, 0, d.encA + d.encV);
     this.densB = new Float32Array(c.densityHidden);
     this.colorB = new Float32Array(c.colorHidden);
-    this.box = { min: Float32Array.from(c.appearanceBox.min), max: Float32Array.from(c.appearanceBox.max) };
     const stepScale = o.stepScale ?? 1;
     if (!(stepScale >= 1 && stepScale <= 8)) throw new RangeError(`renderer: stepScale must be in [1, 8], got ${stepScale}`);
     const step = d.step * stepScale;
     const G = c.occupancyRes;
     this.rawOcc = new Uint8Array(G * G * G);
     this.occ = new Uint8Array(G * G * G);
+    const tEps = o.tEps ?? 1e-3;
     this.sceneBase = {
       gridRes: G, offsetRes: m, appearance: p.appearance, appearanceRes: c.appearanceRes + 1, channels: c.appearanceChannels,
       frequencies: c.frequencies, densW0: this.densW0, densW1: p.densityW1, densB1: p.densityB1[0]!, colorW0: this.colorW0,
       colorW1: p.colorW1, colorB1: p.colorB1, densityHidden: c.densityHidden, colorHidden: c.colorHidden,
-      motionBox: { min: Float32Array.from(c.motionBox.min), max: Float32Array.from(c.motionBox.max) }, appearanceBox: this.box,
-      step, maxSamples: stepScale === 1 ? d.maxSamples : Math.ceil(d.maxSamples / stepScale) + 1, stepDensity: step * c.densityScale, tEps: this.tEps, weightEps: this.weightEps, background: WHITE,
+      motionBox: { min: Float32Array.from(c.motionBox.min), max: Float32Array.from(c.motionBox.max) },
+      appearanceBox: { min: Float32Array.from(c.appearanceBox.min), max: Float32Array.from(c.appearanceBox.max) },
+      step, maxSamples: stepScale === 1 ? d.maxSamples : Math.ceil(d.maxSamples / stepScale) + 1, stepDensity: step * c.densityScale,
+      tEps, weightEps: o.weightEps ?? 0, background: WHITE,
     };
   }
 
@@ -229,7 +222,18 @@ export class StreamingRenderer {
     dilateOccupancy(this.rawOcc, G, this.occ);
   }
 
-  private renderFused(coefficients: Float32Array, pose: HeadPose): Uint8Array {
+  /** The internal image's pixels whose rays can meet an occupied cell this frame (null: none). */
+  private raysRect(pose: HeadPose): PixelRect | null {
+    const c = this.model.config;
+    if (this.noOccupancy) return { x0: 0, y0: 0, x1: this.iw, y1: this.ih };
+    const box = occupiedBox(this.occ, c.occupancyRes, c.appearanceBox);
+    return box && projectedRect(box, pose, c.camera, this.iw, this.ih);
+  }
+
+  /** Renders one frame into the renderer's RGBA buffer (valid until the next call). */
+  render(coefficients: Float32Array, pose: HeadPose): Uint8Array {
+    const E = this.model.config.expressionCount;
+    if (coefficients.length !== E) throw new RangeError(`render: expected ${E} coefficients, got ${coefficients.length}`);
     const t0 = performance.now();
     this.foldBiases(coefficients);
     const offsets = this.bakeMotion(coefficients);
@@ -238,14 +242,26 @@ export class StreamingRenderer {
     this.frameOccupancy(scene);
     this.frameNo++;
     const t2 = performance.now();
-    this.origins.set(this.worldRays.origins);
-    this.dirs.set(this.worldRays.dirs);
-    raysToCanonical(pose, this.origins, this.dirs);
-    const st = this.k.renderRays(this.origins, this.dirs, scene, this.colorBuf);
+    const rect = this.raysRect(pose);
+    let stats = { samples: 0, shaded: 0 }, rays = 0;
+    this.colorBuf.fill(1); // WHITE: what a ray that meets nothing composites to
+    if (rect) {
+      const rw = rect.x1 - rect.x0;
+      rays = rw * (rect.y1 - rect.y0);
+      for (let y = rect.y0, i = 0; y < rect.y1; y++, i += 3 * rw) {
+        const from = 3 * (y * this.iw + rect.x0);
+        this.origins.set(this.worldRays.origins.subarray(from, from + 3 * rw), i);
+        this.dirs.set(this.worldRays.dirs.subarray(from, from + 3 * rw), i);
+      }
+      const origins = this.origins.subarray(0, 3 * rays), dirs = this.dirs.subarray(0, 3 * rays);
+      raysToCanonical(pose, origins, dirs);
+      stats = this.k.renderRays(origins, dirs, scene, this.rectColor.subarray(0, 3 * rays));
+      for (let y = rect.y0, i = 0; y < rect.y1; y++, i += 3 * rw) this.colorBuf.set(this.rectColor.subarray(i, i + 3 * rw), 3 * (y * this.iw + rect.x0));
+    }
     const t3 = performance.now();
     this.writeRgba(this.colorBuf);
     const stageMs = { bake: t1 - t0, occupancy: t2 - t1, rays: t3 - t2, upscale: performance.now() - t3 };
-    this.lastStats = { samples: st.samples, shadedSamples: st.shaded, stageMs };
+    this.lastStats = { samples: stats.samples, shadedSamples: stats.shaded, rays, pixels: this.iw * this.ih, stageMs };
     return this.rgba;
   }
 
@@ -258,55 +274,6 @@ export class StreamingRenderer {
       for (let ch = 0; ch < 3; ch++) this.rgba[4 * r + ch] = Math.round(Math.min(Math.max(color[3 * r + ch]!, 0), 1) * 255);
       this.rgba[4 * r + 3] = 255;
     }
-  }
-
-  /** Renders one frame into the renderer's RGBA buffer (valid until the next call). */
-  render(coefficients: Float32Array, pose: HeadPose): Uint8Array {
-    const c = this.model.config, p = this.model.params, d = this.d, k = this.k, F = c.frequencies, E = c.expressionCount;
-    if (coefficients.length !== E) throw new RangeError(`render: expected ${E} coefficients, got ${coefficients.length}`);
-    if (this.fused) return this.renderFused(coefficients, pose);
-    this.foldBiases(coefficients);
-    const offsets = this.bakeMotion(coefficients);
-
-    this.origins.set(this.worldRays.origins);
-    this.dirs.set(this.worldRays.dirs);
-    raysToCanonical(pose, this.origins, this.dirs);
-    const R = this.iw * this.ih;
-    encode(this.dirs, R, 3, F, this.encV);
-
-    const G = c.occupancyRes;
-    const occ = this.noOccupancy ? new Uint8Array(G * G * G).fill(1)
-      : occupancyFromDensity([this.shadeDensity(offsets, this.probes, this.probesM).sigma], G, d.step * c.densityScale, this.alphaThreshold);
-    const march = k.marchRays(this.origins, this.dirs, this.box, occ, c.occupancyRes, d.step, d.maxSamples);
-    const S = march.rayOffsets[R]!;
-    const { sigma, encA } = this.shadeDensity(offsets, march.positions, normalizeToBox(march.positions, c.motionBox));
-
-    // Keep only samples before early termination; only they need colour.
-    const stepDensity = d.step * c.densityScale, keep = new Int32Array(S), off = new Int32Array(R + 1);
-    let n = 0;
-    for (let r = 0; r < R; r++) {
-      let T = 1;
-      for (let i = march.rayOffsets[r]!; i < march.rayOffsets[r + 1]! && T >= this.tEps; i++) {
-        keep[n++] = i;
-        T *= Math.exp(-Math.max(sigma[i]!, 0) * stepDensity);
-      }
-      off[r + 1] = n;
-    }
-    const colorIn = this.buffer(n * (d.encA + d.encV)), sig = new Float32Array(n);
-    for (let j = 0, r = 0; j < n; j++) {
-      while (off[r + 1]! <= j) r++;
-      const i = keep[j]!, dst = j * (d.encA + d.encV);
-      sig[j] = sigma[i]!;
-      colorIn.set(encA.subarray(i * d.encA, (i + 1) * d.encA), dst);
-      colorIn.set(this.encV.subarray(r * d.encV, (r + 1) * d.encV), dst + d.encA);
-    }
-    const x = colorIn.subarray(0, n * (d.encA + d.encV));
-    const hC = k.dense(x, this.colorW0, this.colorB, { n, inFeatures: d.encA + d.encV, outFeatures: c.colorHidden }, 'relu').y;
-    const rgb = k.dense(hC, p.colorW1, p.colorB1, { n, inFeatures: c.colorHidden, outFeatures: 3 }, 'sigmoid').y;
-    const comp = k.composite(sig, rgb, new Float32Array(n).fill(stepDensity), off, WHITE, this.tEps);
-    this.writeRgba(comp.color);
-    this.lastStats = { samples: S, shadedSamples: n };
-    return this.rgba;
   }
 
   /** b' = b + W[:, coefficient columns] (coefficients / 3): exact, once per frame. */
@@ -330,25 +297,8 @@ export class StreamingRenderer {
   bakeMotion(coefficients: Float32Array): Float32Array {
     const p = this.model.params, k = this.k;
     const motion = k.blendVolumes(p.motionMean, p.motionBases, coefficients).out;
-    k.bakeMotion(motion, this.d.motionShape, this.bakeShape.d, this.deform, this.offsets);
+    k.bakeMotion(motion, this.d.motionShape, this.bakeRes, this.deform, this.offsets);
     return this.offsets;
-  }
-
-  /** Density (folded bias) and encoded appearance at canonical points. */
-  private shadeDensity(offsets: Float32Array, pts: Float32Array, ptsM: Float32Array): { sigma: Float32Array; encA: Float32Array } {
-    const c = this.model.config, p = this.model.params, d = this.d, k = this.k, S = pts.length / 3;
-    const off = k.gridSample3d(offsets, this.bakeShape, ptsM, 1).out;
-    for (let i = 0; i < off.length; i++) off[i]! += pts[i]!;
-    const featA = this.model.sampleStrides(k, p.appearance, d.appearanceShape, normalizeToBox(off, c.appearanceBox, off), S);
-    const encA = encode(featA, S, d.featA, c.frequencies);
-    const hD = k.dense(encA, this.densW0, this.densB, { n: S, inFeatures: d.encA, outFeatures: c.densityHidden }, 'relu').y;
-    const sigma = k.dense(hD, p.densityW1, p.densityB1, { n: S, inFeatures: c.densityHidden, outFeatures: 1 }, 'none').y;
-    return { sigma, encA };
-  }
-
-  private buffer(n: number): Float32Array {
-    if (this.scratch.length < n) this.scratch = new Float32Array(Math.ceil(n * 1.25));
-    return this.scratch;
   }
 }
 
