@@ -63,7 +63,7 @@ export class VoxfaceServer {
   private constructor(config: VoxfaceConfig, pool: WorkerPool, deps: VoxfaceServerDependencies) {
     this.config = config;
     this.pool = pool;
-    this.rooms = new RoomManager(pool);
+    this.rooms = new RoomManager(pool, config.caps);
     this.coefficients = new CoefficientIngest(this.rooms);
     this.metrics = new Metrics(pool, this.rooms, this.coefficients);
     this.app = express();
