@@ -64,7 +64,7 @@ export class VoxfaceServer {
     this.config = config;
     this.pool = pool;
     this.rooms = new RoomManager(pool, config.caps);
-    this.coefficients = new CoefficientIngest(this.rooms);
+    this.coefficients = new CoefficientIngest(this.rooms, { packetsPerSecond: config.coefficientPacketsPerSecond, packetBurst: config.coefficientPacketBurst });
     this.metrics = new Metrics(pool, this.rooms, this.coefficients);
     this.app = express();
     this.app.disable('x-powered-by');

@@ -31,6 +31,9 @@ export interface VoxfaceConfig {
   requestBurst: number;
   /** Caps on rooms, peers and mediasoup objects, and the transport connect deadline (server/rooms/Capacity.ts). */
   caps: CapLimits;
+  /** Coefficient packets per second per peer (token bucket rate) and its burst; more are dropped. */
+  coefficientPacketsPerSecond: number;
+  coefficientPacketBurst: number;
   /** Where the built client is served from. */
   clientDir: string;
   logLevel: 'debug' | 'warn' | 'error' | 'none';
@@ -147,6 +150,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxDataProducersPerPeer: intFrom(env, 'VOXFACE_MAX_DATA_PRODUCERS_PER_PEER', capDefaults.maxDataProducersPerPeer, 1, 256),
       transportConnectTimeoutMs: Math.round(numberFrom(env, 'VOXFACE_TRANSPORT_CONNECT_TIMEOUT', capDefaults.transportConnectTimeoutMs / 1000, 1, 3600) * 1000),
     },
+    // 60: twice the tracker's default 30 Hz and the SDK's own ceiling (FaceTracker maxFps <= 60), so no stream the
+    // SDK sends is throttled; a burst of 30 covers the 16 packets CoefficientSender lets queue before it skips frames.
+    coefficientPacketsPerSecond: intFrom(env, 'VOXFACE_COEFFICIENT_PACKETS_PER_SECOND', 60, 1, 100_000),
+    coefficientPacketBurst: intFrom(env, 'VOXFACE_COEFFICIENT_PACKET_BURST', 30, 1, 100_000),
     clientDir: env.VOXFACE_CLIENT_DIR ?? 'dist/client',
     logLevel: logLevel as VoxfaceConfig['logLevel'],
     faceModelPath: env.VOXFACE_FACE_MODEL ?? join(dataDir, 'models', FACE_LANDMARKER_MODEL.name),

@@ -28,6 +28,10 @@ export class Metrics {
     gauge('voxface_consumers', 'Consumers', () => peers().reduce((n, p) => n + p.consumers.size, 0));
     gauge('voxface_data_producers', 'Data producers', () => peers().reduce((n, p) => n + p.dataProducers.size, 0));
     this.#capMetrics(rooms.capacity);
+    new Counter({
+      name: 'voxface_coefficient_packets_rate_limited_total', help: 'Coefficient packets dropped beyond their peer\'s rate limit', registers: [this.registry],
+      collect() { this.reset(); this.inc(ingest.rateLimitedTotal); },
+    });
     this.#coefficientStreamGauges(ingest);
   }
 
