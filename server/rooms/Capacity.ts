@@ -99,8 +99,9 @@ export function defaultCapLimits(): CapLimits {
     maxConsumersPerPeer: SIGNALING_LIMITS.maxConsumersPerPeer,
     maxDataProducersPerPeer: SIGNALING_LIMITS.maxDataProducersPerPeer,
     // Measured from first use to DTLS 'connected' with Chromium on a loaded 2-core machine: 0.3 s for a
-    // send transport, up to 5.5 s for a receive transport (test/e2e/connectDeadline.test.ts). 30 s keeps
-    // a 5x margin for slower networks and frees a port a client will never connect within half a minute.
+    // send transport, 1.4-5.5 s for a receive transport, once over 8 s (test/e2e/connectDeadline.test.ts).
+    // 30 s leaves a wide margin for slow networks and still frees, within half a minute, a port held by
+    // a client that will never connect.
     transportConnectTimeoutMs: 30_000,
   };
 }
