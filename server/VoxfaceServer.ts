@@ -63,8 +63,8 @@ export class VoxfaceServer {
   private constructor(config: VoxfaceConfig, pool: WorkerPool, deps: VoxfaceServerDependencies) {
     this.config = config;
     this.pool = pool;
-    this.rooms = new RoomManager(pool);
-    this.coefficients = new CoefficientIngest(this.rooms);
+    this.rooms = new RoomManager(pool, config.caps);
+    this.coefficients = new CoefficientIngest(this.rooms, { packetsPerSecond: config.coefficientPacketsPerSecond, packetBurst: config.coefficientPacketBurst });
     this.metrics = new Metrics(pool, this.rooms, this.coefficients);
     this.app = express();
     this.app.disable('x-powered-by');

@@ -7,6 +7,7 @@ import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import { FACE_LANDMARKER_MODEL, SELFIE_SEGMENTER_MODEL } from './assets/ModelAsset';
 import type { OnboardingLimits } from './onboarding/OnboardingService';
+import { capsForPortRange, defaultCapLimits, type CapLimits } from './rooms/Capacity';
 import type { TrainingOptions } from './onboarding/TrainingJobTypes';
 
 export interface VoxfaceConfig {
@@ -28,6 +29,11 @@ export interface VoxfaceConfig {
   /** Signaling requests per second per connection (token bucket rate) and its burst. */
   requestsPerSecond: number;
   requestBurst: number;
+  /** Caps on rooms, peers and mediasoup objects, and the transport connect deadline (server/rooms/Capacity.ts). */
+  caps: CapLimits;
+  /** Coefficient packets per second per peer (token bucket rate) and its burst; more are dropped. */
+  coefficientPacketsPerSecond: number;
+  coefficientPacketBurst: number;
   /** Where the built client is served from. */
   clientDir: string;
   logLevel: 'debug' | 'warn' | 'error' | 'none';
@@ -111,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const rtcMinPort = intFrom(env, 'VOXFACE_RTC_MIN_PORT', 40000, 1024, 65535);
   const rtcMaxPort = intFrom(env, 'VOXFACE_RTC_MAX_PORT', 49999, 1024, 65535);
   if (rtcMaxPort < rtcMinPort) throw new TypeError('VOXFACE_RTC_MAX_PORT must not be below VOXFACE_RTC_MIN_PORT');
+  const rangeCaps = capsForPortRange(rtcMinPort, rtcMaxPort);
+  const capDefaults = defaultCapLimits();
   const logLevel = env.VOXFACE_WORKER_LOG_LEVEL ?? 'warn';
   if (!['debug', 'warn', 'error', 'none'].includes(logLevel)) {
     throw new TypeError(`VOXFACE_WORKER_LOG_LEVEL must be debug, warn, error or none, got '${logLevel}'`);
@@ -130,6 +138,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     devTokenTtlSeconds: intFrom(env, 'VOXFACE_DEV_TOKEN_TTL', 6 * 3600, 10, 7 * 24 * 3600),
     requestsPerSecond: intFrom(env, 'VOXFACE_REQUESTS_PER_SECOND', 20, 1, 10000),
     requestBurst: intFrom(env, 'VOXFACE_REQUEST_BURST', 60, 1, 100000),
+    caps: {
+      maxRooms: intFrom(env, 'VOXFACE_MAX_ROOMS', capDefaults.maxRooms, 1, 1_000_000),
+      // Derived from the RTC port range (capsForPortRange); more transports than ports can never bind.
+      maxPeers: intFrom(env, 'VOXFACE_MAX_PEERS', rangeCaps.maxPeers, 1, 1_000_000),
+      maxTransports: intFrom(env, 'VOXFACE_MAX_TRANSPORTS', rangeCaps.maxTransports, 1, rtcMaxPort - rtcMinPort + 1),
+      maxPeersPerRoom: intFrom(env, 'VOXFACE_MAX_PEERS_PER_ROOM', capDefaults.maxPeersPerRoom, 1, 10_000),
+      maxTransportsPerPeer: intFrom(env, 'VOXFACE_MAX_TRANSPORTS_PER_PEER', capDefaults.maxTransportsPerPeer, 1, 64),
+      maxProducersPerPeer: intFrom(env, 'VOXFACE_MAX_PRODUCERS_PER_PEER', capDefaults.maxProducersPerPeer, 1, 256),
+      maxConsumersPerPeer: intFrom(env, 'VOXFACE_MAX_CONSUMERS_PER_PEER', capDefaults.maxConsumersPerPeer, 1, 10_000),
+      maxDataProducersPerPeer: intFrom(env, 'VOXFACE_MAX_DATA_PRODUCERS_PER_PEER', capDefaults.maxDataProducersPerPeer, 1, 256),
+      transportConnectTimeoutMs: Math.round(numberFrom(env, 'VOXFACE_TRANSPORT_CONNECT_TIMEOUT', capDefaults.transportConnectTimeoutMs / 1000, 1, 3600) * 1000),
+    },
+    // 60: twice the tracker's default 30 Hz and the SDK's own ceiling (FaceTracker maxFps <= 60), so no stream the
+    // SDK sends is throttled; a burst of 30 covers the 16 packets CoefficientSender lets queue before it skips frames.
+    coefficientPacketsPerSecond: intFrom(env, 'VOXFACE_COEFFICIENT_PACKETS_PER_SECOND', 60, 1, 100_000),
+    coefficientPacketBurst: intFrom(env, 'VOXFACE_COEFFICIENT_PACKET_BURST', 30, 1, 100_000),
     clientDir: env.VOXFACE_CLIENT_DIR ?? 'dist/client',
     logLevel: logLevel as VoxfaceConfig['logLevel'],
     faceModelPath: env.VOXFACE_FACE_MODEL ?? join(dataDir, 'models', FACE_LANDMARKER_MODEL.name),

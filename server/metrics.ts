@@ -1,6 +1,7 @@
 /** Prometheus metrics: gauges read live state when scraped; counters count events. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WorkerPool } from './media/WorkerPool';
+import { CAP_NAMES, CAPS, type Capacity } from './rooms/Capacity';
 import type { RoomManager } from './rooms/RoomManager';
 import type { CoefficientIngest } from './streams/CoefficientIngest';
 
@@ -26,7 +27,39 @@ export class Metrics {
     gauge('voxface_producers', 'Producers', () => peers().reduce((n, p) => n + p.producers.size, 0));
     gauge('voxface_consumers', 'Consumers', () => peers().reduce((n, p) => n + p.consumers.size, 0));
     gauge('voxface_data_producers', 'Data producers', () => peers().reduce((n, p) => n + p.dataProducers.size, 0));
+    this.#capMetrics(rooms.capacity);
+    new Counter({
+      name: 'voxface_coefficient_packets_rate_limited_total', help: 'Coefficient packets dropped beyond their peer\'s rate limit', registers: [this.registry],
+      collect() { this.reset(); this.inc(ingest.rateLimitedTotal); },
+    });
     this.#coefficientStreamGauges(ingest);
+  }
+
+  /** Each cap's limit, the refusals by cap, and transports closed for never connecting. */
+  #capMetrics(capacity: Capacity): void {
+    new Gauge({
+      name: 'voxface_cap_limit', help: 'Configured caps (server-wide, per room, per peer)', labelNames: ['cap'] as const, registers: [this.registry],
+      collect() { for (const cap of CAP_NAMES) this.set({ cap }, capacity.limits[CAPS[cap].limit]); },
+    });
+    new Gauge({
+      name: 'voxface_transport_connect_timeout_seconds', help: 'A WebRTC transport not connected this long after its first use is closed', registers: [this.registry],
+      collect() { this.set(capacity.limits.transportConnectTimeoutMs / 1000); },
+    });
+    new Counter({
+      name: 'voxface_cap_refusals_total', help: 'Requests refused because a cap was reached, by cap', labelNames: ['cap'] as const, registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const cap of CAP_NAMES) this.inc({ cap }, capacity.refusals[cap]);
+      },
+    });
+    new Counter({
+      name: 'voxface_transports_closed_unconnected_total', help: 'WebRTC transports closed because DTLS never connected, by reason',
+      labelNames: ['reason'] as const, registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [reason, count] of Object.entries(capacity.unconnectedTransportsClosed)) this.inc({ reason }, count);
+      },
+    });
   }
 
   /** Per-stream figures of the coefficient streams, labelled by room and peer. */

@@ -134,6 +134,21 @@ export class CoefficientStream {
     return { accepted: true, frame, lost, resynced };
   }
 
+  /**
+   * Counts a packet its receiver refused before decoding (it arrived beyond its
+   * peer's rate limit): received, and dropped as 'rate-limited'.
+   */
+  refuseRateLimited(byteLength: number, receivedAtMs: number): void {
+    requireFiniteTime(receivedAtMs, 'receivedAtMs');
+    if (this.closed) {
+      this.ignoredAfterClose++;
+      return;
+    }
+    this.packetsReceived++;
+    this.receivedRate.add(receivedAtMs, byteLength);
+    this.droppedByReason['rate-limited']++;
+  }
+
   /** The newest accepted frame (treat as read-only), or null before one or after close(). */
   newest(): Readonly<CoefficientFrame> | null {
     return this.newestFrame;

@@ -5,10 +5,13 @@ import {
 } from '../../shared/coefficients/CoefficientPacket';
 import type { SmoothedFace, SmoothingParams } from './CoefficientSmoother';
 
-/** Why a packet was not accepted: it failed to decode, or it was not newer than the newest accepted. */
-export type DropReason = DecodeFailure | 'stale';
+/**
+ * Why a packet was not accepted: it failed to decode, it was not newer than the newest
+ * accepted, or its peer sent more than its rate limit allows (refused before decoding).
+ */
+export type DropReason = DecodeFailure | 'stale' | 'rate-limited';
 
-export const DROP_REASONS: readonly DropReason[] = [...DECODE_FAILURES, 'stale'];
+export const DROP_REASONS: readonly DropReason[] = [...DECODE_FAILURES, 'stale', 'rate-limited'];
 
 export type PushOutcome =
   | {

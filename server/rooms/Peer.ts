@@ -1,13 +1,16 @@
 /**
  * One participant of a room and the mediasoup objects it owns. A peer acts only on
  * its own transports, producers and consumers: every lookup here is by owner.
+ * It holds one of the server's peer slots and one transport slot per WebRTC
+ * transport (Capacity), and counts the objects it is still creating against its
+ * own caps, so concurrent requests cannot pass a check together.
  * `close()` is idempotent and closes everything the peer owns.
  */
 import type { types } from 'mediasoup';
 import type { NotificationMap, NotificationMethod, ProducerInfo } from '../../shared/signaling/messages';
-import { SIGNALING_LIMITS } from '../../shared/signaling/limits';
 import { SignalingError } from '../signaling/SignalingError';
 import { Logger } from '../Logger';
+import { Capacity } from './Capacity';
 
 const logger = new Logger('Peer');
 
@@ -26,12 +29,21 @@ export class Peer {
   readonly producers = new Map<string, types.Producer>();
   readonly consumers = new Map<string, types.Consumer>();
   readonly dataProducers = new Map<string, types.DataProducer>();
+  readonly #capacity: Capacity;
+  readonly #releasePeerSlot: () => void;
+  /** Objects being created (between the cap check and the map), counted against the caps. */
+  readonly #pending = { transports: 0, producers: 0, consumers: 0, dataProducers: 0 };
+  /** Connect deadlines of transports in use but not yet connected. */
+  readonly #connectDeadlines = new Map<string, NodeJS.Timeout>();
   #closed = false;
 
-  constructor(id: string, displayName: string, notify: Notify) {
+  /** Takes one of `capacity`'s peer slots (throws 'peer-limit' when none is left) until close(). */
+  constructor(id: string, displayName: string, notify: Notify, capacity: Capacity = new Capacity()) {
     this.id = id;
     this.displayName = displayName;
     this.#notify = notify;
+    this.#capacity = capacity;
+    this.#releasePeerSlot = capacity.reserve('peers');
   }
 
   get closed(): boolean {
@@ -53,25 +65,47 @@ export class Peer {
     numSctpStreams?: { OS: number; MIS: number },
   ): Promise<types.WebRtcTransport> {
     this.#assertOpen();
-    if (this.transports.size >= SIGNALING_LIMITS.maxTransportsPerPeer) {
-      throw new SignalingError('limit-exceeded', `a peer may hold at most ${SIGNALING_LIMITS.maxTransportsPerPeer} transports`);
+    this.#capacity.check('transportsPerPeer', this.transports.size + this.#pending.transports);
+    const releaseSlot = this.#capacity.reserve('transports');
+    let transport: types.WebRtcTransport;
+    this.#pending.transports += 1;
+    try {
+      transport = await router.createWebRtcTransport({
+        listenIps: [{ ip: listen.listenIp, announcedIp: listen.announcedIp }],
+        enableUdp: true,
+        enableTcp: true,
+        preferUdp: true,
+        enableSctp: true,
+        numSctpStreams: numSctpStreams ?? { OS: 1024, MIS: 1024 },
+        appData: { peerId: this.id, direction },
+      });
+    } catch (error) {
+      releaseSlot();
+      throw error;
+    } finally {
+      this.#pending.transports -= 1;
     }
-    const transport = await router.createWebRtcTransport({
-      listenIps: [{ ip: listen.listenIp, announcedIp: listen.announcedIp }],
-      enableUdp: true,
-      enableTcp: true,
-      preferUdp: true,
-      enableSctp: true,
-      numSctpStreams: numSctpStreams ?? { OS: 1024, MIS: 1024 },
-      appData: { peerId: this.id, direction },
+    transport.observer.on('close', () => {
+      releaseSlot();
+      this.#clearConnectDeadline(transport.id);
+      this.transports.delete(transport.id);
     });
     if (this.#closed) {
       transport.close();
       throw new SignalingError('not-joined', 'peer left while its transport was being created');
     }
     this.transports.set(transport.id, transport);
-    transport.observer.on('close', () => this.transports.delete(transport.id));
+    transport.on('dtlsstatechange', (state) => {
+      if (state === 'connected') this.#clearConnectDeadline(transport.id);
+    });
     return transport;
+  }
+
+  /** Connects one of this peer's transports (DTLS); its connect deadline runs from here. */
+  async connectTransport(transport: types.WebRtcTransport, dtlsParameters: types.DtlsParameters): Promise<void> {
+    this.#assertOpen();
+    this.#armConnectDeadline(transport);
+    await transport.connect({ dtlsParameters });
   }
 
   /** The peer's own transport, or a clear error. `isElsewhere` tells foreign ids from unknown ones. */
@@ -111,11 +145,15 @@ export class Peer {
   ): Promise<types.Producer> {
     this.#assertOpen();
     this.#assertDirection(transport, 'send');
-    if (this.producers.size >= SIGNALING_LIMITS.maxProducersPerPeer) {
-      throw new SignalingError('limit-exceeded', `a peer may hold at most ${SIGNALING_LIMITS.maxProducersPerPeer} producers`);
+    this.#capacity.check('producersPerPeer', this.producers.size + this.#pending.producers);
+    this.#armConnectDeadline(transport);
+    this.#pending.producers += 1;
+    let producer: types.Producer;
+    try {
+      producer = await transport.produce({ kind, rtpParameters, appData: { ...appData, peerId: this.id } });
+    } finally {
+      this.#pending.producers -= 1;
     }
-    const producer = await transport.produce({ kind, rtpParameters, appData: { ...appData, peerId: this.id } });
-    // mediasoup resolves a request sent before the transport closed with a live-looking object.
     if (this.#closed) {
       producer.close();
       throw new SignalingError('not-joined', 'peer left while its producer was being created');
@@ -142,10 +180,15 @@ export class Peer {
   ): Promise<types.DataProducer> {
     this.#assertOpen();
     this.#assertDirection(transport, 'send');
-    if (this.dataProducers.size >= SIGNALING_LIMITS.maxDataProducersPerPeer) {
-      throw new SignalingError('limit-exceeded', `a peer may hold at most ${SIGNALING_LIMITS.maxDataProducersPerPeer} data producers`);
+    this.#capacity.check('dataProducersPerPeer', this.dataProducers.size + this.#pending.dataProducers);
+    this.#armConnectDeadline(transport);
+    this.#pending.dataProducers += 1;
+    let dataProducer: types.DataProducer;
+    try {
+      dataProducer = await transport.produceData({ ...options, appData: { ...options.appData, peerId: this.id } });
+    } finally {
+      this.#pending.dataProducers -= 1;
     }
-    const dataProducer = await transport.produceData({ ...options, appData: { ...options.appData, peerId: this.id } });
     if (this.#closed) {
       dataProducer.close();
       throw new SignalingError('not-joined', 'peer left while its data producer was being created');
@@ -164,14 +207,19 @@ export class Peer {
   ): Promise<types.Consumer> {
     this.#assertOpen();
     this.#assertDirection(transport, 'recv');
-    if (this.consumers.size >= SIGNALING_LIMITS.maxConsumersPerPeer) {
-      throw new SignalingError('limit-exceeded', `a peer may hold at most ${SIGNALING_LIMITS.maxConsumersPerPeer} consumers`);
-    }
+    this.#capacity.check('consumersPerPeer', this.consumers.size + this.#pending.consumers);
     if (!router.canConsume({ producerId: producer.id, rtpCapabilities })) {
       throw new SignalingError('bad-request', `these RTP capabilities cannot consume producer ${producer.id}`);
     }
-    // Paused until the client says it is ready, so the first keyframe is not lost.
-    const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: true, appData: { ...producer.appData } });
+    this.#armConnectDeadline(transport);
+    this.#pending.consumers += 1;
+    let consumer: types.Consumer;
+    try {
+      // Paused until the client says it is ready, so the first keyframe is not lost.
+      consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: true, appData: { ...producer.appData } });
+    } finally {
+      this.#pending.consumers -= 1;
+    }
     if (this.#closed) {
       consumer.close();
       throw new SignalingError('not-joined', 'peer left while its consumer was being created');
@@ -189,6 +237,9 @@ export class Peer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#releasePeerSlot();
+    for (const timer of this.#connectDeadlines.values()) clearTimeout(timer);
+    this.#connectDeadlines.clear();
     // Closing a transport closes its producers, consumers and data producers.
     for (const transport of this.transports.values()) transport.close();
     this.transports.clear();
@@ -198,6 +249,35 @@ export class Peer {
     this.consumers.clear();
     this.dataProducers.clear();
     logger.debug('peer %s closed', this.id);
+  }
+
+  /**
+   * Starts the transport's connect deadline at its first use (a connect, produce or
+   * consume on it), not at its creation: the SDK creates both transports at join
+   * and a browser connects each only when it first sends or receives, so a peer
+   * alone in a room rightly holds an unconnected receive transport. Unused ones are
+   * bounded by the transport caps and close with their peer.
+   */
+  #armConnectDeadline(transport: types.WebRtcTransport): void {
+    if (transport.closed || transport.dtlsState === 'connected' || this.#connectDeadlines.has(transport.id)) return;
+    const timer = setTimeout(() => {
+      this.#connectDeadlines.delete(transport.id);
+      if (transport.closed || transport.dtlsState === 'connected') return;
+      logger.warn(`closing transport ${transport.id} of peer ${this.id}: DTLS is ${transport.dtlsState} ${this.#capacity.limits.transportConnectTimeoutMs} ms after its first use`);
+      this.#capacity.countUnconnectedClosed('connect-timeout');
+      transport.close();
+      this.notify('transportClosed', { transportId: transport.id, reason: 'connect-timeout' });
+    }, this.#capacity.limits.transportConnectTimeoutMs);
+    // The deadline alone must not keep the process alive.
+    timer.unref();
+    this.#connectDeadlines.set(transport.id, timer);
+  }
+
+  #clearConnectDeadline(transportId: string): void {
+    const timer = this.#connectDeadlines.get(transportId);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#connectDeadlines.delete(transportId);
   }
 
   #assertOpen(): void {

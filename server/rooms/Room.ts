@@ -5,10 +5,10 @@
  */
 import type { types } from 'mediasoup';
 import type { NotificationMap, NotificationMethod, PeerInfo } from '../../shared/signaling/messages';
-import { SIGNALING_LIMITS } from '../../shared/signaling/limits';
 import { TypedEmitter } from '../../shared/TypedEmitter';
 import { SignalingError } from '../signaling/SignalingError';
 import { Logger } from '../Logger';
+import { Capacity } from './Capacity';
 import { Peer, type Notify } from './Peer';
 
 const logger = new Logger('Room');
@@ -30,13 +30,16 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly router: types.Router;
   readonly worker: types.Worker;
   readonly peers = new Map<string, Peer>();
+  readonly #capacity: Capacity;
   #closed = false;
 
-  constructor(id: string, worker: types.Worker, router: types.Router) {
+  /** `capacity`: the server's caps and slots (default: a room of its own with the default caps). */
+  constructor(id: string, worker: types.Worker, router: types.Router, capacity: Capacity = new Capacity()) {
     super();
     this.id = id;
     this.worker = worker;
     this.router = router;
+    this.#capacity = capacity;
     // mediasoup closes a dead worker's routers before it emits 'died': a router that
     // closes under a closed worker means the worker died (a shutdown closes rooms first).
     router.observer.on('close', () => this.close(worker.closed ? 'worker-died' : 'closed'));
@@ -48,16 +51,15 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   /**
    * Adds a peer. A peer id already present is a reconnection: the old session is
-   * closed first, so one person never holds two sets of transports.
+   * closed first (freeing its slots), so one person never holds two sets of transports.
+   * Throws 'room-full' or 'peer-limit' when the room's or the server's cap is reached.
    */
   join(peerId: string, displayName: string, notify: Notify): Peer {
     if (this.#closed) throw new SignalingError('not-found', `room ${this.id} is closed`);
     const previous = this.peers.get(peerId);
     if (previous) this.leave(previous);
-    if (this.peers.size >= SIGNALING_LIMITS.maxPeersPerRoom) {
-      throw new SignalingError('room-full', `room ${this.id} holds at most ${SIGNALING_LIMITS.maxPeersPerRoom} peers`);
-    }
-    const peer = new Peer(peerId, displayName, notify);
+    this.#capacity.check('peersPerRoom', this.peers.size, this.id);
+    const peer = new Peer(peerId, displayName, notify, this.#capacity);
     this.peers.set(peerId, peer);
     this.broadcast('peerJoined', { peerId, displayName }, peer);
     this.emit('peerJoined', peer);

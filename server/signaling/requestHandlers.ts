@@ -41,8 +41,7 @@ const join: Handler<'join'> = async (ctx, session, data): Promise<JoinReply> => 
   const check = verifyJoinToken(ctx.config.tokenSecret, data.token);
   if (!check.ok) throw new SignalingError('unauthorized', `invalid token: ${check.reason}`);
   if (check.claims.room !== data.room) throw new SignalingError('unauthorized', `token is for room '${check.claims.room}', not '${data.room}'`);
-  const room = await ctx.rooms.getOrCreate(data.room);
-  const peer = room.join(check.claims.peerId, data.displayName, session.notify);
+  const { room, peer } = await ctx.rooms.join(data.room, check.claims.peerId, data.displayName, session.notify);
   session.room = room;
   session.peer = peer;
   return { peerId: peer.id, room: room.id, routerRtpCapabilities: room.router.rtpCapabilities, peers: room.peerInfos(peer) };
@@ -68,7 +67,7 @@ const createWebRtcTransport: Handler<'createWebRtcTransport'> = async (ctx, sess
 const connectWebRtcTransport: Handler<'connectWebRtcTransport'> = async (_ctx, session, data) => {
   const { room, peer } = joined(session);
   const transport = peer.ownTransport(data.transportId, (id) => room.isOwnedByAnyone(id));
-  await transport.connect({ dtlsParameters: data.dtlsParameters as types.DtlsParameters });
+  await peer.connectTransport(transport, data.dtlsParameters as types.DtlsParameters);
   return {};
 };
 

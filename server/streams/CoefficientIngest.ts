@@ -4,6 +4,10 @@
  * DirectTransport, and each message is decoded and validated by that peer's
  * CoefficientStream. Streams are keyed by the peer the server knows owns the
  * data producer, so a peer drives only its own avatar; they close with it.
+ * Each peer's messages pass a token bucket before they are decoded: beyond it they
+ * are dropped and counted ('rate-limited'), so a flood costs the main thread a
+ * counter increment per message, not a decode. The bucket is the peer's, not the
+ * stream's: a new data producer does not refill it.
  */
 import type { types } from 'mediasoup';
 import { TypedEmitter } from '../../shared/TypedEmitter';
@@ -12,6 +16,7 @@ import { CoefficientStream } from '../coefficients/CoefficientStream';
 import { Logger } from '../Logger';
 import type { Room } from '../rooms/Room';
 import type { RoomManager } from '../rooms/RoomManager';
+import { RateLimiter } from '../signaling/RateLimiter';
 
 const logger = new Logger('CoefficientIngest');
 
@@ -34,17 +39,32 @@ export interface CoefficientIngestEvents {
   streamClosed: { roomId: string; peerId: string };
 }
 
+export interface CoefficientIngestOptions {
+  /** Token bucket per peer: packets per second, and the burst (the server's defaults are in config.ts). */
+  packetsPerSecond?: number;
+  packetBurst?: number;
+}
+
 interface RoomState {
   transport?: Promise<types.DirectTransport>;
   streams: Map<string, IngestedStream>;
+  /** Per peer, kept until the peer leaves. */
+  limiters: Map<string, RateLimiter>;
 }
 
 export class CoefficientIngest extends TypedEmitter<CoefficientIngestEvents> {
   readonly #rooms = new Map<Room, RoomState>();
+  readonly #packetsPerSecond: number;
+  readonly #packetBurst: number;
+  #rateLimitedTotal = 0;
   #closed = false;
 
-  constructor(rooms: RoomManager) {
+  constructor(rooms: RoomManager, options: CoefficientIngestOptions = {}) {
     super();
+    this.#packetsPerSecond = options.packetsPerSecond ?? 60;
+    this.#packetBurst = options.packetBurst ?? 30;
+    // Checked here, not at the first packet.
+    new RateLimiter(this.#packetsPerSecond, this.#packetBurst);
     rooms.on('roomCreated', (room) => this.#watch(room));
     for (const room of rooms.rooms.values()) this.#watch(room);
   }
@@ -55,6 +75,11 @@ export class CoefficientIngest extends TypedEmitter<CoefficientIngestEvents> {
       if (room.id === roomId) return state.streams.get(peerId)?.stream;
     }
     return undefined;
+  }
+
+  /** Packets dropped for their peer's rate limit since start, streams since closed included. */
+  get rateLimitedTotal(): number {
+    return this.#rateLimitedTotal;
   }
 
   streams(): IngestedStream[] {
@@ -70,7 +95,7 @@ export class CoefficientIngest extends TypedEmitter<CoefficientIngestEvents> {
 
   #watch(room: Room): void {
     if (this.#closed) return;
-    const state: RoomState = { streams: new Map() };
+    const state: RoomState = { streams: new Map(), limiters: new Map() };
     this.#rooms.set(room, state);
     room.on('newDataProducer', ({ peer, dataProducer }) => {
       if (dataProducer.appData.source !== COEFFICIENT_SOURCE) return;
@@ -78,7 +103,10 @@ export class CoefficientIngest extends TypedEmitter<CoefficientIngestEvents> {
         logger.warn(`cannot consume coefficients of peer ${peer.id}: ${String(error)}`);
       });
     });
-    room.on('peerLeft', (peer) => this.#closeStream(room, state, peer.id));
+    room.on('peerLeft', (peer) => {
+      this.#closeStream(room, state, peer.id);
+      state.limiters.delete(peer.id);
+    });
     room.on('closed', () => this.#forget(room));
   }
 
@@ -95,8 +123,19 @@ export class CoefficientIngest extends TypedEmitter<CoefficientIngestEvents> {
     const stream = new CoefficientStream();
     const ingested: IngestedStream = { roomId: room.id, peerId, stream, dataConsumer };
     state.streams.set(peerId, ingested);
+    let limiter = state.limiters.get(peerId);
+    if (!limiter) {
+      limiter = new RateLimiter(this.#packetsPerSecond, this.#packetBurst);
+      state.limiters.set(peerId, limiter);
+    }
+    const bucket = limiter;
     dataConsumer.on('message', (message: Buffer) => {
       const receivedAtMs = Date.now();
+      if (!bucket.tryTake(receivedAtMs)) {
+        this.#rateLimitedTotal += 1;
+        stream.refuseRateLimited(message.byteLength, receivedAtMs);
+        return;
+      }
       const outcome = stream.push(new Uint8Array(message.buffer, message.byteOffset, message.byteLength), receivedAtMs);
       if (outcome.accepted) this.emit('frame', { roomId: room.id, peerId, frame: outcome.frame, receivedAtMs });
     });

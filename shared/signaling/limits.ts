@@ -8,7 +8,11 @@ export const SIGNALING_LIMITS = {
   maxRoomIdLength: 64,
   maxPeerIdLength: 64,
   maxTokenLength: 1024,
-  /** Per-peer object caps, so one client cannot exhaust a worker. */
+  /**
+   * Defaults of the per-peer and per-room caps, so one client cannot exhaust a worker
+   * (the server's own are configurable: VOXFACE_MAX_*, server/rooms/Capacity.ts).
+   * A browser holds 2 transports (send, receive); 4 leaves room for a reconnect.
+   */
   maxTransportsPerPeer: 4,
   maxProducersPerPeer: 4,
   maxDataProducersPerPeer: 4,

@@ -104,8 +104,19 @@ export type SignalingErrorCode =
   | 'already-joined'
   | 'not-found'
   | 'forbidden'
+  /** A per-session limit other than the caps below. */
   | 'limit-exceeded'
+  /** The room already holds its most peers (VOXFACE_MAX_PEERS_PER_ROOM). */
   | 'room-full'
+  /** Server-wide: no room, peer or WebRTC transport more (VOXFACE_MAX_ROOMS, _PEERS, _TRANSPORTS). */
+  | 'room-limit'
+  | 'peer-limit'
+  /** Server-wide or per peer (VOXFACE_MAX_TRANSPORTS, VOXFACE_MAX_TRANSPORTS_PER_PEER): the message names which. */
+  | 'transport-limit'
+  /** Per peer (VOXFACE_MAX_PRODUCERS_PER_PEER, _CONSUMERS_PER_PEER, _DATA_PRODUCERS_PER_PEER). */
+  | 'producer-limit'
+  | 'consumer-limit'
+  | 'data-producer-limit'
   | 'internal';
 
 export type SignalingReply<T = unknown> =
@@ -154,6 +165,12 @@ export interface NotificationMap {
   newProducer: { peerId: string; producer: ProducerInfo };
   consumerClosed: { consumerId: string; producerId: string };
   roomClosed: { reason: 'worker-died' | 'server-shutdown' | 'closed' };
+  /**
+   * The server closed one of this peer's WebRTC transports: DTLS did not reach
+   * 'connected' within VOXFACE_TRANSPORT_CONNECT_TIMEOUT of its first use (its
+   * producers and consumers closed with it).
+   */
+  transportClosed: { transportId: string; reason: 'connect-timeout' };
   /** A peer's server-rendered avatar changed state ('stalled': its stream stopped, the picture is frozen). */
   avatarStatus: { peerId: string; status: 'waiting' | 'live' | 'lost' | 'stalled' };
 }

@@ -16,7 +16,9 @@ import { startTestServer } from '../helpers/testServer';
 
 let server: VoxfaceServer;
 
-before(async () => { server = await startTestServer(); });
+// These tests send hundreds of packets at once to judge each: the per-peer rate limit
+// (coefficientRateLimit.test.ts) is lifted out of their way.
+before(async () => { server = await startTestServer({ coefficientPacketsPerSecond: 100_000, coefficientPacketBurst: 100_000 }); });
 after(async () => { await server?.close(); });
 
 function frame(sequence: number, overrides: Partial<CoefficientFrame> = {}): Buffer {
