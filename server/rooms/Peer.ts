@@ -20,6 +20,8 @@ export interface TransportListenOptions {
 
 export class Peer {
   readonly id: string;
+  /** The user this peer joined as (its call token's `sub`): avatar ownership keys on it, not on the per-connection id. */
+  readonly user: string;
   readonly displayName: string;
   readonly #notify: Notify;
   readonly transports = new Map<string, types.WebRtcTransport>();
@@ -28,8 +30,9 @@ export class Peer {
   readonly dataProducers = new Map<string, types.DataProducer>();
   #closed = false;
 
-  constructor(id: string, displayName: string, notify: Notify) {
+  constructor(id: string, displayName: string, notify: Notify, user = id) {
     this.id = id;
+    this.user = user;
     this.displayName = displayName;
     this.#notify = notify;
   }

@@ -50,14 +50,14 @@ export class Room extends TypedEmitter<RoomEvents> {
    * Adds a peer. A peer id already present is a reconnection: the old session is
    * closed first, so one person never holds two sets of transports.
    */
-  join(peerId: string, displayName: string, notify: Notify): Peer {
+  join(peerId: string, displayName: string, notify: Notify, user = peerId): Peer {
     if (this.#closed) throw new SignalingError('not-found', `room ${this.id} is closed`);
     const previous = this.peers.get(peerId);
     if (previous) this.leave(previous);
     if (this.peers.size >= SIGNALING_LIMITS.maxPeersPerRoom) {
       throw new SignalingError('room-full', `room ${this.id} holds at most ${SIGNALING_LIMITS.maxPeersPerRoom} peers`);
     }
-    const peer = new Peer(peerId, displayName, notify);
+    const peer = new Peer(peerId, displayName, notify, user);
     this.peers.set(peerId, peer);
     this.broadcast('peerJoined', { peerId, displayName }, peer);
     this.emit('peerJoined', peer);
