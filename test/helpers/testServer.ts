@@ -22,7 +22,9 @@ export async function startTestServer(overrides: Partial<VoxfaceConfig> = {}, de
   delete env.VOXFACE_DEV;
   const ownDir = overrides.avatarDir === undefined ? mkdtempSync(join(tmpdir(), 'voxface-avatars-')) : undefined;
   const config = loadConfig(env, {
-    host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0, numWorkers: 1, faceModelPath: FACE_MODEL_PATH, segmenterModelPath: SEGMENTER_MODEL_PATH,
+    host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0, numWorkers: 1,
+    // Every fresh browser context of a test or benchmark is a new dev user from 127.0.0.1.
+    devTokensPerMinute: 100_000, faceModelPath: FACE_MODEL_PATH, segmenterModelPath: SEGMENTER_MODEL_PATH,
     ...(ownDir ? { avatarDir: ownDir } : {}), ...overrides,
   });
   const server = await VoxfaceServer.start(config, deps);
