@@ -6,12 +6,9 @@
  * onboarding API and its progress channel. In production your app mints both
  * (server/auth/TokenAuthority.ts) and hands them to the page.
  */
-export interface DevTokens {
-  room: string;
-  user: string;
-  callToken: string;
-  onboardingToken: string;
-}
+import type { DevTokenReply } from '../../shared/auth/devTokens';
+
+export type DevTokens = DevTokenReply;
 
 const NEEDS_TOKEN = 'this server needs a token: open the link you were given';
 

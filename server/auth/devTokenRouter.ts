@@ -12,21 +12,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import express, { type Request } from 'express';
+import type { DevTokenReply } from '../../shared/auth/devTokens';
 import { ID_PATTERN } from '../../shared/signaling/limits';
 import { UserRateLimiter } from '../onboarding/UserRateLimiter';
 import type { TokenAuthority } from './TokenAuthority';
 
 export const DEV_USER_COOKIE = 'voxface_dev_user';
 const COOKIE_MAX_AGE_SECONDS = 365 * 24 * 3600;
-
-export interface DevTokenReply {
-  room: string;
-  user: string;
-  /** Joins `room` (signaling). */
-  callToken: string;
-  /** The onboarding HTTP API and progress channel. */
-  onboardingToken: string;
-}
 
 function cookieUser(req: Request): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
