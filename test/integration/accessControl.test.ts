@@ -118,7 +118,8 @@ test('each connection of one user is its own peer, and avatar ownership follows 
   const driven = await mallory.socket.timeout(5000).emitWithAck('request', { method: 'enableAvatar', data: { avatarId: 'carols-face' } }) as SignalingReply<unknown>;
   assert.match(refusal(driven), /^forbidden: avatar 'carols-face' belongs to another user$/);
   // Carol on a connection of her own (a random peer id) passes the check and meets the file's real problem.
-  const own = await first.socket.timeout(5000).emitWithAck('request', { method: 'enableAvatar', data: { avatarId: 'carols-face' } }) as SignalingReply<unknown>;
+  // (Its render thread starts before the file is refused: seconds on a loaded machine.)
+  const own = await first.socket.timeout(30_000).emitWithAck('request', { method: 'enableAvatar', data: { avatarId: 'carols-face' } }) as SignalingReply<unknown>;
   assert.match(refusal(own), /^bad-request: /);
 });
 

@@ -171,7 +171,8 @@ test('a peer cannot drive an avatar another user owns, and owned avatars are not
   const listed = await (await fetch(`${server.url}/api/avatars`)).json() as { id: string }[];
   assert.equal(listed.some((a) => a.id === 'alices-face'), false);
   const alice = await joined('drive', 'alice');
-  const own = await send(alice, { method: 'enableAvatar', data: { avatarId: 'alices-face' } });
+  // The owner's render thread starts before the file is refused: seconds on a loaded machine (5 s timed out at load 50).
+  const own: SignalingReply = await alice.timeout(30_000).emitWithAck('request', { method: 'enableAvatar', data: { avatarId: 'alices-face' } });
   assert.equal(own.ok, false);
   assert.equal(own.ok === false && own.error.code, 'bad-request', 'the owner passes the check and meets the file\'s real problem');
 });
