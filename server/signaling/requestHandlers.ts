@@ -45,6 +45,9 @@ const join: Handler<'join'> = async (ctx, session, data): Promise<JoinReply> => 
   const room = await ctx.rooms.getOrCreate(data.room);
   // The user is the token's; the peer id is the connection's unless the token fixes it.
   const peerId = check.claims.peer ?? randomBytes(6).toString('hex');
+  // A fixed peer id already in the room is a reconnection, which replaces that session: its own user's only.
+  const present = room.peers.get(peerId);
+  if (present && present.user !== check.claims.sub) throw new SignalingError('forbidden', `peer id '${peerId}' is another user's in this room`);
   const peer = room.join(peerId, data.displayName, session.notify, check.claims.sub);
   session.room = room;
   session.peer = peer;

@@ -117,6 +117,11 @@ test('each connection of one user is its own peer, and avatar ownership follows 
   assert.equal(mallory.reply.ok && mallory.reply.data.peerId, 'carol');
   const driven = await mallory.socket.timeout(5000).emitWithAck('request', { method: 'enableAvatar', data: { avatarId: 'carols-face' } }) as SignalingReply<unknown>;
   assert.match(refusal(driven), /^forbidden: avatar 'carols-face' belongs to another user$/);
+  // Nor may she take over a fixed peer id of carol's: a reconnection replaces only its own user's session.
+  const carolFixed = await join(server.tokens.mintCall('drive', 'carol', { peer: 'carol-desk' }), 'drive');
+  assert.equal(carolFixed.reply.ok, true);
+  assert.match(refusal((await join(server.tokens.mintCall('drive', 'mallory', { peer: 'carol-desk' }), 'drive')).reply), /^forbidden: peer id 'carol-desk' is another user's in this room$/);
+  assert.equal((await join(server.tokens.mintCall('drive', 'carol', { peer: 'carol-desk' }), 'drive')).reply.ok, true, 'carol reconnects');
   // Carol on a connection of her own (a random peer id) passes the check and meets the file's real problem.
   // (Its render thread starts before the file is refused: seconds on a loaded machine.)
   const own = await first.socket.timeout(30_000).emitWithAck('request', { method: 'enableAvatar', data: { avatarId: 'carols-face' } }) as SignalingReply<unknown>;
