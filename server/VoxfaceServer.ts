@@ -1,9 +1,8 @@
 /**
- * The Voxface server: HTTP (the client, health, metrics, dev tokens), socket.io
- * signaling, and the mediasoup workers and rooms behind them. `close()` is
- * idempotent and stops everything it started.
+ * The Voxface server: HTTP (the client, health, dev tokens), socket.io signaling,
+ * the admin listener (metrics, stream statistics), and the mediasoup workers and
+ * rooms behind them. `close()` is idempotent and stops everything it started.
  */
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,8 +10,10 @@ import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import express from 'express';
 import { Server as SocketIoServer } from 'socket.io';
-import { ID_PATTERN, SIGNALING_LIMITS } from '../shared/signaling/limits';
-import { mintJoinToken } from './auth/JoinToken';
+import { SIGNALING_LIMITS } from '../shared/signaling/limits';
+import { devTokenRouter } from './auth/devTokenRouter';
+import { INTERNAL_PATHS, internalGate, internalRouter } from './auth/internalEndpoints';
+import { TokenAuthority } from './auth/TokenAuthority';
 import type { VoxfaceConfig } from './config';
 import { Logger } from './Logger';
 import { WorkerPool } from './media/WorkerPool';
@@ -52,6 +53,10 @@ export class VoxfaceServer {
   readonly http: HttpServer;
   readonly io: SocketIoServer;
   readonly app: express.Express;
+  /** Mints and checks this server's call and onboarding tokens. */
+  readonly tokens: TokenAuthority;
+  /** /metrics and /api/coefficient-streams on VOXFACE_ADMIN_HOST (none when VOXFACE_ADMIN_PORT=off). */
+  readonly admin?: HttpServer;
   readonly #signaling: SignalingServer;
   /** Settles once the face model is verified on disk (or could not be). */
   readonly faceModel: Promise<{ ok: true; path: string } | { ok: false; error: string }>;
@@ -63,6 +68,7 @@ export class VoxfaceServer {
   private constructor(config: VoxfaceConfig, pool: WorkerPool, deps: VoxfaceServerDependencies) {
     this.config = config;
     this.pool = pool;
+    this.tokens = new TokenAuthority(config.tokenSecret, config.tokenAudience, config.devTokenTtlSeconds);
     this.rooms = new RoomManager(pool, config.caps);
     this.coefficients = new CoefficientIngest(this.rooms, { packetsPerSecond: config.coefficientPacketsPerSecond, packetBurst: config.coefficientPacketBurst });
     this.metrics = new Metrics(pool, this.rooms, this.coefficients);
@@ -80,8 +86,8 @@ export class VoxfaceServer {
     this.avatars = new AvatarService(this.coefficients, rendererFactory, {
       width: config.avatarSize, height: config.avatarSize, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
       marker: config.avatarMarker,
-      authorize: (peerId, avatarId) => {
-        if (!this.avatarStore.canDrive(peerId, avatarId)) {
+      authorize: (userId, avatarId) => {
+        if (!this.avatarStore.canDrive(userId, avatarId)) {
           throw new SignalingError('forbidden', `avatar '${avatarId}' belongs to another user`);
         }
       },
@@ -96,7 +102,7 @@ export class VoxfaceServer {
     this.trainingQueue.on('installed', ({ job }) => {
       this.avatars.reloadAvatar(job.avatarId).catch((error: unknown) => logger.warn(`reloading ${job.avatarId} failed: ${String(error)}`));
     });
-    this.#progress = new OnboardingProgress(this.io, this.trainingQueue, config.tokenSecret);
+    this.#progress = new OnboardingProgress(this.io, this.trainingQueue, this.tokens);
     this.onboarding = new OnboardingService({
       dir: onboardingDir, store: this.avatarStore, queue: this.trainingQueue, limits: config.onboardingLimits, training: config.onboardingTraining,
     });
@@ -109,6 +115,7 @@ export class VoxfaceServer {
       },
     );
     this.#routes();
+    if (config.adminPort !== undefined) this.admin = createServer(express().disable('x-powered-by').use(internalRouter(this.metrics, this.coefficients)));
   }
 
   static async start(config: VoxfaceConfig, deps: VoxfaceServerDependencies = {}): Promise<VoxfaceServer> {
@@ -121,14 +128,8 @@ export class VoxfaceServer {
     let server: VoxfaceServer | undefined;
     try {
       server = new VoxfaceServer(config, pool, deps);
-      const http = server.http;
-      await new Promise<void>((resolveListen, reject) => {
-        http.once('error', reject);
-        http.listen(config.port, config.host, () => {
-          http.off('error', reject);
-          resolveListen();
-        });
-      });
+      await listen(server.http, config.port, config.host);
+      if (server.admin) await listen(server.admin, config.adminPort!, config.adminHost);
       // Unfinished jobs of a previous run resume now (from their checkpoints).
       await server.trainingQueue.start();
       return server;
@@ -147,9 +148,12 @@ export class VoxfaceServer {
     return `http://${host}:${port}`;
   }
 
-  /** Mints a join token with this server's secret (the dev endpoint and tests use it). */
-  mintToken(room: string, peerId: string, ttlSeconds = this.config.devTokenTtlSeconds): string {
-    return mintJoinToken(this.config.tokenSecret, { room, peerId, exp: Math.floor(Date.now() / 1000) + ttlSeconds });
+  /** The admin listener's origin (metrics, stream statistics); undefined when it is off. */
+  get adminUrl(): string | undefined {
+    if (!this.admin) return undefined;
+    const { port } = this.admin.address() as AddressInfo;
+    const host = this.config.adminHost.includes(':') ? `[${this.config.adminHost}]` : this.config.adminHost;
+    return `http://${host}:${port}`;
   }
 
   async close(): Promise<void> {
@@ -165,6 +169,8 @@ export class VoxfaceServer {
     this.pool.close();
     await new Promise<void>((done) => this.io.close(() => done()));
     this.http.closeAllConnections?.();
+    this.admin?.close();
+    this.admin?.closeAllConnections?.();
   }
 
   #routes(): void {
@@ -173,33 +179,19 @@ export class VoxfaceServer {
       const healthy = this.pool.workers.length > 0;
       res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'degraded', workers: this.pool.workers.length, rooms: this.rooms.rooms.size });
     });
-    app.get('/metrics', async (_req, res) => {
-      res.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
-    });
+    // Room and peer ids: the admin listener's, or here with the metrics token.
+    app.use([...INTERNAL_PATHS], internalGate(this.config.metricsToken));
+    app.use(internalRouter(this.metrics, this.coefficients));
     app.get('/api/config', (_req, res) => {
       res.json({ devMode: this.config.devMode });
     });
-    if (this.config.devMode) {
-      // Dev mode only: anyone who can reach the server may mint a token for any room.
-      app.get('/api/dev/token', (req, res) => {
-        const room = typeof req.query.room === 'string' ? req.query.room : 'demo';
-        if (!ID_PATTERN.test(room)) {
-          res.status(400).json({ error: 'room must be 1-64 characters of A-Z a-z 0-9 _ -' });
-          return;
-        }
-        const peerId = randomUUID().slice(0, 8);
-        res.json({ room, peerId, token: this.mintToken(room, peerId) });
-      });
-    }
+    // Dev mode only (asked for, or loopback): anyone who can reach the server may mint tokens for any room.
+    if (this.config.devMode) app.use(devTokenRouter(this.tokens, this.config.devTokensPerMinute));
     app.get('/api/avatars', (_req, res) => {
       // Owned avatars are listed to their owner through /api/onboarding/avatars.
       res.json(this.avatarStore.listPublic());
     });
-    app.use('/api/onboarding', onboardingRouter(this.onboarding, this.config.tokenSecret));
-    app.get('/api/coefficient-streams', (_req, res) => {
-      const now = Date.now();
-      res.json(this.coefficients.streams().map((s) => ({ room: s.roomId, peer: s.peerId, ...s.stream.stats(now) })));
-    });
+    app.use('/api/onboarding', onboardingRouter(this.onboarding, this.tokens));
     app.get(`/models/${FACE_LANDMARKER_MODEL.name}`, async (_req, res) => {
       const model = await this.faceModel;
       if (model.ok) res.sendFile(model.path, { maxAge: '1d' });
@@ -223,4 +215,14 @@ export class VoxfaceServer {
     if (!existsSync(clientDir)) logger.warn(`client not built (${clientDir} is missing): run 'npm run build:client'`);
     app.use(express.static(clientDir, { index: 'index.html', maxAge: 0 }));
   }
+}
+
+function listen(http: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolveListen, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => {
+      http.off('error', reject);
+      resolveListen();
+    });
+  });
 }

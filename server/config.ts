@@ -1,8 +1,9 @@
 /**
  * Server configuration from environment variables, with embedded defaults that
- * run the demo on http://localhost:3000. Every variable is documented in README.md.
+ * run the demo on http://localhost:3000 (loopback only, dev mode). Every variable is documented in README.md.
  */
 import { randomBytes } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import { FACE_LANDMARKER_MODEL, SELFIE_SEGMENTER_MODEL } from './assets/ModelAsset';
@@ -21,11 +22,23 @@ export interface VoxfaceConfig {
   rtcMaxPort: number;
   /** mediasoup workers (processes); rooms are spread over them. */
   numWorkers: number;
-  /** HMAC secret for join tokens. */
+  /** HMAC secret for access tokens (call and onboarding). */
   tokenSecret: Buffer;
-  /** Dev mode: the secret was generated at start and `/api/dev/token` mints tokens. */
+  /** The audience tokens must name (`aud`): tokens minted for another service sharing the secret are refused. */
+  tokenAudience: string;
+  /**
+   * Dev mode: `/api/dev/token` mints tokens for anyone who can reach it. Only when asked
+   * for (VOXFACE_DEV=1) or on a loopback host; the secret is generated at start unless set.
+   */
   devMode: boolean;
   devTokenTtlSeconds: number;
+  /** Dev tokens for new users per minute per client address (a browser's cookie keeps its user). */
+  devTokensPerMinute: number;
+  /** The admin listener (/metrics, /api/coefficient-streams); undefined port: none. */
+  adminHost: string;
+  adminPort?: number;
+  /** With it, /metrics and /api/coefficient-streams are also served on the main port to `Authorization: Bearer <it>`. */
+  metricsToken?: string;
   /** Signaling requests per second per connection (token bucket rate) and its burst. */
   requestsPerSecond: number;
   requestBurst: number;
@@ -95,6 +108,51 @@ function secretFrom(env: NodeJS.ProcessEnv): Buffer | undefined {
   return Buffer.from(raw, 'utf8');
 }
 
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/** 127.0.0.0/8, ::1 (any spelling) or localhost: only this machine can connect. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (bare === 'localhost') return true;
+  const family = isIP(bare);
+  return family !== 0 && LOOPBACK.check(bare, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/**
+ * Dev mode lets anyone who reaches the server mint tokens, so it is on only when asked
+ * for or when only this machine can reach it; a server others can reach needs a secret.
+ */
+function devModeFrom(env: NodeJS.ProcessEnv, host: string, secret: Buffer | undefined): boolean {
+  if (env.VOXFACE_DEV === '1') return true;
+  if (secret) return false;
+  if (isLoopbackHost(host)) return true;
+  throw new TypeError(
+    `VOXFACE_SECRET is not set and VOXFACE_HOST=${host} is not a loopback address: set VOXFACE_SECRET `
+    + '(at least 16 characters) to serve other machines, or VOXFACE_DEV=1 for dev mode (anyone may mint tokens)',
+  );
+}
+
+function optionalTokenFrom(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  if (Buffer.byteLength(raw) < 16) throw new TypeError(`${name} must be at least 16 characters`);
+  return raw;
+}
+
+function adminPortFrom(env: NodeJS.ProcessEnv): number | undefined {
+  if (env.VOXFACE_ADMIN_PORT === 'off') return undefined;
+  return intFrom(env, 'VOXFACE_ADMIN_PORT', 3001, 0, 65535);
+}
+
+function audienceFrom(raw: string | undefined): string {
+  if (raw === undefined || raw === '') return 'voxface';
+  if (raw.length > 64) throw new TypeError('VOXFACE_TOKEN_AUDIENCE must be at most 64 characters');
+  return raw;
+}
+
 function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -114,6 +172,9 @@ const MIB = 1024 * 1024;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<VoxfaceConfig> = {}): VoxfaceConfig {
   const secret = secretFrom(env);
+  // Loopback by default: `npm start` serves this machine's browser in dev mode, and nobody else.
+  const host = env.VOXFACE_HOST || '127.0.0.1';
+  const devMode = devModeFrom(env, host, secret);
   const rtcMinPort = intFrom(env, 'VOXFACE_RTC_MIN_PORT', 40000, 1024, 65535);
   const rtcMaxPort = intFrom(env, 'VOXFACE_RTC_MAX_PORT', 49999, 1024, 65535);
   if (rtcMaxPort < rtcMinPort) throw new TypeError('VOXFACE_RTC_MAX_PORT must not be below VOXFACE_RTC_MIN_PORT');
@@ -126,7 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   // Models and avatars live under one data folder unless each is given its own path.
   const dataDir = env.VOXFACE_DATA_DIR ?? join(homedir(), '.cache', 'voxface');
   const config: VoxfaceConfig = {
-    host: env.VOXFACE_HOST ?? '0.0.0.0',
+    host,
     port: intFrom(env, 'VOXFACE_PORT', 3000, 0, 65535),
     rtcListenIp: env.VOXFACE_RTC_LISTEN_IP ?? '127.0.0.1',
     rtcAnnouncedIp: env.VOXFACE_RTC_ANNOUNCED_IP || undefined,
@@ -134,8 +195,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     rtcMaxPort,
     numWorkers: intFrom(env, 'VOXFACE_WORKERS', cpus().length, 1, 64),
     tokenSecret: secret ?? randomBytes(32),
-    devMode: !secret || env.VOXFACE_DEV === '1',
+    tokenAudience: audienceFrom(env.VOXFACE_TOKEN_AUDIENCE),
+    devMode,
     devTokenTtlSeconds: intFrom(env, 'VOXFACE_DEV_TOKEN_TTL', 6 * 3600, 10, 7 * 24 * 3600),
+    devTokensPerMinute: intFrom(env, 'VOXFACE_DEV_TOKENS_PER_MINUTE', 30, 1, 100_000),
+    adminHost: env.VOXFACE_ADMIN_HOST || '127.0.0.1',
+    adminPort: adminPortFrom(env),
+    metricsToken: optionalTokenFrom(env, 'VOXFACE_METRICS_TOKEN'),
     requestsPerSecond: intFrom(env, 'VOXFACE_REQUESTS_PER_SECOND', 20, 1, 10000),
     requestBurst: intFrom(env, 'VOXFACE_REQUEST_BURST', 60, 1, 100000),
     caps: {

@@ -9,10 +9,12 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const server = await VoxfaceServer.start(config);
   logger.info(`listening on ${server.url} with ${server.pool.workers.length} mediasoup worker(s)`);
+  if (server.adminUrl) logger.info(`metrics and stream statistics on ${server.adminUrl}/metrics (admin listener)`);
   if (config.devMode) {
-    logger.info('dev mode: join secret generated at start; tokens are minted at /api/dev/token');
+    const secret = process.env.VOXFACE_SECRET ? 'VOXFACE_SECRET' : 'a secret generated at start';
+    logger.info(`dev mode (tokens signed with ${secret}): anyone who reaches ${server.url} may mint tokens at /api/dev/token`);
     logger.info(`ready: open ${server.url}/?room=demo in two browser tabs`);
-    logger.info(`  or with a fixed identity: ${server.url}/?room=demo&token=${server.mintToken('demo', 'guest')}`);
+    logger.info(`  or as a fixed user: ${server.url}/?room=demo&token=${server.tokens.mintCall('demo', 'guest')}`);
   }
   const stop = (signal: string) => {
     logger.info(`${signal}: shutting down`);

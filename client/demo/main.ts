@@ -1,10 +1,13 @@
 /**
  * The demo page: join a room with camera and microphone and see everyone else.
- * URL parameters: room, name, token (else, in dev mode, a token is fetched),
+ * URL parameters: room, name, token (a call token for the room; else, in dev mode, one is fetched),
+ * onboardingToken (lists the user's own avatars when token is given), avatar,
  * autojoin=1. `window.voxfaceDemo` exposes the live room for tests and debugging.
  */
 import { readMarker } from '../../shared/avatar/frameMarker';
+import { ID_PATTERN } from '../../shared/signaling/limits';
 import { CoefficientStreaming } from '../sdk/CoefficientStreaming';
+import { fetchDevTokens } from '../sdk/devTokens';
 import { joinRoom, type RemoteTrack, type VoxfaceRoom } from '../sdk/VoxfaceRoom';
 
 declare global {
@@ -69,14 +72,11 @@ function log(event: string): void {
   events.push(event);
 }
 
+/** The call token for `room`: the link's, else (dev mode) one for this browser's user. */
 async function fetchToken(room: string): Promise<string> {
   const given = params.get('token');
   if (given) return given;
-  const config = (await (await fetch('/api/config')).json()) as { devMode: boolean };
-  if (!config.devMode) throw new Error('this server needs a join token: open the link you were given');
-  const reply = await fetch(`/api/dev/token?room=${encodeURIComponent(room)}`);
-  if (!reply.ok) throw new Error(((await reply.json()) as { error: string }).error);
-  return ((await reply.json()) as { token: string }).token;
+  return (await fetchDevTokens(room)).callToken;
 }
 
 function peerTile(peerId: string, displayName: string): HTMLElement {
@@ -171,9 +171,14 @@ function resetUi(): void {
   leaveButton.disabled = true;
 }
 
-/** The ready avatars the token's user trained on the capture page (onboard.html); none without a token. */
+/**
+ * The ready avatars the user trained on the capture page (onboard.html): the link's
+ * `onboardingToken` says who, when the link gives a call token; else, in dev mode, this browser's user.
+ */
 async function loadOwnAvatars(): Promise<string[]> {
-  const token = params.get('token');
+  const token = params.get('token')
+    ? params.get('onboardingToken')
+    : await fetchDevTokens(roomInput.value.trim() || 'demo').then((t) => t.onboardingToken, () => null);
   if (!token) return [];
   const reply = await fetch('/api/onboarding/avatars', { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
   if (!reply?.ok) return [];
@@ -187,7 +192,9 @@ async function loadAvatarChoices(): Promise<void> {
   for (const id of own) avatarSelect.append(new Option(`my avatar: ${id}`, id));
   for (const avatar of avatars) avatarSelect.append(new Option(`avatar: ${avatar.id}`, avatar.id));
   const wanted = params.get('avatar');
-  if (wanted && (own.includes(wanted) || avatars.some((a) => a.id === wanted))) avatarSelect.value = wanted;
+  // An avatar the link names but no list shows (the link's user is not this page's): the server decides when driving it.
+  if (wanted && ID_PATTERN.test(wanted) && !own.includes(wanted) && !avatars.some((a) => a.id === wanted)) avatarSelect.append(new Option(`avatar: ${wanted}`, wanted));
+  if (wanted && [...avatarSelect.options].some((o) => o.value === wanted)) avatarSelect.value = wanted;
 }
 
 /** Joins as an avatar: microphone published, camera only tracked; falls back to the camera if the avatar fails. */

@@ -1,12 +1,13 @@
 /**
  * The onboarding server as the capture page sees it (docs/onboarding.md): the
- * REST calls under /api/onboarding with the join token as a bearer token, and
+ * REST calls under /api/onboarding with the onboarding token as a bearer token, and
  * the `/onboarding` socket.io namespace that pushes training progress and
  * preview renders to the avatar's owner.
  */
 import { io, type Socket } from 'socket.io-client';
 import type { QualityPoint, TrainingJob } from '../../shared/onboarding/TrainingJobTypes';
 import type { CropWindow } from '../../shared/dataset/format';
+import { fetchDevTokens } from '../sdk/devTokens';
 import { ApiError, refusalOf } from './ApiError';
 import { classifyUploadResponse, parseRetryAfter, type SendResult } from './FrameUploader';
 
@@ -63,15 +64,14 @@ const isJob = (value: unknown): value is OnboardingJob =>
   typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string'
   && typeof (value as { avatarId?: unknown }).avatarId === 'string' && typeof (value as { progress?: unknown }).progress === 'object';
 
-/** The join token: the `token` URL parameter, else (dev mode only) one minted by the server for `room`. */
-export async function fetchJoinToken(room: string, given: string | null): Promise<string> {
-  if (given) return given;
-  const config = (await (await fetch('/api/config')).json()) as { devMode?: boolean };
-  if (!config.devMode) throw new Error('this server needs a join token: open the link you were given');
-  const reply = await fetch(`/api/dev/token?room=${encodeURIComponent(room)}`);
-  const body = (await reply.json()) as { token?: string; error?: string };
-  if (!reply.ok || !body.token) throw new Error(body.error ?? `could not get a token (HTTP ${reply.status})`);
-  return body.token;
+/**
+ * The page's tokens: the link's (`token`: onboarding; `callToken`: joining `room`, for the
+ * link to the call, optional), else (dev mode only) both minted for this browser's user.
+ */
+export async function fetchPageTokens(room: string, given: { onboarding: string | null; call: string | null }): Promise<{ onboarding: string; call: string | null }> {
+  if (given.onboarding) return { onboarding: given.onboarding, call: given.call };
+  const tokens = await fetchDevTokens(room);
+  return { onboarding: tokens.onboardingToken, call: tokens.callToken };
 }
 
 export class OnboardingApi {
@@ -142,7 +142,7 @@ export class OnboardingApi {
     // The token ran out: the server disconnects next, and reconnecting would be refused.
     socket.on('expired', (message: { message?: unknown } | undefined) => {
       socket.close();
-      handlers.connection('unauthorized', typeof message?.message === 'string' ? message.message : 'join token expired');
+      handlers.connection('unauthorized', typeof message?.message === 'string' ? message.message : 'onboarding token expired');
     });
     socket.on('jobs', (message: { jobs?: unknown }) => {
       if (Array.isArray(message?.jobs)) handlers.jobs(message.jobs.filter(isJob));

@@ -85,8 +85,8 @@ export class TrainingFollower {
     if (status.job?.progress.stage !== job.progress.stage) logEvent(status, `stage:${job.progress.stage}`);
     status.job = job;
     this.#view.showJob(job);
-    if (isUsable(job) && status.avatarId && status.token && !status.joinUrl) {
-      const query = new URLSearchParams({ room: this.#room, token: status.token, avatar: status.avatarId, autojoin: '1' });
+    if (isUsable(job) && status.avatarId && !status.joinUrl) {
+      const query = new URLSearchParams({ room: this.#room, ...(status.callToken ? { token: status.callToken } : {}), avatar: status.avatarId, autojoin: '1' });
       status.joinUrl = `/?${query.toString()}`;
       this.#view.showJoin(status.joinUrl);
       logEvent(status, 'usable');

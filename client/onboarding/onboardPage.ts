@@ -3,7 +3,8 @@
  * with prompts, frames uploaded while they are captured, then training
  * progress until the avatar can be joined (docs/onboarding.md).
  *
- * URL parameters: room (default demo), token (else a dev token is fetched),
+ * URL parameters: room (default demo), token (an onboarding token) and callToken (a
+ * call token for the room, put in the link to the call; else dev tokens are fetched),
  * seconds (8..60, default 40), fps (4..30, default 12), autostart=1 (start
  * recording as soon as the live check passes). `window.voxfaceOnboarding`
  * (onboardingStatus.ts) exposes the state for tests.
@@ -14,7 +15,7 @@ import { promptAt, promptSchedule } from './captureGuide';
 import { FrameUploader } from './FrameUploader';
 import { LiveCheck } from './liveCheck';
 import { ApiError } from './ApiError';
-import { fetchJoinToken, OnboardingApi } from './OnboardingApi';
+import { fetchPageTokens, OnboardingApi } from './OnboardingApi';
 import { createStatus, logEvent, resetRecording, setState } from './onboardingStatus';
 import { ProgressView } from './progressView';
 import { record } from './recorder';
@@ -269,9 +270,9 @@ window.addEventListener('beforeunload', (event) => {
 async function boot(): Promise<void> {
   setState(status, 'starting');
   say('Starting the camera');
-  const token = await fetchJoinToken(room, params.get('token'));
-  status.token = token;
-  api = new OnboardingApi(token);
+  const tokens = await fetchPageTokens(room, { onboarding: params.get('token'), call: params.get('callToken') });
+  status.callToken = tokens.call;
+  api = new OnboardingApi(tokens.onboarding);
   await openCamera();
   say('Starting the face tracker');
   capture = await FrameCapture.create({

@@ -27,7 +27,8 @@ export interface OnboardingStatus {
   previews: number;
   /** Where to join the call as the avatar, once it is usable. */
   joinUrl: string | null;
-  token: string | null;
+  /** Joins the room as this user (the link to the call carries it); null: the call page gets its own. */
+  callToken: string | null;
   error: string | null;
   /** The live check's newest verdict. */
   live: { faceFound: boolean; light: LightVerdict | null; framing: FramingVerdict | null; ready: boolean };
@@ -53,7 +54,7 @@ const MAX_EVENTS = 500;
 export function createStatus(): OnboardingStatus {
   const status: OnboardingStatus = {
     state: 'starting', framesCaptured: 0, framesWithFace: 0, framesUploaded: 0, uploadRetries: 0,
-    sessionId: null, avatarId: null, jobId: null, job: null, previews: 0, joinUrl: null, token: null, error: null,
+    sessionId: null, avatarId: null, jobId: null, job: null, previews: 0, joinUrl: null, callToken: null, error: null,
     live: { faceFound: false, light: null, framing: null, ready: false }, crop: null, source: null, progressVia: null,
     events: [],
   };

@@ -21,6 +21,7 @@ export interface JoinOptions {
   room: string;
   /** Display name shown to the others. */
   name: string;
+  /** A call token for `room` (scope `call`; an onboarding token is refused): your app's, or `fetchDevTokens(room)` in dev mode. */
   token: string;
   /**
    * Where mediasoup-client's WebRTC handler comes from; by default it is detected

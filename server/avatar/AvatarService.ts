@@ -23,8 +23,8 @@ const logger = new Logger('AvatarService');
 export type RendererFactory = (avatarId: string, size: { width: number; height: number }) => Promise<FrameRenderer>;
 
 export interface AvatarServiceOptions extends AvatarSessionOptions {
-  /** Throws (a SignalingError) when `peerId` may not drive `avatarId`. */
-  authorize?: (peerId: string, avatarId: string) => void;
+  /** Throws (a SignalingError) when the peer's user may not drive `avatarId`. */
+  authorize?: (userId: string, avatarId: string) => void;
   width: number;
   height: number;
   /** Busy render threads all sessions may use together (each session renders on its own thread); default 0.6 per core. */
@@ -85,7 +85,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   /** Loads `avatarId` for `peer`; rendering starts when (or if) its coefficient stream is open. */
   async enable(room: Room, peer: Peer, avatarId: string): Promise<void> {
     if (this.#closed) throw new SignalingError('internal', 'avatar service closed');
-    this.#options.authorize?.(peer.id, avatarId);
+    this.#options.authorize?.(peer.user, avatarId);
     const key = `${room.id}/${peer.id}`;
     this.#endSession(key, 'replaced', true);
     let renderer: FrameRenderer;

@@ -71,7 +71,8 @@ async function prepare(args: string[]): Promise<void> {
   });
   if (values.help) { process.stdout.write(PREPARE_USAGE); return; }
   if (positionals.length !== 1 || !values.out) throw new PrepareError(`prepare needs one video and --out <dir>\n\n${PREPARE_USAGE}`);
-  const config = loadConfig();
+  // Only the model paths are read: prepare serves nothing, so the server's secret rule (dev mode) does not apply.
+  const config = loadConfig({ ...process.env, VOXFACE_DEV: '1' });
   const faceModelPath = await model({ ...FACE_LANDMARKER_MODEL, path: config.faceModelPath, url: config.faceModelUrl }, 'VOXFACE_FACE_MODEL');
   const segmenterModelPath = await model({ ...SELFIE_SEGMENTER_MODEL, path: config.segmenterModelPath, url: config.segmenterModelUrl }, 'VOXFACE_SEGMENTER_MODEL');
   const bar = new ProgressBar();

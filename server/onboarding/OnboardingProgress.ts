@@ -1,6 +1,6 @@
 /**
  * Training progress over socket.io, namespace `/onboarding`. A client connects with
- * `auth: { token }` (a join token; its peerId is the user) and receives only its
+ * `auth: { token }` (an onboarding token; its `sub` is the user) and receives only its
  * own jobs' events:
  *
  *   jobs      { jobs: TrainingJob[] }     once, on connect (to redraw after a reload)
@@ -16,7 +16,7 @@
  * start listening).
  */
 import type { Namespace, Server as SocketIoServer } from 'socket.io';
-import { verifyJoinToken } from '../auth/JoinToken';
+import type { TokenAuthority } from '../auth/TokenAuthority';
 import { Logger } from '../Logger';
 import type { TrainingQueue } from './TrainingQueue';
 import type { TrainingJob, TrainingQueueEvents } from './TrainingJobTypes';
@@ -39,15 +39,15 @@ export class OnboardingProgress {
   readonly #onPreview: (e: TrainingQueueEvents['preview']) => void;
   #closed = false;
 
-  constructor(io: SocketIoServer, queue: TrainingQueue, secret: Buffer) {
+  constructor(io: SocketIoServer, queue: TrainingQueue, tokens: TokenAuthority) {
     this.#queue = queue;
     this.#namespace = io.of(ONBOARDING_NAMESPACE);
     this.#namespace.use((socket, next) => {
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
       if (typeof token !== 'string') { next(new Error('unauthorized: send auth { token }')); return; }
-      const check = verifyJoinToken(secret, token);
-      if (!check.ok) { next(new Error(`unauthorized: token refused (${check.reason})`)); return; }
-      socket.data.owner = check.claims.peerId;
+      const check = tokens.verifyOnboarding(token);
+      if (!check.ok) { next(new Error(`unauthorized: token refused (${check.reason}): ${check.message}`)); return; }
+      socket.data.owner = check.claims.sub;
       socket.data.exp = check.claims.exp;
       next();
     });
@@ -59,7 +59,7 @@ export class OnboardingProgress {
       // Beyond setTimeout's range (~24.8 days) the token outlives any training job.
       if (untilExpiry < 2 ** 31 - 1) {
         const timer = setTimeout(() => {
-          socket.emit('expired', { message: 'join token expired: reload the page for a new one' });
+          socket.emit('expired', { message: 'onboarding token expired: reload the page for a new one' });
           socket.disconnect(true);
         }, Math.max(0, untilExpiry));
         timer.unref();

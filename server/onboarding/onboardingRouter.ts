@@ -1,12 +1,12 @@
 /**
  * The onboarding HTTP API under /api/onboarding (docs/onboarding.md). Every
- * request carries `Authorization: Bearer <join token>`, the same HMAC tokens
- * the signaling uses; the token's peerId is the user id that owns sessions,
+ * request carries `Authorization: Bearer <onboarding token>` (server/auth/AccessToken.ts;
+ * a call token is refused); the token's `sub` is the user id that owns sessions,
  * jobs and avatars. Other users' resources answer 404, exactly like missing ones.
  * Errors are `{ error: { code, message } }` with a 4xx status.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { verifyJoinToken } from '../auth/JoinToken';
+import type { TokenAuthority } from '../auth/TokenAuthority';
 import { Logger } from '../Logger';
 import { OnboardingError } from './OnboardingError';
 import { publicJob } from './OnboardingProgress';
@@ -62,7 +62,7 @@ const wrap = (handler: Handler) => (req: Request, res: Response, next: NextFunct
   Promise.resolve().then(() => handler(req, res)).catch(next);
 };
 
-export function onboardingRouter(service: OnboardingService, secret: Buffer): express.Router {
+export function onboardingRouter(service: OnboardingService, tokens: TokenAuthority): express.Router {
   const router = express.Router();
   const limiter = new UserRateLimiter(service.limits.requestsPerSecond, service.limits.requestBurst);
   const json = express.json({ limit: JSON_LIMIT });
@@ -70,15 +70,15 @@ export function onboardingRouter(service: OnboardingService, secret: Buffer): ex
   router.use((req, res, next) => {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer ([^\s]+)$/.exec(header);
-    if (!match) { sendError(res, 401, 'unauthorized', 'send Authorization: Bearer <join token>'); return; }
-    const check = verifyJoinToken(secret, match[1]!);
-    if (!check.ok) { sendError(res, 401, 'unauthorized', `token refused: ${check.reason}`); return; }
-    if (!limiter.take(check.claims.peerId)) {
+    if (!match) { sendError(res, 401, 'unauthorized', 'send Authorization: Bearer <onboarding token>'); return; }
+    const check = tokens.verifyOnboarding(match[1]!);
+    if (!check.ok) { sendError(res, 401, 'unauthorized', `token refused (${check.reason}): ${check.message}`); return; }
+    if (!limiter.take(check.claims.sub)) {
       res.setHeader('Retry-After', '1');
       sendError(res, 429, 'rate_limited', `over ${service.limits.requestsPerSecond} requests per second; slow down`);
       return;
     }
-    res.locals.user = check.claims.peerId;
+    res.locals.user = check.claims.sub;
     next();
   });
 

@@ -23,6 +23,8 @@ export interface TransportListenOptions {
 
 export class Peer {
   readonly id: string;
+  /** The user this peer joined as (its call token's `sub`): avatar ownership keys on it, not on the per-connection id. */
+  readonly user: string;
   readonly displayName: string;
   readonly #notify: Notify;
   readonly transports = new Map<string, types.WebRtcTransport>();
@@ -38,8 +40,9 @@ export class Peer {
   #closed = false;
 
   /** Takes one of `capacity`'s peer slots (throws 'peer-limit' when none is left) until close(). */
-  constructor(id: string, displayName: string, notify: Notify, capacity: Capacity = new Capacity()) {
+  constructor(id: string, displayName: string, notify: Notify, capacity: Capacity = new Capacity(), user = id) {
     this.id = id;
+    this.user = user;
     this.displayName = displayName;
     this.#notify = notify;
     this.#capacity = capacity;

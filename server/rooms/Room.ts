@@ -54,12 +54,14 @@ export class Room extends TypedEmitter<RoomEvents> {
    * closed first (freeing its slots), so one person never holds two sets of transports.
    * Throws 'room-full' or 'peer-limit' when the room's or the server's cap is reached.
    */
-  join(peerId: string, displayName: string, notify: Notify): Peer {
+  join(peerId: string, displayName: string, notify: Notify, user = peerId): Peer {
     if (this.#closed) throw new SignalingError('not-found', `room ${this.id} is closed`);
     const previous = this.peers.get(peerId);
+    // A fixed peer id already in the room is a reconnection, which replaces that session: its own user's only.
+    if (previous && previous.user !== user) throw new SignalingError('forbidden', `peer id '${peerId}' is another user's in this room`);
     if (previous) this.leave(previous);
     this.#capacity.check('peersPerRoom', this.peers.size, this.id);
-    const peer = new Peer(peerId, displayName, notify, this.#capacity);
+    const peer = new Peer(peerId, displayName, notify, this.#capacity, user);
     this.peers.set(peerId, peer);
     this.broadcast('peerJoined', { peerId, displayName }, peer);
     this.emit('peerJoined', peer);

@@ -65,12 +65,12 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
    * Joins `peerId` to the room, creating it on first use. A refused join (room
    * full, peer cap reached) closes a room it left empty, returning its slot.
    */
-  async join(roomId: string, peerId: string, displayName: string, notify: Notify): Promise<{ room: Room; peer: Peer }> {
+  async join(roomId: string, peerId: string, displayName: string, notify: Notify, user = peerId): Promise<{ room: Room; peer: Peer }> {
     let room = await this.getOrCreate(roomId);
     // Another refused joiner may have closed the room it found empty meanwhile.
     if (room.closed) room = await this.getOrCreate(roomId);
     try {
-      return { room, peer: room.join(peerId, displayName, notify) };
+      return { room, peer: room.join(peerId, displayName, notify, user) };
     } catch (error) {
       this.closeIfEmpty(room);
       throw error;

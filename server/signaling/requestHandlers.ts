@@ -7,7 +7,8 @@ import type { types } from 'mediasoup';
 import type {
   ConsumeReply, JoinReply, RequestData, RequestMethod, TransportReply,
 } from '../../shared/signaling/messages';
-import { verifyJoinToken } from '../auth/JoinToken';
+import { randomBytes } from 'node:crypto';
+import { verifyAccessToken } from '../auth/AccessToken';
 import type { VoxfaceConfig } from '../config';
 import type { Notify, Peer } from '../rooms/Peer';
 import type { Room } from '../rooms/Room';
@@ -38,10 +39,12 @@ function joined(session: Session): { room: Room; peer: Peer } {
 
 const join: Handler<'join'> = async (ctx, session, data): Promise<JoinReply> => {
   if (session.peer && !session.peer.closed) throw new SignalingError('already-joined', 'this connection has already joined a room');
-  const check = verifyJoinToken(ctx.config.tokenSecret, data.token);
-  if (!check.ok) throw new SignalingError('unauthorized', `invalid token: ${check.reason}`);
-  if (check.claims.room !== data.room) throw new SignalingError('unauthorized', `token is for room '${check.claims.room}', not '${data.room}'`);
-  const { room, peer } = await ctx.rooms.join(data.room, check.claims.peerId, data.displayName, session.notify);
+  // Only a call token for this room and this server: an onboarding token joins nothing.
+  const check = verifyAccessToken(ctx.config.tokenSecret, data.token, { audience: ctx.config.tokenAudience, scope: 'call', room: data.room });
+  if (!check.ok) throw new SignalingError('unauthorized', `invalid token (${check.reason}): ${check.message}`);
+  // The user is the token's; the peer id is the connection's unless the token fixes it.
+  const peerId = check.claims.peer ?? randomBytes(6).toString('hex');
+  const { room, peer } = await ctx.rooms.join(data.room, peerId, data.displayName, session.notify, check.claims.sub);
   session.room = room;
   session.peer = peer;
   return { peerId: peer.id, room: room.id, routerRtpCapabilities: room.router.rtpCapabilities, peers: room.peerInfos(peer) };

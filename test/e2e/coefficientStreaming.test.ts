@@ -65,7 +65,7 @@ test('a tracked clip streams coefficients that the server decodes as the page se
   t.diagnostic(`streamed ${sent.length} packets at ${rateHz.toFixed(1)}/s, tracker p50 ${trackerMs[trackerMs.length >> 1]?.toFixed(1)} ms, ${arrived.length} accepted, tracker ${readout.tracker.delegate}, jawOpen ${Math.min(...jaw).toFixed(2)}..${Math.max(...jaw).toFixed(2)}`);
   assert.ok(Math.max(...jaw) - Math.min(...jaw) > 0.1, `jawOpen varies across the clip: ${Math.min(...jaw).toFixed(3)}..${Math.max(...jaw).toFixed(3)}`);
 
-  const stats = await (await fetch(`${server.url}/api/coefficient-streams`)).json() as unknown[];
+  const stats = await (await fetch(`${server.adminUrl}/api/coefficient-streams`)).json() as unknown[];
   assert.equal(stats.length, 0, 'the stream closed when the page stopped sending');
   assert.deepEqual(errors, []);
 });

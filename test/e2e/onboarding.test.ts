@@ -105,7 +105,7 @@ test('a newcomer records, trains through a server restart, and joins the call as
   assert.ok(after - before >= 10, `the other page keeps decoding the avatar (${after - before} frames in 1 s)`);
 
   // Nobody else may see or delete it (404 like a missing avatar); driving it is refused in signalingAbuse.test.ts.
-  const stranger = server.mintToken(ROOM, 'stranger');
+  const stranger = server.tokens.mintOnboarding('stranger');
   const asStranger = { headers: { authorization: `Bearer ${stranger}` } };
   assert.equal((await fetch(`${server.url}/api/onboarding/avatars/${usable.avatarId}`, asStranger)).status, 404);
   assert.equal((await fetch(`${server.url}/api/onboarding/avatars/${usable.avatarId}`, { ...asStranger, method: 'DELETE' })).status, 404);
@@ -118,8 +118,8 @@ test('a newcomer records, trains through a server restart, and joins the call as
   assert.deepEqual(other.errors, []);
 });
 
-/** The user id (peerId) inside the join link's token. */
+/** The user id (`sub`) inside the join link's call token. */
 function recordedOwner(joinUrl: string, server: VoxfaceServer): string {
   const token = new URL(joinUrl, server.url).searchParams.get('token')!;
-  return (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as { peerId: string }).peerId;
+  return (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as { sub: string }).sub;
 }

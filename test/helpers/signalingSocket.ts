@@ -51,7 +51,7 @@ export class TestSockets {
   /** A socket joined to `room` as `peerId` (asserts the join succeeded). */
   async joined(room: string, peerId: string): Promise<TestSocket> {
     const client = await this.connect();
-    const reply = await client.request('join', { token: this.#server.mintToken(room, peerId), room, displayName: peerId });
+    const reply = await client.request('join', { token: this.#server.tokens.mintCall(room, peerId, { peer: peerId }), room, displayName: peerId });
     assert.equal(reply.ok, true, JSON.stringify(reply));
     return client;
   }

@@ -48,7 +48,7 @@ test('request() resolves with the reply data, or rejects with the server\'s erro
   assert.equal(client.connected, true);
   await assert.rejects(client.request('join', { token: 'not-a-token', room: 'r', displayName: 'Ada' }), isRequestError('unauthorized', 'invalid token: malformed'));
   await assert.rejects(client.request('createWebRtcTransport', { direction: 'send' }), isRequestError('not-joined', 'join a room first'));
-  const reply = await client.request<'join', JoinReply>('join', { token: server.mintToken('r', 'ada'), room: 'r', displayName: 'Ada' });
+  const reply = await client.request<'join', JoinReply>('join', { token: server.tokens.mintCall('r', 'ada', { peer: 'ada' }), room: 'r', displayName: 'Ada' });
   assert.equal(reply.peerId, 'ada');
   assert.equal(reply.room, 'r');
   assert.deepEqual(reply.peers, []);
@@ -57,10 +57,10 @@ test('request() resolves with the reply data, or rejects with the server\'s erro
 
 test('notifications arrive as typed events', async () => {
   const ada = await connect();
-  await ada.request('join', { token: server.mintToken('notes', 'ada'), room: 'notes', displayName: 'Ada' });
+  await ada.request('join', { token: server.tokens.mintCall('notes', 'ada', { peer: 'ada' }), room: 'notes', displayName: 'Ada' });
   const joined = ada.waitFor('peerJoined', 5000);
   const bob = await connect();
-  await bob.request('join', { token: server.mintToken('notes', 'bob'), room: 'notes', displayName: 'Bob' });
+  await bob.request('join', { token: server.tokens.mintCall('notes', 'bob', { peer: 'bob' }), room: 'notes', displayName: 'Bob' });
   assert.deepEqual(await joined, { peerId: 'bob', displayName: 'Bob' });
   const left = ada.waitFor('peerLeft', 5000);
   bob.close();

@@ -24,7 +24,7 @@ after(async () => {
 });
 
 async function join(room: string, peerId: string, name = peerId, on: VoxfaceServer = server): Promise<VoxfaceRoom> {
-  const joinedRoom = await joinRoom({ url: on.url, room, name, token: on.mintToken(room, peerId), handlerFactory: fakeHandlerFactory() });
+  const joinedRoom = await joinRoom({ url: on.url, room, name, token: on.tokens.mintCall(room, peerId, { peer: peerId }), handlerFactory: fakeHandlerFactory() });
   joined.push(joinedRoom);
   return joinedRoom;
 }
@@ -49,7 +49,7 @@ test('joinRoom() joins with a token: the room knows its ids, and the server hold
 test('joinRoom() with a token for another room fails with the server\'s reason and leaves nothing behind', async () => {
   const clientsBefore = server.io.engine.clientsCount;
   await assert.rejects(
-    joinRoom({ url: server.url, room: 'mine', name: 'Eve', token: server.mintToken('theirs', 'eve'), handlerFactory: fakeHandlerFactory() }),
+    joinRoom({ url: server.url, room: 'mine', name: 'Eve', token: server.tokens.mintCall('theirs', 'eve', { peer: 'eve' }), handlerFactory: fakeHandlerFactory() }),
     (error: unknown) => {
       assert.ok(error instanceof SignalingRequestError);
       assert.equal(error.code, 'unauthorized');
@@ -64,7 +64,7 @@ test('joinRoom() with a token for another room fails with the server\'s reason a
 test('without a handler factory, joinRoom() detects the browser; in Node there is none, so it fails and disconnects', async () => {
   const clientsBefore = server.io.engine.clientsCount;
   await assert.rejects(
-    joinRoom({ url: server.url, room: 'nobrowser', name: 'Ada', token: server.mintToken('nobrowser', 'ada') }),
+    joinRoom({ url: server.url, room: 'nobrowser', name: 'Ada', token: server.tokens.mintCall('nobrowser', 'ada', { peer: 'ada' }) }),
     { name: 'UnsupportedError', message: 'device not supported' },
   );
   assert.ok(await eventually(() => server.io.engine.clientsCount === clientsBefore), 'the connection is closed');
@@ -141,7 +141,7 @@ test('a video track is produced as VP8, and the producer\'s tracks go when its p
 test('a track the device cannot receive is reported as an error event, and the room goes on', async () => {
   const ada = await join('codecs', 'ada', 'Ada');
   const bob = await joinRoom({
-    url: server.url, room: 'codecs', name: 'Bob', token: server.mintToken('codecs', 'bob'), handlerFactory: fakeHandlerFactory({ audioOnly: true }),
+    url: server.url, room: 'codecs', name: 'Bob', token: server.tokens.mintCall('codecs', 'bob', { peer: 'bob' }), handlerFactory: fakeHandlerFactory({ audioOnly: true }),
   });
   joined.push(bob);
   const failed = bob.waitFor('error', 10_000);

@@ -77,12 +77,12 @@ test('a room beyond the server\'s room cap is refused with room-limit, and a roo
   await sockets.joined('first', 'a');
   const second = await sockets.joined('second', 'b');
   const c = await sockets.connect();
-  assertRefused(await c.request('join', { token: server.mintToken('third', 'c'), room: 'third', displayName: 'c' }), 'room-limit', /^the server hosts at most 2 rooms \(VOXFACE_MAX_ROOMS\)$/);
+  assertRefused(await c.request('join', { token: server.tokens.mintCall('third', 'c', { peer: 'c' }), room: 'third', displayName: 'c' }), 'room-limit', /^the server hosts at most 2 rooms \(VOXFACE_MAX_ROOMS\)$/);
   assert.equal(server.rooms.get('third'), undefined);
   assert.equal(server.rooms.capacity.held('rooms'), 2);
 
   assert.equal((await second.request('leave', {})).ok, true);
-  const retry = await c.request('join', { token: server.mintToken('third', 'c'), room: 'third', displayName: 'c' });
+  const retry = await c.request('join', { token: server.tokens.mintCall('third', 'c', { peer: 'c' }), room: 'third', displayName: 'c' });
   assert.equal(retry.ok, true, JSON.stringify(retry));
   await reset();
 });
@@ -92,14 +92,14 @@ test('a full room refuses with room-full, a full server with peer-limit, and a r
   await sockets.joined('full', 'b');
   await sockets.joined('full', 'c');
   const d = await sockets.connect();
-  assertRefused(await d.request('join', { token: server.mintToken('full', 'd'), room: 'full', displayName: 'd' }), 'room-full', /^room full holds at most 3 peers \(VOXFACE_MAX_PEERS_PER_ROOM\)$/);
-  assertRefused(await d.request('join', { token: server.mintToken('overflow', 'd'), room: 'overflow', displayName: 'd' }), 'peer-limit', /^the server holds at most 3 peers \(VOXFACE_MAX_PEERS\)$/);
+  assertRefused(await d.request('join', { token: server.tokens.mintCall('full', 'd', { peer: 'd' }), room: 'full', displayName: 'd' }), 'room-full', /^room full holds at most 3 peers \(VOXFACE_MAX_PEERS_PER_ROOM\)$/);
+  assertRefused(await d.request('join', { token: server.tokens.mintCall('overflow', 'd', { peer: 'd' }), room: 'overflow', displayName: 'd' }), 'peer-limit', /^the server holds at most 3 peers \(VOXFACE_MAX_PEERS\)$/);
   assert.equal(server.rooms.get('overflow'), undefined, 'the room made for the refused join is closed');
   assert.equal(server.rooms.capacity.held('rooms'), 1);
   assert.equal(server.rooms.capacity.held('peers'), 3);
 
   // A reconnection (same peer id) replaces the old session and its slot rather than needing a new one.
-  const again = await d.request('join', { token: server.mintToken('full', 'a'), room: 'full', displayName: 'a again' });
+  const again = await d.request('join', { token: server.tokens.mintCall('full', 'a', { peer: 'a' }), room: 'full', displayName: 'a again' });
   assert.equal(again.ok, true, JSON.stringify(again));
   assert.equal(server.rooms.capacity.held('peers'), 3);
   await reset();

@@ -81,7 +81,7 @@ test('invalid, replayed and old packets are dropped and counted, and never reach
   }
   assert.equal(stats.droppedByReason.stale, 2, 'the replayed and the old packet');
   assert.equal(server.coefficients.get('hostile', 'mallory')!.newest()!.sequence, 13);
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const metrics = await (await fetch(`${server.adminUrl}/metrics`)).text();
   assert.match(metrics, /voxface_coefficient_packets_dropped\{room="hostile",peer="mallory",reason="stale"\} 2/);
   assert.equal((await fetch(`${server.url}/health`)).status, 200, 'the server is still serving');
 });

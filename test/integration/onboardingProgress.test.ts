@@ -38,14 +38,14 @@ function connectError(token: string): Promise<string> {
 test('a missing, forged or expired token is refused at the handshake', async () => {
   assert.match(await connectError(''), /^unauthorized: token refused \(malformed\)/);
   // Flip a character inside the signature (the last one only holds base64 padding bits).
-  const real = server.mintToken('room', 'alice'), at = real.length - 10;
+  const real = server.tokens.mintOnboarding('alice'), at = real.length - 10;
   const forged = real.slice(0, at) + (real[at] === 'A' ? 'B' : 'A') + real.slice(at + 1);
   assert.match(await connectError(forged), /^unauthorized: token refused \(bad-signature\)/);
-  assert.match(await connectError(server.mintToken('room', 'alice', -10)), /^unauthorized: token refused \(expired\)/);
+  assert.match(await connectError(server.tokens.mintOnboarding('alice', -10)), /^unauthorized: token refused \(expired\)/);
 });
 
 test('a socket is told and disconnected when its token expires', async () => {
-  const socket = connect(server.mintToken('room', 'carol', 2));
+  const socket = connect(server.tokens.mintOnboarding('carol', 2));
   const started = Date.now();
   const expired = new Promise<string>((resolve) => socket.once('expired', ({ message }: { message: string }) => resolve(message)));
   const reason = await new Promise<string>((resolve) => socket.once('disconnect', resolve));
@@ -55,8 +55,8 @@ test('a socket is told and disconnected when its token expires', async () => {
 });
 
 test('each user receives their own jobs and progress only, without server paths', async () => {
-  const alice = connect(server.mintToken('room', 'alice'));
-  const bob = connect(server.mintToken('room', 'bob'));
+  const alice = connect(server.tokens.mintOnboarding('alice'));
+  const bob = connect(server.tokens.mintOnboarding('bob'));
   const aliceEvents: TrainingJob[] = [], bobEvents: TrainingJob[] = [];
   alice.on('progress', ({ job }: { job: TrainingJob }) => aliceEvents.push(job));
   bob.on('progress', ({ job }: { job: TrainingJob }) => bobEvents.push(job));
@@ -78,7 +78,7 @@ test('each user receives their own jobs and progress only, without server paths'
   assert.deepEqual(bobEvents, [], 'bob hears nothing of alice\'s job');
 
   // A reconnecting page gets the current state at once.
-  const again = connect(server.mintToken('room', 'alice'));
+  const again = connect(server.tokens.mintOnboarding('alice'));
   const jobs = await new Promise<TrainingJob[]>((resolve) => again.once('jobs', ({ jobs: list }: { jobs: TrainingJob[] }) => resolve(list)));
   assert.deepEqual(jobs.map((j) => [j.id, j.state]), [[job.id, 'failed']]);
 });

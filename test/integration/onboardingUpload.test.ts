@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import express from 'express';
 import { CROP_SIZE, LANDMARK_COUNT } from '../../shared/dataset/format';
-import { mintJoinToken } from '../../server/auth/JoinToken';
+import { mintAccessToken } from '../../server/auth/AccessToken';
+import { TokenAuthority } from '../../server/auth/TokenAuthority';
 import { AvatarStore } from '../../server/avatar/AvatarStore';
 import { loadDataset } from '../../server/dataset/loadDataset';
 import { encodeFrameBody } from '../../shared/onboarding/frameBody';
@@ -29,7 +30,7 @@ const apps: { server: Server; queue: TrainingQueue }[] = [];
 let jpegs: Buffer[] = [];
 let smallJpeg: Buffer;
 
-const token = (user: string, ttl = 600) => mintJoinToken(SECRET, { room: 'onboarding', peerId: user, exp: Math.floor(Date.now() / 1000) + ttl });
+const token = (user: string, ttl = 600) => new TokenAuthority(SECRET, 'voxface', 600).mintOnboarding(user, ttl);
 const POSE = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, -40, 1];
 const MASK = (() => {
   const m = new Uint8Array(CROP_SIZE * CROP_SIZE);
@@ -56,7 +57,7 @@ async function startApp(limits: Partial<OnboardingLimits> = {}): Promise<App> {
     training: { minutes: 0.1, res: 32, model: 'small' },
   });
   const app = express();
-  app.use('/api/onboarding', onboardingRouter(service, SECRET));
+  app.use('/api/onboarding', onboardingRouter(service, new TokenAuthority(SECRET, 'voxface', 600)));
   const server = await new Promise<Server>((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
   apps.push({ server, queue });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/onboarding`, dir, store, queue };
@@ -153,7 +154,7 @@ test('upload, resume after a drop, finish: a valid dataset and a queued job', as
 
 test('no token, a forged or expired token: 401', async () => {
   expectError(await call(shared, null, 'GET', '/sessions'), 401, 'unauthorized');
-  const forged = mintJoinToken(Buffer.from('another-secret-0123456789abcdef'), { room: 'x', peerId: 'alice', exp: Math.floor(Date.now() / 1000) + 60 });
+  const forged = mintAccessToken(Buffer.from('another-secret-0123456789abcdef'), { scope: 'onboarding', aud: 'voxface', sub: 'alice', exp: Math.floor(Date.now() / 1000) + 60 });
   expectError(await call(shared, forged, 'GET', '/avatars'), 401, 'unauthorized');
   expectError(await call(shared, token('alice', -10), 'GET', '/avatars'), 401, 'unauthorized');
 });

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
-import { mintJoinToken } from '../../server/auth/JoinToken';
+import { mintAccessToken } from '../../server/auth/AccessToken';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
 import type { SignalingReply, TransportReply } from '../../shared/signaling/messages';
 import { startTestServer } from '../helpers/testServer';
@@ -45,7 +45,7 @@ function assertError(reply: SignalingReply, code: string, pattern: RegExp): void
 
 async function joined(room: string, peerId: string): Promise<Socket> {
   const socket = await connect();
-  const reply = await send(socket, { method: 'join', data: { token: server.mintToken(room, peerId), room, displayName: peerId } });
+  const reply = await send(socket, { method: 'join', data: { token: server.tokens.mintCall(room, peerId, { peer: peerId }), room, displayName: peerId } });
   assert.equal(reply.ok, true, JSON.stringify(reply));
   return socket;
 }
@@ -61,11 +61,11 @@ test('wrong, expired and misdirected tokens are refused with the reason', async 
   const socket = await connect();
   const room = 'tokens';
   assertError(await send(socket, { method: 'join', data: { token: 'not-a-token', room, displayName: 'x' } }), 'unauthorized', /malformed/);
-  const foreign = mintJoinToken(Buffer.alloc(32, 7), { room, peerId: 'eve', exp: Math.floor(Date.now() / 1000) + 60 });
+  const foreign = mintAccessToken(Buffer.alloc(32, 7), { scope: 'call', aud: 'voxface', sub: 'eve', room, exp: Math.floor(Date.now() / 1000) + 60 });
   assertError(await send(socket, { method: 'join', data: { token: foreign, room, displayName: 'x' } }), 'unauthorized', /bad-signature/);
-  const expired = mintJoinToken(server.config.tokenSecret, { room, peerId: 'eve', exp: Math.floor(Date.now() / 1000) - 1 });
+  const expired = server.tokens.mintCall(room, 'eve', { ttlSeconds: -1 });
   assertError(await send(socket, { method: 'join', data: { token: expired, room, displayName: 'x' } }), 'unauthorized', /expired/);
-  const otherRoom = server.mintToken('elsewhere', 'eve');
+  const otherRoom = server.tokens.mintCall('elsewhere', 'eve');
   assertError(await send(socket, { method: 'join', data: { token: otherRoom, room, displayName: 'x' } }), 'unauthorized', /not 'tokens'/);
   assert.equal(server.rooms.get(room)?.peers.size ?? 0, 0, 'nobody joined');
 });
@@ -154,7 +154,7 @@ test('a dead worker closes its rooms with an event, is replaced, and new rooms w
   assert.equal(reply.ok, true);
   const health = await fetch(`${server.url}/health`);
   assert.equal(health.status, 200);
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const metrics = await (await fetch(`${server.adminUrl}/metrics`)).text();
   assert.match(metrics, /voxface_worker_deaths 1/);
   assert.match(metrics, /voxface_signaling_requests_total\{method="join",result="unauthorized"\} 4/);
 });
@@ -171,7 +171,8 @@ test('a peer cannot drive an avatar another user owns, and owned avatars are not
   const listed = await (await fetch(`${server.url}/api/avatars`)).json() as { id: string }[];
   assert.equal(listed.some((a) => a.id === 'alices-face'), false);
   const alice = await joined('drive', 'alice');
-  const own = await send(alice, { method: 'enableAvatar', data: { avatarId: 'alices-face' } });
+  // The owner's render thread starts before the file is refused: seconds on a loaded machine (5 s timed out at load 50).
+  const own: SignalingReply = await alice.timeout(30_000).emitWithAck('request', { method: 'enableAvatar', data: { avatarId: 'alices-face' } });
   assert.equal(own.ok, false);
   assert.equal(own.ok === false && own.error.code, 'bad-request', 'the owner passes the check and meets the file\'s real problem');
 });
