@@ -172,7 +172,7 @@ test('producers, data producers and consumers beyond a peer\'s caps are refused 
 });
 
 test('/metrics shows every cap\'s limit and the refusals by cap', async () => {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await (await fetch(`${server.adminUrl}/metrics`)).text();
   const expected: Record<string, number> = {
     rooms: 2, peers: 3, transports: 5, peersPerRoom: 3, transportsPerPeer: 3, producersPerPeer: 2, consumersPerPeer: 2, dataProducersPerPeer: 1,
   };

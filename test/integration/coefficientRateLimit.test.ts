@@ -92,7 +92,7 @@ test('a flood of valid packets is cut to the rate limit and counted, while a wel
   await until(() => flooderStream.stats(Date.now()).packetsReceived === FLOOD + 20, 'the paced packets to arrive');
   assert.equal(flooderStream.stats(Date.now()).packetsAccepted - before, 20);
 
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const metrics = await (await fetch(`${server.adminUrl}/metrics`)).text();
   assert.equal(metricValue(metrics, 'voxface_coefficient_packets_rate_limited_total'), flood.droppedByReason['rate-limited']);
   assert.equal(metricValue(metrics, 'voxface_coefficient_packets_dropped{room="flood",peer="flooder",reason="rate-limited"}'), flood.droppedByReason['rate-limited']);
 });

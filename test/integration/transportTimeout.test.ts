@@ -64,7 +64,7 @@ test('a transport asked to connect whose DTLS never connects is closed after the
 
   // Bob's receive transport, in use since his consume, never connected either.
   assert.deepEqual(await bobTold, { transportId: bobRecv.id, reason: 'connect-timeout' });
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const metrics = await (await fetch(`${server.adminUrl}/metrics`)).text();
   assert.equal(metricValue(metrics, 'voxface_transports_closed_unconnected_total{reason="connect-timeout"}'), 2);
 
   // A transport that was never used (a lone peer's receive transport waits for someone to consume) stays open.
