@@ -108,4 +108,4 @@ rm -rf node_modules/mediasoup/worker node_modules/node-gyp node_modules/.bin/nod
 	node_modules/typescript node_modules/.bin/tsc node_modules/.bin/tsserver node_modules/@types
 rm -rf scripts
 
-step "done: $target (kernels $built_simd, worker $(libexec/mediasoup-worker --version 2>/dev/null || echo '?'))"
+step "done: $target (kernels $built_simd)"
