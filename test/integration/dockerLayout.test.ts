@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
-  existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync,
+  chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -47,6 +47,12 @@ function which(tool: string): string {
 function runtimeEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { PATH: runtimeBin, HOME: join(root, 'home'), TMPDIR: join(root, 'tmp'), ...extra };
 }
+
+/**
+ * The image's user (uid/gid 10001, not the layout's owner) when this test runs as root,
+ * as CI does: the layout is then read-only to the server, as /app is in the image.
+ */
+const IMAGE_USER = process.getuid?.() === 0 ? { uid: 10001, gid: 10001 } : {};
 
 /** Dockerfile instructions, continuation lines joined, comments dropped, split per stage. */
 function dockerStages(text: string): { from: string; lines: string[] }[] {
@@ -86,8 +92,12 @@ describe('the layout docker/build-layout.sh builds (the image\'s /app)', () => {
     process.stderr.write(`# build-layout.sh (VOXFACE_SIMD=${LEVEL}) took ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 
     mkdirSync(runtimeBin);
-    mkdirSync(join(root, 'home'));
-    mkdirSync(join(root, 'tmp'));
+    // Writable by the image's user: only its home, temp folder (tsx's cache) and data folder.
+    chmodSync(root, 0o755);
+    for (const dir of [join(root, 'home'), join(root, 'tmp'), data]) {
+      mkdirSync(dir);
+      if (IMAGE_USER.uid !== undefined) chownSync(dir, IMAGE_USER.uid, IMAGE_USER.gid);
+    }
     symlinkSync(process.execPath, join(runtimeBin, 'node'));
     for (const tool of RUNTIME_TOOLS) symlinkSync(which(tool), join(runtimeBin, tool));
   });
@@ -128,7 +138,7 @@ describe('the layout docker/build-layout.sh builds (the image\'s /app)', () => {
       for (let i = 0; i < ref.length; i++) { maxError = Math.max(maxError, Math.abs(y[i] - ref[i])); if (ref[i] > 0) positive++; }
       console.log(JSON.stringify({ simd: loadNative().simd(), maxError, positive, length: ref.length }));
     `);
-    const run = spawnSync('node', ['--import', 'tsx', probe], { cwd: layout, env: runtimeEnv(), encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync('node', ['--import', 'tsx', probe], { cwd: layout, env: runtimeEnv(), ...IMAGE_USER, encoding: 'utf8', timeout: 60_000 });
     assert.equal(run.status, 0, run.stderr);
     const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { simd: string; maxError: number; positive: number; length: number };
     assert.equal(result.simd, EXPECTED_SIMD);
@@ -148,10 +158,11 @@ describe('the layout docker/build-layout.sh builds (the image\'s /app)', () => {
     assert.ok(relative(data, worker).startsWith('..'));
   });
 
-  test('the server starts from docker/start.sh with no compiler on PATH, runs its worker from libexec, serves the client and stops on SIGTERM', async () => {
+  test('the server starts from docker/start.sh as the image\'s user with no compiler on PATH, keeps its state in the data folder, runs its worker from libexec, serves the client and stops on SIGTERM', async () => {
     const secretFile = join(root, 'secret');
     writeFileSync(secretFile, 'a-test-secret-that-is-long-enough\n');
     const server = spawn(join(layout, 'docker', 'start.sh'), [], {
+      ...IMAGE_USER,
       cwd: root,
       env: runtimeEnv({
         VOXFACE_SECRET_FILE: secretFile, VOXFACE_DATA_DIR: data, VOXFACE_HOST: '127.0.0.1', VOXFACE_PORT: '0', VOXFACE_WORKERS: '1',
@@ -181,6 +192,8 @@ describe('the layout docker/build-layout.sh builds (the image\'s /app)', () => {
       assert.equal(((await health.json()) as { workers: number }).workers, 1);
       assert.equal(((await (await fetch(`${url}/api/config`)).json()) as { devMode: boolean }).devMode, false, 'the secret file was not read');
       assert.match(await (await fetch(`${url}/`)).text(), /<script/);
+      // Its state goes to the data folder (the image's volume), which its user can write.
+      assert.ok(existsSync(join(data, 'avatars')), `data folder: ${readdirSync(data).join(', ')}`);
       // The server's children: its mediasoup worker runs the layout's binary.
       const children = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((pid) => {
         try { return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1] === String(server.pid); } catch { return false; }
