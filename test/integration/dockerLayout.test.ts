@@ -166,7 +166,7 @@ describe('the layout docker/build-layout.sh builds (the image\'s /app)', () => {
       cwd: root,
       env: runtimeEnv({
         VOXFACE_SECRET_FILE: secretFile, VOXFACE_DATA_DIR: data, VOXFACE_HOST: '127.0.0.1', VOXFACE_PORT: '0', VOXFACE_WORKERS: '1',
-        VOXFACE_RTC_MIN_PORT: '46000', VOXFACE_RTC_MAX_PORT: '46999',
+        VOXFACE_RTC_MIN_PORT: '46000', VOXFACE_RTC_MAX_PORT: '46999', VOXFACE_ADMIN_PORT: '0',
         // Nothing fetched from the internet: the model download fails at once (the server starts without it).
         VOXFACE_FACE_MODEL_URL: 'http://127.0.0.1:9/face_landmarker.task',
       }),
