@@ -5,13 +5,16 @@
  * there or absent: a client whose connection dropped asks which indices are
  * stored and re-sends the rest, and re-sending a stored index changes nothing.
  * Byte counts are kept in memory (rebuilt from the files at start) so limits
- * are checked without touching the disk.
+ * are checked without touching the disk. At start, what a crash left behind is
+ * removed: temporary files of frame and session writes (a half-written upload)
+ * and session folders without a session.json (a crash inside create()).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { frameFileStem, type CropWindow } from '../../shared/dataset/format';
-import { writeFileAtomic } from '../atomicFile';
+import { makeFolderDurable, sweepStalePartials, writeFileAtomic } from '../atomicFile';
+import { Logger } from '../Logger';
 import { OnboardingError } from './OnboardingError';
 
 export interface CaptureSource {
@@ -39,6 +42,7 @@ interface Entry {
   bytes: number;
 }
 
+const logger = new Logger('onboarding');
 const SESSION_FILE = 'session.json';
 const FRAME_DIR = 'frames';
 const FRAME_PATTERN = /^(\d{5})\.bin$/;
@@ -51,9 +55,18 @@ export class CaptureSessions {
   constructor(dir: string) {
     this.dir = dir;
     mkdirSync(dir, { recursive: true });
+    // <dir>/<session>/session.json's and <dir>/<session>/frames/*.bin's temporaries.
+    const swept = sweepStalePartials(dir, 3);
     for (const name of readdirSync(dir)) {
       const file = join(dir, name, SESSION_FILE);
-      if (!existsSync(file)) continue;
+      if (!existsSync(file)) {
+        // create() makes the folder, then writes session.json: a crash in between leaves a folder nothing refers to.
+        if (name.startsWith('cap-')) {
+          rmSync(join(dir, name), { recursive: true, force: true });
+          swept.push(join(dir, name));
+        }
+        continue;
+      }
       let session: CaptureSession;
       try {
         session = JSON.parse(readFileSync(file, 'utf8')) as CaptureSession;
@@ -65,7 +78,7 @@ export class CaptureSessions {
       if (existsSync(frames)) {
         for (const frame of readdirSync(frames)) {
           const match = FRAME_PATTERN.exec(frame);
-          if (!match) continue; // e.g. a .partial left by a crash mid-write
+          if (!match) continue; // e.g. a .partial of a write in progress in a live process
           entry.indices.add(Number(match[1]));
           entry.bytes += statSync(join(frames, frame)).size;
         }
@@ -73,6 +86,7 @@ export class CaptureSessions {
       this.#totalBytes += entry.bytes;
       this.#entries.set(session.id, entry);
     }
+    if (swept.length) logger.warn(`removed ${swept.length} leftover(s) of interrupted uploads: ${swept.slice(0, 10).join(', ')}${swept.length > 10 ? ', …' : ''}`);
   }
 
   get totalBytes(): number {
@@ -83,7 +97,7 @@ export class CaptureSessions {
     const session: CaptureSession = {
       id: `cap-${randomBytes(12).toString('base64url')}`, owner, createdAt: new Date().toISOString(), source, crop, state: 'open',
     };
-    mkdirSync(join(this.dir, session.id, FRAME_DIR), { recursive: true });
+    makeFolderDurable(join(this.dir, session.id, FRAME_DIR));
     this.#save(session);
     this.#entries.set(session.id, { session, indices: new Set(), bytes: 0 });
     return structuredClone(session);
