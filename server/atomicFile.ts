@@ -14,6 +14,7 @@
 import {
   closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync,
 } from 'node:fs';
+import { open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** A partial older than this is stale whoever wrote it: a write takes seconds, a dataset a minute or two. */
@@ -71,6 +72,40 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   });
 }
 
+/**
+ * writeFileAtomic off the event loop (the writes and fsyncs run on libuv's
+ * thread pool), for frequent writes on the request path: a durable write of a
+ * 100 KB frame took 4 ms median, 14 ms p95 and up to 136 ms here (ext4,
+ * shared disk), against 0.5 ms without the fsyncs. The folder must exist: a
+ * write racing a removal of its folder fails instead of recreating it.
+ */
+export async function writeFileAtomicAsync(path: string, bytes: Uint8Array): Promise<void> {
+  const temporary = temporaryPathFor(path);
+  try {
+    const file = await open(temporary, 'w');
+    try {
+      await file.writeFile(bytes);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  await fsyncFolderAsync(dirname(path));
+}
+
+async function fsyncFolderAsync(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Copies `source` to `path` atomically and durably (the avatar store's install). */
 export function copyFileAtomic(source: string, path: string): void {
   replaceAtomically(path, (temporary) => {
@@ -94,18 +129,35 @@ function replaceAtomically(path: string, writeTemporary: (temporary: string) => 
 }
 
 /**
- * fsyncs every file and folder under `dir` (and `dir`'s entry in its parent):
- * for a folder written with plain writes and renamed into place (a dataset),
- * before anything that depends on it is recorded.
+ * fsyncs every file and folder under `dir` (and `dir`'s entry in its parent),
+ * off the event loop: for a folder written with plain writes and renamed into
+ * place (a dataset: two files a frame), before anything that depends on it is
+ * recorded.
  */
-export function fsyncTree(dir: string): void {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) fsyncTree(path);
-    else if (entry.isFile()) fsyncFile(path);
-  }
-  fsyncFolder(dir);
-  fsyncFolder(dirname(dir));
+export async function fsyncTree(dir: string): Promise<void> {
+  const files: string[] = [];
+  const folders: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const entry of await readdir(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile()) files.push(path);
+    }
+    folders.push(d);
+  };
+  await walk(dir);
+  const syncOne = async (path: string) => {
+    const handle = await open(path, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  };
+  // A few at a time: libuv's pool has 4 threads, and other file work shares them.
+  const CONCURRENT = 4;
+  for (let i = 0; i < files.length; i += CONCURRENT) await Promise.all(files.slice(i, i + CONCURRENT).map(syncOne));
+  for (const folder of [...folders, dirname(dir)]) await syncOne(folder);
 }
 
 function isAlive(pid: number): boolean {

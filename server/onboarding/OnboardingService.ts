@@ -178,13 +178,13 @@ export class OnboardingService {
     return { duplicate: false };
   }
 
-  /** Validates one frame body fully (structure, tracking data, JPEG markers, mask) and stores it. */
-  putFrame(owner: string, id: string, index: number, body: Uint8Array): { index: number; stored: boolean } {
+  /** Validates one frame body fully (structure, tracking data, JPEG markers, mask) and stores it (durably). */
+  async putFrame(owner: string, id: string, index: number, body: Uint8Array): Promise<{ index: number; stored: boolean }> {
     // Again with the real size: a chunked body has no Content-Length to check beforehand.
     if (this.admitFrame(owner, id, index, body.length).duplicate) return { index, stored: false };
     const frame = decodeFrameBody(body, index);
     this.#checkImages(frame);
-    return { index, stored: this.sessions.putFrame(owner, id, index, body) };
+    return { index, stored: await this.sessions.putFrame(owner, id, index, body) };
   }
 
   frames(owner: string, id: string): { session: CaptureSession; indices: number[]; bytes: number } {
@@ -226,7 +226,7 @@ export class OnboardingService {
       const dataset = join(this.datasetsDir, avatarId);
       await this.#writeDataset(session, n, dataset);
       // On disk before the job that needs it is recorded (and before the uploads are dropped).
-      fsyncTree(dataset);
+      await fsyncTree(dataset);
       const job = this.#queue.enqueue({ owner, avatarId, dataset, options: this.#training });
       this.sessions.markFinished(owner, id, avatarId, job.id);
       return { avatarId, job };

@@ -54,9 +54,9 @@ function setup(dir: string, queueOptions: Partial<TrainingQueueOptions> = {}, li
 }
 
 /** A capture session of `owner` with 8 uploaded frames (all with a face unless `faces` is false). */
-function uploaded(s: Setup, owner: string, faces = true): string {
+async function uploaded(s: Setup, owner: string, faces = true): Promise<string> {
   const { id } = s.service.createSession(owner, SESSION);
-  for (let i = 0; i < 8; i++) assert.equal(s.service.putFrame(owner, id, i, frame(i, faces)).stored, true);
+  for (let i = 0; i < 8; i++) assert.equal((await s.service.putFrame(owner, id, i, frame(i, faces))).stored, true);
   return id;
 }
 
@@ -119,7 +119,7 @@ test('a truncated jobs.json is moved aside with a warning and the queue starts w
 test('at start, temporary files of dead writers, half-created sessions and folders no job refers to are removed; live writes and referenced data are kept', async () => {
   const dir = join(root, 'sweep');
   const first = setup(dir);
-  const session = uploaded(first, 'bea');
+  const session = await uploaded(first, 'bea');
   const kept = first.queue.enqueue({ owner: 'bea', avatarId: 'av-kept', dataset: unreadableDataset(join(dir, 'onboarding', 'datasets', 'av-kept')), options: OPTIONS });
   await first.queue.close();
 
@@ -157,8 +157,8 @@ test('at start, temporary files of dead writers, half-created sessions and folde
 test('a failed job\'s data counts against the quota, then is removed after the retention period', async () => {
   const RETENTION_MS = 3600_000;
   const s = setup(join(root, 'retention'), { failedRetentionMs: RETENTION_MS }, { maxAvatarsPerUser: 1 });
-  const first = uploaded(s, 'cid');
-  const second = uploaded(s, 'cid');
+  const first = await uploaded(s, 'cid');
+  const second = await uploaded(s, 'cid');
   const { avatarId, job } = await s.service.finish('cid', first, { frameCount: 8 });
   unreadableDataset(job.dataset); // the trainer refuses it: the job fails at once
   const failed = s.queue.waitFor('finished', 60_000, (e) => e.job.id === job.id);
@@ -187,8 +187,8 @@ test('a failed job\'s data counts against the quota, then is removed after the r
 
 test('two finishes at once for a user one avatar below the quota: one is queued, the other refused; a failed finish gives its reservation back', async () => {
   const s = setup(join(root, 'concurrent'), {}, { maxAvatarsPerUser: 2 });
-  const [a, b, c] = [uploaded(s, 'dot'), uploaded(s, 'dot'), uploaded(s, 'dot')];
-  const noFaces = uploaded(s, 'dot', false);
+  const [a, b, c] = [await uploaded(s, 'dot'), await uploaded(s, 'dot'), await uploaded(s, 'dot')];
+  const noFaces = await uploaded(s, 'dot', false);
   const existing = await s.service.finish('dot', a, { frameCount: 8 });
   const results = await Promise.allSettled([s.service.finish('dot', b, { frameCount: 8 }), s.service.finish('dot', c, { frameCount: 8 })]);
   const queued = results.filter((r) => r.status === 'fulfilled');
@@ -197,6 +197,12 @@ test('two finishes at once for a user one avatar below the quota: one is queued,
   assert.ok(refused[0]!.reason instanceof OnboardingError && refused[0]!.reason.code === 'too_many_avatars', String(refused[0]!.reason));
   assert.equal(s.queue.list('dot').length, 2);
   assert.equal(readdirSync(s.service.datasetsDir).length, 2, 'the refused finish wrote no dataset');
+
+  // Two uploads of one frame at once (a client retry racing its first try): stored once, counted once.
+  const { id: racing } = s.service.createSession('dot', SESSION);
+  const twice = await Promise.all([s.service.putFrame('dot', racing, 0, frame(0)), s.service.putFrame('dot', racing, 0, frame(0))]);
+  assert.deepEqual(twice.map((r) => r.stored).sort(), [false, true]);
+  assert.equal(s.service.sessions.bytes('dot', racing), frame(0).length);
 
   await s.service.deleteAvatar('dot', existing.avatarId);
   await assert.rejects(s.service.finish('dot', noFaces, { frameCount: 8 }), (e) => e instanceof OnboardingError && e.code === 'too_few_faces');
