@@ -11,14 +11,14 @@
  * against the owner's avatar quota, like a training or finished avatar.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { cropIntrinsics, MEDIAPIPE_VERTICAL_FOV_DEG } from '../../shared/dataset/camera';
 import {
   CROP_SIZE, DATASET_VERSION, FILES, testStartIndex, type CropWindow, type DatasetMeta,
 } from '../../shared/dataset/format';
-import { fsyncTree, sweepStalePartials } from '../atomicFile';
+import { fsyncTree } from '../atomicFile';
 import type { AvatarEntry, AvatarStore } from '../avatar/AvatarStore';
 import { DatasetWriter } from '../dataset/DatasetWriter';
 import { Logger } from '../Logger';
@@ -26,6 +26,7 @@ import { CaptureSessions, type CaptureSession, type CaptureSource } from './Capt
 import { decodeFrameBody as decodeFrameBodyOrThrow, FrameBodyError, type FrameBody } from '../../shared/onboarding/frameBody';
 import { parseJpeg } from './jpegInfo';
 import { OnboardingError } from './OnboardingError';
+import { sweepLeftovers } from './sweepLeftovers';
 import type { TrainingJob, TrainingOptions } from './TrainingJobTypes';
 import type { TrainingQueue } from './TrainingQueue';
 
@@ -301,19 +302,10 @@ export class OnboardingService {
    * when jobs.json was unreadable: they are the lost jobs' data.
    */
   #sweepDatasets(): void {
-    const swept = sweepStalePartials(this.datasetsDir);
-    if (this.#queue.jobsFileMovedAside === undefined) {
-      const known = new Set(this.#queue.list().map((job) => resolve(job.dataset)));
-      let names: string[] = [];
-      try { names = readdirSync(this.datasetsDir); } catch { /* none yet */ }
-      for (const name of names) {
-        const path = resolve(this.datasetsDir, name);
-        if (!name.startsWith('av-') || known.has(path)) continue;
-        rmSync(path, { recursive: true, force: true });
-        swept.push(path);
-      }
-    }
-    if (swept.length) logger.warn(`removed ${swept.length} dataset folder(s) left by an interrupted finish: ${swept.slice(0, 10).join(', ')}`);
+    const keep = new Set(this.#queue.list().map((job) => job.dataset));
+    sweepLeftovers(this.datasetsDir, {
+      depth: 1, what: 'dataset folder(s)', orphans: this.#queue.jobsFileMovedAside === undefined ? { prefix: 'av-', keep } : undefined,
+    });
   }
 
   #checkImages(frame: FrameBody): void {

@@ -31,11 +31,11 @@
  *   (AvatarStore.installFor, atomic) unless an installed snapshot scored better.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TypedEmitter } from '../../shared/TypedEmitter';
-import { makeFolderDurable, sweepStalePartials } from '../atomicFile';
+import { makeFolderDurable } from '../atomicFile';
 import type { AvatarStore } from '../avatar/AvatarStore';
 import { Logger } from '../Logger';
 import {
@@ -43,6 +43,7 @@ import {
 } from './TrainingJobTypes';
 import { loadJobsFile, saveJobsFile } from './jobsFile';
 import { pickNextJob } from './pickNextJob';
+import { sweepLeftovers } from './sweepLeftovers';
 import { checkpointElapsedMs, stderrTail, stopOrphanTrainer, TrainerProcess, type TrainerExit, type TrainerReport } from './TrainerProcess';
 
 const logger = new Logger('TrainingQueue');
@@ -283,17 +284,11 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
    * the folders when jobs.json was unreadable: they are the lost jobs' data.
    */
   #sweep(): void {
-    const swept = [...sweepStalePartials(this.dir), ...sweepStalePartials(join(this.dir, 'jobs'), 2)];
-    if (this.jobsFileMovedAside === undefined) {
-      const known = new Set([...this.#jobs.values()].map((job) => resolve(job.workDir)));
-      for (const name of readdirSync(join(this.dir, 'jobs'))) {
-        const path = resolve(this.dir, 'jobs', name);
-        if (known.has(path) || !name.startsWith('job-')) continue;
-        rmSync(path, { recursive: true, force: true });
-        swept.push(path);
-      }
-    }
-    if (swept.length) logger.warn(`removed ${swept.length} leftover(s) of interrupted writes: ${swept.slice(0, 10).join(', ')}${swept.length > 10 ? ', …' : ''}`);
+    sweepLeftovers(this.dir, { depth: 1, what: 'temporary file(s) of jobs.json' });
+    const keep = new Set([...this.#jobs.values()].map((job) => job.workDir));
+    sweepLeftovers(join(this.dir, 'jobs'), {
+      depth: 2, what: 'job folder(s) or temporary file(s)', orphans: this.jobsFileMovedAside === undefined ? { prefix: 'job-', keep } : undefined,
+    });
   }
 
   #initialProgress(options: TrainingOptions): TrainingProgress {
