@@ -8,10 +8,11 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs, { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import fsPromises, { open, type FileHandle } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { copyFileAtomic, isStalePartial, sweepStalePartials, writeFileAtomic } from './atomicFile';
+import { copyFileAtomic, fsyncTree, isStalePartial, sweepStalePartials, writeFileAtomic, writeFileAtomicAsync } from './atomicFile';
 
 const root = mkdtempSync(join(tmpdir(), 'voxface-atomic-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -34,6 +35,32 @@ function recordSyscalls(body: () => void): string[] {
   } finally {
     fs.fsyncSync = fsync;
     fs.renameSync = rename;
+    syncBuiltinESMExports();
+  }
+  return calls;
+}
+
+/** The same for the promise API: FileHandle.sync and fs/promises' rename. */
+async function recordAsyncSyscalls(body: () => Promise<void>): Promise<string[]> {
+  const calls: string[] = [];
+  const probe = await open(join(root, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as FileHandle;
+  await probe.close();
+  const sync = proto.sync, rename = fsPromises.rename;
+  proto.sync = async function (this: FileHandle) {
+    calls.push(`fsync ${readlinkSync(`/proc/self/fd/${this.fd}`)}`);
+    return sync.call(this);
+  };
+  fsPromises.rename = async (from: fs.PathLike, to: fs.PathLike) => {
+    calls.push(`rename ${String(from)} -> ${String(to)}`);
+    return rename(from, to);
+  };
+  syncBuiltinESMExports();
+  try {
+    await body();
+  } finally {
+    proto.sync = sync;
+    fsPromises.rename = rename;
     syncBuiltinESMExports();
   }
   return calls;
@@ -74,6 +101,22 @@ test('copyFileAtomic (the avatar store install) fsyncs the copy before the renam
   assert.deepEqual(readFileSync(target), readFileSync(source));
   // The store folder was created by the write: its entry in the parent is synced too.
   assert.ok(calls.includes(`fsync ${root}`), calls.join(' | '));
+});
+
+test('writeFileAtomicAsync (frame uploads) does the same off the event loop', async () => {
+  const target = join(root, '00001.bin');
+  const calls = await recordAsyncSyscalls(() => writeFileAtomicAsync(target, Buffer.alloc(50_000, 1)));
+  checkDurableReplace(calls, target);
+  assert.equal(readFileSync(target).length, 50_000);
+});
+
+test('fsyncTree (a finished dataset) syncs every file and folder in it, and its entry in the parent', async () => {
+  const dataset = join(root, 'datasets', 'av-x');
+  mkdirSync(join(dataset, 'images'), { recursive: true });
+  for (const name of ['dataset.json', 'images/00000.jpg', 'images/00001.jpg']) writeFileSync(join(dataset, name), name);
+  const calls = await recordAsyncSyscalls(() => fsyncTree(dataset));
+  const expected = ['dataset.json', 'images/00000.jpg', 'images/00001.jpg', 'images', ''].map((p) => `fsync ${join(dataset, p)}`);
+  assert.deepEqual(calls.sort(), [...expected, `fsync ${join(root, 'datasets')}`].sort());
 });
 
 test('a writer killed mid-write leaves the target whole (old or new, never truncated), and its temporary file is swept as stale', async () => {
