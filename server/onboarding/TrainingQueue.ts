@@ -154,7 +154,10 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     this.#persist();
     this.expire();
     const every = Math.min(EXPIRY_CHECK_MS, Math.max(1000, this.#failedRetentionMs / 4));
-    this.#expiryTimer = setInterval(() => this.expire(), every).unref();
+    this.#expiryTimer = setInterval(() => {
+      // A disk error here must not take the server down: the next check tries again.
+      try { this.expire(); } catch (error) { logger.warn(`expiring failed jobs: ${String(error)}`); }
+    }, every).unref();
     this.#pump();
   }
 
