@@ -97,6 +97,7 @@ export class VoxfaceServer {
     this.trainingQueue = new TrainingQueue({
       dir: onboardingDir, store: this.avatarStore, concurrency: config.onboardingConcurrency, maxAttempts: config.onboardingMaxAttempts,
       usablePsnr: config.onboardingUsablePsnr, usableMarginDb: config.onboardingUsableMarginDb, snapshotSeconds: config.onboardingSnapshotSeconds,
+      failedRetentionMs: config.onboardingFailedRetentionMs,
     });
     // Each better version a trainer installs replaces the avatar in its owner's live call.
     this.trainingQueue.on('installed', ({ job }) => {

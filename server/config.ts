@@ -83,6 +83,8 @@ export interface VoxfaceConfig {
   onboardingUsableMarginDb: number;
   /** Seconds of training between snapshots (each a candidate version and a preview). */
   onboardingSnapshotSeconds: number;
+  /** How long a failed training job's data (dataset, uploads, job folder) is kept before it is removed, ms. */
+  onboardingFailedRetentionMs: number;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -256,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     onboardingUsablePsnr: numberFrom(env, 'VOXFACE_ONBOARDING_USABLE_PSNR', 18, 0, 100),
     onboardingUsableMarginDb: numberFrom(env, 'VOXFACE_ONBOARDING_USABLE_MARGIN_DB', 1.5, -100, 100),
     onboardingSnapshotSeconds: numberFrom(env, 'VOXFACE_ONBOARDING_SNAPSHOT_SECONDS', 20, 5, 3600),
+    onboardingFailedRetentionMs: numberFrom(env, 'VOXFACE_ONBOARDING_FAILED_RETENTION_HOURS', 24, 0, 24 * 365) * 3600_000,
   };
   return { ...config, ...overrides };
 }

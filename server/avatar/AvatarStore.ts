@@ -6,11 +6,16 @@
  * (`{ owner, createdAt }`) is written atomically BEFORE the avatar file is
  * renamed into place, so an owned avatar is never visible without its owner.
  * Avatars without an owner file are the operator's (`voxface train`).
+ * Writes are durable (fsync of file and folder); temporary files left by a
+ * crashed writer are removed when the store is opened.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ID_PATTERN } from '../../shared/signaling/limits';
-import { writeFileAtomic } from '../atomicFile';
+import { copyFileAtomic, fsyncFolder, sweepStalePartials, writeFileAtomic } from '../atomicFile';
+import { Logger } from '../Logger';
+
+const logger = new Logger('AvatarStore');
 
 export const AVATAR_EXTENSION = '.vxa';
 export const OWNER_EXTENSION = '.owner.json';
@@ -27,6 +32,9 @@ export class AvatarStore {
   constructor(dir: string) {
     this.dir = dir;
     mkdirSync(dir, { recursive: true });
+    // Only a dead writer's: `voxface train --out` may be writing into the store right now.
+    const swept = sweepStalePartials(dir);
+    if (swept.length) logger.warn(`removed ${swept.length} temporary file(s) left by an interrupted write: ${swept.join(', ')}`);
   }
 
   list(): AvatarEntry[] {
@@ -89,14 +97,7 @@ export class AvatarStore {
     const current = this.ownerOf(id);
     if (existsSync(path) && current !== owner) throw new Error(`avatar '${id}' exists and is not ${owner}'s`);
     writeFileAtomic(this.#ownerPath(id), Buffer.from(`${JSON.stringify({ owner, createdAt: new Date().toISOString() })}\n`));
-    const temporary = `${path}.${process.pid}.${Date.now()}.partial`;
-    try {
-      copyFileSync(sourceFile, temporary);
-      renameSync(temporary, path);
-    } catch (error) {
-      if (existsSync(temporary)) unlinkSync(temporary);
-      throw error;
-    }
+    copyFileAtomic(sourceFile, path);
   }
 
   /**
@@ -109,7 +110,9 @@ export class AvatarStore {
     for (const extra of alsoRemove) rmSync(extra, { recursive: true, force: true });
     // The avatar first, the owner file last: a crash in between leaves an owner file without an avatar, never an unowned avatar.
     rmSync(this.pathOf(id), { force: true });
+    fsyncFolder(this.dir);
     rmSync(this.#ownerPath(id), { force: true });
+    fsyncFolder(this.dir);
     return true;
   }
 

@@ -1,17 +1,20 @@
 /**
  * Upload sessions on disk: `<dir>/<sessionId>/session.json` and one file per
  * frame, `frames/NNNNN.bin`, holding the frame's validated upload body as
- * received. Each frame file is written atomically, so a frame is either wholly
+ * received. Each frame file is written atomically and durably, so a frame is either wholly
  * there or absent: a client whose connection dropped asks which indices are
  * stored and re-sends the rest, and re-sending a stored index changes nothing.
  * Byte counts are kept in memory (rebuilt from the files at start) so limits
- * are checked without touching the disk.
+ * are checked without touching the disk. At start, what a crash left behind is
+ * removed: temporary files of frame and session writes (a half-written upload)
+ * and session folders without a session.json (a crash inside create()).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { frameFileStem, type CropWindow } from '../../shared/dataset/format';
-import { writeFileAtomic } from '../atomicFile';
+import { makeFolderDurable, sweepStalePartials, writeFileAtomic, writeFileAtomicAsync } from '../atomicFile';
+import { Logger } from '../Logger';
 import { OnboardingError } from './OnboardingError';
 
 export interface CaptureSource {
@@ -36,9 +39,15 @@ export interface CaptureSession {
 interface Entry {
   session: CaptureSession;
   indices: Set<number>;
+  /** Counting frames still being written (their bytes are reserved so limits hold meanwhile). */
   bytes: number;
+  /** Frames being written. */
+  writing: Set<number>;
+  /** Bumped when the frames are dropped (finish, removal): a write that started before must not count. */
+  epoch: number;
 }
 
+const logger = new Logger('onboarding');
 const SESSION_FILE = 'session.json';
 const FRAME_DIR = 'frames';
 const FRAME_PATTERN = /^(\d{5})\.bin$/;
@@ -51,21 +60,30 @@ export class CaptureSessions {
   constructor(dir: string) {
     this.dir = dir;
     mkdirSync(dir, { recursive: true });
+    // <dir>/<session>/session.json's and <dir>/<session>/frames/*.bin's temporaries.
+    const swept = sweepStalePartials(dir, 3);
     for (const name of readdirSync(dir)) {
       const file = join(dir, name, SESSION_FILE);
-      if (!existsSync(file)) continue;
+      if (!existsSync(file)) {
+        // create() makes the folder, then writes session.json: a crash in between leaves a folder nothing refers to.
+        if (name.startsWith('cap-')) {
+          rmSync(join(dir, name), { recursive: true, force: true });
+          swept.push(join(dir, name));
+        }
+        continue;
+      }
       let session: CaptureSession;
       try {
         session = JSON.parse(readFileSync(file, 'utf8')) as CaptureSession;
       } catch {
         continue; // a damaged record: its frames still count nowhere and the folder is left for inspection
       }
-      const entry: Entry = { session, indices: new Set(), bytes: 0 };
+      const entry: Entry = { session, indices: new Set(), bytes: 0, writing: new Set(), epoch: 0 };
       const frames = join(dir, name, FRAME_DIR);
       if (existsSync(frames)) {
         for (const frame of readdirSync(frames)) {
           const match = FRAME_PATTERN.exec(frame);
-          if (!match) continue; // e.g. a .partial left by a crash mid-write
+          if (!match) continue; // e.g. a .partial of a write in progress in a live process
           entry.indices.add(Number(match[1]));
           entry.bytes += statSync(join(frames, frame)).size;
         }
@@ -73,6 +91,7 @@ export class CaptureSessions {
       this.#totalBytes += entry.bytes;
       this.#entries.set(session.id, entry);
     }
+    if (swept.length) logger.warn(`removed ${swept.length} leftover(s) of interrupted uploads: ${swept.slice(0, 10).join(', ')}${swept.length > 10 ? ', …' : ''}`);
   }
 
   get totalBytes(): number {
@@ -83,9 +102,9 @@ export class CaptureSessions {
     const session: CaptureSession = {
       id: `cap-${randomBytes(12).toString('base64url')}`, owner, createdAt: new Date().toISOString(), source, crop, state: 'open',
     };
-    mkdirSync(join(this.dir, session.id, FRAME_DIR), { recursive: true });
+    makeFolderDurable(join(this.dir, session.id, FRAME_DIR));
     this.#save(session);
-    this.#entries.set(session.id, { session, indices: new Set(), bytes: 0 });
+    this.#entries.set(session.id, { session, indices: new Set(), bytes: 0, writing: new Set(), epoch: 0 });
     return structuredClone(session);
   }
 
@@ -117,14 +136,37 @@ export class CaptureSessions {
     return this.#entry(owner, id).indices.has(index);
   }
 
-  /** Stores a frame body; false when that index was already stored (the upload is then ignored). */
-  putFrame(owner: string, id: string, index: number, body: Uint8Array): boolean {
+  /**
+   * Stores a frame body durably, off the event loop (writeFileAtomicAsync);
+   * false when that index was already stored or is being written (the upload is
+   * then ignored). Its bytes count from the start, so concurrent uploads cannot
+   * overrun the limits together.
+   */
+  async putFrame(owner: string, id: string, index: number, body: Uint8Array): Promise<boolean> {
     const entry = this.#entry(owner, id);
-    if (entry.indices.has(index)) return false;
-    writeFileAtomic(this.framePath(id, index), body);
-    entry.indices.add(index);
+    if (entry.indices.has(index) || entry.writing.has(index)) return false;
+    const { epoch } = entry;
+    entry.writing.add(index);
     entry.bytes += body.length;
     this.#totalBytes += body.length;
+    const path = this.framePath(id, index);
+    try {
+      await writeFileAtomicAsync(path, body);
+    } catch (error) {
+      if (entry.epoch === epoch) {
+        entry.bytes -= body.length;
+        this.#totalBytes -= body.length;
+      }
+      throw error;
+    } finally {
+      if (entry.epoch === epoch) entry.writing.delete(index);
+    }
+    if (entry.epoch !== epoch) {
+      // Finished or deleted while this frame was being written: the frame is not wanted.
+      rmSync(path, { force: true });
+      return false;
+    }
+    entry.indices.add(index);
     return true;
   }
 
@@ -141,6 +183,8 @@ export class CaptureSessions {
     this.#totalBytes -= entry.bytes;
     entry.bytes = 0;
     entry.indices.clear();
+    entry.writing.clear();
+    entry.epoch += 1;
     return structuredClone(entry.session);
   }
 
@@ -148,6 +192,7 @@ export class CaptureSessions {
     const entry = this.#entry(owner, id);
     rmSync(join(this.dir, id), { recursive: true, force: true });
     this.#totalBytes -= entry.bytes;
+    entry.epoch += 1;
     this.#entries.delete(id);
   }
 

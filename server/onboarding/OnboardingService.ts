@@ -3,6 +3,12 @@
  * every limit), turning a finished session into a dataset (docs/dataset.md, via
  * DatasetWriter) and a training job, and the owner-only view of avatars and jobs.
  * HTTP lives in onboardingRouter.ts; identity (the owner) is decided there.
+ *
+ * Storage: a dataset is fsynced before its job is recorded; at start, dataset
+ * folders left half-written by a crash (`.partial-*`) and datasets no job refers
+ * to are removed. A failed job's dataset and uploads are removed when the queue
+ * forgets the job (`expired`, after the retention period); until then they count
+ * against the owner's avatar quota, like a training or finished avatar.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
@@ -12,12 +18,15 @@ import { cropIntrinsics, MEDIAPIPE_VERTICAL_FOV_DEG } from '../../shared/dataset
 import {
   CROP_SIZE, DATASET_VERSION, FILES, testStartIndex, type CropWindow, type DatasetMeta,
 } from '../../shared/dataset/format';
+import { fsyncTree } from '../atomicFile';
 import type { AvatarEntry, AvatarStore } from '../avatar/AvatarStore';
 import { DatasetWriter } from '../dataset/DatasetWriter';
+import { Logger } from '../Logger';
 import { CaptureSessions, type CaptureSession, type CaptureSource } from './CaptureSessions';
 import { decodeFrameBody as decodeFrameBodyOrThrow, FrameBodyError, type FrameBody } from '../../shared/onboarding/frameBody';
 import { parseJpeg } from './jpegInfo';
 import { OnboardingError } from './OnboardingError';
+import { sweepLeftovers } from './sweepLeftovers';
 import type { TrainingJob, TrainingOptions } from './TrainingJobTypes';
 import type { TrainingQueue } from './TrainingQueue';
 
@@ -35,7 +44,7 @@ export interface OnboardingLimits {
   requestBurst: number;
   /** Frames with a face needed to finish a session. */
   minFaceFrames: number;
-  /** Avatars per user, counting those still training. */
+  /** Avatars per user, counting those still training and failed ones whose data is still kept. */
   maxAvatarsPerUser: number;
 }
 
@@ -67,6 +76,7 @@ export interface AvatarView extends Partial<AvatarEntry> {
   job?: TrainingJob;
 }
 
+const logger = new Logger('onboarding');
 const MASK_BYTES = CROP_SIZE * CROP_SIZE;
 const MAX_SOURCE_SIDE = 8192;
 
@@ -110,6 +120,12 @@ export class OnboardingService {
   readonly #training: TrainingOptions;
   /** Sessions being turned into datasets (a second finish meanwhile is refused). */
   readonly #finishing = new Set<string>();
+  /**
+   * Avatars being made (owner -> count), taken synchronously with the quota check
+   * and held until the job is queued or the finish fails: two finishes at once
+   * cannot both pass a check made before either has queued its job.
+   */
+  readonly #reserved = new Map<string, number>();
 
   constructor(options: OnboardingServiceOptions) {
     this.limits = options.limits;
@@ -118,6 +134,15 @@ export class OnboardingService {
     this.#store = options.store;
     this.#queue = options.queue;
     this.#training = options.training;
+    this.#sweepDatasets();
+    // A failed job past its retention: its dataset and uploads go with it.
+    this.#queue.on('expired', ({ job }) => {
+      try {
+        this.#removeData(job.owner, job.avatarId);
+      } catch (error) {
+        logger.warn(`removing the data of expired job ${job.id} failed: ${String(error)}`);
+      }
+    });
   }
 
   createSession(owner: string, body: unknown): CaptureSession {
@@ -154,13 +179,13 @@ export class OnboardingService {
     return { duplicate: false };
   }
 
-  /** Validates one frame body fully (structure, tracking data, JPEG markers, mask) and stores it. */
-  putFrame(owner: string, id: string, index: number, body: Uint8Array): { index: number; stored: boolean } {
+  /** Validates one frame body fully (structure, tracking data, JPEG markers, mask) and stores it (durably). */
+  async putFrame(owner: string, id: string, index: number, body: Uint8Array): Promise<{ index: number; stored: boolean }> {
     // Again with the real size: a chunked body has no Content-Length to check beforehand.
     if (this.admitFrame(owner, id, index, body.length).duplicate) return { index, stored: false };
     const frame = decodeFrameBody(body, index);
     this.#checkImages(frame);
-    return { index, stored: this.sessions.putFrame(owner, id, index, body) };
+    return { index, stored: await this.sessions.putFrame(owner, id, index, body) };
   }
 
   frames(owner: string, id: string): { session: CaptureSession; indices: number[]; bytes: number } {
@@ -190,19 +215,28 @@ export class OnboardingService {
     for (let i = 0; i < n && missing.length < 20; i += 1) if (!stored.has(i)) missing.push(i);
     if (missing.length) throw new OnboardingError(409, 'missing_frames', `frames not uploaded yet: ${missing.join(', ')}${missing.length === 20 ? ', …' : ''}`);
     if (stored.size > n) throw new OnboardingError(409, 'extra_frames', `${stored.size} frames are stored but frameCount is ${n}`);
-    if (this.#avatarCount(owner) >= this.limits.maxAvatarsPerUser) {
-      throw new OnboardingError(429, 'too_many_avatars', `at most ${this.limits.maxAvatarsPerUser} avatars per user; delete one first`);
+    // Check and reservation together, before the first await.
+    const reserved = this.#reserved.get(owner) ?? 0;
+    if (this.#avatarCount(owner) + reserved >= this.limits.maxAvatarsPerUser) {
+      throw new OnboardingError(429, 'too_many_avatars', `at most ${this.limits.maxAvatarsPerUser} avatars per user (counting those training and failed ones kept for a while); delete one first`);
     }
+    this.#reserved.set(owner, reserved + 1);
     this.#finishing.add(id);
     try {
       const avatarId = `av-${randomBytes(9).toString('base64url')}`;
       const dataset = join(this.datasetsDir, avatarId);
       await this.#writeDataset(session, n, dataset);
+      // On disk before the job that needs it is recorded (and before the uploads are dropped).
+      await fsyncTree(dataset);
       const job = this.#queue.enqueue({ owner, avatarId, dataset, options: this.#training });
       this.sessions.markFinished(owner, id, avatarId, job.id);
       return { avatarId, job };
     } finally {
       this.#finishing.delete(id);
+      // The queued job now counts itself (or the finish failed): the reservation is released either way.
+      const left = (this.#reserved.get(owner) ?? 1) - 1;
+      if (left > 0) this.#reserved.set(owner, left);
+      else this.#reserved.delete(owner);
     }
   }
 
@@ -246,8 +280,32 @@ export class OnboardingService {
     }
   }
 
+  /**
+   * Every avatar the owner has data for: in the store, queued, training, or
+   * failed and kept until its retention ends (the dataset is still on disk).
+   */
   #avatarCount(owner: string): number {
-    return this.avatars(owner).filter((a) => a.ready || (a.job && (a.job.state === 'queued' || a.job.state === 'running'))).length;
+    return this.avatars(owner).length;
+  }
+
+  /** The dataset and upload sessions of an avatar whose job was forgotten; an avatar in the store keeps its file. */
+  #removeData(owner: string, avatarId: string): void {
+    for (const session of this.sessions.forAvatar(owner, avatarId)) this.sessions.remove(owner, session.id);
+    rmSync(join(this.datasetsDir, avatarId), { recursive: true, force: true });
+  }
+
+  /**
+   * At start: dataset folders a crash left half-written (DatasetWriter's
+   * `.partial-*` temporaries of a dead writer) and datasets no job refers to (a
+   * crash after the dataset was written but before its job was recorded: the
+   * session still has its uploads and can be finished again). Orphans are kept
+   * when jobs.json was unreadable: they are the lost jobs' data.
+   */
+  #sweepDatasets(): void {
+    const keep = new Set(this.#queue.list().map((job) => job.dataset));
+    sweepLeftovers(this.datasetsDir, {
+      depth: 1, what: 'dataset folder(s)', orphans: this.#queue.jobsFileMovedAside === undefined ? { prefix: 'av-', keep } : undefined,
+    });
   }
 
   #checkImages(frame: FrameBody): void {

@@ -21,6 +21,8 @@ export interface TrainingQueueEvents extends Record<string, unknown> {
   progress: { job: TrainingJob; progress: TrainingProgress };
   /** A job ended (done, failed or cancelled). */
   finished: { job: TrainingJob };
+  /** A failed or cancelled job was forgotten after its retention period (its folder is removed; its dataset and uploads are the listener's). */
+  expired: { job: TrainingJob };
   /** A better version of the avatar was installed in the store (live sessions may reload it). */
   installed: { job: TrainingJob; psnr: number; final: boolean };
   /** A small render | ground truth PNG of a held-out frame, from the latest snapshot. */

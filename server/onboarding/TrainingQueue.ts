@@ -6,16 +6,21 @@
  *
  * - Progress: the trainer's JSON lines on stdout become typed `progress` events
  *   (stage, step, held-out PSNR, elapsed, time left in the budget).
- * - Persistence: every change is written to `<dir>/jobs.json` atomically. A new
+ * - Persistence: every change is written to `<dir>/jobs.json` atomically and
+ *   durably (jobsFile.ts; an unreadable file is moved aside). A new
  *   queue on the same folder (a restarted server) puts jobs that were running
  *   back in the queue; each resumes with `--resume` from `<workDir>/avatar.vxa.ckpt`
  *   (the trainer saves one every minute and when stopped by close()), with the
- *   budget left after the checkpoint's training time.
+ *   budget left after the checkpoint's training time. start() also removes what
+ *   a crash left half-written: temporary files and job folders no job refers to.
+ * - Fairness: the next job is picked round-robin over users (pickNextJob.ts).
  * - Failures: exit status 2 is the trainer refusing its input (a corrupt
  *   dataset): failed at once, since a retry cannot help. Any other ending
  *   without a finished avatar (exit 1, a signal, a spawn error) is retried, from
  *   the last checkpoint, up to `maxAttempts` starts, then failed with the tail of
- *   its stderr. Other jobs carry on either way.
+ *   its stderr. Other jobs carry on either way. A failed or cancelled job is
+ *   forgotten `failedRetentionMs` after it ended (its folder removed, `expired`
+ *   event: the onboarding service removes its dataset and uploads).
  * - Usable early, better later: the trainer writes a snapshot avatar every
  *   `snapshotSeconds` with its held-out PSNR; a snapshot that reaches the
  *   threshold (`usablePsnr`, and `usableMarginDb` over the mean training image's
@@ -26,16 +31,19 @@
  *   (AvatarStore.installFor, atomic) unless an installed snapshot scored better.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TypedEmitter } from '../../shared/TypedEmitter';
-import { writeFileAtomic } from '../atomicFile';
+import { makeFolderDurable } from '../atomicFile';
 import type { AvatarStore } from '../avatar/AvatarStore';
 import { Logger } from '../Logger';
 import {
-  QUALITY_POINTS, type JobsFile, type TrainingJob, type TrainingOptions, type TrainingProgress, type TrainingQueueEvents,
+  QUALITY_POINTS, type TrainingJob, type TrainingOptions, type TrainingProgress, type TrainingQueueEvents,
 } from './TrainingJobTypes';
+import { loadJobsFile, saveJobsFile } from './jobsFile';
+import { pickNextJob } from './pickNextJob';
+import { sweepLeftovers } from './sweepLeftovers';
 import { checkpointElapsedMs, stderrTail, stopOrphanTrainer, TrainerProcess, type TrainerExit, type TrainerReport } from './TrainerProcess';
 
 const logger = new Logger('TrainingQueue');
@@ -46,6 +54,8 @@ const AVATAR_FILE = 'avatar.vxa';
 const MIN_MINUTES = 0.01;
 /** Preview PNGs larger than this are not sent (a 2x256 px strip is ~100 KB). */
 const MAX_PREVIEW_BYTES = 1024 * 1024;
+/** How often ended jobs are checked for expiry (at most; a short retention is checked more often). */
+const EXPIRY_CHECK_MS = 3600_000;
 
 export interface TrainingQueueOptions {
   /** jobs.json and one folder per job (`jobs/<id>/`). */
@@ -68,6 +78,8 @@ export interface TrainingQueueOptions {
   /** Seconds of training between snapshots (default 20) and between progress lines (default 10). */
   snapshotSeconds?: number;
   reportSeconds?: number;
+  /** How long a failed or cancelled job (and its data) is kept, ms (default 24 h): the owner sees why it failed meanwhile. */
+  failedRetentionMs?: number;
 }
 
 export interface EnqueueRequest {
@@ -89,8 +101,15 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
   readonly #usableMarginDb: number;
   readonly #snapshotSeconds: number;
   readonly #reportSeconds: number;
+  readonly #failedRetentionMs: number;
   readonly #jobs = new Map<string, TrainingJob>();
   readonly #running = new Map<string, TrainerProcess>();
+  /** Owner -> the number of the last start of one of their jobs (pickNextJob's round-robin). */
+  readonly #lastStartOf = new Map<string, number>();
+  #starts = 0;
+  #expiryTimer: NodeJS.Timeout | undefined;
+  /** Where an unreadable jobs.json was moved at load; undefined when it was read. */
+  readonly jobsFileMovedAside: string | undefined;
   #started = false;
   #closing = false;
 
@@ -109,15 +128,18 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     this.#usableMarginDb = options.usableMarginDb ?? 1.5;
     this.#snapshotSeconds = options.snapshotSeconds ?? 20;
     this.#reportSeconds = options.reportSeconds ?? 10;
-    mkdirSync(join(this.dir, 'jobs'), { recursive: true });
-    this.#load();
+    this.#failedRetentionMs = options.failedRetentionMs ?? 24 * 3600_000;
+    if (!(this.#failedRetentionMs >= 0)) throw new RangeError(`failedRetentionMs must be >= 0, got ${this.#failedRetentionMs}`);
+    makeFolderDurable(join(this.dir, 'jobs'));
+    this.jobsFileMovedAside = this.#load();
   }
 
   /**
    * Resumes unfinished jobs and starts trainers. Jobs that were running when the
    * previous server stopped go back to the queue; a trainer orphaned by a crashed
    * server (still running on that job's folder) is stopped first, so two
-   * trainers never write one checkpoint.
+   * trainers never write one checkpoint. Then what a crash left half-written is
+   * removed, and ended jobs past their retention are forgotten.
    */
   async start(): Promise<void> {
     if (this.#started || this.#closing) return;
@@ -127,8 +149,41 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
       if (job.pid !== undefined) await stopOrphanTrainer(job.pid, job.workDir, this.#stopTimeoutMs);
       this.#requeue(job);
     }
+    if (this.#closing) return;
+    this.#sweep();
     this.#persist();
+    this.expire();
+    const every = Math.min(EXPIRY_CHECK_MS, Math.max(1000, this.#failedRetentionMs / 4));
+    this.#expiryTimer = setInterval(() => {
+      // A disk error here must not take the server down: the next check tries again.
+      try { this.expire(); } catch (error) { logger.warn(`expiring failed jobs: ${String(error)}`); }
+    }, every).unref();
     this.#pump();
+  }
+
+  /**
+   * Forgets failed and cancelled jobs that ended more than the retention period
+   * before `now`: removes their folders and emits `expired` for each (the
+   * service removes dataset and uploads). Returns them. Runs at start() and
+   * periodically; public so a caller can run it at a given time.
+   */
+  expire(now = Date.now()): TrainingJob[] {
+    const expired: TrainingJob[] = [];
+    for (const job of [...this.#jobs.values()]) {
+      if ((job.state !== 'failed' && job.state !== 'cancelled') || this.#running.has(job.id)) continue;
+      const ended = Date.parse(job.finishedAt ?? job.updatedAt);
+      if (!(now - ended >= this.#failedRetentionMs)) continue;
+      this.#jobs.delete(job.id);
+      rmSync(job.workDir, { recursive: true, force: true });
+      expired.push(job);
+    }
+    if (!expired.length) return [];
+    this.#persist();
+    for (const job of expired) {
+      logger.info(`job ${job.id} (${job.owner}/${job.avatarId}, ${job.state} at ${job.finishedAt}) expired: its data is removed`);
+      this.emit('expired', { job: structuredClone(job) });
+    }
+    return expired.map((job) => structuredClone(job));
   }
 
   enqueue(request: EnqueueRequest): TrainingJob {
@@ -136,7 +191,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     const id = `job-${randomBytes(9).toString('base64url')}`;
     const now = new Date().toISOString();
     const workDir = join(this.dir, 'jobs', id);
-    mkdirSync(workDir, { recursive: true });
+    makeFolderDurable(workDir);
     const job: TrainingJob = {
       id, owner: request.owner, avatarId: request.avatarId, dataset: resolve(request.dataset), workDir,
       options: { ...request.options }, state: 'queued', attempts: 0, createdAt: now, updatedAt: now,
@@ -196,6 +251,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    clearInterval(this.#expiryTimer);
     const waits = [...this.#running.values()].map(async (trainer) => {
       trainer.kill('SIGINT');
       const timer = setTimeout(() => trainer.kill('SIGKILL'), this.#stopTimeoutMs);
@@ -206,11 +262,9 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
     this.#persist();
   }
 
-  #load(): void {
-    const path = join(this.dir, JOBS_FILE);
-    if (!existsSync(path)) return;
-    const file = JSON.parse(readFileSync(path, 'utf8')) as JobsFile;
-    if (file.version !== 1 || !Array.isArray(file.jobs)) throw new TypeError(`${path}: not a version 1 jobs file`);
+  /** Reads jobs.json; returns where it was moved if it was unreadable. */
+  #load(): string | undefined {
+    const file = loadJobsFile(join(this.dir, JOBS_FILE));
     // Jobs written before snapshots existed get the fields' starting values.
     for (const job of file.jobs) {
       const defaults = {
@@ -219,11 +273,25 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
       };
       this.#jobs.set(job.id, { ...defaults, ...job });
     }
+    return file.movedAside;
   }
 
   #persist(): void {
-    const file: JobsFile = { version: 1, jobs: [...this.#jobs.values()] };
-    writeFileAtomic(join(this.dir, JOBS_FILE), Buffer.from(`${JSON.stringify(file, null, 1)}\n`));
+    saveJobsFile(join(this.dir, JOBS_FILE), this.#jobs.values());
+  }
+
+  /**
+   * Removes what a crash left half-written: temporary files of atomic writes
+   * (jobs.json's, checkpoints', snapshots') whose writer is gone, and job folders
+   * no job refers to (a crash between creating one and recording its job). Not
+   * the folders when jobs.json was unreadable: they are the lost jobs' data.
+   */
+  #sweep(): void {
+    sweepLeftovers(this.dir, { depth: 1, what: 'temporary file(s) of jobs.json' });
+    const keep = new Set([...this.#jobs.values()].map((job) => job.workDir));
+    sweepLeftovers(join(this.dir, 'jobs'), {
+      depth: 2, what: 'job folder(s) or temporary file(s)', orphans: this.jobsFileMovedAside === undefined ? { prefix: 'job-', keep } : undefined,
+    });
   }
 
   #initialProgress(options: TrainingOptions): TrainingProgress {
@@ -258,9 +326,10 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
 
   #pump(): void {
     if (!this.#started || this.#closing) return;
-    for (const job of this.#jobs.values()) {
-      if (this.#running.size >= this.concurrency) return;
-      if (job.state === 'queued') this.#run(job);
+    while (this.#running.size < this.concurrency) {
+      const job = pickNextJob(this.#jobs.values(), this.#lastStartOf);
+      if (!job) return;
+      this.#run(job);
     }
   }
 
@@ -276,6 +345,8 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
       '--report-every', String(this.#reportSeconds), '--snapshot-every', String(this.#snapshotSeconds)];
     const trainer = new TrainerProcess(this.#command, args, { cwd: REPO_ROOT, niceness: this.#niceness });
     this.#running.set(job.id, trainer);
+    this.#starts += 1;
+    this.#lastStartOf.set(job.owner, this.#starts);
     job.state = 'running';
     job.pid = trainer.pid;
     job.progress = { ...job.progress, elapsedMs: Math.round(trainedMs ?? 0), etaMs: Math.max(0, Math.round(budgetMs - (trainedMs ?? 0))) };

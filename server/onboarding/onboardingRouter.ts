@@ -102,7 +102,7 @@ export function onboardingRouter(service: OnboardingService, tokens: TokenAuthor
       return;
     }
     const body = await readBody(req, service.limits.maxFrameBytes);
-    const result = service.putFrame(user(res), id, index, body);
+    const result = await service.putFrame(user(res), id, index, body);
     res.status(result.stored ? 201 : 200).json(result);
   }));
   router.post('/sessions/:id/finish', json, wrap(async (req, res) => {

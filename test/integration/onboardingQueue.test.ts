@@ -81,7 +81,9 @@ after(async () => {
 
 test('a crashing trainer is retried, then failed with its stderr; the next job trains and reports progress', async () => {
   const queue = newQueue();
-  broken = queue.enqueue({ owner: 'bob', avatarId: 'av-bob', dataset: join(root, 'broken'), options: OPTIONS });
+  // Both alice's, so they run in the order queued: the broken one's retry before the good one (another
+  // user's job would go between them: jobs alternate over users, onboardingStorage.test.ts).
+  broken = queue.enqueue({ owner: 'alice', avatarId: 'av-bob', dataset: join(root, 'broken'), options: OPTIONS });
   good = queue.enqueue({ owner: 'alice', avatarId: 'av-alice', dataset: join(root, 'good'), options: OPTIONS });
   const failed = queue.waitFor('finished', 60_000, ({ job }) => job.id === broken.id);
   const training = queue.waitFor('progress', 60_000, ({ job, progress }) => job.id === good.id && progress.stage === 'training');
