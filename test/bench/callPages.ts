@@ -1,0 +1,138 @@
+/**
+ * Demo pages in a call, driven for benchmarks: a two-peer call whose received
+ * media is metered (frames decoded per second of each side's remote video, audio
+ * packets received), and the page-side steps of joining, streaming coefficients,
+ * enabling and disabling an avatar, and leaving.
+ */
+import type { Browser, Page } from 'playwright-core';
+import type { VoxfaceServer } from '../../server/VoxfaceServer';
+import { openPage } from '../helpers/browser';
+import { inboundFigures, type InboundFigures } from '../helpers/pageProbes';
+import { demoPageUrl } from './benchAuth';
+
+export interface CallPage {
+  page: Page;
+  peerId: string;
+}
+
+/** Opens a demo page as `name` in `room` and joins, publishing camera and microphone. */
+export async function joinCall(browser: Browser, server: VoxfaceServer, room: string, name: string, timeoutMs = 30_000): Promise<CallPage> {
+  const { page } = await openPage(browser, demoPageUrl(server, room, name));
+  try {
+    await withTimeout(page.evaluate(() => window.voxfaceDemo.join()), timeoutMs, `${name} joining ${room}`);
+    const peerId = await page.evaluate(() => window.voxfaceDemo.room!.peerId);
+    return { page, peerId };
+  } catch (error) {
+    await page.context().close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Starts the face tracker and coefficient stream, then asks the server for the avatar. */
+export async function enableAvatar(call: CallPage, avatarId: string, timeoutMs = 45_000): Promise<void> {
+  await withTimeout(call.page.evaluate(async (id) => {
+    const demo = window.voxfaceDemo;
+    if (!demo.coefficients) await demo.setSendCoefficients(true);
+    await demo.room!.enableAvatar(id);
+  }, avatarId), timeoutMs, `${call.peerId} enabling its avatar`);
+}
+
+export async function disableAvatar(call: CallPage, timeoutMs = 20_000): Promise<void> {
+  await withTimeout(call.page.evaluate(async () => {
+    const demo = window.voxfaceDemo;
+    await demo.room!.disableAvatar();
+    await demo.setSendCoefficients(false);
+  }), timeoutMs, `${call.peerId} disabling its avatar`);
+}
+
+/** Leaves politely (the leave request) or abruptly (the page's context closes: the socket drops). */
+export async function leaveCall(call: CallPage, politely: boolean): Promise<void> {
+  if (politely) await withTimeout(call.page.evaluate(() => window.voxfaceDemo.leave()), 10_000, `${call.peerId} leaving`).catch(() => undefined);
+  await call.page.context().close().catch(() => undefined);
+}
+
+/** The page's room was closed under it (its worker died) or its signaling dropped. */
+export async function callEnded(call: CallPage): Promise<boolean> {
+  return call.page.evaluate(() => window.voxfaceDemo.events.some((e) => e.startsWith('roomClosed') || e.startsWith('disconnected')))
+    .catch(() => true);
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function figuresOf(figures: InboundFigures[], peerId: string, kind: 'video' | 'audio'): InboundFigures | undefined {
+  return figures.find((f) => f.peerId === peerId && f.kind === kind);
+}
+
+export interface MediaWindow {
+  /** Seconds since the meter started (end of the window). */
+  at: number;
+  /** The lower of the two sides' decoded video fps over the window. */
+  fps: number;
+  /** The lower of the two sides' audio packets received over the window. */
+  audioPackets: number;
+}
+
+/**
+ * Two pages in one call, each receiving the other: `sample()` returns the frames
+ * each decoded and audio packets each received since the previous sample, as rates.
+ */
+export class TwoPeerCall {
+  readonly a: CallPage;
+  readonly b: CallPage;
+  readonly windows: MediaWindow[] = [];
+  #last?: { at: number; framesA: number; framesB: number; audioA: number; audioB: number };
+  readonly #started = Date.now();
+
+  private constructor(a: CallPage, b: CallPage) {
+    this.a = a;
+    this.b = b;
+  }
+
+  static async open(browser: Browser, server: VoxfaceServer, room: string): Promise<TwoPeerCall> {
+    const a = await joinCall(browser, server, room, `${room}A`);
+    const b = await joinCall(browser, server, room, `${room}B`);
+    const call = new TwoPeerCall(a, b);
+    for (const [self, other] of [[a, b], [b, a]] as const) {
+      await self.page.waitForFunction(
+        (id) => [...window.voxfaceDemo.room!.remoteTracks.values()].filter((t) => t.peerId === id).length === 2, other.peerId, { timeout: 30_000 });
+    }
+    return call;
+  }
+
+  async #read(): Promise<{ at: number; framesA: number; framesB: number; audioA: number; audioB: number }> {
+    const [inA, inB] = await Promise.all([inboundFigures(this.a.page), inboundFigures(this.b.page)]);
+    return {
+      at: Date.now(),
+      // framesA: what A decoded of B's video; framesB: what B decoded of A's.
+      framesA: figuresOf(inA, this.b.peerId, 'video')?.framesDecoded ?? 0,
+      framesB: figuresOf(inB, this.a.peerId, 'video')?.framesDecoded ?? 0,
+      audioA: figuresOf(inA, this.b.peerId, 'audio')?.packetsReceived ?? 0,
+      audioB: figuresOf(inB, this.a.peerId, 'audio')?.packetsReceived ?? 0,
+    };
+  }
+
+  /** Starts a new window; the first call only sets the starting point and returns undefined. */
+  async sample(): Promise<MediaWindow | undefined> {
+    const now = await this.#read();
+    const last = this.#last;
+    this.#last = now;
+    if (!last) return undefined;
+    const seconds = (now.at - last.at) / 1000;
+    const window: MediaWindow = {
+      at: Math.round((now.at - this.#started) / 100) / 10,
+      fps: Math.min(now.framesA - last.framesA, now.framesB - last.framesB) / seconds,
+      audioPackets: Math.min(now.audioA - last.audioA, now.audioB - last.audioB),
+    };
+    this.windows.push(window);
+    return window;
+  }
+
+  async close(): Promise<void> {
+    await leaveCall(this.a, true);
+    await leaveCall(this.b, true);
+  }
+}
