@@ -2,7 +2,7 @@
  * The abuse bench's flood, run as its own process (so the load it generates is not
  * charged to the server's event loop): many socket.io clients and HTTP requests
  * over loopback for `seconds`, bounded by `maxRequests`, then one JSON line of
- * counts on stdout. Input: ABUSE_FLOOD_CONFIG (JSON, see FloodConfig), written by
+ * counts on stdout (after a line `ready` once its sockets are connected and it starts). Input: ABUSE_FLOOD_CONFIG (JSON, see FloodConfig), written by
  * abuse.bench.ts, which holds the server's secret and mints the tokens.
  *
  * Socket roles (a quarter of the sockets each):
@@ -40,7 +40,8 @@ type Counts = Record<string, number>;
 const bump = (counts: Counts, key: string, by = 1) => { counts[key] = (counts[key] ?? 0) + by; };
 
 const config = JSON.parse(process.env.ABUSE_FLOOD_CONFIG ?? '{}') as FloodConfig;
-const deadline = Date.now() + config.seconds * 1000;
+/** Set once every socket is connected: the flood runs `seconds` from then. */
+let deadline = Number.POSITIVE_INFINITY;
 let requests = 0;
 const more = () => Date.now() < deadline && requests < config.maxRequests;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -50,7 +51,9 @@ const signaling: Record<string, Counts> = { burst: {}, malformed: {}, oversized:
 /** Forged tokens the server accepted, by kind of forgery (any is a failure). */
 const forgeriesAccepted: Counts = {};
 const onboarding: Record<string, Counts> = { forgedToken: {}, sessions: {}, oversizedFrame: {}, garbageFrame: {}, rateLimit: {} };
-const transport: Counts = { connected: 0, disconnected: 0, connectErrors: 0 };
+/** Connections, and disconnections by reason (the flood's own closing at the end is not counted). */
+const transport: Counts = { connected: 0, connectErrors: 0 };
+let closing = false;
 
 function request(socket: Socket, envelope: unknown, timeoutMs = 5000): Promise<string> {
   requests += 1;
@@ -65,7 +68,7 @@ function request(socket: Socket, envelope: unknown, timeoutMs = 5000): Promise<s
 
 function connect(): Promise<Socket> {
   const socket = io(config.url, { transports: ['websocket'], reconnection: true, reconnectionDelay: 200, forceNew: true });
-  socket.on('disconnect', () => bump(transport, 'disconnected'));
+  socket.on('disconnect', (reason) => { if (!closing) bump(transport, `disconnected: ${reason}`); });
   socket.on('connect_error', () => bump(transport, 'connectErrors'));
   return new Promise((resolve) => socket.once('connect', () => { bump(transport, 'connected'); resolve(socket); }));
 }
@@ -188,8 +191,8 @@ async function onboardingFlood(user: number): Promise<void> {
       bump(onboarding.oversizedFrame!, await http('PUT', `/sessions/${session}/frames/0`, token, Buffer.alloc(config.maxFrameBytes + 50_000, 7), 'application/octet-stream'));
       bump(onboarding.garbageFrame!, await http('PUT', `/sessions/${session}/frames/1`, token, randomBytes(20_000), 'application/octet-stream'));
     }
-    // A burst past the per-user rate limit.
-    const burst = await Promise.all(Array.from({ length: 30 }, () => http('GET', '/avatars', token)));
+    // A burst past the per-user rate limit (burst 80 by default).
+    const burst = await Promise.all(Array.from({ length: 100 }, () => http('GET', '/avatars', token)));
     for (const r of burst) bump(onboarding.rateLimit!, r);
     await sleep(200);
   }
@@ -198,6 +201,8 @@ async function onboardingFlood(user: number): Promise<void> {
 async function main(): Promise<void> {
   const quarter = Math.max(1, Math.floor(config.sockets / 4));
   const sockets = await Promise.all(Array.from({ length: quarter * 4 }, () => connect()));
+  deadline = Date.now() + config.seconds * 1000;
+  process.stdout.write('ready\n');
   const roles = sockets.map((socket, i) => {
     const role = Math.floor(i / quarter);
     if (role === 0) return burst(socket);
@@ -207,6 +212,7 @@ async function main(): Promise<void> {
   });
   const uploads = config.onboardingTokens.map((_, user) => onboardingFlood(user));
   await Promise.all([...roles, ...uploads]);
+  closing = true;
   for (const socket of sockets) socket.close();
   process.stdout.write(`${JSON.stringify({ requests, signaling, forgeriesAccepted, onboarding, transport })}\n`);
 }

@@ -74,7 +74,11 @@ export interface MediaWindow {
   fps: number;
   /** The lower of the two sides' audio packets received over the window. */
   audioPackets: number;
+  /** The lower of the two sides' video packets received over the window (flowing media, however fast the page decodes). */
+  videoPackets: number;
 }
+
+interface Reading { at: number; framesA: number; framesB: number; audioA: number; audioB: number; videoA: number; videoB: number }
 
 /**
  * Two pages in one call, each receiving the other: `sample()` returns the frames
@@ -84,7 +88,7 @@ export class TwoPeerCall {
   readonly a: CallPage;
   readonly b: CallPage;
   readonly windows: MediaWindow[] = [];
-  #last?: { at: number; framesA: number; framesB: number; audioA: number; audioB: number };
+  #last?: Reading;
   readonly #started = Date.now();
 
   private constructor(a: CallPage, b: CallPage) {
@@ -103,7 +107,7 @@ export class TwoPeerCall {
     return call;
   }
 
-  async #read(): Promise<{ at: number; framesA: number; framesB: number; audioA: number; audioB: number }> {
+  async #read(): Promise<Reading> {
     const [inA, inB] = await Promise.all([inboundFigures(this.a.page), inboundFigures(this.b.page)]);
     return {
       at: Date.now(),
@@ -112,6 +116,8 @@ export class TwoPeerCall {
       framesB: figuresOf(inB, this.a.peerId, 'video')?.framesDecoded ?? 0,
       audioA: figuresOf(inA, this.b.peerId, 'audio')?.packetsReceived ?? 0,
       audioB: figuresOf(inB, this.a.peerId, 'audio')?.packetsReceived ?? 0,
+      videoA: figuresOf(inA, this.b.peerId, 'video')?.packetsReceived ?? 0,
+      videoB: figuresOf(inB, this.a.peerId, 'video')?.packetsReceived ?? 0,
     };
   }
 
@@ -126,6 +132,7 @@ export class TwoPeerCall {
       at: Math.round((now.at - this.#started) / 100) / 10,
       fps: Math.min(now.framesA - last.framesA, now.framesB - last.framesB) / seconds,
       audioPackets: Math.min(now.audioA - last.audioA, now.audioB - last.audioB),
+      videoPackets: Math.min(now.videoA - last.videoA, now.videoB - last.videoB),
     };
     this.windows.push(window);
     return window;

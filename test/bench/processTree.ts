@@ -23,6 +23,8 @@ export interface ServerFootprint {
   rssMiB: number;
   udpSockets: number;
   tcpSockets: number;
+  /** File descriptors by what they are (socket, pipe, anon_inode:[eventfd], file...), over all those processes. */
+  fdKinds: Record<string, number>;
 }
 
 function read(path: string): string | undefined {
@@ -85,7 +87,8 @@ function statusField(pid: number, field: string): number {
   return match ? Number(match[1]) : 0;
 }
 
-function socketInodes(pid: number): string[] {
+/** What each descriptor of `pid` points at (readlink of /proc/pid/fd/N). */
+function fdTargets(pid: number): string[] {
   const out: string[] = [];
   let fds: string[] = [];
   try {
@@ -95,12 +98,18 @@ function socketInodes(pid: number): string[] {
   }
   for (const fd of fds) {
     try {
-      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      const match = /^socket:\[(\d+)\]$/.exec(target);
-      if (match) out.push(match[1]!);
+      out.push(readlinkSync(`/proc/${pid}/fd/${fd}`));
     } catch { /* closed meanwhile */ }
   }
   return out;
+}
+
+function fdKind(target: string): string {
+  if (target.startsWith('socket:')) return 'socket';
+  if (target.startsWith('pipe:')) return 'pipe';
+  if (target.startsWith('anon_inode:')) return target.replace(/^anon_inode:/, '');
+  if (target.startsWith('/dev/')) return 'dev';
+  return 'file';
 }
 
 /** Inodes of the machine's sockets of one table (/proc/net/udp, ...): the 10th column. */
@@ -113,14 +122,6 @@ function tableInodes(file: string): Set<string> {
   return inodes;
 }
 
-function fdCount(pid: number): number {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).length;
-  } catch {
-    return 0;
-  }
-}
-
 /** One reading of the server's footprint. */
 export function serverFootprint(root = process.pid): ServerFootprint {
   const children = serverChildren(root);
@@ -128,16 +129,20 @@ export function serverFootprint(root = process.pid): ServerFootprint {
   const udp = new Set([...tableInodes('/proc/net/udp'), ...tableInodes('/proc/net/udp6')]);
   const tcp = new Set([...tableInodes('/proc/net/tcp'), ...tableInodes('/proc/net/tcp6')]);
   let udpSockets = 0, tcpSockets = 0, threads = 0, fds = 0, rssKiB = 0;
+  const fdKinds: Record<string, number> = {};
   for (const pid of pids) {
     threads += statusField(pid, 'Threads');
     rssKiB += statusField(pid, 'VmRSS');
-    fds += fdCount(pid);
-    for (const inode of new Set(socketInodes(pid))) {
+    const targets = fdTargets(pid);
+    fds += targets.length;
+    for (const target of targets) fdKinds[fdKind(target)] = (fdKinds[fdKind(target)] ?? 0) + 1;
+    const inodes = new Set(targets.map((t) => /^socket:\[(\d+)\]$/.exec(t)?.[1]).filter((i): i is string => i !== undefined));
+    for (const inode of inodes) {
       if (udp.has(inode)) udpSockets += 1;
       else if (tcp.has(inode)) tcpSockets += 1;
     }
   }
-  return { children, threads, fds, rssMiB: Math.round(rssKiB / 1024), udpSockets, tcpSockets };
+  return { children, threads, fds, rssMiB: Math.round(rssKiB / 1024), udpSockets, tcpSockets, fdKinds };
 }
 
 export function countKind(footprint: ServerFootprint, kind: ProcessKind): number {

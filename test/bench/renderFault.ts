@@ -8,6 +8,7 @@
  *   frames and the session ends. A real SIGKILL or terminate() of a thread inside
  *   a native call would abort the whole process, which is the fault render
  *   processes exist to contain, so it is not what this fallback does.
+ * Every renderer alive is faulted at once (see injectRenderFault).
  *
  * Render threads are found by wrapping node:worker_threads' Worker before the
  * server makes any (module.syncBuiltinESMExports makes ES imports see the wrapper).
@@ -36,9 +37,11 @@ workerThreads.Worker = TrackedWorker as typeof OriginalWorker;
 syncBuiltinESMExports();
 
 export interface RenderFaultInjected {
-  /** 'process' (SIGKILL of a render child process) or 'thread' (the render thread's error). */
+  /** 'process' (SIGKILL of render child processes) or 'thread' (the render threads' error). */
   via: 'process' | 'thread';
-  pid?: number;
+  /** How many renderers were faulted. */
+  count: number;
+  pids?: number[];
 }
 
 /** Render threads now alive in this process. */
@@ -52,18 +55,19 @@ export function renderProcesses(): number[] {
 }
 
 /**
- * Injects one render fault; `pick` chooses among the candidates (seeded). Returns
- * what was done, or undefined when nothing renders now.
+ * Faults every renderer alive now: which process or thread belongs to which
+ * session cannot be told from outside, and faulting one at random would let a
+ * session the fault missed pass for recovered. Returns what was done, or
+ * undefined when nothing renders.
  */
-export function injectRenderFault(pick: <T>(items: T[]) => T): RenderFaultInjected | undefined {
-  const processes = renderProcesses();
-  if (processes.length > 0) {
-    const pid = pick(processes);
-    process.kill(pid, 'SIGKILL');
-    return { via: 'process', pid };
+export function injectRenderFault(): RenderFaultInjected | undefined {
+  const pids = renderProcesses();
+  if (pids.length > 0) {
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    return { via: 'process', count: pids.length, pids };
   }
   const threads = [...renderThreads];
   if (threads.length === 0) return undefined;
-  pick(threads).emit('error', new Error('injected render fault (bench:soak)'));
-  return { via: 'thread' };
+  for (const thread of threads) thread.emit('error', new Error('injected render fault (bench:soak)'));
+  return { via: 'thread', count: threads.length };
 }

@@ -90,42 +90,43 @@ export async function killEncoder(session: AvatarSession, log: SessionLog, timeo
   return { injected: true, recovered: outcome !== null, recoveryMs: outcome ? Date.now() - t0 : null, detail: `ffmpeg pid ${pid}: ${outcome ?? 'neither restarted nor ended'}` };
 }
 
-export async function renderFault(session: AvatarSession, log: SessionLog, pick: <T>(items: T[]) => T, timeoutMs: number): Promise<Omit<FaultRecord, 'kind' | 'at'>> {
-  const rendered = session.stats().framesRendered;
+export async function renderFault(session: AvatarSession, log: SessionLog, timeoutMs: number): Promise<Omit<FaultRecord, 'kind' | 'at'>> {
   const t0 = Date.now();
-  const injected = injectRenderFault(pick);
+  const injected = injectRenderFault();
   if (!injected) return { injected: false, recovered: false, recoveryMs: null, detail: 'nothing renders' };
-  const how = injected.via === 'process' ? `render process ${injected.pid} killed` : 'render thread failed';
+  const rendered = session.stats().framesRendered;
+  const how = injected.via === 'process' ? `render processes ${injected.pids!.join(',')} killed` : `${injected.count} render thread(s) failed`;
   // A renderer that restarts itself must be seen rendering anew well after the fault (not a frame already under way).
   const outcome = await waitFor(() => {
     const reason = log.endedSince(session, t0);
     if (reason) return `session ended (${reason})`;
-    if (!session.closed && Date.now() - t0 > 3000 && session.stats().framesRendered > rendered + 10) return 'session still renders';
+    if (!session.closed && Date.now() - t0 > 3000 && session.stats().framesRendered > rendered + 10) return 'session renders on';
     return undefined;
   }, timeoutMs);
   return { injected: true, recovered: outcome !== null, recoveryMs: outcome ? Date.now() - t0 : null, detail: `${how}: ${outcome ?? 'the session neither ended nor rendered on'}` };
 }
 
-/** Kills the job's trainer once it runs; the job is recovered once it finishes `done` (see trainerFinished). */
-export async function killTrainer(server: VoxfaceServer, jobId: string, timeoutMs: number): Promise<{ injected: boolean; detail: string; attempts: number }> {
+/** Kills the job's trainer once it trains; the job is recovered once it finishes `done` (see trainerFinished). */
+export async function killTrainer(server: VoxfaceServer, jobId: string, timeoutMs: number): Promise<{ injected: boolean; detail: string; crashes: number; killedAt: number }> {
   const running = await waitFor(() => {
     const job = server.trainingQueue.get(jobId);
     return job?.state === 'running' && job.pid !== undefined && job.progress.stage === 'training' ? job : undefined;
   }, timeoutMs);
-  if (!running) return { injected: false, detail: `job ${jobId} never reached training (${server.trainingQueue.get(jobId)?.state})`, attempts: 0 };
+  if (!running) return { injected: false, detail: `job ${jobId} never reached training (${server.trainingQueue.get(jobId)?.state})`, crashes: 0, killedAt: Date.now() };
   process.kill(running.pid!, 'SIGKILL');
-  return { injected: true, detail: `trainer pid ${running.pid} of ${jobId} (attempt ${running.attempts})`, attempts: running.attempts };
+  return { injected: true, detail: `trainer pid ${running.pid} of ${jobId} killed while training`, crashes: running.attempts, killedAt: Date.now() };
 }
 
-export async function trainerFinished(server: VoxfaceServer, jobId: string, killedAttempt: number, timeoutMs: number): Promise<{ recovered: boolean; detail: string }> {
+/** `attempts` counts a job's trainers that ended without an avatar: the killed one must be among them, and the job done. */
+export async function trainerFinished(server: VoxfaceServer, jobId: string, crashesBefore: number, killedAt: number, timeoutMs: number): Promise<{ recovered: boolean; recoveryMs: number | null; detail: string }> {
   const job = await waitFor(() => {
     const j = server.trainingQueue.get(jobId);
     return j && ['done', 'failed', 'cancelled'].includes(j.state) ? j : undefined;
   }, timeoutMs);
   const last = job ?? server.trainingQueue.get(jobId);
-  const resumed = (last?.attempts ?? 0) > killedAttempt;
+  const recovered = last?.state === 'done' && last.attempts > crashesBefore;
   return {
-    recovered: last?.state === 'done' && resumed,
-    detail: `job ${jobId}: ${last?.state ?? 'missing'} after ${last?.attempts ?? 0} attempt(s)${last?.error ? `: ${last.error}` : ''}`,
+    recovered, recoveryMs: recovered ? Date.now() - killedAt : null,
+    detail: `job ${last?.state ?? 'missing'} after ${last?.attempts ?? 0} crashed trainer(s)${last?.error ? `: ${last.error}` : ''}`,
   };
 }
