@@ -29,7 +29,7 @@ export async function joinCall(browser: Browser, server: VoxfaceServer, room: st
 }
 
 /** Starts the face tracker and coefficient stream, then asks the server for the avatar. */
-export async function enableAvatar(call: CallPage, avatarId: string, timeoutMs = 45_000): Promise<void> {
+export async function enableAvatar(call: CallPage, avatarId: string, timeoutMs = 90_000): Promise<void> {
   await withTimeout(call.page.evaluate(async (id) => {
     const demo = window.voxfaceDemo;
     if (!demo.coefficients) await demo.setSendCoefficients(true);
@@ -128,14 +128,23 @@ export class TwoPeerCall {
     this.#last = now;
     if (!last) return undefined;
     const seconds = (now.at - last.at) / 1000;
+    // A track that went away reads 0 (a new consumer restarts its counters): the window counts nothing, never less.
+    const delta = (x: number, y: number) => Math.max(0, x - y);
     const window: MediaWindow = {
       at: Math.round((now.at - this.#started) / 100) / 10,
-      fps: Math.min(now.framesA - last.framesA, now.framesB - last.framesB) / seconds,
-      audioPackets: Math.min(now.audioA - last.audioA, now.audioB - last.audioB),
-      videoPackets: Math.min(now.videoA - last.videoA, now.videoB - last.videoB),
+      fps: Math.min(delta(now.framesA, last.framesA), delta(now.framesB, last.framesB)) / seconds,
+      audioPackets: Math.min(delta(now.audioA, last.audioA), delta(now.audioB, last.audioB)),
+      videoPackets: Math.min(delta(now.videoA, last.videoA), delta(now.videoB, last.videoB)),
     };
     this.windows.push(window);
     return window;
+  }
+
+  /** What each page heard of its room ending, its signaling dropping, or its peer leaving (diagnostics). */
+  async incidents(): Promise<string[]> {
+    const read = (call: CallPage) => call.page.evaluate(() => window.voxfaceDemo.events.filter((e) => /^(roomClosed|disconnected|peerLeft)/.test(e)))
+      .catch((error: unknown) => [`page unreadable: ${String(error).split('\n')[0]}`]);
+    return [...(await read(this.a)).map((e) => `${this.a.peerId}: ${e}`), ...(await read(this.b)).map((e) => `${this.b.peerId}: ${e}`)];
   }
 
   async close(): Promise<void> {

@@ -73,8 +73,12 @@ class Soak {
   #joins = 0;
   readonly #t0 = Date.now();
 
+  /** When each training job finished (the trainer fault's recovery time). */
+  readonly jobFinishedAt = new Map<string, number>();
+
   constructor(readonly server: VoxfaceServer, readonly browser: Browser) {
     this.sessionLog = new SessionLog(server);
+    server.trainingQueue.on('finished', ({ job }) => this.jobFinishedAt.set(job.id, Date.now()));
   }
 
   seconds(): number {
@@ -153,7 +157,7 @@ class Soak {
     if (this.slots[slot] && (await callEnded(this.slots[slot]!))) await this.leave(slot, false);
     if (!this.slots[slot]) await this.join(slot);
     if (this.slots[slot] && !this.slots[slot]!.avatar) await this.enable(slot);
-    return (await waitFor(live, 30_000)) ?? undefined;
+    return (await waitFor(live, 60_000)) ?? undefined;
   }
 
   async fault(kind: FaultKind, pendingTrainers: PendingTrainer[], dataset: string): Promise<void> {
@@ -263,8 +267,9 @@ runBench(async () => {
     progress('bench:soak: peers leave; waiting for training jobs and for the footprint to settle');
     for (let slot = 0; slot < soak.slots.length; slot++) await soak.leave(slot, true);
     for (const pending of pendingTrainers) {
-      const finished = await trainerFinished(server, pending.jobId, pending.crashes, pending.killedAt, 240_000);
-      Object.assign(pending.record, { recovered: finished.recovered, recoveryMs: finished.recoveryMs, detail: `${pending.record.detail}; ${finished.detail}` });
+      const finished = await trainerFinished(server, pending.jobId, pending.crashes, 240_000);
+      const recoveryMs = finished.recovered ? soak.jobFinishedAt.get(pending.jobId)! - pending.killedAt : null;
+      Object.assign(pending.record, { recovered: finished.recovered, recoveryMs, detail: `${pending.record.detail}; ${finished.detail}` });
     }
     clearInterval(sampler);
     await sampling;
@@ -291,6 +296,8 @@ runBench(async () => {
         minFps: round(Math.min(...fps)), p50Fps: round(percentile(fps, 50)),
         windowsWithoutAudio: witness.windows.filter((w) => w.audioPackets === 0).length,
         windowsWithoutVideoPackets: witness.windows.filter((w) => w.videoPackets === 0).length,
+        firstWindowBelowFloorAt: witness.windows.find((w) => w.fps < FPS_FLOOR || w.audioPackets === 0 || w.videoPackets === 0)?.at ?? null,
+        incidents: await witness.incidents(),
       },
       errors: soak.errors, checks, pass,
     });

@@ -118,15 +118,14 @@ export async function killTrainer(server: VoxfaceServer, jobId: string, timeoutM
 }
 
 /** `attempts` counts a job's trainers that ended without an avatar: the killed one must be among them, and the job done. */
-export async function trainerFinished(server: VoxfaceServer, jobId: string, crashesBefore: number, killedAt: number, timeoutMs: number): Promise<{ recovered: boolean; recoveryMs: number | null; detail: string }> {
+export async function trainerFinished(server: VoxfaceServer, jobId: string, crashesBefore: number, timeoutMs: number): Promise<{ recovered: boolean; detail: string }> {
   const job = await waitFor(() => {
     const j = server.trainingQueue.get(jobId);
     return j && ['done', 'failed', 'cancelled'].includes(j.state) ? j : undefined;
   }, timeoutMs);
   const last = job ?? server.trainingQueue.get(jobId);
-  const recovered = last?.state === 'done' && last.attempts > crashesBefore;
   return {
-    recovered, recoveryMs: recovered ? Date.now() - killedAt : null,
+    recovered: last?.state === 'done' && last.attempts > crashesBefore,
     detail: `job ${last?.state ?? 'missing'} after ${last?.attempts ?? 0} crashed trainer(s)${last?.error ? `: ${last.error}` : ''}`,
   };
 }
