@@ -25,11 +25,11 @@ import { spawn } from 'node:child_process';
 import { setPriority } from 'node:os';
 import type { Page } from 'playwright-core';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
-import { launchChromium, openPage } from '../helpers/browser';
+import { launchChromium } from '../helpers/browser';
 import { startTestServer } from '../helpers/testServer';
 import { callToken, demoPageUrl, metricByLabel, onboardingToken, readMetrics } from './benchAuth';
 import { percentile, printResult, progress, round, runBench } from './benchUtil';
-import { TwoPeerCall, withTimeout, type MediaWindow } from './callPages';
+import { TwoPeerCall, openBenchPage, withTimeout, type MediaWindow } from './callPages';
 import type { FloodConfig } from './abuseFlood';
 
 const BASELINE_SECONDS = Number(process.env.BASELINE_SECONDS ?? 15);
@@ -133,8 +133,8 @@ runBench(async () => {
   try {
     progress('bench:abuse: the well-behaved call');
     const call = await TwoPeerCall.open(browser, server, CALL_ROOM);
-    const flooder = (await openPage(browser, demoPageUrl(server, FLOOD_ROOM, 'flooder'))).page;
-    await withTimeout(flooder.evaluate(() => window.voxfaceDemo.join({ publish: false })), 30_000, 'the flooding page joining');
+    const flooder = await openBenchPage(browser, demoPageUrl(server, FLOOD_ROOM, 'flooder'));
+    await withTimeout(flooder.evaluate(() => window.voxfaceDemo.join({ publish: false })), 60_000, 'the flooding page joining');
     await new Promise((r) => setTimeout(r, 3000));
     progress(`bench:abuse: baseline for ${BASELINE_SECONDS} s`);
     const before = await meter(call, BASELINE_SECONDS);

@@ -6,9 +6,23 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
-import { openPage } from '../helpers/browser';
 import { inboundFigures, type InboundFigures } from '../helpers/pageProbes';
 import { demoPageUrl } from './benchAuth';
+
+/**
+ * Page steps may take long on a loaded machine: at a load average of 41 on 2 cores
+ * a page's first load took over playwright's default 30 s. Benches wait this long.
+ */
+const PAGE_TIMEOUT_MS = 120_000;
+
+/** A page in its own context (its own peer), with the benches' patient timeouts. */
+export async function openBenchPage(browser: Browser, url: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+  context.setDefaultTimeout(PAGE_TIMEOUT_MS);
+  const page = await context.newPage();
+  await page.goto(url);
+  return page;
+}
 
 export interface CallPage {
   page: Page;
@@ -16,8 +30,8 @@ export interface CallPage {
 }
 
 /** Opens a demo page as `name` in `room` and joins, publishing camera and microphone. */
-export async function joinCall(browser: Browser, server: VoxfaceServer, room: string, name: string, timeoutMs = 30_000): Promise<CallPage> {
-  const { page } = await openPage(browser, demoPageUrl(server, room, name));
+export async function joinCall(browser: Browser, server: VoxfaceServer, room: string, name: string, timeoutMs = 60_000): Promise<CallPage> {
+  const page = await openBenchPage(browser, demoPageUrl(server, room, name));
   try {
     await withTimeout(page.evaluate(() => window.voxfaceDemo.join()), timeoutMs, `${name} joining ${room}`);
     const peerId = await page.evaluate(() => window.voxfaceDemo.room!.peerId);
@@ -102,7 +116,7 @@ export class TwoPeerCall {
     const call = new TwoPeerCall(a, b);
     for (const [self, other] of [[a, b], [b, a]] as const) {
       await self.page.waitForFunction(
-        (id) => [...window.voxfaceDemo.room!.remoteTracks.values()].filter((t) => t.peerId === id).length === 2, other.peerId, { timeout: 30_000 });
+        (id) => [...window.voxfaceDemo.room!.remoteTracks.values()].filter((t) => t.peerId === id).length === 2, other.peerId, { timeout: PAGE_TIMEOUT_MS });
     }
     return call;
   }
