@@ -42,20 +42,37 @@ export async function joinCall(browser: Browser, server: VoxfaceServer, room: st
   }
 }
 
-/** Starts the face tracker and coefficient stream, then asks the server for the avatar. */
-export async function enableAvatar(call: CallPage, avatarId: string, timeoutMs = 90_000): Promise<void> {
-  await withTimeout(call.page.evaluate(async (id) => {
+/**
+ * Opens a coefficient data channel and asks the server for the avatar: the server
+ * renders from the moment the stream opens (a neutral face until packets come).
+ * `track: true` runs the page's face tracker and streams real coefficients, at the
+ * price of MediaPipe in the page (at a load of 25-40 on 2 cores, starting it took
+ * over 90 s); without it the channel stays silent, which costs the server the same
+ * render, encoder and producer.
+ */
+export async function enableAvatar(call: CallPage, avatarId: string, track: boolean, timeoutMs = 90_000): Promise<void> {
+  await withTimeout(call.page.evaluate(async ({ id, track }) => {
     const demo = window.voxfaceDemo;
-    if (!demo.coefficients) await demo.setSendCoefficients(true);
+    const bench = window as unknown as { benchCoefficients?: { closed: boolean } };
+    if (track) {
+      if (!demo.coefficients) await demo.setSendCoefficients(true);
+    } else if (!bench.benchCoefficients || bench.benchCoefficients.closed) {
+      bench.benchCoefficients = await demo.room!.produceData({
+        ordered: false, maxRetransmits: 0, label: 'voxface-coefficients', protocol: 'voxface-coefficients/1', appData: { source: 'coefficients' },
+      });
+    }
     await demo.room!.enableAvatar(id);
-  }, avatarId), timeoutMs, `${call.peerId} enabling its avatar`);
+  }, { id: avatarId, track }), timeoutMs, `${call.peerId} enabling its avatar`);
 }
 
 export async function disableAvatar(call: CallPage, timeoutMs = 20_000): Promise<void> {
   await withTimeout(call.page.evaluate(async () => {
     const demo = window.voxfaceDemo;
+    const bench = window as unknown as { benchCoefficients?: Parameters<NonNullable<typeof demo.room>['closeDataProducer']>[0] };
     await demo.room!.disableAvatar();
     await demo.setSendCoefficients(false);
+    if (bench.benchCoefficients) await demo.room!.closeDataProducer(bench.benchCoefficients);
+    bench.benchCoefficients = undefined;
   }), timeoutMs, `${call.peerId} disabling its avatar`);
 }
 

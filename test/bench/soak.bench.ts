@@ -1,7 +1,8 @@
 /**
  * `npm run bench:soak`: for MINUTES (10), peers join a room, publish, enable and
  * disable avatars and leave (politely or by vanishing) at random (SEED), in
- * CHAOS_PAGES (2) headless Chromium pages, while faults are injected at even
+ * CHAOS_PAGES (2) headless Chromium pages (avatars driven by a silent coefficient
+ * channel unless TRACK_FACES=1), while faults are injected at even
  * intervals, each kind ROUNDS times (MINUTES / 4, at least once): a mediasoup
  * worker SIGKILLed, an avatar encoder (ffmpeg) SIGKILLed, a render fault, and the
  * trainer of a short training job SIGKILLed. Meanwhile a witness call of two more
@@ -14,7 +15,6 @@
  *   ways, in every 5 s window, and received video and audio packets in each;
  * - every fault was recovered (see soakFaults.ts).
  */
-import './renderFault';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? Math.max(1, Math.floor(MINUTES / 4))
 const FPS_FLOOR = Number(process.env.FPS_FLOOR ?? 1);
 /** Seconds between two random peer actions. */
 const ACTION_SECONDS = Number(process.env.ACTION_SECONDS ?? 4);
+/** TRACK_FACES=1 runs the face tracker in avatar pages (see enableAvatar); the server's work is the same without. */
+const TRACK_FACES = process.env.TRACK_FACES === '1';
 const WINDOW_SECONDS = 5;
 const WITNESS_ROOM = 'witness';
 const CHAOS_ROOM = 'soak';
@@ -116,7 +118,7 @@ class Soak {
   async enable(slot: number): Promise<void> {
     const peer = this.slots[slot];
     if (!peer) return;
-    if (await this.#try(`enableAvatar ${peer.peerId}`, () => enableAvatar(peer, AVATAR_ID))) {
+    if (await this.#try(`enableAvatar ${peer.peerId}`, () => enableAvatar(peer, AVATAR_ID, TRACK_FACES))) {
       peer.avatar = true;
       this.actions.enableAvatar += 1;
     }
@@ -287,7 +289,7 @@ runBench(async () => {
     const checks = { ...resources, witnessMedia: witnessOk, faultsRecovered: faultsOk };
     const pass = Object.values(checks).every(Boolean);
     printResult({
-      bench: 'soak', minutes: MINUTES, seed: SEED, chaosPages: CHAOS_PAGES, seconds: soak.seconds(),
+      bench: 'soak', minutes: MINUTES, seed: SEED, chaosPages: CHAOS_PAGES, trackFaces: TRACK_FACES, seconds: soak.seconds(),
       actions: soak.actions, avatarSessionsEnded: soak.sessionLog.ended.length,
       faults: soak.faults.map((f) => ({ ...f, recoveryMs: f.recoveryMs === null ? null : Math.round(f.recoveryMs) })),
       start: figures(start), end: figures(end), margins: MARGINS,

@@ -92,10 +92,9 @@ export async function killEncoder(session: AvatarSession, log: SessionLog, timeo
 
 export async function renderFault(session: AvatarSession, log: SessionLog, timeoutMs: number): Promise<Omit<FaultRecord, 'kind' | 'at'>> {
   const t0 = Date.now();
-  const injected = injectRenderFault();
-  if (!injected) return { injected: false, recovered: false, recoveryMs: null, detail: 'nothing renders' };
+  const injected = injectRenderFault(session);
   const rendered = session.stats().framesRendered;
-  const how = injected.via === 'process' ? `render processes ${injected.pids!.join(',')} killed` : `${injected.count} render thread(s) failed`;
+  const how = injected.via === 'process' ? `render processes ${injected.pids!.join(',')} killed` : 'the session\'s renderer failed';
   // A renderer that restarts itself must be seen rendering anew well after the fault (not a frame already under way).
   const outcome = await waitFor(() => {
     const reason = log.endedSince(session, t0);
