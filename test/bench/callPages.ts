@@ -6,7 +6,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
-import { inboundFigures, type InboundFigures } from '../helpers/pageProbes';
+import { inboundFigures, pollUntil, type InboundFigures } from '../helpers/pageProbes';
 import { demoPageUrl } from './benchAuth';
 
 /**
@@ -127,13 +127,36 @@ export class TwoPeerCall {
     this.b = b;
   }
 
-  static async open(browser: Browser, server: VoxfaceServer, room: string): Promise<TwoPeerCall> {
+  /** Opens the call; an attempt whose media never flows is left and tried again, up to `tries` times. */
+  static async open(browser: Browser, server: VoxfaceServer, room: string, tries = 2): Promise<TwoPeerCall> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await TwoPeerCall.#open(browser, server, room);
+      } catch (error) {
+        if (attempt >= tries) throw error;
+        process.stderr.write(`opening the ${room} call again: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
+      }
+    }
+  }
+
+  static async #open(browser: Browser, server: VoxfaceServer, room: string): Promise<TwoPeerCall> {
     const a = await joinCall(browser, server, room, `${room}A`);
     const b = await joinCall(browser, server, room, `${room}B`);
     const call = new TwoPeerCall(a, b);
-    for (const [self, other] of [[a, b], [b, a]] as const) {
-      await self.page.waitForFunction(
-        (id) => [...window.voxfaceDemo.room!.remoteTracks.values()].filter((t) => t.peerId === id).length === 2, other.peerId, { timeout: PAGE_TIMEOUT_MS });
+    try {
+      for (const [self, other] of [[a, b], [b, a]] as const) {
+        await self.page.waitForFunction(
+          (id) => [...window.voxfaceDemo.room!.remoteTracks.values()].filter((t) => t.peerId === id).length === 2, other.peerId, { timeout: PAGE_TIMEOUT_MS });
+      }
+      // Tracks can exist with nothing arriving on them (on a loaded machine a page's
+      // receive side sometimes never got media): the call counts once frames decode both ways.
+      const flowing = await pollUntil(() => call.#read(), (r) => r.framesA > 0 && r.framesB > 0 && r.audioA > 0 && r.audioB > 0, PAGE_TIMEOUT_MS, 500);
+      if (!(flowing.framesA > 0 && flowing.framesB > 0 && flowing.audioA > 0 && flowing.audioB > 0)) {
+        throw new Error(`the ${room} call has its tracks but no media both ways: ${JSON.stringify(flowing)}`);
+      }
+    } catch (error) {
+      await call.close();
+      throw error;
     }
     return call;
   }
@@ -173,7 +196,7 @@ export class TwoPeerCall {
 
   /** What each page heard of its room ending, its signaling dropping, or its peer leaving (diagnostics). */
   async incidents(): Promise<string[]> {
-    const read = (call: CallPage) => call.page.evaluate(() => window.voxfaceDemo.events.filter((e) => /^(roomClosed|disconnected|peerLeft)/.test(e)))
+    const read = (call: CallPage) => call.page.evaluate(() => window.voxfaceDemo.events.filter((e) => /^(roomClosed|disconnected|peerLeft|trackRemoved)/.test(e)))
       .catch((error: unknown) => [`page unreadable: ${String(error).split('\n')[0]}`]);
     return [...(await read(this.a)).map((e) => `${this.a.peerId}: ${e}`), ...(await read(this.b)).map((e) => `${this.b.peerId}: ${e}`)];
   }
