@@ -1,18 +1,18 @@
 /**
  * The benches' only contact with how credentials are made and how /metrics is
- * read, kept here so one file changes when tokens get scopes and an audience and
- * /metrics moves behind an admin token or an internal listener.
+ * read: scoped tokens from the server's TokenAuthority, /metrics from its admin
+ * listener.
  */
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
 
 /** A token that lets `peerId` join `room` (ttl in seconds; a negative ttl makes an expired one). */
 export function callToken(server: VoxfaceServer, room: string, peerId: string, ttlSeconds = 3600): string {
-  return server.mintToken(room, peerId, ttlSeconds);
+  return server.tokens.mintCall(room, peerId, { peer: peerId, ttlSeconds });
 }
 
-/** A token for the onboarding API as user `user` (today: any join token; its peerId is the user). */
+/** A token for the onboarding API as user `user`. */
 export function onboardingToken(server: VoxfaceServer, user: string, ttlSeconds = 3600): string {
-  return server.mintToken('onboarding', user, ttlSeconds);
+  return server.tokens.mintOnboarding(user, ttlSeconds);
 }
 
 /** The demo page's URL for a peer of `room`, with its own token (no dev-token endpoint needed). */
@@ -23,7 +23,8 @@ export function demoPageUrl(server: VoxfaceServer, room: string, name: string): 
 
 /** The Prometheus text of /metrics. */
 export async function readMetrics(server: VoxfaceServer): Promise<string> {
-  const reply = await fetch(`${server.url}/metrics`);
+  if (!server.adminUrl) throw new Error('the bench server has no admin listener');
+  const reply = await fetch(`${server.adminUrl}/metrics`);
   if (!reply.ok) throw new Error(`/metrics answered ${reply.status}`);
   return reply.text();
 }
