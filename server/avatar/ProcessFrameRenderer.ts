@@ -5,9 +5,12 @@
  * a render in flight rejects with it, and the owner ends the session and tells the
  * peer. (Renders used to run in a worker thread, whose native fault killed the whole
  * server.) Frames come back over a socket pair into one buffer the renderer reuses;
- * the frame stays valid until the next render call. The copy costs ~0.1 ms at
- * 256x256 and ~0.4 ms at 640x360 RGBA over the render itself (`npx tsx
- * test/bench/renderTransfer.bench.ts`; see its output for this machine's figures).
+ * the frame stays valid until the next render call. What the boundary adds to a render
+ * (request, two wake-ups, the frame's copy), measured with `npx tsx
+ * test/bench/renderTransfer.bench.ts` on the 2-core dev machine under a load average of
+ * 12-24: p50 3.7-4.7 ms (minimum 2.1) at 256x256, p50 8.7-16 ms (minimum 1.2-2.7) at
+ * 640x360 RGBA, mostly waiting to be scheduled; the round trips were no slower than the
+ * worker thread's in the same conditions (256x256 p50: 30-40 ms against 56-97 ms).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
