@@ -108,12 +108,13 @@ export function renderProcessPids(): number[] {
   return pids;
 }
 
-export async function waitUntil<T>(read: () => T, ok: (value: T) => boolean, ms: number, what: string): Promise<T> {
+/** Polls `read` until `ok` holds; after `ms`, throws naming `what` (a function: read when it fails) and the last value. */
+export async function waitUntil<T>(read: () => T, ok: (value: T) => boolean, ms: number, what: string | (() => string)): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = read();
     if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after ${ms} ms`);
+    if (Date.now() > deadline) throw new Error(`${typeof what === 'function' ? what() : what}: still ${JSON.stringify(value)} after ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
