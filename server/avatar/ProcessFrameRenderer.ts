@@ -59,7 +59,10 @@ export class ProcessFrameRenderer implements FrameRenderer {
     options.signal?.throwIfAborted();
     const init: RenderProcessInit = { avatarPath, width: size.width, height: size.height, ...(options.renderScale ? { renderScale: options.renderScale } : {}) };
     // stdin: requests; stdout unused; stderr shared (the child's warnings land in the server's log); fd 3: frames.
-    const child = spawn(process.execPath, [ENTRY, JSON.stringify(init)], { stdio: ['pipe', 'ignore', 'inherit', 'pipe'] });
+    // The server's secret stays with the server: a renderer fed a crafted avatar file has no use for it.
+    const env = { ...process.env };
+    delete env.VOXFACE_SECRET;
+    const child = spawn(process.execPath, [ENTRY, JSON.stringify(init)], { stdio: ['pipe', 'ignore', 'inherit', 'pipe'], env });
     const renderer = new ProcessFrameRenderer(child, new Uint8Array(size.width * size.height * 4), size.width, size.height);
     await renderer.#ready(options.signal);
     return renderer;
