@@ -25,14 +25,14 @@ import { FACE_LANDMARKER_MODEL, SELFIE_SEGMENTER_MODEL, ensureModelAsset } from 
 import { CoefficientIngest } from './streams/CoefficientIngest';
 import { AvatarService, type RendererFactory } from './avatar/AvatarService';
 import { AvatarStore } from './avatar/AvatarStore';
-import { WorkerFrameRenderer } from './avatar/WorkerFrameRenderer';
+import { ProcessFrameRenderer } from './avatar/ProcessFrameRenderer';
 import { onboardingRouter } from './onboarding/onboardingRouter';
 import { OnboardingService } from './onboarding/OnboardingService';
 import { TrainingQueue } from './onboarding/TrainingQueue';
 import { OnboardingProgress } from './onboarding/OnboardingProgress';
 
 export interface VoxfaceServerDependencies {
-  /** Makes a renderer for a stored avatar (default: a render thread per avatar session). */
+  /** Makes a renderer for a stored avatar (default: a render process per avatar renderer). */
   rendererFactory?: RendererFactory;
 }
 
@@ -82,10 +82,10 @@ export class VoxfaceServer {
     this.#signaling = new SignalingServer(this.io, config, this.rooms, this.metrics);
     this.avatarStore = new AvatarStore(config.avatarDir);
     const rendererFactory: RendererFactory = deps.rendererFactory
-      ?? ((id, size) => WorkerFrameRenderer.open(this.avatarStore.existing(id), size, config.avatarRenderScale));
+      ?? ((id, size, signal) => ProcessFrameRenderer.open(this.avatarStore.existing(id), size, { renderScale: config.avatarRenderScale, signal }));
     this.avatars = new AvatarService(this.coefficients, rendererFactory, {
       width: config.avatarSize, height: config.avatarSize, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
-      marker: config.avatarMarker,
+      marker: config.avatarMarker, limits: config.avatarLimits,
       authorize: (userId, avatarId) => {
         if (!this.avatarStore.canDrive(userId, avatarId)) {
           throw new SignalingError('forbidden', `avatar '${avatarId}' belongs to another user`);
@@ -93,6 +93,7 @@ export class VoxfaceServer {
       },
     });
     this.#signaling.avatars = this.avatars;
+    this.metrics.trackAvatars(this.avatars);
     const onboardingDir = config.onboardingDir ?? join(config.avatarDir, '.onboarding');
     this.trainingQueue = new TrainingQueue({
       dir: onboardingDir, store: this.avatarStore, concurrency: config.onboardingConcurrency, maxAttempts: config.onboardingMaxAttempts,

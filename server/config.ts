@@ -7,6 +7,7 @@ import { BlockList, isIP } from 'node:net';
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import { FACE_LANDMARKER_MODEL, SELFIE_SEGMENTER_MODEL } from './assets/ModelAsset';
+import type { AvatarLimits } from './avatar/AvatarServiceTypes';
 import type { OnboardingLimits } from './onboarding/OnboardingService';
 import { capsForPortRange, defaultCapLimits, type CapLimits } from './rooms/Capacity';
 import type { TrainingOptions } from './onboarding/TrainingJobTypes';
@@ -66,6 +67,8 @@ export interface VoxfaceConfig {
   avatarRenderScale: number;
   /** Draw a sequence-number marker into avatar frames (latency benchmarks). */
   avatarMarker: boolean;
+  /** Avatar caps: sessions (server, per peer), render processes, video encoders (docs in AvatarServiceTypes). */
+  avatarLimits: AvatarLimits;
   /**
    * Train-on-join: uploads, datasets and jobs.json live here (docs/onboarding.md).
    * Unset: `.onboarding` inside avatarDir, so a store and its owners' training data
@@ -172,6 +175,21 @@ function modelFrom(raw: string | undefined): TrainingOptions['model'] {
 
 const MIB = 1024 * 1024;
 
+/**
+ * Two avatar sessions per core by default (each renders in a process of its own; the
+ * scheduler lowers their frame rate above the render budget), and room for a new
+ * version or a replacement loading beside each of a quarter of them.
+ */
+function avatarLimitsFrom(env: NodeJS.ProcessEnv): AvatarLimits {
+  const maxSessions = intFrom(env, 'VOXFACE_MAX_AVATAR_SESSIONS', Math.max(4, cpus().length * 2), 0, 10_000);
+  return {
+    maxSessions,
+    maxSessionsPerPeer: intFrom(env, 'VOXFACE_MAX_AVATAR_SESSIONS_PER_PEER', 2, 0, 100),
+    maxRenderProcesses: intFrom(env, 'VOXFACE_MAX_RENDER_PROCESSES', maxSessions + Math.max(2, Math.ceil(maxSessions / 4)), 0, 10_000),
+    maxEncoders: intFrom(env, 'VOXFACE_MAX_AVATAR_ENCODERS', maxSessions, 0, 10_000),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<VoxfaceConfig> = {}): VoxfaceConfig {
   const secret = secretFrom(env);
   // Loopback by default: `npm start` serves this machine's browser in dev mode, and nobody else.
@@ -235,6 +253,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     avatarBitrateKbps: intFrom(env, 'VOXFACE_AVATAR_BITRATE', 600, 50, 10000),
     avatarRenderScale: numberFrom(env, 'VOXFACE_AVATAR_RENDER_SCALE', 0.35, 0.1, 1),
     avatarMarker: env.VOXFACE_AVATAR_MARKER === '1',
+    avatarLimits: avatarLimitsFrom(env),
     onboardingDir: env.VOXFACE_ONBOARDING_DIR || undefined,
     onboardingLimits: {
       maxFrameBytes: intFrom(env, 'VOXFACE_ONBOARDING_MAX_FRAME_KB', 256, 16, 8192) * 1024,

@@ -1,5 +1,6 @@
 /** Prometheus metrics: gauges read live state when scraped; counters count events. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AvatarService } from './avatar/AvatarService';
 import type { WorkerPool } from './media/WorkerPool';
 import { CAP_NAMES, CAPS, type Capacity } from './rooms/Capacity';
 import type { RoomManager } from './rooms/RoomManager';
@@ -89,5 +90,18 @@ export class Metrics {
         }
       },
     });
+  }
+
+  /** Avatar caps: what runs now and each limit (a refusal is counted in voxface_signaling_requests_total by its code). */
+  trackAvatars(avatars: AvatarService): void {
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+    gauge('voxface_avatar_sessions', 'Avatar sessions (started or waiting for their stream)', () => avatars.usage().sessions);
+    gauge('voxface_avatar_sessions_limit', 'Cap on avatar sessions (VOXFACE_MAX_AVATAR_SESSIONS)', () => avatars.usage().limits.maxSessions);
+    gauge('voxface_avatar_sessions_per_peer_limit', 'Cap on one peer\'s avatar sessions (VOXFACE_MAX_AVATAR_SESSIONS_PER_PEER)', () => avatars.usage().limits.maxSessionsPerPeer);
+    gauge('voxface_render_processes', 'Avatar render processes (loading or rendering)', () => avatars.usage().renderProcesses);
+    gauge('voxface_render_processes_limit', 'Cap on render processes (VOXFACE_MAX_RENDER_PROCESSES)', () => avatars.usage().limits.maxRenderProcesses);
+    gauge('voxface_avatar_encoders', 'Avatar video encoder (ffmpeg) processes', () => avatars.usage().encoders);
+    gauge('voxface_avatar_encoders_limit', 'Cap on video encoders (VOXFACE_MAX_AVATAR_ENCODERS)', () => avatars.usage().limits.maxEncoders);
   }
 }

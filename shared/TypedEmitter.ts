@@ -34,6 +34,11 @@ export class TypedEmitter<Events extends EventMap> {
     return this;
   }
 
+  /** Listeners of `event` (leak checks). */
+  listenerCount<K extends keyof Events>(event: K): number {
+    return this.#listeners.get(event)?.size ?? 0;
+  }
+
   removeAllListeners(): void {
     this.#listeners.clear();
   }

@@ -49,6 +49,8 @@ const avatarSelect = $<HTMLSelectElement>('avatar');
 const coefficientReadout = $<HTMLOutputElement>('coefficient-readout');
 let localStream: MediaStream | undefined;
 let readoutTimer: ReturnType<typeof setInterval> | undefined;
+/** The room in which the camera replaced the avatar (a failed enable and a later stop fall back once). */
+let cameraFallback: VoxfaceRoom | undefined;
 const events: string[] = [];
 
 roomInput.value = params.get('room') ?? 'demo';
@@ -197,20 +199,34 @@ async function loadAvatarChoices(): Promise<void> {
   if (wanted && [...avatarSelect.options].some((o) => o.value === wanted)) avatarSelect.value = wanted;
 }
 
-/** Joins as an avatar: microphone published, camera only tracked; falls back to the camera if the avatar fails. */
+/** Sends the camera instead of the avatar (once per join), saying why. */
+async function fallBackToCamera(room: VoxfaceRoom, stream: MediaStream, notice: string): Promise<void> {
+  if (cameraFallback === room) return;
+  cameraFallback = room;
+  showNotice(notice);
+  log('avatar-fallback');
+  await setSendCoefficients(false);
+  $<HTMLVideoElement>('local-video').srcObject = stream;
+  $<HTMLElement>('local-tile').classList.remove('avatar');
+  $<HTMLElement>('local-tile').querySelector('figcaption')!.textContent = 'You';
+  await room.publishTrack(stream.getVideoTracks()[0]!, { source: 'camera' });
+}
+
+/** Joins as an avatar: microphone published, camera only tracked; falls back to the camera if the avatar fails or stops. */
 async function startAvatar(room: VoxfaceRoom, avatarId: string, stream: MediaStream): Promise<void> {
   const [audio] = stream.getAudioTracks();
   if (audio) await room.publishTrack(audio, { source: 'mic' });
+  room.on('avatarStopped', ({ reason, message }) => {
+    log(`avatarStopped:${reason}`);
+    fallBackToCamera(room, stream, `Your avatar stopped (${message}): sending your camera instead.`).catch((error: Error) => showNotice(error.message));
+  });
   await setSendCoefficients(true);
   try {
     await room.enableAvatar(avatarId);
     log(`avatar:${avatarId}`);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    showNotice(`Your avatar could not be used (${reason}): sending your camera instead.`);
-    log('avatar-fallback');
-    await setSendCoefficients(false);
-    await room.publishTrack(stream.getVideoTracks()[0]!, { source: 'camera' });
+    await fallBackToCamera(room, stream, `Your avatar could not be used (${reason}): sending your camera instead.`);
   }
 }
 

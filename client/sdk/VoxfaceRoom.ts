@@ -56,6 +56,11 @@ export interface RoomEvents {
   disconnected: { reason: string };
   /** A peer's server-rendered avatar changed state ('stalled': its picture is frozen). */
   avatarStatus: NotificationMap['avatarStatus'];
+  /**
+   * This peer's avatar ended without being asked to (its render process crashed, its
+   * encoder failed, ...): `message` says why. Publish the camera instead, as the demo does.
+   */
+  avatarStopped: NotificationMap['avatarStopped'];
   /** A background operation failed (consuming a new track, say). */
   error: Error;
 }
@@ -120,6 +125,7 @@ export class VoxfaceRoom extends TypedEmitter<RoomEvents> {
     });
     s.on('consumerClosed', ({ consumerId }) => this.#removeConsumer(consumerId));
     s.on('avatarStatus', (status) => this.emit('avatarStatus', status));
+    s.on('avatarStopped', (stopped) => this.emit('avatarStopped', stopped));
     s.on('roomClosed', ({ reason }) => {
       this.emit('roomClosed', { reason });
       this.#teardown();

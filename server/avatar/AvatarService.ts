@@ -6,43 +6,36 @@
  * time within the machine's budget by lowering their frame rate, and says so.
  * reloadAvatar() swaps a newer version of an avatar (train-on-join installs
  * better ones while the owner is in a call) into its live sessions between frames.
+ *
+ * Requests: asking again for the avatar a peer has (or is loading) changes nothing;
+ * asking for another one loads it while the current one keeps rendering, and the last
+ * request wins (a load or start it replaced is abandoned and cleaned up). A renderer
+ * that faults (its process died) ends only its peer's avatar, and the peer is told
+ * (`avatarStopped`). Sessions, render processes and encoders are capped (AvatarLimits).
  */
 import { cpus } from 'node:os';
 import { TypedEmitter } from '../../shared/TypedEmitter';
+import type { AvatarStopReason } from '../../shared/signaling/messages';
 import { Logger } from '../Logger';
 import type { Peer } from '../rooms/Peer';
 import type { Room } from '../rooms/Room';
 import type { CoefficientIngest } from '../streams/CoefficientIngest';
-import { AvatarSession, type AvatarSessionOptions } from './AvatarSession';
-import type { FrameRenderer } from './FrameRendererTypes';
 import { SignalingError } from '../signaling/SignalingError';
+import { AvatarSession } from './AvatarSession';
+import type { AvatarLimits, AvatarServiceEvents, AvatarServiceOptions, AvatarUsage, RendererFactory } from './AvatarServiceTypes';
+import type { FrameRenderer } from './FrameRendererTypes';
+import { VideoInjector } from './VideoInjector';
+
+export type { AvatarLimits, AvatarServiceEvents, AvatarServiceOptions, AvatarUsage, RendererFactory } from './AvatarServiceTypes';
 
 const logger = new Logger('AvatarService');
 
-/** Loads an avatar and returns a renderer for it (throws a clear error for a bad file). */
-export type RendererFactory = (avatarId: string, size: { width: number; height: number }) => Promise<FrameRenderer>;
-
-export interface AvatarServiceOptions extends AvatarSessionOptions {
-  /** Throws (a SignalingError) when the peer's user may not drive `avatarId`. */
-  authorize?: (userId: string, avatarId: string) => void;
-  width: number;
-  height: number;
-  /** Busy render threads all sessions may use together (each session renders on its own thread); default 0.6 per core. */
-  renderBudget?: number;
-  minFps?: number;
-}
-
-export interface AvatarServiceEvents {
-  [key: string]: unknown;
-  sessionStarted: AvatarSession;
-  sessionEnded: { roomId: string; peerId: string; reason: string };
-  /** The scheduler changed every session's rendered-frame rate (overload or recovery). */
-  rateChanged: { targetFps: number; load: number };
-  /** A newer version of the avatar now renders for this peer. */
-  avatarReloaded: { roomId: string; peerId: string; avatarId: string };
-}
+/** Endings nobody asked for: the peer is told, so its client can send the camera instead. */
+const UNASKED = new Set<string>(['renderer-crashed', 'render-failed', 'video-encoder-failed', 'video-router-closed', 'start-failed'] satisfies AvatarStopReason[]);
 
 interface Wanted {
+  /** `${roomId}/${peerId}` */
+  key: string;
   room: Room;
   peer: Peer;
   avatarId: string;
@@ -52,14 +45,32 @@ interface Wanted {
   starting?: Promise<void>;
   /** Counts reloads, so a version that loads after a newer one is dropped. */
   generation: number;
+  /** Removes the peer-left listener (one per wish, removed with it). */
+  unwatch: () => void;
+  /** Why the wish ended (a session that finishes starting after that closes with it). */
+  ended?: string;
+}
+
+interface Loading {
+  avatarId: string;
+  peerId: string;
+  abort: AbortController;
+  done: Promise<void>;
 }
 
 export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   readonly #ingest: CoefficientIngest;
   readonly #createRenderer: RendererFactory;
-  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker' | 'authorize'>> & AvatarServiceOptions;
+  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker' | 'authorize' | 'limits'>> & AvatarServiceOptions;
+  readonly #limits: AvatarLimits;
   /** Keyed by `${roomId}/${peerId}`. */
   readonly #wanted = new Map<string, Wanted>();
+  /** Avatar loads under way, by the same key (at most one per peer: a newer request aborts it). */
+  readonly #loading = new Map<string, Loading>();
+  /** Renderers open (each a render process), loads included. */
+  #renderers = 0;
+  /** Sessions between the encoder check and their encoder's spawn. */
+  #encodersStarting = 0;
   readonly #scheduler: ReturnType<typeof setInterval>;
   #targetFps: number;
   #closed = false;
@@ -69,12 +80,16 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     this.#ingest = ingest;
     this.#createRenderer = createRenderer;
     this.#options = { renderBudget: Math.max(0.5, cpus().length * 0.6), minFps: 5, ...options };
+    this.#limits = { maxSessions: Infinity, maxSessionsPerPeer: Infinity, maxRenderProcesses: Infinity, maxEncoders: Infinity, ...options.limits };
     this.#targetFps = options.fps;
     ingest.on('streamOpened', ({ roomId, peerId }) => {
       const wanted = this.#wanted.get(`${roomId}/${peerId}`);
-      if (wanted && !wanted.session) this.#startSession(wanted).catch(() => undefined);
+      if (wanted && !wanted.session) this.#startSession(wanted, false).catch(() => undefined);
     });
-    ingest.on('streamClosed', ({ roomId, peerId }) => this.#endSession(`${roomId}/${peerId}`, 'stream-closed', false));
+    ingest.on('streamClosed', ({ roomId, peerId }) => {
+      const wanted = this.#wanted.get(`${roomId}/${peerId}`);
+      if (wanted) this.#end(wanted, 'stream-closed', false);
+    });
     this.#scheduler = setInterval(() => this.#schedule(), 1000);
   }
 
@@ -82,31 +97,42 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     return [...this.#wanted.values()].flatMap((w) => (w.session ? [w.session] : []));
   }
 
-  /** Loads `avatarId` for `peer`; rendering starts when (or if) its coefficient stream is open. */
+  /** What runs now against the caps (for /metrics). */
+  usage(): AvatarUsage {
+    return { sessions: this.#sessionKeys().size, renderProcesses: this.#renderers, encoders: VideoInjector.runningEncoders, limits: { ...this.#limits } };
+  }
+
+  /**
+   * Loads `avatarId` for `peer`; rendering starts when (or if) its coefficient stream
+   * is open. Resolves once it renders (or waits for its stream), or once a later
+   * request replaced this one.
+   */
   async enable(room: Room, peer: Peer, avatarId: string): Promise<void> {
     if (this.#closed) throw new SignalingError('internal', 'avatar service closed');
     this.#options.authorize?.(peer.user, avatarId);
     const key = `${room.id}/${peer.id}`;
-    this.#endSession(key, 'replaced', true);
-    let renderer: FrameRenderer;
+    const loading = this.#loading.get(key);
+    // The same request again (a retry, a loop): one load, one renderer.
+    if (loading?.avatarId === avatarId) return loading.done;
+    // The last request wins: a load it replaces is abandoned (its process ended).
+    if (loading) {
+      this.#loading.delete(key);
+      loading.abort.abort();
+    }
+    const current = this.#wanted.get(key);
+    if (current?.avatarId === avatarId) {
+      await current.starting;
+      return;
+    }
+    this.#admit(peer, key);
+    const abort = new AbortController();
+    const entry: Loading = { avatarId, peerId: peer.id, abort, done: this.#load(room, peer, key, avatarId, abort.signal) };
+    this.#loading.set(key, entry);
     try {
-      renderer = await this.#createRenderer(avatarId, { width: this.#options.width, height: this.#options.height });
-    } catch (error) {
-      throw new SignalingError('bad-request', `avatar '${avatarId}' cannot be used: ${error instanceof Error ? error.message : String(error)}`);
+      await entry.done;
+    } finally {
+      if (this.#loading.get(key) === entry) this.#loading.delete(key);
     }
-    if (peer.closed || room.closed) {
-      renderer.close();
-      throw new SignalingError('not-joined', 'peer left while its avatar was loading');
-    }
-    const wanted: Wanted = { room, peer, avatarId, renderer, generation: 0 };
-    this.#wanted.set(key, wanted);
-    const onLeft = (left: Peer) => {
-      if (left !== peer) return;
-      room.off('peerLeft', onLeft);
-      this.#endSession(key, 'peer-left', true);
-    };
-    room.on('peerLeft', onLeft);
-    if (this.#ingest.get(room.id, peer.id)) await this.#startSession(wanted);
   }
 
   /**
@@ -116,13 +142,12 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
    * kept. Resolves with the number of peers now on the new version.
    */
   async reloadAvatar(avatarId: string): Promise<number> {
-    const size = { width: this.#options.width, height: this.#options.height };
-    const targets = [...this.#wanted.entries()].filter(([, w]) => w.avatarId === avatarId);
-    const results = await Promise.all(targets.map(async ([key, wanted]) => {
+    const targets = [...this.#wanted.values()].filter((w) => w.avatarId === avatarId);
+    const results = await Promise.all(targets.map(async (wanted) => {
       const generation = ++wanted.generation;
       let renderer: FrameRenderer;
       try {
-        renderer = await this.#createRenderer(avatarId, size);
+        renderer = await this.#openRenderer(avatarId);
       } catch (error) {
         logger.warn(`new version of avatar '${avatarId}' could not be loaded for ${wanted.peer.id}; keeping the current one: ${String(error)}`);
         return false;
@@ -130,7 +155,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       // A session being started holds wanted.renderer: swap only once it runs (or failed).
       while (wanted.starting) await wanted.starting;
       // Dropped when the peer stopped (or replaced) its avatar meanwhile, or a newer version came.
-      const current = () => this.#wanted.get(key) === wanted && wanted.generation === generation;
+      const current = () => this.#wanted.get(wanted.key) === wanted && wanted.generation === generation;
       if (!current()) {
         renderer.close();
         return false;
@@ -143,6 +168,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       }
       const previous = wanted.renderer;
       wanted.renderer = renderer;
+      this.#watchFault(wanted, renderer);
       previous.close();
       this.emit('avatarReloaded', { roomId: wanted.room.id, peerId: wanted.peer.id, avatarId });
       return true;
@@ -151,36 +177,143 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   }
 
   disable(room: Room, peer: Peer): void {
-    this.#endSession(`${room.id}/${peer.id}`, 'disabled', true);
+    const key = `${room.id}/${peer.id}`;
+    const loading = this.#loading.get(key);
+    this.#loading.delete(key);
+    loading?.abort.abort();
+    const wanted = this.#wanted.get(key);
+    if (wanted) this.#end(wanted, 'disabled', true);
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#scheduler);
-    for (const key of [...this.#wanted.keys()]) this.#endSession(key, 'server-shutdown', true);
+    for (const loading of this.#loading.values()) loading.abort.abort();
+    this.#loading.clear();
+    for (const wanted of [...this.#wanted.values()]) this.#end(wanted, 'server-shutdown', true);
     this.removeAllListeners();
   }
 
-  async #startSession(wanted: Wanted): Promise<void> {
+  /** Keys with an avatar wished for or loading (a peer replacing its avatar counts once). */
+  #sessionKeys(): Set<string> {
+    return new Set([...this.#wanted.keys(), ...this.#loading.keys()]);
+  }
+
+  /** Throws the cap's error when a new avatar for `key` would exceed the session caps. */
+  #admit(peer: Peer, key: string): void {
+    const keys = this.#sessionKeys();
+    if (keys.has(key)) return; // a replacement, not one more
+    const { maxSessions, maxSessionsPerPeer } = this.#limits;
+    if (keys.size >= maxSessions) throw new SignalingError('avatar-session-limit', `the server runs ${keys.size} avatar sessions, its limit`);
+    const ofPeer = [...this.#wanted.values()].filter((w) => w.peer.id === peer.id).length
+      + [...this.#loading.entries()].filter(([k, l]) => l.peerId === peer.id && !this.#wanted.has(k)).length;
+    if (ofPeer >= maxSessionsPerPeer) throw new SignalingError('avatar-peer-limit', `peer '${peer.id}' has ${ofPeer} avatar sessions, the limit per peer`);
+  }
+
+  async #load(room: Room, peer: Peer, key: string, avatarId: string, signal: AbortSignal): Promise<void> {
+    let renderer: FrameRenderer;
+    try {
+      renderer = await this.#openRenderer(avatarId, signal);
+    } catch (error) {
+      // Replaced by a later request: its outcome is what counts.
+      if (signal.aborted) return;
+      if (error instanceof SignalingError) throw error;
+      throw new SignalingError('bad-request', `avatar '${avatarId}' cannot be used: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (signal.aborted || this.#closed) {
+      renderer.close();
+      return;
+    }
+    if (peer.closed || room.closed) {
+      renderer.close();
+      throw new SignalingError('not-joined', 'peer left while its avatar was loading');
+    }
+    // The previous avatar rendered until now; this one takes over.
+    const previous = this.#wanted.get(key);
+    if (previous) this.#end(previous, 'replaced', true);
+    const onLeft = (left: Peer) => {
+      if (left === peer) this.#end(wanted, 'peer-left', true);
+    };
+    const wanted: Wanted = { key, room, peer, avatarId, renderer, generation: 0, unwatch: () => room.off('peerLeft', onLeft) };
+    this.#wanted.set(key, wanted);
+    room.on('peerLeft', onLeft);
+    this.#watchFault(wanted, renderer);
+    if (this.#ingest.get(room.id, peer.id)) await this.#startSession(wanted, true);
+  }
+
+  /** A renderer from the factory, counted against maxRenderProcesses until it is closed. */
+  async #openRenderer(avatarId: string, signal?: AbortSignal): Promise<FrameRenderer> {
+    if (this.#renderers >= this.#limits.maxRenderProcesses) {
+      throw new SignalingError('render-process-limit', `the server runs ${this.#renderers} render processes, its limit`);
+    }
+    this.#renderers += 1;
+    let renderer: FrameRenderer;
+    try {
+      renderer = await this.#createRenderer(avatarId, { width: this.#options.width, height: this.#options.height }, signal);
+    } catch (error) {
+      this.#renderers -= 1;
+      throw error;
+    }
+    let released = false;
+    return {
+      width: renderer.width,
+      height: renderer.height,
+      get pid() { return renderer.pid; },
+      ...(renderer.fault ? { fault: renderer.fault } : {}),
+      render: (face) => renderer.render(face),
+      close: () => {
+        if (!released) this.#renderers -= 1;
+        released = true;
+        renderer.close();
+      },
+    };
+  }
+
+  /** A renderer that faults ends its peer's avatar (if it is still the one in use). */
+  #watchFault(wanted: Wanted, renderer: FrameRenderer): void {
+    void renderer.fault?.then((fault) => {
+      if (wanted.renderer !== renderer) return;
+      logger.error(`avatar '${wanted.avatarId}' of ${wanted.peer.id} stopped: ${fault.message}`);
+      this.#end(wanted, fault.reason, true, fault.message);
+    });
+  }
+
+  async #startSession(wanted: Wanted, requested: boolean): Promise<void> {
     const stream = this.#ingest.get(wanted.room.id, wanted.peer.id);
     if (!stream || wanted.starting || wanted.session) return;
     let done!: () => void;
     wanted.starting = new Promise<void>((resolve) => { done = resolve; });
     try {
-      const session = await AvatarSession.start(wanted.room, wanted.peer, stream, wanted.renderer, {
-        fps: this.#options.fps, codec: this.#options.codec, bitrateKbps: this.#options.bitrateKbps, stallMs: this.#options.stallMs,
-        marker: this.#options.marker,
-      });
+      if (VideoInjector.runningEncoders + this.#encodersStarting >= this.#limits.maxEncoders) {
+        throw new SignalingError('encoder-limit', `the server runs ${VideoInjector.runningEncoders + this.#encodersStarting} video encoders, its limit`);
+      }
+      this.#encodersStarting += 1;
+      let session: AvatarSession;
+      try {
+        session = await AvatarSession.start(wanted.room, wanted.peer, stream, wanted.renderer, {
+          fps: this.#options.fps, codec: this.#options.codec, bitrateKbps: this.#options.bitrateKbps, stallMs: this.#options.stallMs,
+          marker: this.#options.marker,
+        });
+      } finally {
+        this.#encodersStarting -= 1;
+      }
+      // Abandoned while it started (replaced, disabled, its peer left, its renderer died), or its stream closed meanwhile.
+      if (this.#wanted.get(wanted.key) !== wanted || this.#ingest.get(wanted.room.id, wanted.peer.id) !== stream) {
+        session.close(wanted.ended ?? 'stream-closed');
+        return;
+      }
       session.setTargetFps(this.#targetFps);
       wanted.session = session;
       session.on('closed', ({ reason }) => {
-        if (wanted.session === session) this.#endSession(`${wanted.room.id}/${wanted.peer.id}`, reason, true);
+        if (wanted.session === session) this.#end(wanted, reason, true);
       });
       this.emit('sessionStarted', session);
     } catch (error) {
-      logger.error(`cannot start the avatar of ${wanted.peer.id}: ${String(error)}`);
-      this.#endSession(`${wanted.room.id}/${wanted.peer.id}`, 'start-failed', true);
+      const message = error instanceof Error ? error.message : String(error);
+      logger.error(`cannot start the avatar of ${wanted.peer.id}: ${message}`);
+      // The request reports its own failure; a start on a reopened stream is told to the peer.
+      this.#end(wanted, 'start-failed', true, message, !requested);
       throw error;
     } finally {
       wanted.starting = undefined;
@@ -188,14 +321,18 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     }
   }
 
-  /** Ends the session; `forget` also drops the wish (a closed stream keeps it, to restart on reopen). */
-  #endSession(key: string, reason: string, forget: boolean): void {
-    const wanted = this.#wanted.get(key);
-    if (!wanted) return;
+  /**
+   * Ends the wish's session; `forget` also drops the wish (a closed stream keeps it, to
+   * restart on reopen). Only the wish in place acts: one a later request replaced is gone already.
+   */
+  #end(wanted: Wanted, reason: string, forget: boolean, message = reason, notify = true): void {
+    if (this.#wanted.get(wanted.key) !== wanted) return;
     const session = wanted.session;
     wanted.session = undefined;
     if (forget) {
-      this.#wanted.delete(key);
+      wanted.ended = reason;
+      this.#wanted.delete(wanted.key);
+      wanted.unwatch();
       session?.close(reason);
       wanted.renderer.close();
     } else if (session) {
@@ -203,10 +340,13 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       session.close(reason);
     }
     if (session || forget) this.emit('sessionEnded', { roomId: wanted.room.id, peerId: wanted.peer.id, reason });
+    if (forget && notify && UNASKED.has(reason)) {
+      wanted.peer.notify('avatarStopped', { avatarId: wanted.avatarId, reason: reason as AvatarStopReason, message });
+    }
   }
 
   /**
-   * Load = busy render threads: the sum over sessions of render ms per frame x
+   * Load = busy render processes: the sum over sessions of render ms per frame x
    * rendered frames per second / 1000. Above the budget every session renders less
    * often (down to minFps); well below it, the rate recovers.
    */
@@ -215,7 +355,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     if (sessions.length === 0) return;
     const load = sessions.reduce((sum, s) => {
       const st = s.stats();
-      // One render thread per session: it cannot be more than fully busy.
+      // One render process per session: it cannot be more than fully busy.
       return sum + Math.min(1, (st.renderMsP50 * Math.max(st.renderedFps, 1)) / 1000);
     }, 0);
     let target = this.#targetFps;

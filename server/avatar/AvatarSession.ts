@@ -18,7 +18,7 @@ import { Logger } from '../Logger';
 import type { Peer } from '../rooms/Peer';
 import type { Room } from '../rooms/Room';
 import { DrivenFace, type DrivenFaceStatus } from './DrivenFace';
-import type { FrameRenderer } from './FrameRendererTypes';
+import { faultOf, type FrameRenderer } from './FrameRendererTypes';
 import { VideoInjector } from './VideoInjector';
 import { stampMarker } from '../../shared/avatar/frameMarker';
 import type { AvatarCodec } from './encoderArgs';
@@ -297,7 +297,8 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
         this.#rendering = false;
         if (this.#closed) return;
         logger.error(`render failed for ${this.peer.id}: ${String(error)}`);
-        this.close('render-failed');
+        // A renderer whose process died says so ('renderer-crashed'); any other failure is the render's.
+        this.close(faultOf(error)?.reason ?? 'render-failed');
       },
     );
     return true;

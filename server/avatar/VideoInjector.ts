@@ -49,7 +49,15 @@ export interface VideoInjectorStats {
 
 const PAYLOAD_TYPE = { VP8: 101, H264: 102 } as const;
 
+/** ffmpeg processes alive, all injectors together (the server caps them). */
+let runningEncoders = 0;
+
 export class VideoInjector extends TypedEmitter<VideoInjectorEvents> {
+  /** Encoder (ffmpeg) processes running now, every injector's. */
+  static get runningEncoders(): number {
+    return runningEncoders;
+  }
+
   readonly width: number;
   readonly height: number;
   readonly #options: Required<Omit<VideoInjectorOptions, 'router'>> & { router: types.Router };
@@ -157,6 +165,9 @@ export class VideoInjector extends TypedEmitter<VideoInjectorEvents> {
       keyframeIntervalSeconds: o.keyframeIntervalSeconds, payloadType, ssrc, rtpPort,
     });
     const encoder = spawn(o.ffmpegPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Counted from spawn to exit ('close' follows 'exit' even for a process that never ran).
+    runningEncoders += 1;
+    encoder.once('close', () => { runningEncoders -= 1; });
     this.#encoder = encoder;
     this.#writable = true;
     let stderr = '';

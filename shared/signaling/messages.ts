@@ -117,6 +117,11 @@ export type SignalingErrorCode =
   | 'producer-limit'
   | 'consumer-limit'
   | 'data-producer-limit'
+  // Avatar caps: the server's avatar sessions, one peer's (across rooms), render processes, video encoders.
+  | 'avatar-session-limit'
+  | 'avatar-peer-limit'
+  | 'render-process-limit'
+  | 'encoder-limit'
   | 'internal';
 
 export type SignalingReply<T = unknown> =
@@ -173,6 +178,14 @@ export interface NotificationMap {
   transportClosed: { transportId: string; reason: 'connect-timeout' };
   /** A peer's server-rendered avatar changed state ('stalled': its stream stopped, the picture is frozen). */
   avatarStatus: { peerId: string; status: 'waiting' | 'live' | 'lost' | 'stalled' };
+  /** This peer's avatar ended without being asked to (its render process crashed, say): send the camera instead. */
+  avatarStopped: { avatarId: string; reason: AvatarStopReason; message: string };
 }
+
+/**
+ * Why an avatar ended on its own: its render process died, a render failed, its video
+ * encoder kept failing or its router closed, or its session could not start.
+ */
+export type AvatarStopReason = 'renderer-crashed' | 'render-failed' | 'video-encoder-failed' | 'video-router-closed' | 'start-failed';
 
 export type NotificationMethod = keyof NotificationMap;

@@ -3,8 +3,8 @@
  * Chromium's beeping fake microphone), page B receives. Prints capture-to-receiver
  * latency p50/p95 (the frame marker carries each coefficient packet's sequence
  * number through render, encoder and network to B's decoded frames), fps B decodes
- * and the rate of newly rendered frames, server CPU per avatar (Node with its render
- * thread, the encoder, the mediasoup worker), avatar video kbps, and the audio-video
+ * and the rate of newly rendered frames, server CPU per avatar (Node, the render
+ * process, the encoder, the mediasoup worker), avatar video kbps, and the audio-video
  * offset B experiences (beep latency vs marker latency). Baseline in the same run:
  * the server's CPU while A sends its camera instead. AVATAR=<file.vxa> uses a real
  * avatar; the default is the test's synthetic one. SIZE (256), SECONDS (15), FPS (25: the
@@ -36,9 +36,10 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-function serverCpu(server: VoxfaceServer, encoderPid?: number): number {
+/** The server's CPU seconds: Node, its workers, and the avatar's encoder and render process. */
+function serverCpu(server: VoxfaceServer, encoderPid?: number, renderPid?: number): number {
   const own = process.cpuUsage();
-  return (own.user + own.system) / 1e6 + server.pool.workers.reduce((s, w) => s + cpuSeconds(w.pid), 0) + cpuSeconds(encoderPid);
+  return (own.user + own.system) / 1e6 + server.pool.workers.reduce((s, w) => s + cpuSeconds(w.pid), 0) + cpuSeconds(encoderPid) + cpuSeconds(renderPid);
 }
 
 async function videoBytes(page: Page, peerId: string): Promise<number> {
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
     await recordBeeps(a, null);
     await recordBeeps(b, aId);
     const session = server.avatars.sessions()[0]!;
-    const cpu0 = serverCpu(server, session.encoderPid);
+    const cpu0 = serverCpu(server, session.encoderPid, session.renderer.pid);
     const rendered0 = session.stats().framesRendered;
     const frames0 = (await inboundFigures(b)).find((f) => f.peerId === aId && f.kind === 'video')!.framesDecoded;
     const bytes0 = await videoBytes(b, aId);
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
     progress(`bench:avatar-call: measuring for ${SECONDS} s`);
     await b.waitForTimeout(SECONDS * 1000);
     const elapsed = (Date.now() - t0) / 1000;
-    const cpu1 = serverCpu(server, session.encoderPid);
+    const cpu1 = serverCpu(server, session.encoderPid, session.renderer.pid);
     const frames1 = (await inboundFigures(b)).find((f) => f.peerId === aId && f.kind === 'video')!.framesDecoded;
     const bytes1 = await videoBytes(b, aId);
     const stats = session.stats();

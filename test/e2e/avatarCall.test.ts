@@ -2,7 +2,7 @@
  * Join a call as an avatar, end to end: page A (a real clip as its camera) tracks
  * its face and sends only coefficients and audio; the server renders A's avatar
  * (built by the test: the engine trained on the synthetic head scene, driven by
- * jawOpen and browInnerUp) in a render thread and injects it as A's video; page B
+ * jawOpen and browInnerUp) in a render process and injects it as A's video; page B
  * decodes it like any camera.
  */
 import { after, before, test } from 'node:test';
@@ -124,4 +124,32 @@ test('an avatar file that fails to load falls back to the camera, and the page s
   const sources = await b.page.evaluate((id) => [...window.voxfaceDemo.room!.remoteTracks.values()].filter((t) => t.peerId === id).map((t) => String(t.appData.source)), aId);
   assert.ok(sources.includes('camera'));
   assert.equal((await fetch(`${server.url}/health`)).status, 200, 'the room keeps working');
+});
+
+test('a render process that crashes ends only that avatar: the page falls back to the camera and says why', async () => {
+  const a = await openPage(browser, `${server.url}/?room=crash&name=Ada`);
+  await a.page.evaluate(() => window.voxfaceDemo.join({ avatarId: 'synthetic' }));
+  const aId = await a.page.evaluate(() => window.voxfaceDemo.room!.peerId);
+  const b = await openPage(browser, `${server.url}/?room=crash&name=Bob`);
+  await b.page.evaluate(() => window.voxfaceDemo.join());
+  const rendering = () => server.avatars.sessions().find((s) => s.peer.id === aId && s.room.id === 'crash');
+  await pollUntil(async () => rendering()?.stats().framesRendered ?? 0, (n) => n >= 10, 15_000);
+  const pid = rendering()!.renderer.pid!;
+  // As a native fault in the kernels would: the process gets SIGSEGV.
+  process.kill(pid, 'SIGSEGV');
+
+  await a.page.waitForFunction(() => window.voxfaceDemo.events.includes('avatar-fallback'), null, { timeout: 10_000 });
+  assert.ok(await a.page.evaluate(() => window.voxfaceDemo.events.includes('avatarStopped:renderer-crashed')));
+  assert.match(await a.page.locator('#notice').textContent() ?? '', new RegExp(`Your avatar stopped \\(render process ${pid} was killed by SIGSEGV\\): sending your camera instead`));
+  const cameraFrames = async () => {
+    const sources = await b.page.evaluate((id) => [...window.voxfaceDemo.room!.remoteTracks.values()]
+      .filter((t) => t.peerId === id && t.kind === 'video').map((t) => String(t.appData.source)), aId);
+    const video = (await inboundFigures(b.page)).find((x) => x.peerId === aId && x.kind === 'video');
+    return sources.join() === 'camera' ? video?.framesDecoded ?? 0 : 0;
+  };
+  assert.ok(await pollUntil(cameraFrames, (n) => n > 10, 15_000) > 10, 'B sees A\'s camera instead of the avatar');
+  assert.equal(rendering(), undefined, 'the avatar session ended');
+  assert.equal((await fetch(`${server.url}/health`)).status, 200, 'the server serves on');
+  assert.deepEqual(a.errors, []);
+  assert.deepEqual(b.errors, []);
 });

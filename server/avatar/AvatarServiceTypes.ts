@@ -1,0 +1,51 @@
+/** The AvatarService's options, events, caps and figures. */
+import type { AvatarSession, AvatarSessionOptions } from './AvatarSession';
+import type { FrameRenderer } from './FrameRendererTypes';
+
+/**
+ * Loads an avatar and returns a renderer for it (throws a clear error for a bad file).
+ * Aborting `signal` abandons the load (a later request replaced it): the renderer's
+ * process is ended and the promise rejects.
+ */
+export type RendererFactory = (avatarId: string, size: { width: number; height: number }, signal?: AbortSignal) => Promise<FrameRenderer>;
+
+/** What one server may run at once; each refusal is a signaling error of its own code. */
+export interface AvatarLimits {
+  /** Avatar sessions (peers with an avatar, started or waiting for their stream): 'avatar-session-limit'. */
+  maxSessions: number;
+  /** Avatar sessions of one peer id across rooms (a peer has one per room): 'avatar-peer-limit'. */
+  maxSessionsPerPeer: number;
+  /** Render processes (loading, rendering, or a new version loading): 'render-process-limit'. */
+  maxRenderProcesses: number;
+  /** Video encoder (ffmpeg) processes: 'encoder-limit'. */
+  maxEncoders: number;
+}
+
+export interface AvatarUsage {
+  sessions: number;
+  renderProcesses: number;
+  encoders: number;
+  limits: AvatarLimits;
+}
+
+export interface AvatarServiceOptions extends AvatarSessionOptions {
+  /** Throws (a SignalingError) when the peer's user may not drive `avatarId`. */
+  authorize?: (userId: string, avatarId: string) => void;
+  width: number;
+  height: number;
+  /** Busy render processes all sessions may use together (each session renders in its own); default 0.6 per core. */
+  renderBudget?: number;
+  minFps?: number;
+  /** Unset caps are unbounded. */
+  limits?: Partial<AvatarLimits>;
+}
+
+export interface AvatarServiceEvents {
+  [key: string]: unknown;
+  sessionStarted: AvatarSession;
+  sessionEnded: { roomId: string; peerId: string; reason: string };
+  /** The scheduler changed every session's rendered-frame rate (overload or recovery). */
+  rateChanged: { targetFps: number; load: number };
+  /** A newer version of the avatar now renders for this peer. */
+  avatarReloaded: { roomId: string; peerId: string; avatarId: string };
+}

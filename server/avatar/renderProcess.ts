@@ -1,0 +1,53 @@
+/**
+ * The avatar render process (one per avatar renderer): loads one avatar file, then
+ * renders each face it reads on stdin and writes the RGBA frame to fd 3. It runs the
+ * native kernels away from the server, so a fault in them (a SIGSEGV) ends this
+ * process and that one avatar, never the server. It exits when its stdin closes (the
+ * server closed the renderer, or the server itself is gone).
+ */
+import { Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import { readAvatarFile } from '../engine/AvatarFile';
+import { LIVE, StreamingRenderer } from '../engine/Renderer';
+import { FaceToModelInputs } from './faceToModelInputs';
+import { MESSAGE_TYPE, messageHeader, type RenderProcessInit, type RenderProcessRequest } from './renderProcessProtocol';
+
+const init = JSON.parse(process.argv[2] ?? '{}') as RenderProcessInit;
+const out = new Socket({ fd: 3, readable: false, writable: true });
+out.on('error', () => process.exit(0)); // the server is gone
+
+function sendText(type: typeof MESSAGE_TYPE.ready | typeof MESSAGE_TYPE.error, text: string): void {
+  const payload = Buffer.from(text, 'utf8');
+  out.write(messageHeader(type, payload.length));
+  out.write(payload);
+}
+
+let renderer: StreamingRenderer;
+let inputs: FaceToModelInputs;
+try {
+  const model = readAvatarFile(init.avatarPath);
+  // Live calls use the fast inference form (LIVE); its quality cost is measured in test/engine and bench:render.
+  renderer = new StreamingRenderer(model, { width: init.width, height: init.height, ...LIVE, ...(init.renderScale ? { renderScale: init.renderScale } : {}) });
+  inputs = new FaceToModelInputs(model.config);
+  sendText(MESSAGE_TYPE.ready, JSON.stringify({ expressionCount: model.config.expressionCount }));
+} catch (error) {
+  sendText(MESSAGE_TYPE.error, error instanceof Error ? error.message : String(error));
+  out.end(() => process.exit(0));
+}
+
+// One request at a time: the server sends the next face only after this frame arrived.
+createInterface({ input: process.stdin, crlfDelay: Infinity })
+  .on('line', (line) => {
+    if (!renderer) return;
+    try {
+      const { face } = JSON.parse(line) as RenderProcessRequest;
+      const started = performance.now();
+      const { coefficients, pose } = inputs.map({ ...face, blendshapes: Float32Array.from(face.blendshapes) });
+      const rgba = renderer.render(coefficients, pose);
+      out.write(messageHeader(MESSAGE_TYPE.frame, rgba.length, performance.now() - started));
+      out.write(rgba);
+    } catch (error) {
+      sendText(MESSAGE_TYPE.error, error instanceof Error ? error.message : String(error));
+    }
+  })
+  .on('close', () => process.exit(0));
