@@ -60,8 +60,8 @@ test('a transport is the peer\'s, tagged with its direction, and forgotten when 
 test('a peer holds at most maxTransportsPerPeer transports, and says so', async () => {
   const peer = new Peer('ada', 'Ada', () => undefined);
   for (let i = 0; i < SIGNALING_LIMITS.maxTransportsPerPeer; i += 1) await peer.createWebRtcTransport(router, LISTEN, 'send');
-  await rejectsWith(peer.createWebRtcTransport(router, LISTEN, 'send'), 'limit-exceeded',
-    `a peer may hold at most ${SIGNALING_LIMITS.maxTransportsPerPeer} transports`);
+  await rejectsWith(peer.createWebRtcTransport(router, LISTEN, 'send'), 'transport-limit',
+    `a peer may hold at most ${SIGNALING_LIMITS.maxTransportsPerPeer} transports (VOXFACE_MAX_TRANSPORTS_PER_PEER)`);
   assert.equal(peer.transports.size, SIGNALING_LIMITS.maxTransportsPerPeer);
   peer.close();
 });
@@ -143,13 +143,13 @@ test('a producer carries its peer id, is listed, and is forgotten when it closes
 test('a peer holds at most maxProducersPerPeer producers and maxDataProducersPerPeer data producers', async () => {
   const { peer, send } = await peerWithTransports('ada');
   for (let i = 0; i < SIGNALING_LIMITS.maxProducersPerPeer; i += 1) await peer.produce(send, 'audio', opusRtpParameters(), {});
-  await rejectsWith(peer.produce(send, 'audio', opusRtpParameters(), {}), 'limit-exceeded',
-    `a peer may hold at most ${SIGNALING_LIMITS.maxProducersPerPeer} producers`);
+  await rejectsWith(peer.produce(send, 'audio', opusRtpParameters(), {}), 'producer-limit',
+    `a peer may hold at most ${SIGNALING_LIMITS.maxProducersPerPeer} producers (VOXFACE_MAX_PRODUCERS_PER_PEER)`);
   for (let i = 0; i < SIGNALING_LIMITS.maxDataProducersPerPeer; i += 1) {
     await peer.produceData(send, { sctpStreamParameters: { streamId: i, ordered: true } });
   }
-  await rejectsWith(peer.produceData(send, { sctpStreamParameters: { streamId: 9, ordered: true } }), 'limit-exceeded',
-    `a peer may hold at most ${SIGNALING_LIMITS.maxDataProducersPerPeer} data producers`);
+  await rejectsWith(peer.produceData(send, { sctpStreamParameters: { streamId: 9, ordered: true } }), 'data-producer-limit',
+    `a peer may hold at most ${SIGNALING_LIMITS.maxDataProducersPerPeer} data producers (VOXFACE_MAX_DATA_PRODUCERS_PER_PEER)`);
   peer.close();
 });
 

@@ -71,7 +71,7 @@ test('a room holds at most maxPeersPerRoom peers, and says so', async (t) => {
   t.after(() => room.close('closed'));
   for (let i = 0; i < SIGNALING_LIMITS.maxPeersPerRoom; i += 1) room.join(`p${i}`, `P${i}`, () => undefined);
   assertSignalingError(() => room.join('late', 'Late', () => undefined), 'room-full',
-    `room full holds at most ${SIGNALING_LIMITS.maxPeersPerRoom} peers`);
+    `room full holds at most ${SIGNALING_LIMITS.maxPeersPerRoom} peers (VOXFACE_MAX_PEERS_PER_ROOM)`);
   assert.equal(room.peers.has('late'), false);
   // Someone already inside may still reconnect: the old session leaves first.
   room.join('p0', 'P0 again', () => undefined);

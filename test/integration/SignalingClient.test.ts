@@ -46,7 +46,7 @@ test('connect() to an address nobody serves rejects with disconnected and the ad
 test('request() resolves with the reply data, or rejects with the server\'s error code and message', async () => {
   const client = await connect();
   assert.equal(client.connected, true);
-  await assert.rejects(client.request('join', { token: 'not-a-token', room: 'r', displayName: 'Ada' }), isRequestError('unauthorized', 'invalid token: malformed'));
+  await assert.rejects(client.request('join', { token: 'not-a-token', room: 'r', displayName: 'Ada' }), isRequestError('unauthorized', 'invalid token (malformed): not a token (payload.signature)'));
   await assert.rejects(client.request('createWebRtcTransport', { direction: 'send' }), isRequestError('not-joined', 'join a room first'));
   const reply = await client.request<'join', JoinReply>('join', { token: server.tokens.mintCall('r', 'ada', { peer: 'ada' }), room: 'r', displayName: 'Ada' });
   assert.equal(reply.peerId, 'ada');

@@ -53,7 +53,7 @@ test('joinRoom() with a token for another room fails with the server\'s reason a
     (error: unknown) => {
       assert.ok(error instanceof SignalingRequestError);
       assert.equal(error.code, 'unauthorized');
-      assert.equal(error.message, "token is for room 'theirs', not 'mine'");
+      assert.equal(error.message, "invalid token (wrong-room): the token is for room 'theirs', not 'mine'");
       return true;
     },
   );

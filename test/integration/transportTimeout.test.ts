@@ -13,7 +13,8 @@ import {
 } from '../helpers/signalingSocket';
 import { startTestServer } from '../helpers/testServer';
 
-const TIMEOUT_MS = 400;
+// Long enough for produce and consume to finish first on a loaded 2-core machine (400 ms was not, once).
+const TIMEOUT_MS = 1500;
 let server: VoxfaceServer;
 let sockets: TestSockets;
 
@@ -45,10 +46,11 @@ test('a transport asked to connect whose DTLS never connects is closed after the
   const produced = await alice.request('produce', { transportId: send.id, kind: 'audio', rtpParameters: OPUS_RTP_PARAMETERS });
   assert.equal(produced.ok, true, JSON.stringify(produced));
   const producerId = (produced as { data: { id: string } }).data.id;
-  const consumed = await bob.request('consume', { transportId: bobRecv.id, producerId, rtpCapabilities: server.rooms.get('deadline')!.router.rtpCapabilities });
-  assert.equal(consumed.ok, true, JSON.stringify(consumed));
+  // Listening before the consume: its transport's deadline starts with it.
   const bobConsumerClosed = bob.nextNotification('consumerClosed');
   const bobTold = bob.nextNotification('transportClosed');
+  const consumed = await bob.request('consume', { transportId: bobRecv.id, producerId, rtpCapabilities: server.rooms.get('deadline')!.router.rtpCapabilities });
+  assert.equal(consumed.ok, true, JSON.stringify(consumed));
 
   assert.deepEqual(await told, { transportId: send.id, reason: 'connect-timeout' });
   const waitedMs = Date.now() - connectedAt;
