@@ -1,67 +1,25 @@
-// Held-out evaluation: PSNR and SSIM of the avatar's renders, and of two baselines from
-// the same run: the mean training image, and the training frame whose coefficients and
-// pose are nearest (does the model do better than looking up the closest frame it saw?).
+// Held-out evaluation of what people see: the avatar rendered by the live path that calls
+// use (Renderer's LIVE preset, one StreamingRenderer through the held-out frames in time
+// order, as a call drives it), scored against the dataset's frames in three regions
+// (server/engine/FaceRegion.ts): the face oval, the person mask and the whole frame, with
+// a sharpness ratio in the face (server/engine/Sharpness.ts). Two baselines get the same
+// measures in the same run: the mean training image, and the training frame whose
+// coefficients and pose are nearest (does the model do better than looking up the
+// closest frame it saw?).
 //
-// SSIM is Wang et al. 2004 with the standard constants: 11x11 Gaussian window (sigma
-// 1.5), K1 0.01, K2 0.03, dynamic range 1, computed on each RGB channel separately and
-// averaged (as scikit-image with channel_axis and most NeRF/avatar papers), over the
-// "valid" windows only (no padding), on float images in [0,1].
+// The dataset's images are the crop composited on white with its head mask, and that is
+// what the model learns to draw, so the whole-frame scores compare with that composite;
+// inside the face oval and the person mask the composite is the video's own pixels (the
+// mask is ~1 there), so the face and person scores compare with the camera's picture.
 import type { AvatarModel } from './AvatarModel';
 import type { HeadPose } from './AvatarModelTypes';
-import { meanImage, psnr } from './Metrics';
-import { render } from './Renderer';
+import { type Region, personRegion, regionArea } from './FaceRegion';
+import { meanImage, meanSsim, psnr, regionPsnr, ssimMap } from './Metrics';
+import { LIVE, type RendererOptions, StreamingRenderer } from './Renderer';
+import { laplacianEnergy } from './Sharpness';
 import type { TrainingFrame } from './TrainerTypes';
 
-const WIN = 11, SIGMA = 1.5, C1 = 0.01 ** 2, C2 = 0.03 ** 2;
-
-function gaussianKernel(): Float64Array {
-  const k = new Float64Array(WIN), h = (WIN - 1) / 2;
-  let s = 0;
-  for (let i = 0; i < WIN; i++) s += k[i] = Math.exp(-((i - h) ** 2) / (2 * SIGMA * SIGMA));
-  return k.map((x) => x / s);
-}
-const KERNEL = gaussianKernel();
-
-/** Separable valid-mode Gaussian filter of a w x h plane -> (w-10) x (h-10). */
-function filter(p: Float64Array, w: number, h: number): Float64Array {
-  const ow = w - WIN + 1, oh = h - WIN + 1, tmp = new Float64Array(ow * h), out = new Float64Array(ow * oh);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < ow; x++) {
-      let s = 0;
-      for (let i = 0; i < WIN; i++) s += KERNEL[i]! * p[y * w + x + i]!;
-      tmp[y * ow + x] = s;
-    }
-  for (let y = 0; y < oh; y++)
-    for (let x = 0; x < ow; x++) {
-      let s = 0;
-      for (let i = 0; i < WIN; i++) s += KERNEL[i]! * tmp[(y + i) * ow + x]!;
-      out[y * ow + x] = s;
-    }
-  return out;
-}
-
-/** Mean SSIM of two interleaved images (channels c, values in [0,1]), per channel then averaged. */
-export function ssim(a: ArrayLike<number>, b: ArrayLike<number>, width: number, height: number, channels = 3): number {
-  if (a.length !== width * height * channels || b.length !== a.length) throw new RangeError(`ssim: images must both have ${width * height * channels} values`);
-  if (width < WIN || height < WIN) throw new RangeError(`ssim: images must be at least ${WIN}x${WIN}`);
-  const n = width * height;
-  let total = 0;
-  for (let c = 0; c < channels; c++) {
-    const x = new Float64Array(n), y = new Float64Array(n), xx = new Float64Array(n), yy = new Float64Array(n), xy = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const u = a[i * channels + c]!, v = b[i * channels + c]!;
-      x[i] = u; y[i] = v; xx[i] = u * u; yy[i] = v * v; xy[i] = u * v;
-    }
-    const mx = filter(x, width, height), my = filter(y, width, height), sxx = filter(xx, width, height), syy = filter(yy, width, height), sxy = filter(xy, width, height);
-    let s = 0;
-    for (let i = 0; i < mx.length; i++) {
-      const ux = mx[i]!, uy = my[i]!, vx = sxx[i]! - ux * ux, vy = syy[i]! - uy * uy, cxy = sxy[i]! - ux * uy;
-      s += ((2 * ux * uy + C1) * (2 * cxy + C2)) / ((ux * ux + uy * uy + C1) * (vx + vy + C2));
-    }
-    total += s / mx.length;
-  }
-  return total / channels;
-}
+export { ssim } from './Metrics';
 
 /** Distance used to pick the nearest training frame: coefficients (in [0,1]) and pose (radians, model units) in one Euclidean space. */
 export function frameDistance(a: { coefficients: Float32Array; pose: HeadPose }, b: { coefficients: Float32Array; pose: HeadPose }): number {
@@ -87,37 +45,105 @@ export function rgbaToRgb(rgba: Uint8Array): Float32Array {
   return out;
 }
 
-export interface Scores { psnr: number; ssim: number }
+/** A held-out frame with what the regions need: its mask and, when it has a face, its face-oval region. */
+export interface EvalFrame extends TrainingFrame {
+  /** [width*height] person mask in [0,1]. */
+  readonly mask: Float32Array;
+  readonly face: Region | undefined;
+}
+
+export interface RegionScores { readonly psnr: number; readonly ssim: number }
+
+/** psnr/ssim: the whole frame (the fields older evals printed); face and person: inside those regions. */
+export interface Scores extends RegionScores {
+  readonly face: RegionScores & {
+    /** Laplacian energy of luma over the video's, pooled over the frames (1: as sharp as the camera). */
+    readonly sharpness: number;
+  };
+  readonly person: RegionScores;
+}
 
 export interface EvalResult {
   readonly frames: number;
-  readonly res: number;
+  readonly width: number;
+  readonly height: number;
+  /** Rays per output pixel per axis of the renderer evaluated (LIVE's unless set). */
+  readonly renderScale: number;
   readonly model: Scores;
   readonly meanImage: Scores;
   readonly nearestFrame: Scores;
+  /** Held-out frames with a face region (the face scores average over these). */
+  readonly faceFrames: number;
+  /** Mean share of the frame's pixels inside the face oval. */
+  readonly faceShare: number;
   readonly renderMsPerFrame: number;
 }
 
-/** The avatar through the product renderer (inference form) on `test`, and both baselines from `train`. */
-export function evaluateAvatar(
-  model: AvatarModel, train: readonly TrainingFrame[], test: readonly TrainingFrame[], res: number,
-  onFrame?: (i: number, rendered: Float32Array) => void,
-): EvalResult {
+export interface EvalOptions {
+  readonly width: number;
+  readonly height: number;
+  /** Renderer options over LIVE (e.g. another renderScale). */
+  readonly renderer?: Partial<Omit<RendererOptions, 'width' | 'height'>>;
+  /** Each held-out frame's render (RGB float) as soon as it is scored. */
+  readonly onFrame?: (i: number, rendered: Float32Array, frame: EvalFrame) => void;
+}
+
+class Accumulator {
+  private readonly sums = { psnr: 0, ssim: 0, facePsnr: 0, faceSsim: 0, personPsnr: 0, personSsim: 0, sharpRender: 0, sharpTruth: 0 };
+  private frames = 0;
+  private faceFrames = 0;
+  private personFrames = 0;
+
+  add(image: Float32Array, f: EvalFrame, width: number, height: number): void {
+    const map = ssimMap(image, f.image, width, height), person = personRegion(f.mask), s = this.sums;
+    s.psnr += psnr(image, f.image);
+    s.ssim += meanSsim(map, width, height);
+    this.frames++;
+    if (regionArea(person) > 0) {
+      s.personPsnr += regionPsnr(image, f.image, person);
+      s.personSsim += meanSsim(map, width, height, person);
+      this.personFrames++;
+    }
+    if (f.face && regionArea(f.face) > 0) {
+      s.facePsnr += regionPsnr(image, f.image, f.face);
+      s.faceSsim += meanSsim(map, width, height, f.face);
+      s.sharpRender += laplacianEnergy(image, width, height, f.face).sum;
+      s.sharpTruth += laplacianEnergy(f.image, width, height, f.face).sum;
+      this.faceFrames++;
+    }
+  }
+
+  scores(): Scores {
+    const s = this.sums, avg = (v: number, n: number) => (n > 0 ? v / n : Number.NaN);
+    return {
+      psnr: avg(s.psnr, this.frames), ssim: avg(s.ssim, this.frames),
+      face: { psnr: avg(s.facePsnr, this.faceFrames), ssim: avg(s.faceSsim, this.faceFrames), sharpness: s.sharpTruth > 0 ? s.sharpRender / s.sharpTruth : Number.NaN },
+      person: { psnr: avg(s.personPsnr, this.personFrames), ssim: avg(s.personSsim, this.personFrames) },
+    };
+  }
+}
+
+/** The avatar through the live renderer on `test` (in order), and both baselines from `train`, in every region. */
+export function evaluateAvatar(model: AvatarModel, train: readonly TrainingFrame[], test: readonly EvalFrame[], o: EvalOptions): EvalResult {
   if (test.length === 0) throw new RangeError('evaluate: the dataset has no held-out (test) frames');
   if (train.length === 0) throw new RangeError('evaluate: the dataset has no training frames (needed for the baselines)');
-  const mean = meanImage(train.map((f) => f.image)), sum = { m: [0, 0], a: [0, 0], n: [0, 0] };
-  let ms = 0;
+  const { width, height } = o, options = { ...LIVE, ...o.renderer };
+  const renderer = new StreamingRenderer(model, { ...options, width, height });
+  const mean = meanImage(train.map((f) => f.image)), acc = { m: new Accumulator(), a: new Accumulator(), n: new Accumulator() };
+  let ms = 0, faceFrames = 0, faceShare = 0;
   test.forEach((f, i) => {
     const t0 = performance.now();
-    const img = rgbaToRgb(render(model, f.coefficients, f.pose, { width: res, height: res }));
+    const img = rgbaToRgb(renderer.render(f.coefficients, f.pose));
     ms += performance.now() - t0;
-    onFrame?.(i, img);
-    const near = nearestFrame(f, train).image;
-    for (const [key, x] of [['m', img], ['a', mean], ['n', near]] as const) {
-      sum[key][0]! += psnr(x, f.image);
-      sum[key][1]! += ssim(x, f.image, res, res);
-    }
+    acc.m.add(img, f, width, height);
+    acc.a.add(mean, f, width, height);
+    acc.n.add(nearestFrame(f, train).image, f, width, height);
+    if (f.face) { faceFrames++; faceShare += regionArea(f.face) / (width * height); }
+    o.onFrame?.(i, img, f);
   });
-  const avg = (k: 'm' | 'a' | 'n'): Scores => ({ psnr: sum[k][0]! / test.length, ssim: sum[k][1]! / test.length });
-  return { frames: test.length, res, model: avg('m'), meanImage: avg('a'), nearestFrame: avg('n'), renderMsPerFrame: ms / test.length };
+  return {
+    frames: test.length, width, height, renderScale: options.renderScale ?? 1,
+    model: acc.m.scores(), meanImage: acc.a.scores(), nearestFrame: acc.n.scores(),
+    faceFrames, faceShare: faceFrames > 0 ? faceShare / faceFrames : 0, renderMsPerFrame: ms / test.length,
+  };
 }
