@@ -71,15 +71,6 @@ export class VoxfaceServer {
     this.tokens = new TokenAuthority(config.tokenSecret, config.tokenAudience, config.devTokenTtlSeconds);
     this.rooms = new RoomManager(pool, config.caps);
     this.coefficients = new CoefficientIngest(this.rooms, { packetsPerSecond: config.coefficientPacketsPerSecond, packetBurst: config.coefficientPacketBurst });
-    this.metrics = new Metrics(pool, this.rooms, this.coefficients);
-    this.app = express();
-    this.app.disable('x-powered-by');
-    this.http = createServer(this.app);
-    this.io = new SocketIoServer(this.http, {
-      maxHttpBufferSize: SIGNALING_LIMITS.maxTransportMessageBytes,
-      serveClient: false,
-    });
-    this.#signaling = new SignalingServer(this.io, config, this.rooms, this.metrics);
     this.avatarStore = new AvatarStore(config.avatarDir);
     const rendererFactory: RendererFactory = deps.rendererFactory
       ?? ((id, size, signal) => ProcessFrameRenderer.open(this.avatarStore.existing(id), size, { renderScale: config.avatarRenderScale, signal }));
@@ -92,8 +83,15 @@ export class VoxfaceServer {
         }
       },
     });
-    this.#signaling.avatars = this.avatars;
-    this.metrics.trackAvatars(this.avatars);
+    this.metrics = new Metrics(pool, this.rooms, this.coefficients, this.avatars);
+    this.app = express();
+    this.app.disable('x-powered-by');
+    this.http = createServer(this.app);
+    this.io = new SocketIoServer(this.http, {
+      maxHttpBufferSize: SIGNALING_LIMITS.maxTransportMessageBytes,
+      serveClient: false,
+    });
+    this.#signaling = new SignalingServer(this.io, config, this.rooms, this.metrics, this.avatars);
     const onboardingDir = config.onboardingDir ?? join(config.avatarDir, '.onboarding');
     this.trainingQueue = new TrainingQueue({
       dir: onboardingDir, store: this.avatarStore, concurrency: config.onboardingConcurrency, maxAttempts: config.onboardingMaxAttempts,

@@ -15,7 +15,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(pool: WorkerPool, rooms: RoomManager, ingest: CoefficientIngest) {
+  constructor(pool: WorkerPool, rooms: RoomManager, ingest: CoefficientIngest, avatars?: AvatarService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'voxface_' });
     const peers = () => [...rooms.rooms.values()].flatMap((room) => [...room.peers.values()]);
     const gauge = (name: string, help: string, read: () => number) =>
@@ -29,6 +29,7 @@ export class Metrics {
     gauge('voxface_consumers', 'Consumers', () => peers().reduce((n, p) => n + p.consumers.size, 0));
     gauge('voxface_data_producers', 'Data producers', () => peers().reduce((n, p) => n + p.dataProducers.size, 0));
     this.#capMetrics(rooms.capacity);
+    if (avatars) this.#trackAvatars(avatars);
     new Counter({
       name: 'voxface_coefficient_packets_rate_limited_total', help: 'Coefficient packets dropped beyond their peer\'s rate limit', registers: [this.registry],
       collect() { this.reset(); this.inc(ingest.rateLimitedTotal); },
@@ -93,7 +94,7 @@ export class Metrics {
   }
 
   /** Avatar caps: what runs now and each limit (a refusal is counted in voxface_signaling_requests_total by its code). */
-  trackAvatars(avatars: AvatarService): void {
+  #trackAvatars(avatars: AvatarService): void {
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
     gauge('voxface_avatar_sessions', 'Avatar sessions (started or waiting for their stream)', () => avatars.usage().sessions);

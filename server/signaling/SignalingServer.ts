@@ -32,11 +32,12 @@ export class SignalingServer {
   readonly #config: VoxfaceConfig;
   readonly #rooms: RoomManager;
   readonly #metrics: Metrics;
-  /** Set once the avatar service exists (it needs the rooms and the ingest first). */
-  avatars?: AvatarService;
+  /** Absent: this server renders no avatars (enableAvatar answers not-found). */
+  readonly avatars?: AvatarService;
 
-  constructor(io: SocketIoServer, config: VoxfaceConfig, rooms: RoomManager, metrics: Metrics) {
+  constructor(io: SocketIoServer, config: VoxfaceConfig, rooms: RoomManager, metrics: Metrics, avatars?: AvatarService) {
     this.#io = io;
+    this.avatars = avatars;
     this.#config = config;
     this.#rooms = rooms;
     this.#metrics = metrics;
