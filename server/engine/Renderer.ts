@@ -78,7 +78,7 @@ export const REALTIME: Preset = {
 };
 
 /**
- * What live calls render with (the render thread; VOXFACE_AVATAR_RENDER_SCALE overrides
+ * What live calls render with (the render process; VOXFACE_AVATAR_RENDER_SCALE overrides
  * the scale): REALTIME with 0.35 rays per output pixel per axis (90x90 rays for 256 px,
  * below the 128 px avatars train at) and early termination at transmittance 1e-2.
  * Against the ground truth of held-out frames at 256 px (`npm run bench:render --

@@ -94,7 +94,7 @@ test('a newcomer records, trains through a server restart, and joins the call as
   // Training goes on; each better version is installed and swapped into the live call.
   const done = await waitForOnboarding(onboard.page, (p) => p.job?.state === 'done', 120_000, 'the final avatar');
   const session = server.avatars.sessions().find((x) => x.peer.id === myId)!;
-  // The last install's reload (a render thread starting) may still be under way.
+  // The last install's reload (a render process starting) may still be under way.
   await pollUntil(async () => session.stats().rendererSwaps, (n) => n >= 1, 15_000);
   t.diagnostic(`final: ${done.job!.installs} versions installed, best ${done.job!.installedPsnr} dB; live session ${JSON.stringify(session.stats())}`);
   assert.ok((done.job!.installs ?? 0) >= 2, 'a better version followed the first usable one');
