@@ -167,10 +167,20 @@ export class VoxfaceServer {
     this.coefficients.close();
     this.rooms.close();
     this.pool.close();
-    await new Promise<void>((done) => this.io.close(() => done()));
-    this.http.closeAllConnections?.();
+    const closed = new Promise<void>((done) => this.io.close(() => done()));
+    // io.close() ends with http.close(), which waits for every open connection: one request a page
+    // left in flight held a CI run's server.close() (and the test) for good. Pages reconnect to a
+    // restarted server, so connections are dropped until the server has closed.
+    const drop = () => this.http.closeAllConnections?.();
+    drop();
+    const dropping = setInterval(drop, 100);
     this.admin?.close();
     this.admin?.closeAllConnections?.();
+    try {
+      await closed;
+    } finally {
+      clearInterval(dropping);
+    }
   }
 
   #routes(): void {
