@@ -50,6 +50,8 @@ export interface EvalFrame extends TrainingFrame {
   /** [width*height] person mask in [0,1]. */
   readonly mask: Float32Array;
   readonly face: Region | undefined;
+  /** Pixels with a ground truth (the framed eval: inside the video); every pixel when absent. */
+  readonly frame?: Region;
 }
 
 export interface RegionScores { readonly psnr: number; readonly ssim: number }
@@ -96,8 +98,8 @@ class Accumulator {
 
   add(image: Float32Array, f: EvalFrame, width: number, height: number): void {
     const map = ssimMap(image, f.image, width, height), person = personRegion(f.mask), s = this.sums;
-    s.psnr += psnr(image, f.image);
-    s.ssim += meanSsim(map, width, height);
+    s.psnr += f.frame ? regionPsnr(image, f.image, f.frame) : psnr(image, f.image);
+    s.ssim += meanSsim(map, width, height, f.frame);
     this.frames++;
     if (regionArea(person) > 0) {
       s.personPsnr += regionPsnr(image, f.image, person);
@@ -123,27 +125,53 @@ class Accumulator {
   }
 }
 
-/** The avatar through the live renderer on `test` (in order), and both baselines from `train`, in every region. */
-export function evaluateAvatar(model: AvatarModel, train: readonly TrainingFrame[], test: readonly EvalFrame[], o: EvalOptions): EvalResult {
-  if (test.length === 0) throw new RangeError('evaluate: the dataset has no held-out (test) frames');
+/** What each held-out frame is compared with besides the avatar: the mean training image and the nearest training frame's image. */
+export interface Baselines {
+  readonly mean: Float32Array;
+  nearest(frame: EvalFrame): Float32Array;
+}
+
+/** The baselines from training frames held in memory (the square model view). */
+export function baselinesFrom(train: readonly TrainingFrame[]): Baselines {
   if (train.length === 0) throw new RangeError('evaluate: the dataset has no training frames (needed for the baselines)');
-  const { width, height } = o, options = { ...LIVE, ...o.renderer };
-  const renderer = new StreamingRenderer(model, { ...options, width, height });
-  const mean = meanImage(train.map((f) => f.image)), acc = { m: new Accumulator(), a: new Accumulator(), n: new Accumulator() };
+  return { mean: meanImage(train.map((f) => f.image)), nearest: (f) => nearestFrame(f, train).image };
+}
+
+/**
+ * Scores `render` (RGB float of one held-out frame, called in time order as a call drives
+ * it) and both baselines on `test`, in every region. A frame's `frame` region, when it has
+ * one, limits the whole-frame scores to the pixels that have a ground truth.
+ */
+export function evaluateFrames(
+  render: (frame: EvalFrame) => Float32Array, test: readonly EvalFrame[], baselines: Baselines,
+  o: Pick<EvalOptions, 'width' | 'height' | 'onFrame'> & { renderScale: number },
+): EvalResult {
+  if (test.length === 0) throw new RangeError('evaluate: the dataset has no held-out (test) frames');
+  const { width, height } = o, acc = { m: new Accumulator(), a: new Accumulator(), n: new Accumulator() };
   let ms = 0, faceFrames = 0, faceShare = 0;
   test.forEach((f, i) => {
     const t0 = performance.now();
-    const img = rgbaToRgb(renderer.render(f.coefficients, f.pose));
+    const img = render(f);
     ms += performance.now() - t0;
     acc.m.add(img, f, width, height);
-    acc.a.add(mean, f, width, height);
-    acc.n.add(nearestFrame(f, train).image, f, width, height);
+    acc.a.add(baselines.mean, f, width, height);
+    acc.n.add(baselines.nearest(f), f, width, height);
     if (f.face) { faceFrames++; faceShare += regionArea(f.face) / (width * height); }
     o.onFrame?.(i, img, f);
   });
   return {
-    frames: test.length, width, height, renderScale: options.renderScale ?? 1,
+    frames: test.length, width, height, renderScale: o.renderScale,
     model: acc.m.scores(), meanImage: acc.a.scores(), nearestFrame: acc.n.scores(),
     faceFrames, faceShare: faceFrames > 0 ? faceShare / faceFrames : 0, renderMsPerFrame: ms / test.length,
   };
+}
+
+/** The avatar through the live renderer on `test` (in order) in the model's square view, and both baselines from `train`. */
+export function evaluateAvatar(model: AvatarModel, train: readonly TrainingFrame[], test: readonly EvalFrame[], o: EvalOptions): EvalResult {
+  if (test.length === 0) throw new RangeError('evaluate: the dataset has no held-out (test) frames');
+  const { width, height } = o, options = { ...LIVE, ...o.renderer };
+  const renderer = new StreamingRenderer(model, { ...options, width, height });
+  return evaluateFrames((f) => rgbaToRgb(renderer.render(f.coefficients, f.pose)), test, baselinesFrom(train), {
+    width, height, onFrame: o.onFrame, renderScale: options.renderScale ?? 1,
+  });
 }

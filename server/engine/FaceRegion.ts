@@ -10,7 +10,8 @@
 // written for any width x height with the model camera's focal in frame heights, as
 // Pose.cameraRays builds its rays.
 import { FACE_OVAL } from '../../shared/dataset/faceOval';
-import { LANDMARK_COUNT, type DatasetMeta } from '../../shared/dataset/format';
+import { LANDMARK_COUNT, type DatasetMeta, type Intrinsics } from '../../shared/dataset/format';
+import { modelPixelCamera, type PixelCamera } from './Framing';
 import { lookAtRotation, type PoseReference } from './PoseMapping';
 
 export type Region = Uint8Array;
@@ -19,17 +20,25 @@ export type Region = Uint8Array;
 export type CropToOutput = (u: number, v: number) => [number, number];
 
 /**
- * The inverse of RealDataset.sourcePositions for a width x height output: the crop pixel's
- * ray in MediaPipe's camera, rotated into the look-at model camera (Q transposed), projected
- * with focal = fx / imageSize frame heights about the output's centre.
+ * The inverse of RealDataset.sourcePositions for a width x height output in the model's
+ * square view: focal = fx / imageSize frame heights about the output's centre.
  */
 export function cropToOutput(meta: DatasetMeta, reference: PoseReference, width: number, height: number): CropToOutput {
-  const q = lookAtRotation(reference), k = meta.intrinsics, f = (k.fx / meta.imageSize) * height;
+  return imageToCamera(meta.intrinsics, reference, modelPixelCamera({ distance: 1, focal: meta.intrinsics.fx / meta.imageSize }, width, height));
+}
+
+/**
+ * Maps a pixel of an image taken by the real camera (`source` intrinsics) into `cam`: its
+ * ray in MediaPipe's camera, rotated into the look-at model camera (Q transposed),
+ * projected with cam's focal length and principal point (any framing, Framing.ts).
+ */
+export function imageToCamera(source: Intrinsics, reference: PoseReference, cam: PixelCamera): CropToOutput {
+  const q = lookAtRotation(reference), k = source, f = cam.focalPx;
   return (u, v) => {
     const mx = (u - k.cx) / k.fx, my = -(v - k.cy) / k.fy, mz = -1;
     // d = Q^T m (Q is row-major, its columns the model camera's axes).
     const dx = q[0]! * mx + q[3]! * my + q[6]! * mz, dy = q[1]! * mx + q[4]! * my + q[7]! * mz, dz = q[2]! * mx + q[5]! * my + q[8]! * mz;
-    return [width / 2 + (f * dx) / -dz, height / 2 - (f * dy) / -dz];
+    return [cam.cx + (f * dx) / -dz, cam.cy - (f * dy) / -dz];
   };
 }
 
