@@ -14,33 +14,30 @@ import { io, type Socket } from 'socket.io-client';
 import { DEFAULT_ONBOARDING_LIMITS } from '../../server/onboarding/OnboardingService';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
 import type { SignalingReply } from '../../shared/signaling/messages';
+import { TestSockets } from '../helpers/signalingSocket';
 import { startTestServer } from '../helpers/testServer';
 
 const METRICS_TOKEN = 'scrape-me-0123456789abcdef';
 const SESSION = { source: { width: 640, height: 480, fps: 10 }, crop: { x: 80, y: 0, size: 480 } };
 let server: VoxfaceServer;
-const sockets: Socket[] = [];
+let sockets: TestSockets;
 
 before(async () => {
   server = await startTestServer({
     metricsToken: METRICS_TOKEN, devTokensPerMinute: 4,
     onboardingLimits: { ...DEFAULT_ONBOARDING_LIMITS, maxSessionsPerUser: 2 },
   });
+  sockets = new TestSockets(server);
 });
 
 after(async () => {
-  for (const socket of sockets) socket.close();
+  sockets?.closeAll();
   await server?.close();
 });
 
+/** A raw socket (these tests send hand-made envelopes). */
 async function connect(): Promise<Socket> {
-  const socket = io(server.url, { transports: ['websocket'], reconnection: false });
-  sockets.push(socket);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  return socket;
+  return (await sockets.connect()).socket;
 }
 
 async function join(token: string, room: string): Promise<{ socket: Socket; reply: SignalingReply<{ peerId: string }> }> {
@@ -73,11 +70,11 @@ test('a call token joins its room only, and opens no onboarding door', async () 
   const deleting = await onboarding(call, '/avatars/someone', { method: 'DELETE' });
   assert.equal(deleting.status, 401);
   const socket = io(`${server.url}/onboarding`, { auth: { token: call }, transports: ['websocket'], reconnection: false });
-  sockets.push(socket);
   const refused = await new Promise<string>((resolve, reject) => {
     socket.on('connect', () => reject(new Error('the progress channel took a call token')));
     socket.on('connect_error', (error) => resolve(error.message));
   });
+  socket.close();
   assert.equal(refused, 'unauthorized: token refused (wrong-scope): a call token cannot be used for onboarding');
 });
 

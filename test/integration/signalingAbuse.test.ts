@@ -8,28 +8,25 @@ import { io, type Socket } from 'socket.io-client';
 import { mintAccessToken } from '../../server/auth/AccessToken';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
 import type { SignalingReply, TransportReply } from '../../shared/signaling/messages';
+import { TestSockets } from '../helpers/signalingSocket';
 import { startTestServer } from '../helpers/testServer';
 
 let server: VoxfaceServer;
-const sockets: Socket[] = [];
+let sockets: TestSockets;
 
 before(async () => {
   server = await startTestServer({ requestsPerSecond: 20, requestBurst: 40 });
+  sockets = new TestSockets(server);
 });
 
 after(async () => {
-  for (const socket of sockets) socket.close();
+  sockets?.closeAll();
   await server?.close();
 });
 
+/** A raw socket (these tests send hand-made envelopes). */
 async function connect(): Promise<Socket> {
-  const socket = io(server.url, { transports: ['websocket'], reconnection: false });
-  sockets.push(socket);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  return socket;
+  return (await sockets.connect()).socket;
 }
 
 function send(socket: Socket, envelope: unknown): Promise<SignalingReply<any>> {
