@@ -55,7 +55,8 @@ describe('voxface prepare on a shared clip', () => {
   let dataset: LoadedDataset;
 
   before(async () => {
-    run = await runPrepare([clipPath('womanHdtf'), '--out', out]);
+    // 12.5 s on an idle 2-core machine; several minutes when the machine is shared (143 s measured at load 13).
+    run = await runPrepare([clipPath('womanHdtf'), '--out', out], 400_000);
     assert.equal(run.code, 0, `prepare failed:\n${run.stderr}`);
     dataset = loadDataset(out);
   });

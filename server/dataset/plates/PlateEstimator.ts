@@ -5,8 +5,9 @@
  *   background  the room: per pixel, the median colour over the samples where
  *               the person (dilated, so soft edges and hair fringe do not
  *               bleed in) is absent; pixels never seen (always behind the
- *               person) are filled by pull-push, so a blur over it looks like
- *               the room, not a silhouette ghost.
+ *               person) are filled along their rows from the room on either
+ *               side (fillRows; pull-push where a row shows no room), so a
+ *               blur over it looks like the room, not a silhouette ghost.
  *   body        the person minus the head layer: alpha = median over samples
  *               of person x (1 - head keep weight), the keep weight being the
  *               training masks' own head cut (shared/dataset/headCut.ts) at
@@ -16,9 +17,12 @@
  *               most samples, so the median leaves a hole there that a turning
  *               head or a closing mouth would uncover: the neck fill closes it
  *               (alpha 1, the neck's colour carried up column by column) over
- *               the union of the samples' face ovals below their eyes, down to
- *               where the body is solid. Hair beside the face is head
- *               territory (the cut keeps it down to chin level) and stays out.
+ *               the face oval below the eyes where at least half the samples
+ *               have it, and down to where the body is solid. (The union of
+ *               all ovals, tried first, was wider than the face on Katie
+ *               Hill's clip and carried hair-coloured streaks up beside it.)
+ *               Hair beside the face is head territory (the cut keeps it
+ *               down to chin level) and stays out.
  *
  * "Median colour" is the colour of the sample whose luminance is the median
  * one, not a per-channel median: it never mixes two samples into a colour
