@@ -86,7 +86,8 @@ export function decodePlateSampleBody(body: Uint8Array): PlateSampleParts {
   }
   const header = parsed.data;
   if (marks.length !== PLATE_LANDMARK_BYTES) throw new PlateSampleError(`plate sample landmarks are ${marks.length} bytes, expected ${PLATE_LANDMARK_BYTES} (${LANDMARK_COUNT} x 2 float32)`);
-  const landmarks = new Float32Array(marks.slice().buffer);
+  // A copy: `marks` may be a view into a larger (pooled Node) buffer, at any offset.
+  const landmarks = new Float32Array(Uint8Array.from(marks).buffer);
   if (!landmarks.every(Number.isFinite)) throw new PlateSampleError('plate sample landmarks must be finite');
   return { header, deflatedRgb, deflatedPerson, landmarks };
 }

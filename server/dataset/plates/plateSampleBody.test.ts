@@ -35,6 +35,14 @@ test('a plate sample body reads back exactly', () => {
   assert.deepEqual(sample.landmarks, landmarks);
 });
 
+test('a plate sample body that is a view into a larger Node buffer (as HTTP bodies are) reads back exactly', () => {
+  const body = good();
+  const pool = Buffer.alloc(body.length + 3);
+  pool.set(body, 3);
+  const sample = readPlateSampleBody(pool.subarray(3), W, H);
+  assert.deepEqual(sample.landmarks, landmarks);
+});
+
 test('the plate size keeps the aspect, caps the long side at 640 and never upscales', () => {
   assert.deepEqual(plateSize(1280, 720), { width: 640, height: 360 });
   assert.deepEqual(plateSize(720, 1280), { width: 360, height: 640 });
