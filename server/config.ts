@@ -257,6 +257,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     onboardingDir: env.VOXFACE_ONBOARDING_DIR || undefined,
     onboardingLimits: {
       maxFrameBytes: intFrom(env, 'VOXFACE_ONBOARDING_MAX_FRAME_KB', 256, 16, 8192) * 1024,
+      maxPlateBytes: intFrom(env, 'VOXFACE_ONBOARDING_MAX_PLATE_KB', 2048, 64, 16384) * 1024,
       maxFramesPerSession: intFrom(env, 'VOXFACE_ONBOARDING_MAX_FRAMES', 1800, 10, 100_000),
       maxSessionsPerUser: intFrom(env, 'VOXFACE_ONBOARDING_MAX_SESSIONS', 2, 1, 100),
       maxSessionBytes: intFrom(env, 'VOXFACE_ONBOARDING_MAX_SESSION_MB', 200, 1, 100_000) * MIB,

@@ -135,7 +135,7 @@ export class FrameCapture {
     return { face, landmarksPx, mask, image, raw, segmenterMs };
   }
 
-  /** Person confidence in [0, 1] per crop pixel, and the time it took. */
+  /** Person confidence in [0, 1] per pixel of `image` (a crop, or a whole frame for the plates), and the time it took. */
   segment(image: ImageData): { mask: Float32Array; ms: number } {
     const started = performance.now();
     const mask = this.#segment(image);
@@ -147,7 +147,7 @@ export class FrameCapture {
     this.#segmenter.close();
   }
 
-  /** Person confidence in [0, 1] per crop pixel. */
+  /** Person confidence in [0, 1] per pixel of `image`. */
   #segment(image: ImageData): Float32Array {
     let person: Float32Array | undefined;
     this.#segmenter.segmentForVideo(image, this.#nextTimestamp(), (result) => {
@@ -156,7 +156,7 @@ export class FrameCapture {
       const mask = masks[masks.length - 1];
       if (mask) person = mask.getAsFloat32Array().slice();
     });
-    if (!person || person.length !== CROP_SIZE * CROP_SIZE) throw new Error(`segmenter returned no ${CROP_SIZE}x${CROP_SIZE} mask`);
+    if (!person || person.length !== image.width * image.height) throw new Error(`segmenter returned no ${image.width}x${image.height} mask`);
     return person;
   }
 

@@ -14,6 +14,7 @@
  */
 import { FrameCapture } from './FrameCapture';
 import { LandmarkerWorker } from './landmarkerWorkerClient';
+import { drawPlate, encodePlateSample } from './plateCapture';
 import { CROP_SIZE } from '../../shared/dataset/format';
 import type { TrackedFace } from '../tracking/FaceTrackerTypes';
 import {
@@ -175,18 +176,22 @@ const api: PrepareApi = {
     const tracker = await (captureTracker ?? LandmarkerWorker.create(initOptions.wasmBaseUrl, initOptions.faceModelUrl, current.delegate));
     captureTracker = undefined;
     const sheet = new Set(request.sheetFrames);
+    const plateFrames = new Set(request.plates.frames);
     const indices = Array.from({ length: request.frameCount }, (_, i) => i);
     const frames = new FrameQueue(indices);
     const posts = new PostQueue();
 
-    interface Stage { index: number; started: number; image: ImageData; raw: ImageData | null; face: Promise<TrackedFace> }
+    interface Stage { index: number; started: number; image: ImageData; raw: ImageData | null; plate: ImageData | null; face: Promise<TrackedFace> }
     // Crop the frame here, then hand the frame itself to the landmarker worker.
     const submit = async (index: number): Promise<Stage> => {
       const frame = await frames.take(index);
       const started = performance.now();
       let image: ImageData;
+      let plate: ImageData | null = null;
       try {
         image = current.cropImage(frame, crop);
+        // The whole frame for the plates, drawn now: the tracker worker takes the frame itself.
+        if (plateFrames.has(index)) plate = drawPlate(frame, request.plates.width, request.plates.height);
       } catch (error) {
         frame.close();
         throw error;
@@ -194,7 +199,7 @@ const api: PrepareApi = {
       const raw = sheet.has(index) ? new ImageData(new Uint8ClampedArray(image.data), CROP_SIZE, CROP_SIZE) : null;
       const face = tracker.track(frame);
       face.catch(() => undefined);
-      return { index, started, image, raw, face };
+      return { index, started, image, raw, plate, face };
     };
 
     // Where this thread waited, for VOXFACE_DEBUG_TIMING (printed by the Node side).
@@ -232,6 +237,14 @@ const api: PrepareApi = {
           const [jpeg, deflatedMask] = await encoded;
           await post('/capture', encodeCaptureBody(header, jpeg, deflatedMask, tile));
         }));
+        if (stage.plate && sample.face.facePresent && sample.face.landmarks) {
+          const plate = stage.plate;
+          const landmarks = sample.face.landmarks;
+          const person = await timed('segment', () => current.segment(plate));
+          const body = encodePlateSample(stage.index, plate, person.mask, landmarks);
+          body.catch(() => undefined);
+          await timed('post', () => posts.add(async () => post('/plate', await body)));
+        }
         if (stage.index % 30 === 0) setStatus(`frame ${stage.index + 1} / ${request.frameCount}`);
       }
       await posts.drain();

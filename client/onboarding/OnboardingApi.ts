@@ -108,6 +108,22 @@ export class OnboardingApi {
     return classifyUploadResponse(response.status, response.headers.get('retry-after'), json);
   }
 
+  /** One plate sample (PUT /sessions/:id/plates/:index), answered like a frame upload. */
+  async putPlate(sessionId: string, index: number, body: Uint8Array): Promise<SendResult> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.#base}/sessions/${encodeURIComponent(sessionId)}/plates/${index}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/octet-stream' },
+        body: body as Uint8Array<ArrayBuffer>,
+      });
+    } catch (error) {
+      return { kind: 'retry', reason: `network: ${error instanceof Error ? error.message : String(error)}`, retryAfterMs: null };
+    }
+    const json: unknown = await response.json().catch(() => undefined);
+    return classifyUploadResponse(response.status, response.headers.get('retry-after'), json);
+  }
+
   finish(sessionId: string, frameCount: number): Promise<{ avatarId: string; job: OnboardingJob }> {
     // 409 `finishing`: an earlier try whose answer was lost is still writing the dataset; the next answers it.
     return this.#json('POST', `/sessions/${encodeURIComponent(sessionId)}/finish`, { frameCount }, (e) => e.code === 'finishing');

@@ -58,6 +58,8 @@ let capture: FrameCapture;
 let liveCheck: LiveCheck | undefined;
 let camera: MediaStream | null = null;
 let uploader: FrameUploader | null = null;
+/** Plate sample uploads in flight or done (best effort: plates are optional, a lost one is one sample fewer). */
+let plateUploads: Promise<void>[] = [];
 let frameCount = 0;
 let minFaceFrames: number | null = null;
 let follower: TrainingFollower | undefined;
@@ -128,6 +130,7 @@ async function runSession(): Promise<void> {
       logEvent(status, `retry:${index}:${reason}`);
     },
   });
+  plateUploads = [];
   setState(status, 'recording');
   frameCount = await recordWithGuide(crop, source, uploader);
   logEvent(status, `recorded:${frameCount}`);
@@ -164,11 +167,28 @@ async function recordWithGuide(crop: CropWindow, source: { width: number; height
         queue.add(index, body);
       },
       onSkipped: (reason) => logEvent(status, `skipped:${reason}`),
+      onPlate: (index, body) => { plateUploads.push(sendPlate(index, body)); },
     });
   } finally {
     clearInterval(timer);
     showWarning(null);
     recordingBar.hidden = true;
+  }
+}
+
+/** PLATE_TRIES tries of one plate sample; a refusal or a last failure is logged, never fatal. */
+const PLATE_TRIES = 3;
+async function sendPlate(index: number, body: Uint8Array): Promise<void> {
+  const sessionId = status.sessionId;
+  if (!sessionId) return;
+  for (let attempt = 1; attempt <= PLATE_TRIES; attempt += 1) {
+    const result = await api.putPlate(sessionId, index, body);
+    if (result.kind === 'stored') return;
+    if (result.kind === 'fatal' || attempt === PLATE_TRIES) {
+      logEvent(status, `plate:${index}:${result.kind === 'fatal' ? result.code : result.reason}`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, result.retryAfterMs ?? 500 * attempt));
   }
 }
 
@@ -201,6 +221,8 @@ async function uploadAndFinish(): Promise<void> {
     clearInterval(timer);
     showUpload();
   }
+  // Plates are estimated at finish from what is stored by then.
+  await Promise.allSettled(plateUploads);
   setState(status, 'finishing');
   say('Preparing your recording for training');
   const { avatarId, job } = await api.finish(sessionId, frameCount);

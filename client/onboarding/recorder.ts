@@ -8,6 +8,8 @@
 import type { CapturedFrame, FrameCapture } from '../capture/FrameCapture';
 import type { CropWindow } from '../../shared/dataset/format';
 import { encodeCapturedFrame } from './frameEncoding';
+import { drawPlate, encodePlateSample } from '../capture/plateCapture';
+import { PLATE_MAX_SAMPLES, plateSize } from '../../shared/dataset/plateSample';
 
 /** Encodings (off-thread JPEG + deflate) allowed to overlap capture; each holds a 1 MB ImageData. */
 const MAX_ENCODING = 4;
@@ -26,6 +28,11 @@ export interface RecordingOptions {
   onEncoded: (index: number, body: Uint8Array, faceFound: boolean) => void;
   /** A camera frame that could not be used (its size differs from the source). */
   onSkipped?: (reason: string) => void;
+  /**
+   * Each plate sample (shared/dataset/plateSample.ts): the whole frame of up to
+   * PLATE_MAX_SAMPLES face frames spread over the recording, for the dataset's plates.
+   */
+  onPlate?: (index: number, body: Uint8Array) => void;
   shouldStop: () => boolean;
 }
 
@@ -40,6 +47,10 @@ export async function record(options: RecordingOptions): Promise<number> {
   const encodings = new Set<Promise<void>>();
   let encodeError: unknown = null;
   let count = 0;
+  // One plate sample every `plateEvery` frames (with a face), so PLATE_MAX_SAMPLES spread over the whole recording.
+  const plate = plateSize(source.width, source.height);
+  const plateEvery = Math.max(1, Math.floor((options.seconds * options.fps) / PLATE_MAX_SAMPLES));
+  let plates = 0;
   for (let due = startedAt; !options.shouldStop(); ) {
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
@@ -54,20 +65,32 @@ export async function record(options: RecordingOptions): Promise<number> {
       continue;
     }
     let frame: CapturedFrame;
+    let plateImage: ImageData | null = null;
     try {
       frame = capture.capture(bitmap, crop);
+      if (options.onPlate && count % plateEvery === 0 && plates < PLATE_MAX_SAMPLES && frame.face.facePresent && frame.face.landmarks) {
+        plateImage = drawPlate(bitmap, plate.width, plate.height);
+      }
     } finally {
       bitmap.close();
     }
     const index = count;
     count += 1;
     options.onCaptured(index, frame.face.facePresent);
-    const encoding = encodeCapturedFrame(index, frame).then(({ body, faceFound }) => options.onEncoded(index, body, faceFound));
-    encodings.add(encoding);
-    encoding.then(() => encodings.delete(encoding), (error: unknown) => {
-      encodeError ??= error;
-      encodings.delete(encoding);
-    });
+    const track = (encoding: Promise<void>) => {
+      encodings.add(encoding);
+      encoding.then(() => encodings.delete(encoding), (error: unknown) => {
+        encodeError ??= error;
+        encodings.delete(encoding);
+      });
+    };
+    track(encodeCapturedFrame(index, frame).then(({ body, faceFound }) => options.onEncoded(index, body, faceFound)));
+    if (plateImage && frame.face.landmarks) {
+      plates += 1;
+      const person = capture.segment(plateImage);
+      const onPlate = options.onPlate!;
+      track(encodePlateSample(index, plateImage, person.mask, frame.face.landmarks).then((body) => onPlate(index, body)));
+    }
     if (encodeError) break;
     while (encodings.size >= MAX_ENCODING) await Promise.race(encodings).catch(() => undefined);
   }

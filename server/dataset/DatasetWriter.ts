@@ -85,8 +85,9 @@ export class DatasetWriter {
     });
   }
 
-  /** Writes an extra file (e.g. the contact sheet) into the dataset being built. */
+  /** Writes an extra file (e.g. the contact sheet, a plate) into the dataset being built; `name` may hold a folder. */
   writeExtra(name: string, bytes: Uint8Array): void {
+    mkdirSync(dirname(join(this.tempDir, name)), { recursive: true });
     writeFileSync(join(this.tempDir, name), bytes);
   }
 

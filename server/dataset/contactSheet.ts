@@ -3,9 +3,12 @@
  * removed region tinted (so a bad mask shows at a glance), the detected
  * landmarks as green dots and the canonical mesh reprojected with the pose and
  * intrinsics as magenta dots (where they drift apart, the camera is wrong).
+ * Below the grid, when the dataset has plates: the clean plate and the body
+ * plate over a checkerboard (a silhouette ghost or a hole under the chin shows there).
  */
 import { CROP_SIZE } from '../../shared/dataset/format';
 import { encodeRgbaPng } from './png';
+import type { Plates } from './plates/PlateEstimator';
 
 export interface SheetTile {
   index: number;
@@ -29,11 +32,14 @@ export function sheetFrameIndices(frameCount: number, count = 16): number[] {
   return Array.from(new Set(Array.from({ length: n }, (_, i) => Math.round((i * (frameCount - 1)) / Math.max(1, n - 1)))));
 }
 
-export function renderContactSheet(tiles: readonly SheetTile[], tileSize = SHEET_TILE_SIZE): Buffer {
+export function renderContactSheet(tiles: readonly SheetTile[], plates: Plates | null = null, tileSize = SHEET_TILE_SIZE): Buffer {
   const columns = Math.min(SHEET_COLUMNS, Math.max(1, tiles.length));
   const rows = Math.max(1, Math.ceil(tiles.length / columns));
   const width = columns * tileSize + (columns + 1) * GAP;
-  const height = rows * tileSize + (rows + 1) * GAP;
+  const gridHeight = rows * tileSize + (rows + 1) * GAP;
+  const plateWidth = Math.floor((width - 3 * GAP) / 2);
+  const plateHeight = plates ? Math.round((plateWidth * plates.height) / plates.width) : 0;
+  const height = gridHeight + (plates ? plateHeight + GAP : 0);
   const out = new Uint8Array(width * height * 4).fill(40);
   for (let i = 3; i < out.length; i += 4) out[i] = 255;
   const scale = tileSize / CROP_SIZE;
@@ -70,5 +76,21 @@ export function renderContactSheet(tiles: readonly SheetTile[], tileSize = SHEET
       }
     }
   });
+  if (plates) {
+    for (let side = 0; side < 2; side += 1) {
+      const ox = GAP + side * (plateWidth + GAP);
+      const source = side === 0 ? plates.background : plates.body;
+      for (let y = 0; y < plateHeight; y += 1) {
+        const sy = Math.min(plates.height - 1, Math.floor((y * plates.height) / plateHeight));
+        for (let x = 0; x < plateWidth; x += 1) {
+          const s = (sy * plates.width + Math.min(plates.width - 1, Math.floor((x * plates.width) / plateWidth))) * 4;
+          const a = source[s + 3]! / 255;
+          const check = ((x >> 4) + (y >> 4)) % 2 ? 200 : 150;
+          const o = ((gridHeight + y) * width + ox + x) * 4;
+          for (let c = 0; c < 3; c += 1) out[o + c] = Math.round(source[s + c]! * a + check * (1 - a));
+        }
+      }
+    }
+  }
   return encodeRgbaPng(out, width, height);
 }

@@ -1,6 +1,7 @@
 /**
  * Loads a dataset folder written by `voxface prepare` and validates it
- * (shared/dataset/validate.ts), including that every image and mask exists.
+ * (shared/dataset/validate.ts), including that every image and mask exists,
+ * and the plates where dataset.json lists them (version 2; version 1 has none).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,5 +46,7 @@ export function loadDataset(dir: string): LoadedDataset {
   });
   const missing = frames.flatMap((f) => [f.image, f.mask]).filter((path) => !existsSync(join(dir, path)));
   if (missing.length) throw new DatasetValidationError([`${missing.length} image/mask files missing, e.g. ${missing.slice(0, 3).join(', ')}`]);
+  const plates = meta.plates ? [meta.plates.background, meta.plates.body].filter((path) => !existsSync(join(dir, path))) : [];
+  if (plates.length) throw new DatasetValidationError([`${FILES.meta} lists plates but ${plates.join(' and ')} ${plates.length > 1 ? 'are' : 'is'} missing`]);
   return { dir, meta, frames, blendshapes, poses, landmarks };
 }

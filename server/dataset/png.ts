@@ -1,4 +1,4 @@
-/** PNG encoding and decoding with pngjs, for masks (8-bit grey) and the contact sheet (RGBA). */
+/** PNG encoding and decoding with pngjs, for masks (8-bit grey), plates (RGB, RGBA) and the contact sheet (RGBA). */
 import { PNG } from 'pngjs';
 
 /** 8-bit greyscale PNG. A single cheap filter (Sub) keeps encoding fast; masks are mostly flat runs. */
@@ -12,6 +12,11 @@ export function encodeGrayPng(gray: Uint8Array, width: number, height: number): 
 
 export function encodeRgbaPng(rgba: Uint8Array, width: number, height: number): Buffer {
   return PNG.sync.write({ width, height, data: Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength) } as PNG, { colorType: 6 });
+}
+
+/** RGB PNG (colour type 2) from RGBA pixels: the alpha byte is dropped. */
+export function encodeRgbPngFromRgba(rgba: Uint8Array, width: number, height: number): Buffer {
+  return PNG.sync.write({ width, height, data: Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength) } as PNG, { colorType: 2 });
 }
 
 /** Decodes any PNG to RGBA (pngjs expands grey to RGBA). */

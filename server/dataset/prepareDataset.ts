@@ -9,7 +9,9 @@
  *   3. it then captures every frame with that crop (tracking, segmentation,
  *      head cut, compositing) and posts each result here, where the writer
  *      stores it in a temporary folder beside the target;
- *   4. reprojection error, contact sheet and metadata are computed and the
+ *   4. the plates (clean background, body) are estimated from up to 48 whole
+ *      frames the page also sent (server/dataset/plates);
+ *   5. reprojection error, contact sheet and metadata are computed and the
  *      folder is renamed into place. Any failure removes everything temporary.
  */
 import { spawnSync } from 'node:child_process';
@@ -30,6 +32,10 @@ import { startCaptureServer } from './captureServer';
 import { renderContactSheet, SHEET_TILE_SIZE, sheetFrameIndices, type SheetTile } from './contactSheet';
 import { checkOutputDir, DatasetWriter } from './DatasetWriter';
 import { PrepareError } from './PrepareError';
+import { PlateEstimator } from './plates/PlateEstimator';
+import { readPlateSampleBody } from './plates/plateSampleBody';
+import { writePlates } from './plates/writePlates';
+import { plateSize, PLATE_MAX_SAMPLES } from '../../shared/dataset/plateSample';
 import { decodeFrames, decodeSize, probeVideo, sha256File } from './video';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -112,6 +118,7 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
     const samples: TrackSample[] = [];
     let sampleCount = 0;
     let onCapture: (body: Buffer) => void = () => { throw new Error('capture pass not started'); };
+    let onPlate: (body: Buffer) => void = () => { throw new Error('capture pass not started'); };
     const tasksVision = dirname(createRequire(import.meta.url).resolve('@mediapipe/tasks-vision'));
     server = await startCaptureServer({
       folders: { '/frames/': framesDir, '/mediapipe/wasm/': join(tasksVision, 'wasm'), '/': clientDir },
@@ -122,6 +129,7 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
           options.onProgress?.('locate', samples.length, sampleCount);
         },
         '/capture': (body) => onCapture(body),
+        '/plate': (body) => onPlate(body),
       },
     });
     const serverUrl = server.url;
@@ -209,6 +217,11 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
       timing.write += performance.now() - writeStarted;
       options.onProgress?.('capture', activeWriter.received, frameCount);
     };
+    const plateFrame = plateSize(decoded.width, decoded.height);
+    const plates = new PlateEstimator(plateFrame.width, plateFrame.height);
+    onPlate = (body) => {
+      plates.add(readPlateSampleBody(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), plates.width, plates.height));
+    };
     const timing = { tracker: 0, segmenter: 0, page: 0, write: 0 };
     const scale = decoded.width / video.width;
     const request: CapturePassRequest = {
@@ -216,6 +229,7 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
       crop: { x: crop.x * scale, y: crop.y * (decoded.height / video.height), size: crop.size * scale },
       sheetFrames: sheetIndices,
       tileSize: SHEET_TILE_SIZE,
+      plates: { frames: sheetFrameIndices(frameCount, PLATE_MAX_SAMPLES), ...plateFrame },
     };
     await inPage('capturing frames', () => page.evaluate((r) => (window as unknown as PageWindow).voxfacePrepare.capturePass(r), request));
     phase('capture');
@@ -234,7 +248,10 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
     }
     const reprojectionErrorPx = errorFrames ? errorSum / errorFrames : Number.NaN;
     tiles.sort((a, b) => a.index - b.index);
-    writer.writeExtra(FILES.contactSheet, renderContactSheet(tiles));
+    const estimated = plates.estimate();
+    const platesMeta = estimated ? writePlates(writer, estimated, intrinsics, crop, video.width, video.height) : undefined;
+    phase('plates');
+    writer.writeExtra(FILES.contactSheet, renderContactSheet(tiles, estimated));
     const records = writer.frameRecords(video.fps);
     const count = (split: string) => records.filter((r) => r.split === split).length;
     const meta: DatasetMeta = {
@@ -254,6 +271,7 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
       split: { testFraction: 0.15, testStartIndex: testStartIndex(frameCount), train: count('train'), test: count('test'), excluded: count('excluded') },
       reprojectionErrorPx,
       files: FILES,
+      ...(platesMeta ? { plates: platesMeta } : {}),
     };
     writer.finish(meta, records, force);
     phase('finish');

@@ -1,7 +1,8 @@
 /**
  * Upload sessions on disk: `<dir>/<sessionId>/session.json` and one file per
  * frame, `frames/NNNNN.bin`, holding the frame's validated upload body as
- * received. Each frame file is written atomically and durably, so a frame is either wholly
+ * received, and one per plate sample, `plates/NNNNN.bin` (the whole frame for
+ * the dataset's plates, shared/dataset/plateSample.ts; up to 48 a session). Each frame file is written atomically and durably, so a frame is either wholly
  * there or absent: a client whose connection dropped asks which indices are
  * stored and re-sends the rest, and re-sending a stored index changes nothing.
  * Byte counts are kept in memory (rebuilt from the files at start) so limits
@@ -36,13 +37,18 @@ export interface CaptureSession {
   jobId?: string;
 }
 
+/** What a stored upload is: a frame (every captured frame) or a plate sample (a few whole frames). */
+export type UploadKind = 'frames' | 'plates';
+
 interface Entry {
   session: CaptureSession;
   indices: Set<number>;
+  /** Plate samples stored (their bytes count in `bytes` too). */
+  plates: Set<number>;
   /** Counting frames still being written (their bytes are reserved so limits hold meanwhile). */
   bytes: number;
-  /** Frames being written. */
-  writing: Set<number>;
+  /** Frames and plate samples being written ('frames/3', 'plates/3'). */
+  writing: Set<string>;
   /** Bumped when the frames are dropped (finish, removal): a write that started before must not count. */
   epoch: number;
 }
@@ -50,6 +56,7 @@ interface Entry {
 const logger = new Logger('onboarding');
 const SESSION_FILE = 'session.json';
 const FRAME_DIR = 'frames';
+const PLATE_DIR = 'plates';
 const FRAME_PATTERN = /^(\d{5})\.bin$/;
 
 export class CaptureSessions {
@@ -78,16 +85,19 @@ export class CaptureSessions {
       } catch {
         continue; // a damaged record: its frames still count nowhere and the folder is left for inspection
       }
-      const entry: Entry = { session, indices: new Set(), bytes: 0, writing: new Set(), epoch: 0 };
-      const frames = join(dir, name, FRAME_DIR);
-      if (existsSync(frames)) {
-        for (const frame of readdirSync(frames)) {
-          const match = FRAME_PATTERN.exec(frame);
+      const entry: Entry = { session, indices: new Set(), plates: new Set(), bytes: 0, writing: new Set(), epoch: 0 };
+      for (const [folder, indices] of [[FRAME_DIR, entry.indices], [PLATE_DIR, entry.plates]] as const) {
+        const files = join(dir, name, folder);
+        if (!existsSync(files)) continue;
+        for (const file of readdirSync(files)) {
+          const match = FRAME_PATTERN.exec(file);
           if (!match) continue; // e.g. a .partial of a write in progress in a live process
-          entry.indices.add(Number(match[1]));
-          entry.bytes += statSync(join(frames, frame)).size;
+          indices.add(Number(match[1]));
+          entry.bytes += statSync(join(files, file)).size;
         }
       }
+      // Sessions opened before plate samples existed have no plates folder: uploads need it there.
+      if (session.state === 'open') makeFolderDurable(join(dir, name, PLATE_DIR));
       this.#totalBytes += entry.bytes;
       this.#entries.set(session.id, entry);
     }
@@ -103,8 +113,9 @@ export class CaptureSessions {
       id: `cap-${randomBytes(12).toString('base64url')}`, owner, createdAt: new Date().toISOString(), source, crop, state: 'open',
     };
     makeFolderDurable(join(this.dir, session.id, FRAME_DIR));
+    makeFolderDurable(join(this.dir, session.id, PLATE_DIR));
     this.#save(session);
-    this.#entries.set(session.id, { session, indices: new Set(), bytes: 0, writing: new Set(), epoch: 0 });
+    this.#entries.set(session.id, { session, indices: new Set(), plates: new Set(), bytes: 0, writing: new Set(), epoch: 0 });
     return structuredClone(session);
   }
 
@@ -136,20 +147,46 @@ export class CaptureSessions {
     return this.#entry(owner, id).indices.has(index);
   }
 
+  /** Plate sample indices stored, ascending. */
+  plateIndices(owner: string, id: string): number[] {
+    return [...this.#entry(owner, id).plates].sort((a, b) => a - b);
+  }
+
+  hasPlate(owner: string, id: string, index: number): boolean {
+    return this.#entry(owner, id).plates.has(index);
+  }
+
+  /** Plate samples stored and being written: what a limit on their number must count. */
+  plateCount(owner: string, id: string): number {
+    const entry = this.#entry(owner, id);
+    return entry.plates.size + [...entry.writing].filter((key) => key.startsWith(`${PLATE_DIR}/`)).length;
+  }
+
   /**
    * Stores a frame body durably, off the event loop (writeFileAtomicAsync);
    * false when that index was already stored or is being written (the upload is
    * then ignored). Its bytes count from the start, so concurrent uploads cannot
    * overrun the limits together.
    */
-  async putFrame(owner: string, id: string, index: number, body: Uint8Array): Promise<boolean> {
+  putFrame(owner: string, id: string, index: number, body: Uint8Array): Promise<boolean> {
+    return this.#put('frames', owner, id, index, body);
+  }
+
+  /** Stores a plate sample body, as putFrame does a frame. */
+  putPlate(owner: string, id: string, index: number, body: Uint8Array): Promise<boolean> {
+    return this.#put('plates', owner, id, index, body);
+  }
+
+  async #put(kind: UploadKind, owner: string, id: string, index: number, body: Uint8Array): Promise<boolean> {
     const entry = this.#entry(owner, id);
-    if (entry.indices.has(index) || entry.writing.has(index)) return false;
+    const stored = kind === 'frames' ? entry.indices : entry.plates;
+    const key = `${kind}/${index}`;
+    if (stored.has(index) || entry.writing.has(key)) return false;
     const { epoch } = entry;
-    entry.writing.add(index);
+    entry.writing.add(key);
     entry.bytes += body.length;
     this.#totalBytes += body.length;
-    const path = this.framePath(id, index);
+    const path = kind === 'frames' ? this.framePath(id, index) : this.platePath(id, index);
     try {
       await writeFileAtomicAsync(path, body);
     } catch (error) {
@@ -159,30 +196,36 @@ export class CaptureSessions {
       }
       throw error;
     } finally {
-      if (entry.epoch === epoch) entry.writing.delete(index);
+      if (entry.epoch === epoch) entry.writing.delete(key);
     }
     if (entry.epoch !== epoch) {
-      // Finished or deleted while this frame was being written: the frame is not wanted.
+      // Finished or deleted while this upload was being written: it is not wanted.
       rmSync(path, { force: true });
       return false;
     }
-    entry.indices.add(index);
+    stored.add(index);
     return true;
+  }
+
+  platePath(id: string, index: number): string {
+    return join(this.dir, id, PLATE_DIR, `${frameFileStem(index)}.bin`);
   }
 
   framePath(id: string, index: number): string {
     return join(this.dir, id, FRAME_DIR, `${frameFileStem(index)}.bin`);
   }
 
-  /** Marks the session finished and drops its frame files (the dataset now holds them). */
+  /** Marks the session finished and drops its frame and plate files (the dataset now holds them). */
   markFinished(owner: string, id: string, avatarId: string, jobId: string): CaptureSession {
     const entry = this.#entry(owner, id);
     entry.session = { ...entry.session, state: 'finished', avatarId, jobId };
     this.#save(entry.session);
     rmSync(join(this.dir, id, FRAME_DIR), { recursive: true, force: true });
+    rmSync(join(this.dir, id, PLATE_DIR), { recursive: true, force: true });
     this.#totalBytes -= entry.bytes;
     entry.bytes = 0;
     entry.indices.clear();
+    entry.plates.clear();
     entry.writing.clear();
     entry.epoch += 1;
     return structuredClone(entry.session);

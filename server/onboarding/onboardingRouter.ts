@@ -105,6 +105,18 @@ export function onboardingRouter(service: OnboardingService, tokens: TokenAuthor
     const result = await service.putFrame(user(res), id, index, body);
     res.status(result.stored ? 201 : 200).json(result);
   }));
+  router.put('/sessions/:id/plates/:index', wrap(async (req, res) => {
+    const id = String(req.params.id), index = /^\d{1,9}$/.test(String(req.params.index)) ? Number(req.params.index) : Number.NaN;
+    const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    if (service.admitPlate(user(res), id, index, declared).duplicate) {
+      req.resume();
+      res.status(200).json({ index, stored: false });
+      return;
+    }
+    const body = await readBody(req, service.limits.maxPlateBytes);
+    const result = await service.putPlate(user(res), id, index, body);
+    res.status(result.stored ? 201 : 200).json(result);
+  }));
   router.post('/sessions/:id/finish', json, wrap(async (req, res) => {
     const { avatarId, job } = await service.finish(user(res), String(req.params.id), req.body);
     res.status(202).json({ avatarId, job: publicJob(job) });

@@ -43,6 +43,28 @@ export function cropIntrinsics(frameWidth: number, frameHeight: number, crop: Cr
 }
 
 /**
+ * The intrinsics of the plate images (the whole frame, `sourceWidth` x
+ * `sourceHeight` pixels, scaled to `plateWidth` x `plateHeight`) from the
+ * crop's (`crop` in source pixels, `cropK` its CROP_SIZE image): the same
+ * camera, only the pixel grid changes. Derived from the crop rather than
+ * recomputed from the field of view so the two cannot disagree; x and y scale
+ * separately because the plate's whole-pixel size rounds each side on its own.
+ */
+export function plateIntrinsics(cropK: Intrinsics, crop: CropWindow, sourceWidth: number, sourceHeight: number, plateWidth: number, plateHeight: number): Intrinsics {
+  const toSource = crop.size / cropK.width;
+  const sx = plateWidth / sourceWidth;
+  const sy = plateHeight / sourceHeight;
+  return {
+    fx: cropK.fx * toSource * sx,
+    fy: cropK.fy * toSource * sy,
+    cx: (cropK.cx * toSource + crop.x) * sx,
+    cy: (cropK.cy * toSource + crop.y) * sy,
+    width: plateWidth,
+    height: plateHeight,
+  };
+}
+
+/**
  * Projects canonical-model points (x, y, z triples, cm) through a column-major
  * 4x4 pose and the intrinsics into image pixels (u, v pairs). MediaPipe's camera
  * looks down -z with y up; image v grows downwards, hence the sign flips.

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cropIntrinsics, focalLengthPx, landmarksToCropPixels, projectPoints } from './camera';
+import { cropIntrinsics, focalLengthPx, landmarksToCropPixels, plateIntrinsics, projectPoints } from './camera';
+import { plateSize } from './plateSample';
 import { decideCropWindow } from './cropWindow';
 import { splitOf, testStartIndex } from './format';
 import { DatasetValidationError, validateDataset } from './validate';
@@ -42,9 +43,31 @@ test('the split holds out the last 15% by time and excludes frames without a fac
 test('validation names the file and field of each problem', () => {
   assert.throws(() => validateDataset({ version: 9 }, [], { blendshapes: 0, poses: 0, landmarks: 0 }), (error: unknown) => {
     assert.ok(error instanceof DatasetValidationError);
-    assert.match(error.message, /dataset\.json: version 9 is not 1/);
+    assert.match(error.message, /dataset\.json: version 9 is not one this program reads \(1, 2\); prepare the video again/);
     assert.match(error.message, /frameCount must be a positive integer/);
     return true;
   });
   assert.throws(() => validateDataset({}, {}, { blendshapes: 0, poses: 0, landmarks: 0 }), /frames\.json is not a JSON array/);
+});
+
+test('a point projected with the crop intrinsics (crop pixels) and with the plate intrinsics (plate pixels) lands on the same video point', () => {
+  // A portrait 720x1280 source whose plates are 360x640, and an odd-sized one whose plate rounds each side.
+  for (const [width, height, crop] of [[720, 1280, { x: 100, y: 300, size: 400 }], [1279, 719, { x: 401, y: 57, size: 613 }]] as const) {
+    const cropK = cropIntrinsics(width, height, crop);
+    const plate = plateSize(width, height);
+    const plateK = plateIntrinsics(cropK, crop, width, height, plate.width, plate.height);
+    assert.equal(plateK.width, plate.width);
+    const pose = [0.98, 0.1, -0.17, 0, -0.12, 0.99, -0.05, 0, 0.16, 0.07, 0.98, 0, 2.5, -1.5, -45, 1];
+    const points = [1, 2, 0, -6, 4, -3, 5, -8, -2];
+    const inCrop = projectPoints(points, pose, cropK);
+    const inPlate = projectPoints(points, pose, plateK);
+    for (let i = 0; i < 3; i += 1) {
+      const fromCrop = [crop.x + (inCrop[i * 2]! * crop.size) / cropK.width, crop.y + (inCrop[i * 2 + 1]! * crop.size) / cropK.height];
+      const fromPlate = [(inPlate[i * 2]! * width) / plate.width, (inPlate[i * 2 + 1]! * height) / plate.height];
+      assert.ok(Math.hypot(fromCrop[0]! - fromPlate[0]!, fromCrop[1]! - fromPlate[1]!) < 1e-3, `${fromCrop} vs ${fromPlate}`);
+    }
+    // The plate camera is MediaPipe's full-frame camera at plate size: principal point at the centre.
+    assert.ok(Math.abs(plateK.cx - plate.width / 2) < 1e-9 && Math.abs(plateK.cy - plate.height / 2) < 1e-9);
+    assert.ok(Math.abs(plateK.fy - focalLengthPx(plate.height)) < 1e-9);
+  }
 });

@@ -10,6 +10,13 @@
  *   <dir>/images/NNNNN.jpg    512x512 crop composited on white with the mask
  *   <dir>/masks/NNNNN.png     512x512 8-bit grey soft head mask
  *   <dir>/contact-sheet.png   a grid for people to check at a glance (not read by training)
+ *   <dir>/plates/background.png  (version 2, optional) RGB clean plate: the room with the person removed
+ *   <dir>/plates/body.png        (version 2, optional) RGBA body plate, straight alpha: neck,
+ *                                shoulders, clothes below the head layer
+ *
+ * Version 2 adds `plates` (DatasetMeta.plates), the whole decoded frame at
+ * plate size (long side at most PLATE_MAX_SIDE); it is optional, and version-1
+ * datasets (no plates) still load.
  *
  * Bulk numbers are flat float32 files rather than JSON so that a trainer can map
  * them straight into arrays (numpy.fromfile(...).reshape(N, 478, 2)) and so a
@@ -19,7 +26,9 @@
  */
 import { BLENDSHAPE_COUNT } from '../coefficients/blendshapes';
 
-export const DATASET_VERSION = 1;
+export const DATASET_VERSION = 2;
+/** Versions loadDataset still reads (1: no plates). */
+export const READABLE_DATASET_VERSIONS: readonly number[] = [1, 2];
 /** Side of the square training images and masks, pixels. */
 export const CROP_SIZE = 512;
 export const LANDMARK_COUNT = 478;
@@ -39,6 +48,9 @@ export const FILES = {
   images: 'images',
   masks: 'masks',
   contactSheet: 'contact-sheet.png',
+  plates: 'plates',
+  backgroundPlate: 'plates/background.png',
+  bodyPlate: 'plates/body.png',
 } as const;
 
 export type Split = 'train' | 'test' | 'excluded';
@@ -52,7 +64,7 @@ export interface CropWindow {
 
 /**
  * Pinhole intrinsics in OpenCV's image convention (x right, y down, pixel
- * centres at +0.5), for the CROP_SIZE crop. The pose lives in MediaPipe's camera
+ * centres at +0.5), for the CROP_SIZE crop (or, in PlatesMeta, the plate images). The pose lives in MediaPipe's camera
  * space (x right, y up, looking down -z), so a camera-space point p projects to
  * u = cx + fx * p.x / -p.z, v = cy - fy * p.y / -p.z (see shared/dataset/camera.ts).
  */
@@ -97,6 +109,22 @@ export interface DatasetMeta {
   /** Mean landmark reprojection error of the canonical mesh under pose + intrinsics, crop pixels. */
   reprojectionErrorPx: number;
   files: typeof FILES;
+  /** Version 2: the clean plate and body plate (absent in version 1 and when too few samples came). */
+  plates?: PlatesMeta;
+}
+
+/** The plates of a version-2 dataset: whole decoded frames downscaled to width x height. */
+export interface PlatesMeta {
+  width: number;
+  height: number;
+  /** Of the plate images' pixels, same convention as DatasetMeta.intrinsics (shared/dataset/camera.ts plateIntrinsics). */
+  intrinsics: Intrinsics;
+  /** Frames the plates were estimated from. */
+  samples: number;
+  /** 'plates/background.png': RGB 8-bit, person removed, never-seen pixels filled smoothly. */
+  background: string;
+  /** 'plates/body.png': RGBA 8-bit, straight alpha. */
+  body: string;
 }
 
 export interface FrameRecord {

@@ -18,7 +18,7 @@ export interface PrepareApi {
   init(options: PrepareInit): Promise<string>;
   /** First pass over a subsample of frames: where the face is; each result goes to POST /track. */
   trackPass(indices: number[]): Promise<void>;
-  /** Captures every frame with the decided crop; each result goes to POST /capture. */
+  /** Captures every frame with the decided crop; each result goes to POST /capture, plate samples to POST /plate. */
   capturePass(request: CapturePassRequest): Promise<void>;
   close(): void;
 }
@@ -43,6 +43,12 @@ export interface CapturePassRequest {
   /** Frames whose raw crop is also sent (downscaled to `tileSize`) for the contact sheet. */
   sheetFrames: number[];
   tileSize: number;
+  /**
+   * Frames (at most PLATE_MAX_SAMPLES, spread over the clip) whose whole frame
+   * is also sent, at width x height (plateSize of the decoded frame), as a
+   * plate sample body (shared/dataset/plateSample.ts) to POST /plate, when a face was found in it.
+   */
+  plates: { frames: number[]; width: number; height: number };
 }
 
 /** JSON head of one frame's POST /capture body; binary parts follow (see encodeCaptureBody). */

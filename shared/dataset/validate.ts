@@ -5,7 +5,7 @@
  * message a person can act on instead of failing deep inside training.
  */
 import {
-  BLENDSHAPE_COUNT, CROP_SIZE, DATASET_VERSION, FILES, LANDMARK_COUNT, POSE_LENGTH,
+  BLENDSHAPE_COUNT, CROP_SIZE, FILES, LANDMARK_COUNT, POSE_LENGTH, READABLE_DATASET_VERSIONS,
   splitOf, testStartIndex, type DatasetMeta, type FrameRecord,
 } from './format';
 
@@ -33,7 +33,8 @@ export function validateDataset(meta: unknown, frames: unknown, bulk: BulkSizes)
   const problems: string[] = [];
   const need = (ok: boolean, message: string) => { if (!ok) problems.push(message); };
   if (!isObject(meta)) throw new DatasetValidationError([`${FILES.meta} is not a JSON object`]);
-  need(meta.version === DATASET_VERSION, `${FILES.meta}: version ${String(meta.version)} is not ${DATASET_VERSION}`);
+  need(READABLE_DATASET_VERSIONS.includes(meta.version as number),
+    `${FILES.meta}: version ${String(meta.version)} is not one this program reads (${READABLE_DATASET_VERSIONS.join(', ')}); prepare the video again`);
   need(meta.imageSize === CROP_SIZE, `${FILES.meta}: imageSize ${String(meta.imageSize)} is not ${CROP_SIZE}`);
   const source = meta.source;
   need(isObject(source) && finite(source.width) && finite(source.height) && finite(source.fps) && source.fps > 0,
@@ -57,6 +58,21 @@ export function validateDataset(meta: unknown, frames: unknown, bulk: BulkSizes)
   need(isObject(split) && split.testStartIndex === testStartIndex(n),
     `${FILES.meta}: split.testStartIndex must be ${testStartIndex(n)} for ${n} frames (last 15% by time)`);
   need(finite(meta.reprojectionErrorPx), `${FILES.meta}: reprojectionErrorPx must be a number`);
+  if (meta.plates !== undefined) {
+    const p = meta.plates;
+    if (meta.version === 1) problems.push(`${FILES.meta}: plates came with dataset version 2; this says version 1`);
+    else if (!isObject(p)) problems.push(`${FILES.meta}: plates must be an object`);
+    else {
+      const sizeOk = Number.isInteger(p.width) && (p.width as number) > 0 && Number.isInteger(p.height) && (p.height as number) > 0;
+      need(sizeOk, `${FILES.meta}: plates need a positive whole width and height`);
+      const pk = p.intrinsics;
+      need(isObject(pk) && finite(pk.fx) && pk.fx > 0 && finite(pk.fy) && pk.fy > 0 && finite(pk.cx) && finite(pk.cy)
+        && pk.width === p.width && pk.height === p.height, `${FILES.meta}: plates.intrinsics need positive fx, fy, finite cx, cy and the plates' size`);
+      need(Number.isInteger(p.samples) && (p.samples as number) > 0, `${FILES.meta}: plates.samples must be a positive integer`);
+      need(p.background === FILES.backgroundPlate && p.body === FILES.bodyPlate,
+        `${FILES.meta}: plates.background and plates.body must be '${FILES.backgroundPlate}' and '${FILES.bodyPlate}'`);
+    }
+  }
 
   if (!Array.isArray(frames)) {
     problems.push(`${FILES.frames} is not a JSON array`);

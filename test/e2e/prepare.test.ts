@@ -5,12 +5,14 @@
  * left behind.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { cropIntrinsics, meanPointDistance, projectPoints } from '../../shared/dataset/camera';
 import { CROP_SIZE, FILES, MESH_VERTEX_COUNT, testStartIndex } from '../../shared/dataset/format';
+import { PLATE_MAX_SAMPLES, plateSize } from '../../shared/dataset/plateSample';
 import { loadCanonicalMesh } from '../../server/dataset/canonicalMesh';
 import { loadDataset, type LoadedDataset } from '../../server/dataset/loadDataset';
 import {
@@ -53,7 +55,8 @@ describe('voxface prepare on a shared clip', () => {
   let dataset: LoadedDataset;
 
   before(async () => {
-    run = await runPrepare([clipPath('womanHdtf'), '--out', out]);
+    // 12.5 s on an idle 2-core machine; several minutes when the machine is shared (143 s measured at load 13).
+    run = await runPrepare([clipPath('womanHdtf'), '--out', out], 400_000);
     assert.equal(run.code, 0, `prepare failed:\n${run.stderr}`);
     dataset = loadDataset(out);
   });
@@ -147,6 +150,62 @@ describe('voxface prepare on a shared clip', () => {
   test('writes a contact sheet PNG', () => {
     const sheet = PNG.sync.read(readFileSync(join(out, FILES.contactSheet)));
     assert.ok(sheet.width >= 4 * 256 && sheet.height >= 4 * 256, `${sheet.width}x${sheet.height}`);
+  });
+
+  test('writes the clean plate and the body plate at the plate size, and they are plausible', () => {
+    const { meta, landmarks } = dataset;
+    assert.equal(meta.version, 2);
+    const plates = meta.plates!;
+    assert.ok(plates, 'dataset.json has no plates');
+    // The clip is 512x512: plates at full size (the long side is capped at 640, never upscaled).
+    assert.deepEqual({ width: plates.width, height: plates.height }, plateSize(meta.source.decodedWidth, meta.source.decodedHeight));
+    assert.equal(plates.width, 512);
+    assert.equal(plates.samples, PLATE_MAX_SAMPLES);
+    const background = PNG.sync.read(readFileSync(join(out, plates.background)));
+    const body = PNG.sync.read(readFileSync(join(out, plates.body)));
+    assert.deepEqual([background.width, background.height, body.width, body.height], [512, 512, 512, 512]);
+    assert.equal((background as unknown as { colorType: number }).colorType, 2, 'background.png is RGB');
+    assert.equal((body as unknown as { colorType: number }).colorType, 6, 'body.png is RGBA');
+
+    // A landmark projected with the crop intrinsics and with the plate intrinsics lands on the same video point.
+    const mesh = loadCanonicalMesh(FACE_MODEL_PATH);
+    const pose = dataset.poses.subarray(100 * 16, 101 * 16);
+    const inCrop = projectPoints(mesh.subarray(0, 30), pose, meta.intrinsics);
+    const inPlate = projectPoints(mesh.subarray(0, 30), pose, plates.intrinsics);
+    for (let i = 0; i < 10; i += 1) {
+      const cropX = meta.crop.x + (inCrop[i * 2]! * meta.crop.size) / CROP_SIZE;
+      const plateX = (inPlate[i * 2]! * meta.source.width) / plates.width;
+      const cropY = meta.crop.y + (inCrop[i * 2 + 1]! * meta.crop.size) / CROP_SIZE;
+      const plateY = (inPlate[i * 2 + 1]! * meta.source.height) / plates.height;
+      assert.ok(Math.hypot(cropX - plateX, cropY - plateY) < 1e-3, `vertex ${i}: ${cropX},${cropY} vs ${plateX},${plateY}`);
+    }
+
+    // Frame 100 of the video at plate size, to compare with.
+    const frame = PNG.sync.read(execFileSync('ffmpeg', ['-v', 'error', '-i', clipPath('womanHdtf'), '-vf', `select=eq(n\\,100),scale=${plates.width}:${plates.height}`,
+      '-frames:v', '1', '-f', 'image2pipe', '-vcodec', 'png', '-']));
+    const patch = (png: PNG, x0: number, y0: number, size = 16) => {
+      const sum = [0, 0, 0, 0];
+      for (let y = y0; y < y0 + size; y += 1) for (let x = x0; x < x0 + size; x += 1) for (let c = 0; c < 4; c += 1) sum[c]! += png.data[(y * png.width + x) * 4 + c]!;
+      return sum.map((v) => v / (size * size));
+    };
+    const distance = (a: number[], b: number[]) => Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!);
+    // Where the room is visible (top corners), the clean plate is the room; the body plate is empty there.
+    for (const x of [4, plates.width - 20]) {
+      assert.ok(distance(patch(background, x, 4), patch(frame, x, 4)) < 12, `corner ${x}: ${patch(background, x, 4)} vs the video's ${patch(frame, x, 4)}`);
+      assert.ok(patch(body, x, 4)[3]! < 3, `body alpha ${patch(body, x, 4)[3]} in the room at ${x}`);
+    }
+    // Where her face is, the clean plate shows the room, not her: it differs from the video there.
+    const toPlate = (i: number) => [
+      Math.round(((meta.crop.x + (landmarks[(100 * 478 + i) * 2]! * meta.crop.size) / CROP_SIZE) * plates.width) / meta.source.width),
+      Math.round(((meta.crop.y + (landmarks[(100 * 478 + i) * 2 + 1]! * meta.crop.size) / CROP_SIZE) * plates.height) / meta.source.height),
+    ] as const;
+    const [noseX, noseY] = toPlate(1);
+    const nose = distance(patch(background, noseX - 8, noseY - 8), patch(frame, noseX - 8, noseY - 8));
+    assert.ok(nose > 40, `the clean plate at her nose is only ${nose.toFixed(1)} from the video`);
+    // Under the chin the body plate is solid (the neck), and so are her shoulders at the bottom centre.
+    const [chinX, chinY] = toPlate(152);
+    assert.ok(patch(body, chinX - 8, chinY + 4, 8)[3]! > 250, `body alpha ${patch(body, chinX - 8, chinY + 4, 8)[3]} under the chin`);
+    assert.ok(patch(body, plates.width / 2 - 8, plates.height - 20)[3]! > 250, 'the body plate holds her shoulders');
   });
 });
 

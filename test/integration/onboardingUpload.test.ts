@@ -20,6 +20,8 @@ import { TokenAuthority } from '../../server/auth/TokenAuthority';
 import { AvatarStore } from '../../server/avatar/AvatarStore';
 import { loadDataset } from '../../server/dataset/loadDataset';
 import { encodeFrameBody } from '../../shared/onboarding/frameBody';
+import { encodePlateSampleBody } from '../../shared/dataset/plateSample';
+import { personAt, syntheticPlateSample } from '../helpers/syntheticPlates';
 import { onboardingRouter } from '../../server/onboarding/onboardingRouter';
 import { DEFAULT_ONBOARDING_LIMITS, OnboardingService, type OnboardingLimits } from '../../server/onboarding/OnboardingService';
 import { TrainingQueue } from '../../server/onboarding/TrainingQueue';
@@ -43,6 +45,12 @@ function frame(index: number, face = true, jpeg = jpegs[index % jpegs.length]!):
   const blendshapes = Array.from({ length: 52 }, (_, i) => (i === 0 ? 0 : ((index * 7 + i) % 10) / 20));
   return encodeFrameBody({ index, faceFound: face, blendshapes, pose: face ? POSE : null }, jpeg, MASK,
     face ? new Float32Array(LANDMARK_COUNT * 2).fill(256) : null);
+}
+
+/** A plate sample body as the capture page sends it, for SESSION's 640x480 camera (plates at full size). */
+function plate(index: number, width = 640, height = 480): Uint8Array {
+  const sample = syntheticPlateSample(index, personAt(index, 10), width, height);
+  return encodePlateSampleBody({ index, width, height }, deflateSync(sample.rgb), deflateSync(sample.person), sample.landmarks);
 }
 
 interface App { url: string; dir: string; store: AvatarStore; queue: TrainingQueue }
@@ -124,6 +132,9 @@ test('upload, resume after a drop, finish: a valid dataset and a queued job', as
   const again = await call(app, 'alice', 'PUT', `/sessions/${id}/frames/5`, frame(5));
   assert.deepEqual([again.status, again.json], [200, { index: 5, stored: false }]);
   for (let i = 6; i < 10; i++) assert.equal((await call(app, 'alice', 'PUT', `/sessions/${id}/frames/${i}`, frame(i))).status, 201);
+  // Plate samples (the whole frame of a few face frames): stored once each, like frames.
+  for (const i of [0, 3, 6, 9]) assert.deepEqual((await call(app, 'alice', 'PUT', `/sessions/${id}/plates/${i}`, plate(i))).json, { index: i, stored: true });
+  assert.deepEqual((await call(app, 'alice', 'PUT', `/sessions/${id}/plates/3`, plate(3))).json, { index: 3, stored: false });
 
   expectError(await call(app, 'alice', 'POST', `/sessions/${id}/finish`, { frameCount: 12 }), 409, 'missing_frames');
   const done = await call(app, 'alice', 'POST', `/sessions/${id}/finish`, { frameCount: 10 });
@@ -140,11 +151,16 @@ test('upload, resume after a drop, finish: a valid dataset and a queued job', as
   assert.deepEqual(readFileSync(join(dataset.dir, 'images', '00007.jpg')), jpegs[7 % 4]);
   assert.equal(dataset.poses[16 * 1 + 14], -40);
   assert.ok(Number.isNaN(dataset.landmarks[2 * 478 * 2]!), 'no landmarks where no face');
+  // The plates, from the four samples, at the camera's size (640x480: long side 640).
+  assert.equal(dataset.meta.version, 2);
+  assert.deepEqual([dataset.meta.plates?.width, dataset.meta.plates?.height, dataset.meta.plates?.samples], [640, 480, 4]);
+  assert.ok(existsSync(join(dataset.dir, 'plates', 'background.png')) && existsSync(join(dataset.dir, 'plates', 'body.png')));
 
   // A retried finish (reply lost) answers the same avatar; the uploads are gone from disk.
   const retry = await call(app, 'alice', 'POST', `/sessions/${id}/finish`, { frameCount: 10 });
   assert.equal(retry.json.avatarId, aliceAvatar);
   assert.equal(existsSync(join(app.dir, 'onboarding', 'uploads', id, 'frames')), false);
+  assert.equal(existsSync(join(app.dir, 'onboarding', 'uploads', id, 'plates')), false);
   expectError(await call(app, 'alice', 'PUT', `/sessions/${id}/frames/10`, frame(10)), 409, 'session_finished');
   const avatars = await call(app, 'alice', 'GET', '/avatars');
   assert.equal(avatars.json.avatars.length, 1);
@@ -197,6 +213,12 @@ test('non-JPEG, truncated, wrongly sized and malformed frames are refused and no
   const bomb = encodeFrameBody({ index: 0, faceFound: false, blendshapes: new Array(52).fill(0), pose: null }, jpegs[0]!, deflateSync(new Uint8Array(16 * 1024 * 1024)), null);
   expectError(await call(shared, 'bob', 'PUT', `/sessions/${id}/frames/0`, bomb), 400, 'bad_mask');
   expectError(await call(shared, 'bob', 'PUT', `/sessions/${id}/frames/abc`, frame(0)), 400, 'bad_index');
+  // Plate samples of another size than the session's camera, garbage, or another index than the URL's.
+  const wrongSize = await call(shared, 'bob', 'PUT', `/sessions/${id}/plates/0`, plate(0, 320, 240));
+  expectError(wrongSize, 400, 'bad_plate');
+  assert.equal(wrongSize.json.error.message, "plate sample 0 is 320x240; this capture's plates are 640x480");
+  expectError(await call(shared, 'bob', 'PUT', `/sessions/${id}/plates/0`, new Uint8Array([1, 2, 3])), 400, 'bad_plate');
+  expectError(await call(shared, 'bob', 'PUT', `/sessions/${id}/plates/1`, plate(0)), 400, 'bad_plate');
   assert.deepEqual((await call(shared, 'bob', 'GET', `/sessions/${id}`)).json.frames, []);
   expectError(await call(shared, 'bob', 'POST', '/sessions', { source: { width: 640, height: 480, fps: 10 }, crop: { x: 400, y: 0, size: 480 } }), 400, 'bad_session');
 });
