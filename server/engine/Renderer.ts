@@ -92,15 +92,13 @@ export const REALTIME: Preset = {
 
 /**
  * What live calls render with (the render process; VOXFACE_AVATAR_RENDER_SCALE overrides
- * the scale): REALTIME with 0.35 rays per output pixel per axis (90x90 rays for 256 px,
- * below the 128 px avatars train at) and early termination at transmittance 1e-2.
- * Against the ground truth of held-out frames at 256 px (`npm run bench:render --
- * <avatar> <dataset>`) it costs nothing measurable on KatieHill (fast model: 19.07 dB
- * for both), 0.15 dB on selfie and -0.05 dB on expressions (default model): the avatar's
- * error on new expressions dwarfs the blur. Against the exact model's 256 px render it
- * is softer (see the bench).
+ * the scale): REALTIME (half-resolution rays: in the 640x360 call framing the face gets
+ * one ray per two output pixels per axis, about 80 rays from forehead to chin, and only
+ * the head's projected bounds are cast) with early termination at transmittance 1e-2.
+ * (Until the call framing, LIVE cast 0.35 rays per pixel on a 256 square: 90x90 rays,
+ * about 45 across the face.) Its cost per 640x360 frame: `npm run bench:render` (docs/engine.md).
  */
-export const LIVE: Preset = { ...REALTIME, renderScale: 0.35, tEps: 1e-2 };
+export const LIVE: Preset = { ...REALTIME, tEps: 1e-2 };
 
 export interface FrameStats {
   readonly samples: number;
