@@ -19,3 +19,15 @@ export const backgroundChoice = z.discriminatedUnion('kind', [
 export type BackgroundChoice = z.infer<typeof backgroundChoice>;
 
 export const DEFAULT_BACKGROUND: BackgroundChoice = { kind: 'blur' };
+
+/** The choice as a URL parameter value ('blur', 'room' or '#rrggbb'), as the demo page reads it. */
+export function backgroundParam(choice: BackgroundChoice): string {
+  return choice.kind === 'colour' ? choice.rgb : choice.kind;
+}
+
+/** A URL parameter value back to a choice; undefined when it names none. */
+export function backgroundFromParam(value: string | null | undefined): BackgroundChoice | undefined {
+  if (value === 'blur' || value === 'room') return { kind: value };
+  if (value && HEX_COLOUR_PATTERN.test(value)) return { kind: 'colour', rgb: value.toLowerCase() };
+  return undefined;
+}
