@@ -7,7 +7,6 @@
  */
 import { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { backgroundChoice } from '../../shared/signaling/background';
 import { readAvatarFileContents } from '../engine/AvatarFile';
 import { buildUnderLayer } from '../engine/AvatarPlates';
 import { framingCamera } from '../engine/Framing';
@@ -32,7 +31,8 @@ try {
   // The call's framing (a webcam's view of the person), and the layers behind the head
   // built once for this session and size (Compositing.ts, AvatarPlates.ts).
   const camera = framingCamera(model.config.camera, init.width, init.height);
-  const under = buildUnderLayer(backgroundChoice.parse(init.background ?? { kind: 'blur' }), plates, camera);
+  // The background was checked at the signaling boundary (zod); buildUnderLayer checks the colour again.
+  const under = buildUnderLayer(init.background ?? { kind: 'blur' }, plates, camera);
   // Live calls use the fast inference form (LIVE); its quality cost is measured in test/engine and bench:render.
   renderer = new StreamingRenderer(model, {
     width: init.width, height: init.height, camera, under, ...LIVE, ...(init.renderScale ? { renderScale: init.renderScale } : {}),

@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { AvatarModel } from '../engine/AvatarModel';
 import { type AvatarConfig, FAST_CONFIG } from '../engine/AvatarModelTypes';
 import { writeAvatarFile } from '../engine/AvatarFile';
-import { datasetPlates } from '../engine/AvatarPlates';
+import { datasetPlates } from '../engine/DatasetPlates';
 import { type CheckpointRun, readCheckpoint, writeCheckpoint } from '../engine/Checkpoint';
 import { rgbaToRgb } from '../engine/Evaluate';
 import { meanImage, psnr, psnrFromMse } from '../engine/Metrics';

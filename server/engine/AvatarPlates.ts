@@ -8,30 +8,14 @@
 // u_plate = cx_p + f_p (u - cx_o) / f_o (same for v). Pixels outside a source image
 // take its nearest edge pixel (clamped), so any output size and aspect works.
 //
-// The under-layer is built once per session and size (a 640x360 blur takes a few ms),
-// never per frame.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Intrinsics } from '../../shared/dataset/format';
+// The under-layer is built once per session and size, never per frame. Reading a
+// dataset's plate images is DatasetPlates.ts (kept apart: the render process loads
+// this file and should not load a PNG decoder).
 import type { BackgroundChoice } from '../../shared/signaling/background';
-import { decodePng } from '../dataset/png';
 import type { AvatarPlates } from './AvatarFile';
-import type { CameraConfig } from './AvatarModelTypes';
 import type { UnderLayer } from './Compositing';
-import { framingCamera, type PixelCamera, plateSourcePositions } from './Framing';
-import type { PoseReference } from './PoseMapping';
+import type { PixelCamera } from './Framing';
 
-/** The plate view stored in avatar files: the call framing at 1280x720 (sharp down to any call size). */
-export const PLATE_VIEW = { width: 1280, height: 720 } as const;
-
-/** What a dataset's dataset.json says about its plates (docs/dataset.md, version 2). */
-export interface DatasetPlatesMeta {
-  readonly width: number;
-  readonly height: number;
-  readonly intrinsics: Intrinsics;
-  readonly background: string;
-  readonly body: string;
-}
 
 /** Neutral grey for avatars without plates when the room (blurred or not) is asked for. */
 export const NEUTRAL_RGB: readonly [number, number, number] = [0x80 / 255, 0x84 / 255, 0x8a / 255];
@@ -51,7 +35,7 @@ function sample(img: Uint8Array, w: number, h: number, c: number, u: number, v: 
  * ((u, v) per output pixel; NaN: nearest edge) into new images. The body is blended
  * premultiplied so its edges do not pick up the colour of transparent pixels.
  */
-function resamplePair(
+export function resamplePair(
   background: Uint8Array, body: Uint8Array, w: number, h: number, count: number, position: (i: number, uv: Float64Array) => void,
 ): { background: Uint8Array; body: Uint8Array } {
   const premul = new Uint8Array(body.length);
@@ -71,30 +55,6 @@ function resamplePair(
     bd[4 * i + 3] = Math.round(a);
   }
   return { background: bg, body: bd };
-}
-
-/**
- * The avatar file's plates from a dataset's: `reference` and `camera` are the training
- * reference (RealDataset.datasetReference) and the model camera. Null when the dataset
- * has no plates (version 1). Plate images are read from `dir`.
- */
-export function platesFromDataset(
-  dir: string, plates: DatasetPlatesMeta | undefined, reference: PoseReference, camera: CameraConfig,
-  view: { width: number; height: number } = PLATE_VIEW,
-): AvatarPlates | null {
-  if (!plates) return null;
-  const bgPng = decodePng(readFileSync(join(dir, plates.background))), bodyPng = decodePng(readFileSync(join(dir, plates.body)));
-  const { width: w, height: h } = bgPng;
-  if (bodyPng.width !== w || bodyPng.height !== h || w !== plates.width || h !== plates.height)
-    throw new RangeError(`plates: background ${w}x${h} and body ${bodyPng.width}x${bodyPng.height} must both be ${plates.width}x${plates.height}`);
-  const rgb = new Uint8Array(w * h * 3);
-  for (let p = 0; p < w * h; p++) for (let ch = 0; ch < 3; ch++) rgb[3 * p + ch] = bgPng.data[4 * p + ch]!;
-  const cam = framingCamera(camera, view.width, view.height);
-  const positions = plateSourcePositions(cam, reference, plates.intrinsics);
-  const out = resamplePair(rgb, new Uint8Array(bodyPng.data), w, h, cam.width * cam.height, (i, uv) => {
-    uv[0] = positions[2 * i]!; uv[1] = positions[2 * i + 1]!;
-  });
-  return { camera: cam, ...out };
 }
 
 /** The plates seen by the output camera `out` (same centre and orientation as the plate camera). */
@@ -168,16 +128,3 @@ export function buildUnderLayer(choice: BackgroundChoice, plates: AvatarPlates |
   return { kind: 'image', width: out.width, height: out.height, rgb };
 }
 
-const datasetPlatesCache = new WeakMap<object, AvatarPlates | null>();
-
-/**
- * The avatar file's plates for a loaded training dataset (null when it has none):
- * built once per dataset object (train saves snapshots and the final file with them).
- */
-export function datasetPlates(ds: { readonly dir: string; readonly meta: object; readonly reference: PoseReference; readonly camera: CameraConfig }): AvatarPlates | null {
-  if (!datasetPlatesCache.has(ds)) {
-    const meta = (ds.meta as { plates?: DatasetPlatesMeta }).plates;
-    datasetPlatesCache.set(ds, platesFromDataset(ds.dir, meta, ds.reference, ds.camera));
-  }
-  return datasetPlatesCache.get(ds)!;
-}
