@@ -214,9 +214,12 @@ export interface Kernels {
    * The avatar's inference form fused per ray: march (as marchRays), baked offset lookup,
    * appearance at strides 1/2/4 at the moved point, sin/cos encoding, density head,
    * compositing with early termination, colour head (view columns folded per ray) only
-   * on samples with weight >= weightEps. Canonical rays [R,3]; writes color [R,3].
+   * on samples with weight >= weightEps. Canonical rays [R,3]; writes color [R,3] and,
+   * when given, transmittance [R]: the weight each ray leaves to the background (so
+   * color - transmittance * background is the premultiplied head layer, to composite
+   * onto any under-layer: out = C + T * under).
    */
-  renderRays(origins: Float32Array, dirs: Float32Array, scene: RenderRaysScene, color: Float32Array): RenderRaysStats;
+  renderRays(origins: Float32Array, dirs: Float32Array, scene: RenderRaysScene, color: Float32Array, transmittance?: Float32Array): RenderRaysStats;
 
   /**
    * The density head's output (linear, before compositing's ReLU) at canonical points

@@ -45,8 +45,8 @@ export const cpuKernels: Kernels = {
   marchRays(origins, dirs, box, occupancy, gridRes, step, maxSamples) {
     return loadNative().marchRays(origins, dirs, origins.length / 3, box.min, box.max, occupancy, gridRes, step, maxSamples);
   },
-  renderRays(origins, dirs, s, color) {
-    return loadNative().renderRays(origins, dirs, origins.length / 3, ...sceneArgs(s), color);
+  renderRays(origins, dirs, s, color, transmittance) {
+    return loadNative().renderRays(origins, dirs, origins.length / 3, ...sceneArgs(s), color, transmittance);
   },
   densityAt(points, s, sigma) {
     loadNative().densityAt(points, points.length / 3, ...sceneArgs(s), sigma);

@@ -33,7 +33,9 @@ export interface NativeKernels {
   marchRays(
     origins: Float32Array, dirs: Float32Array, r: number, boxMin: Float32Array, boxMax: Float32Array, occupancy: Uint8Array, g: number, step: number, maxSamples: number,
   ): { positions: Float32Array; deltas: Float32Array; rayOffsets: Int32Array };
-  renderRays(origins: Float32Array, dirs: Float32Array, r: number, ...sceneThenColor: [...NativeScene, color: Float32Array]): { samples: number; density: number; shaded: number };
+  renderRays(
+    origins: Float32Array, dirs: Float32Array, r: number, ...sceneThenColor: [...NativeScene, color: Float32Array, transmittance: Float32Array | undefined]
+  ): { samples: number; density: number; shaded: number };
   densityAt(points: Float32Array, p: number, ...sceneThenSigma: [...NativeScene, sigma: Float32Array]): void;
   bakeMotion(
     motion: Float32Array, mRes: number, c: number, bakeRes: number, f: number,
@@ -50,7 +52,11 @@ export interface NativeKernels {
   simd(): string;
 }
 
-export const nativePath = fileURLToPath(new URL('./build/Release/voxface_kernels.node', import.meta.url));
+/**
+ * The addon: kernels/build's, or VOXFACE_KERNELS_ADDON (a build elsewhere, e.g. a git
+ * worktree whose kernels/build is shared with another checkout).
+ */
+export const nativePath = process.env['VOXFACE_KERNELS_ADDON'] || fileURLToPath(new URL('./build/Release/voxface_kernels.node', import.meta.url));
 
 let cached: NativeKernels | undefined;
 

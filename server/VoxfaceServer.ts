@@ -75,7 +75,7 @@ export class VoxfaceServer {
     const rendererFactory: RendererFactory = deps.rendererFactory
       ?? ((id, size, signal) => ProcessFrameRenderer.open(this.avatarStore.existing(id), size, { renderScale: config.avatarRenderScale, signal }));
     this.avatars = new AvatarService(this.coefficients, rendererFactory, {
-      width: config.avatarSize, height: config.avatarSize, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
+      width: config.avatarWidth, height: config.avatarHeight, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
       marker: config.avatarMarker, limits: config.avatarLimits,
       authorize: (userId, avatarId) => {
         if (!this.avatarStore.canDrive(userId, avatarId)) {

@@ -59,11 +59,13 @@ export interface VoxfaceConfig {
   segmenterModelUrl: string;
   /** Trained avatars (`<id>.vxa`), and how avatar video is made. */
   avatarDir: string;
-  avatarSize: number;
+  /** Avatar video size (the call framing: 16:9 by default; even sides, for the encoder's 4:2:0). */
+  avatarWidth: number;
+  avatarHeight: number;
   avatarFps: number;
   avatarCodec: 'VP8' | 'H264';
   avatarBitrateKbps: number;
-  /** Rays per output pixel per axis when rendering avatars live (the LIVE preset's 0.35 unless set). */
+  /** Rays per output pixel per axis when rendering avatars live (the LIVE preset's 0.5 unless set). */
   avatarRenderScale: number;
   /** Draw a sequence-number marker into avatar frames (latency benchmarks). */
   avatarMarker: boolean;
@@ -98,6 +100,19 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new TypeError(`${name} must be an integer in [${min}, ${max}], got '${raw}'`);
   }
   return value;
+}
+
+/**
+ * VOXFACE_AVATAR_WIDTH x VOXFACE_AVATAR_HEIGHT (default 640x360); the deprecated
+ * VOXFACE_AVATAR_SIZE, when set alone, still gives a square of that side.
+ */
+function avatarSizeFrom(env: NodeJS.ProcessEnv): { avatarWidth: number; avatarHeight: number } {
+  const square = env.VOXFACE_AVATAR_WIDTH || env.VOXFACE_AVATAR_HEIGHT ? undefined : env.VOXFACE_AVATAR_SIZE || undefined;
+  const side = square === undefined ? undefined : intFrom(env, 'VOXFACE_AVATAR_SIZE', 0, 64, 1080);
+  const avatarWidth = side ?? intFrom(env, 'VOXFACE_AVATAR_WIDTH', 640, 64, 1920);
+  const avatarHeight = side ?? intFrom(env, 'VOXFACE_AVATAR_HEIGHT', 360, 64, 1080);
+  if (avatarWidth % 2 || avatarHeight % 2) throw new TypeError(`the avatar video size must be even (4:2:0 video), got ${avatarWidth}x${avatarHeight}`);
+  return { avatarWidth, avatarHeight };
 }
 
 function codecFrom(raw: string | undefined): 'VP8' | 'H264' {
@@ -247,11 +262,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     segmenterModelPath: env.VOXFACE_SEGMENTER_MODEL ?? join(dataDir, 'models', SELFIE_SEGMENTER_MODEL.name),
     segmenterModelUrl: env.VOXFACE_SEGMENTER_MODEL_URL ?? SELFIE_SEGMENTER_MODEL.url,
     avatarDir: env.VOXFACE_AVATAR_DIR ?? join(dataDir, 'avatars'),
-    avatarSize: intFrom(env, 'VOXFACE_AVATAR_SIZE', 256, 64, 1024),
+    ...avatarSizeFrom(env),
     avatarFps: intFrom(env, 'VOXFACE_AVATAR_FPS', 25, 5, 60),
     avatarCodec: codecFrom(env.VOXFACE_AVATAR_CODEC),
     avatarBitrateKbps: intFrom(env, 'VOXFACE_AVATAR_BITRATE', 600, 50, 10000),
-    avatarRenderScale: numberFrom(env, 'VOXFACE_AVATAR_RENDER_SCALE', 0.35, 0.1, 1),
+    avatarRenderScale: numberFrom(env, 'VOXFACE_AVATAR_RENDER_SCALE', 0.5, 0.1, 1),
     avatarMarker: env.VOXFACE_AVATAR_MARKER === '1',
     avatarLimits: avatarLimitsFrom(env),
     onboardingDir: env.VOXFACE_ONBOARDING_DIR || undefined,

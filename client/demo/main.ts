@@ -2,9 +2,10 @@
  * The demo page: join a room with camera and microphone and see everyone else.
  * URL parameters: room, name, token (a call token for the room; else, in dev mode, one is fetched),
  * onboardingToken (lists the user's own avatars when token is given), avatar,
- * autojoin=1. `window.voxfaceDemo` exposes the live room for tests and debugging.
+ * background (blur | room | #rrggbb: what shows behind the avatar), autojoin=1. `window.voxfaceDemo` exposes the live room for tests and debugging.
  */
 import { readMarker } from '../../shared/avatar/frameMarker';
+import { type BackgroundChoice, backgroundFromParam, backgroundParam, DEFAULT_BACKGROUND } from '../../shared/signaling/background';
 import { ID_PATTERN } from '../../shared/signaling/limits';
 import { CoefficientStreaming } from '../sdk/CoefficientStreaming';
 import { fetchDevTokens } from '../sdk/devTokens';
@@ -20,6 +21,8 @@ declare global {
       /** publish: false opens the camera for the face tracker without sending its video. */
       join: (options?: JoinChoice) => Promise<void>;
       leave: () => Promise<void>;
+      /** Changes what shows behind this peer's avatar (re-renders it when live). */
+      setBackground: (choice: BackgroundChoice) => Promise<void>;
       events: string[];
       /** Reads the latency marker of avatar frames (benchmarks). */
       readMarker: typeof readMarker;
@@ -33,6 +36,7 @@ declare global {
 interface JoinChoice {
   publish?: boolean;
   avatarId?: string;
+  background?: BackgroundChoice;
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -47,6 +51,10 @@ const tiles = $<HTMLElement>('tiles');
 const coefficientSwitch = $<HTMLInputElement>('send-coefficients');
 const avatarSelect = $<HTMLSelectElement>('avatar');
 const coefficientReadout = $<HTMLOutputElement>('coefficient-readout');
+const backgroundSelect = $<HTMLSelectElement>('background');
+const backgroundColour = $<HTMLInputElement>('background-colour');
+/** The avatar this page drives, while it does (a background change re-enables it). */
+let drivenAvatar: string | undefined;
 let localStream: MediaStream | undefined;
 let readoutTimer: ReturnType<typeof setInterval> | undefined;
 /** The room in which the camera replaced the avatar (a failed enable and a later stop fall back once). */
@@ -68,6 +76,28 @@ function setStatus(text: string, state: 'idle' | 'joining' | 'joined' | 'error')
 function showNotice(text: string | null): void {
   notice.hidden = text === null;
   notice.textContent = text ?? '';
+}
+
+/** The background the controls show. */
+function chosenBackground(): BackgroundChoice {
+  if (backgroundSelect.value === 'colour') return { kind: 'colour', rgb: backgroundColour.value };
+  return backgroundFromParam(backgroundSelect.value) ?? DEFAULT_BACKGROUND;
+}
+
+function showBackground(choice: BackgroundChoice): void {
+  backgroundSelect.value = choice.kind;
+  if (choice.kind === 'colour') backgroundColour.value = choice.rgb;
+  backgroundColour.hidden = choice.kind !== 'colour';
+}
+showBackground(backgroundFromParam(params.get('background')) ?? DEFAULT_BACKGROUND);
+
+async function setBackground(choice: BackgroundChoice): Promise<void> {
+  showBackground(choice);
+  const room = window.voxfaceDemo.room;
+  if (room && drivenAvatar) {
+    await room.enableAvatar(drivenAvatar, { background: choice });
+    log(`background:${backgroundParam(choice)}`);
+  }
 }
 
 function log(event: string): void {
@@ -163,6 +193,7 @@ async function setSendCoefficients(on: boolean): Promise<void> {
 }
 
 function resetUi(): void {
+  drivenAvatar = undefined;
   if (window.voxfaceDemo.coefficients) setSendCoefficients(false).catch(() => undefined);
   coefficientSwitch.disabled = true;
   document.querySelectorAll('.tile.remote').forEach((tile) => tile.remove());
@@ -203,6 +234,7 @@ async function loadAvatarChoices(): Promise<void> {
 async function fallBackToCamera(room: VoxfaceRoom, stream: MediaStream, notice: string): Promise<void> {
   if (cameraFallback === room) return;
   cameraFallback = room;
+  drivenAvatar = undefined;
   showNotice(notice);
   log('avatar-fallback');
   await setSendCoefficients(false);
@@ -213,7 +245,7 @@ async function fallBackToCamera(room: VoxfaceRoom, stream: MediaStream, notice: 
 }
 
 /** Joins as an avatar: microphone published, camera only tracked; falls back to the camera if the avatar fails or stops. */
-async function startAvatar(room: VoxfaceRoom, avatarId: string, stream: MediaStream): Promise<void> {
+async function startAvatar(room: VoxfaceRoom, avatarId: string, stream: MediaStream, background: BackgroundChoice): Promise<void> {
   const [audio] = stream.getAudioTracks();
   if (audio) await room.publishTrack(audio, { source: 'mic' });
   room.on('avatarStopped', ({ reason, message }) => {
@@ -222,7 +254,8 @@ async function startAvatar(room: VoxfaceRoom, avatarId: string, stream: MediaStr
   });
   await setSendCoefficients(true);
   try {
-    await room.enableAvatar(avatarId);
+    await room.enableAvatar(avatarId, { background });
+    drivenAvatar = avatarId;
     log(`avatar:${avatarId}`);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
@@ -272,7 +305,7 @@ async function join(options: JoinChoice = {}): Promise<void> {
     coefficientSwitch.disabled = false;
     $<HTMLVideoElement>('local-video').srcObject = stream;
     $<HTMLElement>('local-tile').hidden = false;
-    if (avatarId) await startAvatar(room, avatarId, stream);
+    if (avatarId) await startAvatar(room, avatarId, stream, options.background ?? chosenBackground());
     leaveButton.disabled = false;
     window.voxfaceDemo.timings.joinedAt = performance.now();
     setStatus(`In room ${room.roomId} as ${nameInput.value}`, 'joined');
@@ -286,6 +319,7 @@ async function join(options: JoinChoice = {}): Promise<void> {
 }
 
 async function leave(): Promise<void> {
+  drivenAvatar = undefined;
   await setSendCoefficients(false);
   await window.voxfaceDemo.room?.leave();
   window.voxfaceDemo.room = undefined;
@@ -294,7 +328,12 @@ async function leave(): Promise<void> {
   log('left');
 }
 
-window.voxfaceDemo = { join, leave, events, timings: {}, setSendCoefficients, readMarker };
+window.voxfaceDemo = { join, leave, setBackground, events, timings: {}, setSendCoefficients, readMarker };
+for (const control of [backgroundSelect, backgroundColour]) {
+  control.addEventListener('change', () => {
+    setBackground(chosenBackground()).catch((error: Error) => showNotice(error.message));
+  });
+}
 coefficientSwitch.addEventListener('change', () => {
   setSendCoefficients(coefficientSwitch.checked).catch(() => undefined);
 });

@@ -70,9 +70,16 @@ export class ProgressView {
   readonly #preview = $<HTMLImageElement>('preview');
   readonly #chart = $<HTMLCanvasElement>('quality-chart');
   readonly #join = $<HTMLElement>('join');
+  readonly #background = $<HTMLSelectElement>('join-background');
+  readonly #backgroundColour = $<HTMLInputElement>('join-background-colour');
+  #joinUrl: string | null = null;
   readonly #joinLink = $<HTMLAnchorElement>('join-link');
   readonly #joinNote = $<HTMLElement>('join-note');
   #previewUrl: string | null = null;
+
+  constructor() {
+    for (const control of [this.#background, this.#backgroundColour]) control.addEventListener('change', () => this.#linkJoin());
+  }
 
   showUpload(uploaded: number, total: number, detail: string): void {
     this.#panel.hidden = false;
@@ -104,7 +111,17 @@ export class ProgressView {
 
   showJoin(url: string | null): void {
     this.#join.hidden = url === null;
-    if (url) this.#joinLink.href = url;
+    this.#joinUrl = url;
+    this.#linkJoin();
+  }
+
+  /** The join link carries the background chosen beside it (the demo page reads `background`). */
+  #linkJoin(): void {
+    if (!this.#joinUrl) return;
+    const url = new URL(this.#joinUrl, location.href);
+    url.searchParams.set('background', this.#background.value === 'colour' ? this.#backgroundColour.value : this.#background.value);
+    this.#joinLink.href = url.toString();
+    this.#backgroundColour.hidden = this.#background.value !== 'colour';
   }
 
   reset(): void {

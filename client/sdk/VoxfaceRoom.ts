@@ -6,6 +6,7 @@
  *   room.on('trackAdded', ({ peerId, track }) => show(peerId, track));
  *   await room.publishCamera();
  */
+import type { BackgroundChoice } from '../../shared/signaling/background';
 import { Device } from 'mediasoup-client';
 import type { types } from 'mediasoup-client';
 import type {
@@ -170,8 +171,13 @@ export class VoxfaceRoom extends TypedEmitter<RoomEvents> {
    * (start CoefficientStreaming too). The avatar video arrives to everyone, this
    * peer included, as one of this peer's tracks (appData.source 'avatar').
    */
-  async enableAvatar(avatarId: string): Promise<void> {
-    await this.#signaling.request('enableAvatar', { avatarId });
+  /**
+   * Shows `avatarId` (rendered by the server) instead of this peer's camera. `background`:
+   * what shows behind the person (blur, the default: their own room blurred; room; or a
+   * colour '#rrggbb'). Calling it again with another background re-renders the avatar with it.
+   */
+  async enableAvatar(avatarId: string, options: { background?: BackgroundChoice } = {}): Promise<void> {
+    await this.#signaling.request('enableAvatar', { avatarId, ...(options.background ? { background: options.background } : {}) });
   }
 
   async disableAvatar(): Promise<void> {
@@ -307,3 +313,5 @@ export class VoxfaceRoom extends TypedEmitter<RoomEvents> {
     return this.#sendTransport;
   }
 }
+
+export type { BackgroundChoice } from '../../shared/signaling/background';

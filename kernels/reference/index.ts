@@ -41,7 +41,7 @@ export const referenceKernels: Kernels = {
   },
   marchRays: (origins, dirs, box, occupancy, gridRes, step, maxSamples) =>
     marchRaysRef(origins, dirs, box, occupancy, gridRes, step, maxSamples),
-  renderRays: (origins, dirs, scene, color) => renderRaysRef(origins, dirs, scene, color),
+  renderRays: (origins, dirs, scene, color, transmittance) => renderRaysRef(origins, dirs, scene, color, transmittance),
   densityAt: (points, scene, sigma) => densityAtRef(points, scene, sigma),
   bakeMotion: (motion, shape, m, deform, offsets) => bakeMotionRef(motion, shape, m, deform, offsets),
   l1Loss: (a, b) => l1LossRef(a, b),

@@ -48,7 +48,9 @@ export function densityAtRef(points: ArrayLike<number>, s: RenderRaysScene, sigm
   for (let i = 0; i < points.length / 3; i++) sigma[i] = sampleDensity(s, [points[3 * i]!, points[3 * i + 1]!, points[3 * i + 2]!]).sigma;
 }
 
-export function renderRaysRef(origins: ArrayLike<number>, dirs: ArrayLike<number>, s: RenderRaysScene, color: Float32Array): RenderRaysStats {
+export function renderRaysRef(
+  origins: ArrayLike<number>, dirs: ArrayLike<number>, s: RenderRaysScene, color: Float32Array, transmittance?: Float32Array,
+): RenderRaysStats {
   const R = origins.length / 3, F = s.frequencies, C = s.channels;
   const encA = 3 * C * (1 + 2 * F), encV = 3 * (1 + 2 * F), colorIn = encA + encV;
   // A zero direction inside the box would march forever: moving its origin out makes it a miss, as in the native op.
@@ -80,6 +82,7 @@ export function renderRaysRef(origins: ArrayLike<number>, dirs: ArrayLike<number
       shaded++;
     }
     for (let c = 0; c < 3; c++) color[3 * r + c] = acc[c]! + (T + pending) * s.background[c]!;
+    if (transmittance) transmittance[r] = T + pending;
   }
   return { samples: march.rayOffsets[R]!, density, shaded };
 }

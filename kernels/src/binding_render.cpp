@@ -113,17 +113,20 @@ static vox::RenderRaysParams read_scene(Args& a, size_t i0) {
   return p;
 }
 
-// renderRays(origins, dirs, R, <scene: 25 arguments, see read_scene>, color)
-//   -> { samples, density, shaded }; color [R,3] is the caller's output buffer.
+// renderRays(origins, dirs, R, <scene: 25 arguments, see read_scene>, color, transmittance?)
+//   -> { samples, density, shaded }; color [R,3] and transmittance [R] (when given: what
+//   each ray leaves to the background, so callers can composite onto any layer) are the
+//   caller's output buffers.
 Value RenderRays(const CallbackInfo& info) {
   Args a{info, "renderRays"};
-  a.count(29, 29);
+  a.count(29, 30);
   size_t R = a.size(2, "R", 0);
   const float* origins = a.f32(0, "origins", a.product({R, 3}), "R*3");
   const float* dirs = a.f32(1, "dirs", a.product({R, 3}), "R*3");
   const vox::RenderRaysParams p = read_scene(a, 3);
   float* color = a.f32(28, "color", a.product({R, 3}), "R*3");
-  vox::RenderRaysStats st = vox::render_rays(origins, dirs, R, p, color);
+  float* transmittance = info.Length() > 29 && !info[29].IsUndefined() ? a.f32(29, "transmittance", R, "R") : nullptr;
+  vox::RenderRaysStats st = vox::render_rays(origins, dirs, R, p, color, transmittance);
   auto r = Napi::Object::New(info.Env());
   r.Set("samples", double(st.samples));
   r.Set("density", double(st.density));

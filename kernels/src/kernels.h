@@ -106,9 +106,10 @@ struct RenderRaysStats {
   int64_t density;  // density head evaluations (up to termination, in chunks of 4)
   int64_t shaded;   // colour head evaluations
 };
-// color [R,3] is overwritten.
+// color [R,3] is overwritten; so is transmittance [R] when not null (the weight each ray
+// leaves to the background: T at its end plus skipped weight, 1 for a miss).
 RenderRaysStats render_rays(const float* origins, const float* dirs, size_t R,
-                            const RenderRaysParams& p, float* color);
+                            const RenderRaysParams& p, float* color, float* transmittance = nullptr);
 // The density head's output (before the ReLU of compositing) at P canonical points
 // [P,3], each taken through the same offset, appearance and encoding steps as a ray's
 // samples (march, occupancy and the colour head are unused): the occupancy probes.

@@ -102,12 +102,13 @@ struct RayCounts {
   int64_t samples = 0, density = 0, shaded = 0;
 };
 
-void render_ray(const Scene& s, Scratch& x, const float* o3, const float* d3, float* out, RayCounts& cnt) {
+void render_ray(const Scene& s, Scratch& x, const float* o3, const float* d3, float* out, float* trans_out, RayCounts& cnt) {
   const RenderRaysParams& p = s.p;
   const int n = march(p.march, o3, d3, x.pos.data());
   cnt.samples += n;
   if (n == 0) {
     for (int c = 0; c < 3; ++c) out[c] = p.bg[c];
+    if (trans_out) *trans_out = 1.f;
     return;
   }
   // Per-ray colour bias: colorB0 + W[:, view columns] encV (exact fold).
@@ -153,12 +154,13 @@ void render_ray(const Scene& s, Scratch& x, const float* o3, const float* d3, fl
   }
   flush();
   for (int c = 0; c < 3; ++c) out[c] = acc[c] + (T + pending) * p.bg[c];
+  if (trans_out) *trans_out = T + pending;
 }
 
 }  // namespace
 
 RenderRaysStats render_rays(const float* origins, const float* dirs, size_t R, const RenderRaysParams& p,
-                            float* color) {
+                            float* color, float* transmittance) {
   const Scene scene(p);
   std::atomic<int64_t> nSamples{0}, nDensity{0}, nShaded{0};
   std::atomic<size_t> next{0};
@@ -168,7 +170,7 @@ RenderRaysStats render_rays(const float* origins, const float* dirs, size_t R, c
     RayCounts cnt;
     for (size_t b; (b = next.fetch_add(1)) < blocks;)
       for (size_t r = b * kRayBlock, e = std::min(R, r + kRayBlock); r < e; ++r)
-        render_ray(scene, x, origins + 3 * r, dirs + 3 * r, color + 3 * r, cnt);
+        render_ray(scene, x, origins + 3 * r, dirs + 3 * r, color + 3 * r, transmittance ? transmittance + r : nullptr, cnt);
     nSamples += cnt.samples;
     nDensity += cnt.density;
     nShaded += cnt.shaded;

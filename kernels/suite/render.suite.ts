@@ -58,6 +58,28 @@ export function renderSuite(k: Kernels): void {
     }
   });
 
+  test('renderRays writes each ray\'s transmittance when asked: 1 for a miss, and color - T * background matches the reference with a black background', () => {
+    const { origins, dirs } = randomRays(300, 9);
+    const s = randomScene(2, { stepDensity: 3, tEps: 0.05 }), n = 300;
+    const color = new Float32Array(3 * n), t = new Float32Array(n).fill(NaN), plain = new Float32Array(3 * n);
+    k.renderRays(origins, dirs, s, color, t);
+    k.renderRays(origins, dirs, s, plain);
+    assert.deepEqual([...color], [...plain], 'asking for transmittance changes no colour');
+    const black = new Float32Array(3 * n), tRef = new Float32Array(n);
+    renderRaysRef(origins, dirs, { ...s, background: new Float32Array(3) }, black, tRef);
+    assertClose(t, tRef, { abs: 2e-4, rel: 0 }, 'transmittance');
+    let misses = 0, covered = 0;
+    for (let r = 0; r < n; r++) {
+      if (t[r] === 1) misses++;
+      if (t[r]! < 0.5) covered++;
+      for (let c = 0; c < 3; c++) assert.ok(Math.abs(color[3 * r + c]! - t[r]! * s.background[c]! - black[3 * r + c]!) < 3e-4, `ray ${r} channel ${c}`);
+    }
+    assert.ok(misses > 10 && covered > 10, `some rays miss (${misses}) and some are mostly covered (${covered})`);
+    const empty = randomScene(2, { occupancy: new Uint8Array(216) }), te = new Float32Array(n).fill(NaN);
+    k.renderRays(origins, dirs, empty, new Float32Array(3 * n), te);
+    assert.ok(te.every((v) => v === 1), 'every ray of an empty scene leaves all its weight to the background');
+  });
+
   test('densityAt matches the float64 reference at points inside and outside the boxes', () => {
     const rand = rng(7), P = 37, points = uniform(3 * P, -1.6, 1.6, rand);
     for (const over of [{}, { frequencies: 4, channels: 4, appearance: uniform(9 * 9 * 9 * 4, -1.5, 1.5, rand), densW0: uniform(5 * 108, -0.3, 0.3, rand), colorW0: uniform(19 * (108 + 27), -0.3, 0.3, rand) }]) {

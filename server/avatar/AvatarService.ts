@@ -22,6 +22,7 @@ import type { Room } from '../rooms/Room';
 import type { CoefficientIngest } from '../streams/CoefficientIngest';
 import { SignalingError } from '../signaling/SignalingError';
 import { AvatarSession } from './AvatarSession';
+import { type BackgroundChoice, DEFAULT_BACKGROUND } from '../../shared/signaling/background';
 import type { AvatarLimits, AvatarServiceEvents, AvatarServiceOptions, AvatarUsage, RendererFactory } from './AvatarServiceTypes';
 import type { FrameRenderer } from './FrameRendererTypes';
 import { VideoInjector } from './VideoInjector';
@@ -39,6 +40,8 @@ interface Wanted {
   room: Room;
   peer: Peer;
   avatarId: string;
+  /** What the avatar's video shows behind the person. */
+  background: BackgroundChoice;
   renderer: FrameRenderer;
   session?: AvatarSession;
   /** A start under way (the stream may open while enable() is still starting one). */
@@ -53,9 +56,15 @@ interface Wanted {
 
 interface Loading {
   avatarId: string;
+  background: BackgroundChoice;
   peerId: string;
   abort: AbortController;
   done: Promise<void>;
+}
+
+/** Whether `x` shows `avatarId` on `background` already. */
+function sameLook(x: { avatarId: string; background: BackgroundChoice }, avatarId: string, background: BackgroundChoice): boolean {
+  return x.avatarId === avatarId && JSON.stringify(x.background) === JSON.stringify(background);
 }
 
 export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
@@ -107,26 +116,27 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
    * is open. Resolves once it renders (or waits for its stream), or once a later
    * request replaced this one.
    */
-  async enable(room: Room, peer: Peer, avatarId: string): Promise<void> {
+  async enable(room: Room, peer: Peer, avatarId: string, background: BackgroundChoice = DEFAULT_BACKGROUND): Promise<void> {
     if (this.#closed) throw new SignalingError('internal', 'avatar service closed');
     this.#options.authorize?.(peer.user, avatarId);
     const key = `${room.id}/${peer.id}`;
     const loading = this.#loading.get(key);
     // The same request again (a retry, a loop): one load, one renderer.
-    if (loading?.avatarId === avatarId) return loading.done;
+    if (loading && sameLook(loading, avatarId, background)) return loading.done;
     // The last request wins: a load it replaces is abandoned (its process ended).
     if (loading) {
       this.#loading.delete(key);
       loading.abort.abort();
     }
     const current = this.#wanted.get(key);
-    if (current?.avatarId === avatarId) {
+    // Another background is another picture: the avatar is loaded anew with it (as a new avatar would be).
+    if (current && sameLook(current, avatarId, background)) {
       await current.starting;
       return;
     }
     this.#admit(peer, key);
     const abort = new AbortController();
-    const entry: Loading = { avatarId, peerId: peer.id, abort, done: this.#load(room, peer, key, avatarId, abort.signal) };
+    const entry: Loading = { avatarId, background, peerId: peer.id, abort, done: this.#load(room, peer, key, avatarId, background, abort.signal) };
     this.#loading.set(key, entry);
     try {
       await entry.done;
@@ -147,7 +157,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       const generation = ++wanted.generation;
       let renderer: FrameRenderer;
       try {
-        renderer = await this.#openRenderer(avatarId);
+        renderer = await this.#openRenderer(avatarId, wanted.background);
       } catch (error) {
         logger.warn(`new version of avatar '${avatarId}' could not be loaded for ${wanted.peer.id}; keeping the current one: ${String(error)}`);
         return false;
@@ -211,10 +221,10 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     if (ofPeer >= maxSessionsPerPeer) throw new SignalingError('avatar-peer-limit', `peer '${peer.id}' has ${ofPeer} avatar sessions, the limit per peer`);
   }
 
-  async #load(room: Room, peer: Peer, key: string, avatarId: string, signal: AbortSignal): Promise<void> {
+  async #load(room: Room, peer: Peer, key: string, avatarId: string, background: BackgroundChoice, signal: AbortSignal): Promise<void> {
     let renderer: FrameRenderer;
     try {
-      renderer = await this.#openRenderer(avatarId, signal);
+      renderer = await this.#openRenderer(avatarId, background, signal);
     } catch (error) {
       // Replaced by a later request: its outcome is what counts.
       if (signal.aborted) return;
@@ -235,7 +245,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     const onLeft = (left: Peer) => {
       if (left === peer) this.#end(wanted, 'peer-left', true);
     };
-    const wanted: Wanted = { key, room, peer, avatarId, renderer, generation: 0, unwatch: () => room.off('peerLeft', onLeft) };
+    const wanted: Wanted = { key, room, peer, avatarId, background, renderer, generation: 0, unwatch: () => room.off('peerLeft', onLeft) };
     this.#wanted.set(key, wanted);
     room.on('peerLeft', onLeft);
     this.#watchFault(wanted, renderer);
@@ -243,14 +253,14 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   }
 
   /** A renderer from the factory, counted against maxRenderProcesses until it is closed. */
-  async #openRenderer(avatarId: string, signal?: AbortSignal): Promise<FrameRenderer> {
+  async #openRenderer(avatarId: string, background: BackgroundChoice, signal?: AbortSignal): Promise<FrameRenderer> {
     if (this.#renderers >= this.#limits.maxRenderProcesses) {
       throw new SignalingError('render-process-limit', `the server runs ${this.#renderers} render processes, its limit`);
     }
     this.#renderers += 1;
     let renderer: FrameRenderer;
     try {
-      renderer = await this.#createRenderer(avatarId, { width: this.#options.width, height: this.#options.height }, signal);
+      renderer = await this.#createRenderer(avatarId, { width: this.#options.width, height: this.#options.height, background }, signal);
     } catch (error) {
       this.#renderers -= 1;
       throw error;

@@ -1,13 +1,21 @@
 /** The AvatarService's options, events, caps and figures. */
+import type { BackgroundChoice } from '../../shared/signaling/background';
 import type { AvatarSession, AvatarSessionOptions } from './AvatarSession';
 import type { FrameRenderer } from './FrameRendererTypes';
+
+/** The picture a renderer makes: its size and what shows behind the person. */
+export interface RenderView {
+  width: number;
+  height: number;
+  background: BackgroundChoice;
+}
 
 /**
  * Loads an avatar and returns a renderer for it (throws a clear error for a bad file).
  * Aborting `signal` abandons the load (a later request replaced it): the renderer's
  * process is ended and the promise rejects.
  */
-export type RendererFactory = (avatarId: string, size: { width: number; height: number }, signal?: AbortSignal) => Promise<FrameRenderer>;
+export type RendererFactory = (avatarId: string, view: RenderView, signal?: AbortSignal) => Promise<FrameRenderer>;
 
 /** What one server may run at once; each refusal is a signaling error of its own code. */
 export interface AvatarLimits {

@@ -15,6 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
+import type { BackgroundChoice } from '../../shared/signaling/background';
 import type { FaceState } from './DrivenFace';
 import type { FrameRenderer, RendererFault } from './FrameRendererTypes';
 import { RenderMessageReader, type RenderProcessInit, type RenderProcessMessage, type RenderProcessRequest } from './renderProcessProtocol';
@@ -55,9 +56,14 @@ export class ProcessFrameRenderer implements FrameRenderer {
   }
 
   /** Starts a render process for the avatar file; rejects with the file's problem if it cannot load. */
-  static async open(avatarPath: string, size: { width: number; height: number }, options: ProcessFrameRendererOptions = {}): Promise<ProcessFrameRenderer> {
+  static async open(
+    avatarPath: string, size: { width: number; height: number; background?: BackgroundChoice }, options: ProcessFrameRendererOptions = {},
+  ): Promise<ProcessFrameRenderer> {
     options.signal?.throwIfAborted();
-    const init: RenderProcessInit = { avatarPath, width: size.width, height: size.height, ...(options.renderScale ? { renderScale: options.renderScale } : {}) };
+    const init: RenderProcessInit = {
+      avatarPath, width: size.width, height: size.height,
+      ...(options.renderScale ? { renderScale: options.renderScale } : {}), ...(size.background ? { background: size.background } : {}),
+    };
     // stdin: requests; stdout unused; stderr shared (the child's warnings land in the server's log); fd 3: frames.
     // The server's secret stays with the server: a renderer fed a crafted avatar file has no use for it.
     const env = { ...process.env };

@@ -7,7 +7,9 @@
  */
 import { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { readAvatarFile } from '../engine/AvatarFile';
+import { readAvatarFileContents } from '../engine/AvatarFile';
+import { buildUnderLayer } from '../engine/AvatarPlates';
+import { framingCamera } from '../engine/Framing';
 import { LIVE, StreamingRenderer } from '../engine/Renderer';
 import { FaceToModelInputs } from './faceToModelInputs';
 import { MESSAGE_TYPE, messageHeader, type RenderProcessInit, type RenderProcessRequest } from './renderProcessProtocol';
@@ -25,9 +27,16 @@ function sendText(type: typeof MESSAGE_TYPE.ready | typeof MESSAGE_TYPE.error, t
 let renderer: StreamingRenderer;
 let inputs: FaceToModelInputs;
 try {
-  const model = readAvatarFile(init.avatarPath);
+  const { model, plates } = readAvatarFileContents(init.avatarPath);
+  // The call's framing (a webcam's view of the person), and the layers behind the head
+  // built once for this session and size (Compositing.ts, AvatarPlates.ts).
+  const camera = framingCamera(model.config.camera, init.width, init.height);
+  // The background was checked at the signaling boundary (zod); buildUnderLayer checks the colour again.
+  const under = buildUnderLayer(init.background ?? { kind: 'blur' }, plates, camera);
   // Live calls use the fast inference form (LIVE); its quality cost is measured in test/engine and bench:render.
-  renderer = new StreamingRenderer(model, { width: init.width, height: init.height, ...LIVE, ...(init.renderScale ? { renderScale: init.renderScale } : {}) });
+  renderer = new StreamingRenderer(model, {
+    width: init.width, height: init.height, camera, under, ...LIVE, ...(init.renderScale ? { renderScale: init.renderScale } : {}),
+  });
   inputs = new FaceToModelInputs(model.config);
   sendText(MESSAGE_TYPE.ready, JSON.stringify({ expressionCount: model.config.expressionCount }));
 } catch (error) {

@@ -9,6 +9,7 @@
  * memory without a native addon, and the copy costs well under a millisecond per
  * frame (figures in ProcessFrameRenderer's header).
  */
+import type { BackgroundChoice } from '../../shared/signaling/background';
 import type { FaceState } from './DrivenFace';
 
 export interface RenderProcessInit {
@@ -17,6 +18,8 @@ export interface RenderProcessInit {
   height: number;
   /** Rays per output pixel per axis (LIVE's unless set). */
   renderScale?: number;
+  /** What shows behind the person (the default background unless set). */
+  background?: BackgroundChoice;
 }
 
 /** The face as JSON (a typed array would serialize as an object). */

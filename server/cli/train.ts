@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { AvatarModel } from '../engine/AvatarModel';
 import { type AvatarConfig, FAST_CONFIG } from '../engine/AvatarModelTypes';
 import { writeAvatarFile } from '../engine/AvatarFile';
+import { datasetPlates } from '../engine/DatasetPlates';
 import { type CheckpointRun, readCheckpoint, writeCheckpoint } from '../engine/Checkpoint';
 import { rgbaToRgb } from '../engine/Evaluate';
 import { meanImage, psnr, psnrFromMse } from '../engine/Metrics';
@@ -166,7 +167,7 @@ export async function train(args: string[]): Promise<void> {
       }
       if (snapshotDue) {
         const heldOutPsnr = snapshot(images);
-        writeAvatarFile(`${out}.snapshot.vxa`, model);
+        writeAvatarFile(`${out}.snapshot.vxa`, model, { plates: datasetPlates(ds) });
         process.stdout.write(`${JSON.stringify({
           snapshot: `${out}.snapshot.vxa`, preview: `${out}.preview.png`, step: trainer.stepCount, heldOutPsnr, baselinePsnr,
           elapsedMs: Math.round(base + performance.now() - t0),
@@ -182,7 +183,7 @@ export async function train(args: string[]): Promise<void> {
     bar.end();
   }
   save();
-  writeAvatarFile(out, model);
+  writeAvatarFile(out, model, { plates: datasetPlates(ds) });
   const heldOutPsnr = snapshot();
   writeTrainingCurves(`${out}.curves.png`, history.map((h) => ({ elapsedMs: h.elapsedMs, loss: h.loss, psnr: h.trainPsnr ?? h.psnr, validationPsnr: h.psnr })));
   const picks = [0, 1, 2, 3].map((i) => ds.test[Math.floor((i * ds.test.length) / 4)]!).filter((f, i, a) => a.indexOf(f) === i);

@@ -12,6 +12,13 @@
 //   the occupancy probe spacing);
 // - rays only inside the occupied cells' projection (ScreenBounds.ts; exact: a ray that
 //   meets no occupied cell composites to the background).
+// Output framing: the renderer draws through a PixelCamera (Framing.ts). Calls use the
+// call framing (framingCamera: a 16:9 frame, the face 45% of its height); render,
+// renderExact and comparisons at training sizes keep the model's square view
+// (modelPixelCamera, the default). The head is composited onto an under-layer
+// (Compositing.ts): a flat colour goes to renderRays as its background (white by
+// default, as before); an image (background + body plates) gets the head's
+// premultiplied colour and transmittance, upscaled, then out = C + T * under.
 // The presets add approximations, each measured in the tests and the bench:
 // - renderScale < 1: fewer rays, bilinear upscale to the output size;
 // - bakeRes / bakeFactor: the motion bake's grid;
@@ -22,9 +29,11 @@
 // Buffers owned by the renderer are reused across frames.
 import { cpuKernels } from '../../kernels/cpu';
 import type { DeformMlp, Kernels, RenderRaysScene } from '../../kernels/KernelsTypes';
-import { type AvatarModel, modelDims, WHITE } from './AvatarModel';
+import { type AvatarModel, modelDims } from './AvatarModel';
 import type { HeadPose } from './AvatarModelTypes';
 import { copyCols } from './Columns';
+import { compositeOver, type UnderLayer, underRgba, WHITE_UNDER } from './Compositing';
+import { modelPixelCamera, type PixelCamera, pixelRays } from './Framing';
 import { dilateOccupancy, occupancyProbes } from './Occupancy';
 import { cameraRays, raysToCanonical } from './Pose';
 import { type UpscalePlan, upscalePlan, upscaleRgb } from './FastUpscale';
@@ -37,6 +46,10 @@ export interface RenderSize {
 
 export interface RendererOptions extends RenderSize {
   readonly kernels?: Kernels;
+  /** The output camera, of width x height (default: the model's square view, modelPixelCamera). */
+  readonly camera?: PixelCamera;
+  /** What the head is composited onto (default: white). */
+  readonly under?: UnderLayer;
   /** Early termination threshold on transmittance. */
   readonly tEps?: number;
   readonly alphaThreshold?: number;
@@ -79,15 +92,13 @@ export const REALTIME: Preset = {
 
 /**
  * What live calls render with (the render process; VOXFACE_AVATAR_RENDER_SCALE overrides
- * the scale): REALTIME with 0.35 rays per output pixel per axis (90x90 rays for 256 px,
- * below the 128 px avatars train at) and early termination at transmittance 1e-2.
- * Against the ground truth of held-out frames at 256 px (`npm run bench:render --
- * <avatar> <dataset>`) it costs nothing measurable on KatieHill (fast model: 19.07 dB
- * for both), 0.15 dB on selfie and -0.05 dB on expressions (default model): the avatar's
- * error on new expressions dwarfs the blur. Against the exact model's 256 px render it
- * is softer (see the bench).
+ * the scale): REALTIME (half-resolution rays: in the 640x360 call framing the face gets
+ * one ray per two output pixels per axis, about 80 rays from forehead to chin, and only
+ * the head's projected bounds are cast) with early termination at transmittance 1e-2.
+ * (Until the call framing, LIVE cast 0.35 rays per pixel on a 256 square: 90x90 rays,
+ * about 45 across the face.) Its cost per 640x360 frame: `npm run bench:render` (docs/engine.md).
  */
-export const LIVE: Preset = { ...REALTIME, renderScale: 0.35, tEps: 1e-2 };
+export const LIVE: Preset = { ...REALTIME, tEps: 1e-2 };
 
 export interface FrameStats {
   readonly samples: number;
@@ -95,6 +106,8 @@ export interface FrameStats {
   /** Rays cast this frame (those inside the avatar's projected bounds) and the internal image's pixel count. */
   readonly rays: number;
   readonly pixels: number;
+  /** The internal image's rectangle the rays were cast in (null: none). */
+  readonly rect: PixelRect | null;
   /** Wall ms of the frame's stages (bake: fold + blend + bake; the rest in order). */
   readonly stageMs: { readonly bake: number; readonly occupancy: number; readonly rays: number; readonly upscale: number };
 }
@@ -119,6 +132,15 @@ export class StreamingRenderer {
   private readonly origins: Float32Array;
   private readonly dirs: Float32Array;
   private readonly rectColor: Float32Array;
+  /** The output camera, and the internal image's (same view, scaled intrinsics). */
+  readonly camera: PixelCamera;
+  readonly internalCamera: PixelCamera;
+  /** Set when compositing onto an image: the under-layer as RGBA8, the head's transmittance. */
+  private readonly under: Uint8Array | null;
+  private readonly transBuf: Float32Array | null;
+  private readonly rectTrans: Float32Array | null;
+  private readonly compositePlan: UpscalePlan | null;
+  private readonly fill: readonly [number, number, number];
   private readonly rgba: Uint8Array;
   private readonly offsets: Float32Array;
   private readonly deform: DeformMlp;
@@ -138,7 +160,7 @@ export class StreamingRenderer {
   private readonly occ: Uint8Array;
   private frameNo = 0;
   private readonly sceneBase: Omit<RenderRaysScene, 'offsets' | 'occupancy' | 'densB0' | 'colorB0'>;
-  lastStats: FrameStats = { samples: 0, shadedSamples: 0, rays: 0, pixels: 0, stageMs: { bake: 0, occupancy: 0, rays: 0, upscale: 0 } };
+  lastStats: FrameStats = { samples: 0, shadedSamples: 0, rays: 0, pixels: 0, rect: null, stageMs: { bake: 0, occupancy: 0, rays: 0, upscale: 0 } };
 
   constructor(model: AvatarModel, o: RendererOptions) {
     if (!(Number.isInteger(o.width) && o.width > 0 && Number.isInteger(o.height) && o.height > 0))
@@ -160,7 +182,25 @@ export class StreamingRenderer {
     this.rectColor = new Float32Array(3 * this.iw * this.ih);
     this.slices = o.occupancySlices ?? 1;
     if (!(Number.isInteger(this.slices) && this.slices >= 1)) throw new RangeError(`renderer: occupancySlices must be a positive integer, got ${this.slices}`);
-    this.worldRays = cameraRays(c.camera, this.iw, this.ih);
+    const cam = o.camera ?? modelPixelCamera(c.camera, o.width, o.height);
+    if (cam.width !== o.width || cam.height !== o.height)
+      throw new RangeError(`renderer: the camera is ${cam.width}x${cam.height}, the output ${o.width}x${o.height}`);
+    this.camera = cam;
+    // The internal image covers the same view: pixel centres map by the upscale's
+    // pixel-centre alignment, so the principal point scales with the width and height
+    // (the focal length with the height, as Pose.cameraRays' square view does).
+    // The model's view keeps today's arithmetic bit for bit (cameraRays).
+    this.internalCamera = o.camera ? {
+      width: this.iw, height: this.ih, distance: cam.distance, focalPx: (cam.focalPx * this.ih) / o.height,
+      cx: (cam.cx * this.iw) / o.width, cy: (cam.cy * this.ih) / o.height,
+    } : modelPixelCamera(c.camera, this.iw, this.ih);
+    this.worldRays = o.camera ? pixelRays(this.internalCamera) : cameraRays(c.camera, this.iw, this.ih);
+    const under = o.under ?? WHITE_UNDER;
+    this.fill = under.kind === 'colour' ? under.rgb : [0, 0, 0];
+    this.under = under.kind === 'image' ? underRgba(under, o.width, o.height) : null;
+    this.transBuf = this.under ? new Float32Array(this.iw * this.ih) : null;
+    this.rectTrans = this.under ? new Float32Array(this.iw * this.ih) : null;
+    this.compositePlan = this.under ? (this.plan ?? upscalePlan(this.iw, this.ih, o.width, o.height)) : null;
     this.origins = new Float32Array(this.worldRays.origins.length);
     this.dirs = new Float32Array(this.worldRays.dirs.length);
     this.rgba = new Uint8Array(o.width * o.height * 4);
@@ -192,7 +232,7 @@ export class StreamingRenderer {
       motionBox: { min: Float32Array.from(c.motionBox.min), max: Float32Array.from(c.motionBox.max) },
       appearanceBox: { min: Float32Array.from(c.appearanceBox.min), max: Float32Array.from(c.appearanceBox.max) },
       step, maxSamples: stepScale === 1 ? d.maxSamples : Math.ceil(d.maxSamples / stepScale) + 1, stepDensity: step * c.densityScale,
-      tEps, weightEps: o.weightEps ?? 0, background: WHITE,
+      tEps, weightEps: o.weightEps ?? 0, background: Float32Array.from(this.fill),
     };
   }
 
@@ -227,7 +267,7 @@ export class StreamingRenderer {
     const c = this.model.config;
     if (this.noOccupancy) return { x0: 0, y0: 0, x1: this.iw, y1: this.ih };
     const box = occupiedBox(this.occ, c.occupancyRes, c.appearanceBox);
-    return box && projectedRect(box, pose, c.camera, this.iw, this.ih);
+    return box && projectedRect(box, pose, this.internalCamera);
   }
 
   /** Renders one frame into the renderer's RGBA buffer (valid until the next call). */
@@ -244,7 +284,12 @@ export class StreamingRenderer {
     const t2 = performance.now();
     const rect = this.raysRect(pose);
     let stats = { samples: 0, shaded: 0 }, rays = 0;
-    this.colorBuf.fill(1); // WHITE: what a ray that meets nothing composites to
+    // What a ray that meets nothing composites to: the flat under-layer's colour, or for
+    // an image nothing of the head (C = 0) and all of what is behind (T = 1).
+    for (let i = 0; i < this.colorBuf.length; i += 3) {
+      this.colorBuf[i] = this.fill[0]; this.colorBuf[i + 1] = this.fill[1]; this.colorBuf[i + 2] = this.fill[2];
+    }
+    this.transBuf?.fill(1);
     if (rect) {
       const rw = rect.x1 - rect.x0;
       rays = rw * (rect.y1 - rect.y0);
@@ -255,13 +300,18 @@ export class StreamingRenderer {
       }
       const origins = this.origins.subarray(0, 3 * rays), dirs = this.dirs.subarray(0, 3 * rays);
       raysToCanonical(pose, origins, dirs);
-      stats = this.k.renderRays(origins, dirs, scene, this.rectColor.subarray(0, 3 * rays));
-      for (let y = rect.y0, i = 0; y < rect.y1; y++, i += 3 * rw) this.colorBuf.set(this.rectColor.subarray(i, i + 3 * rw), 3 * (y * this.iw + rect.x0));
+      const rectTrans = this.rectTrans?.subarray(0, rays);
+      stats = this.k.renderRays(origins, dirs, scene, this.rectColor.subarray(0, 3 * rays), rectTrans);
+      for (let y = rect.y0, i = 0; y < rect.y1; y++, i += 3 * rw) {
+        this.colorBuf.set(this.rectColor.subarray(i, i + 3 * rw), 3 * (y * this.iw + rect.x0));
+        if (rectTrans) this.transBuf!.set(rectTrans.subarray(i / 3, i / 3 + rw), y * this.iw + rect.x0);
+      }
     }
     const t3 = performance.now();
-    this.writeRgba(this.colorBuf);
+    if (this.under) compositeOver(this.colorBuf, this.transBuf!, this.iw, this.compositePlan!, rect, this.under, this.rgba);
+    else this.writeRgba(this.colorBuf);
     const stageMs = { bake: t1 - t0, occupancy: t2 - t1, rays: t3 - t2, upscale: performance.now() - t3 };
-    this.lastStats = { samples: stats.samples, shadedSamples: stats.shaded, rays, pixels: this.iw * this.ih, stageMs };
+    this.lastStats = { samples: stats.samples, shadedSamples: stats.shaded, rays, pixels: this.iw * this.ih, rect, stageMs };
     return this.rgba;
   }
 

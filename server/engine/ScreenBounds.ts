@@ -1,10 +1,12 @@
 // Where on screen the avatar can be this frame: the occupied cells' canonical bounding
 // box, posed into the world (x = R S x_c + T, the inverse of Pose.ts's ray transform)
-// and projected by the fixed camera. The renderer casts rays only inside it; every
+// and projected by the output camera (a PixelCamera: the model's square view, or the
+// call's framing with its principal point off the centre). The renderer casts rays only inside it; every
 // other pixel is the background (an empty ray composites to the background exactly, so
 // nothing changes but the work). A 16:9 call frame is mostly background beside the
 // person, and the occupancy grid spans a box larger than the head.
-import type { Box3, CameraConfig, HeadPose } from './AvatarModelTypes';
+import type { Box3, HeadPose } from './AvatarModelTypes';
+import type { PixelCamera } from './Framing';
 import { rotationMatrix } from './Pose';
 
 /** A pixel rectangle [x0, x1) x [y0, y1) of a width x height image. */
@@ -42,10 +44,9 @@ export function occupiedBox(occupancy: Uint8Array, G: number, box: Box3): Box3 |
  * and clipped to the image; null when nothing can be hit. The whole image when a corner
  * lies at or behind the camera plane (the projection is unbounded there).
  */
-export function projectedRect(
-  canonical: Box3, pose: HeadPose, camera: CameraConfig, width: number, height: number, marginPx = 1,
-): PixelRect | null {
-  const r = rotationMatrix(pose.rotation), t = pose.translation, s = pose.scale, f = camera.focal * height;
+export function projectedRect(canonical: Box3, pose: HeadPose, camera: PixelCamera, marginPx = 1): PixelRect | null {
+  const { width, height } = camera;
+  const r = rotationMatrix(pose.rotation), t = pose.translation, s = pose.scale, f = camera.focalPx;
   let u0 = Infinity, v0 = Infinity, u1 = -Infinity, v1 = -Infinity;
   for (let corner = 0; corner < 8; corner++) {
     const c = [0, 1, 2].map((a) => ((corner >> a) & 1 ? canonical.max[a]! : canonical.min[a]!) * s);
@@ -54,9 +55,9 @@ export function projectedRect(
     const z = r[6]! * c[0]! + r[7]! * c[1]! + r[8]! * c[2]! + t[2]!;
     const depth = camera.distance - z;
     if (!(depth > 1e-6)) return { x0: 0, y0: 0, x1: width, y1: height };
-    // Pixel centre u + 0.5 looks along (u + 0.5 - width/2) / f (cameraRays), so the
-    // continuous coordinate of a point is width/2 + f x / depth - 0.5 in centre units.
-    const u = width / 2 + (f * x) / depth - 0.5, v = height / 2 - (f * y) / depth - 0.5;
+    // Pixel centre u + 0.5 looks along (u + 0.5 - cx) / f (Framing.pixelRays), so the
+    // continuous coordinate of a point is cx + f x / depth - 0.5 in centre units.
+    const u = camera.cx + (f * x) / depth - 0.5, v = camera.cy - (f * y) / depth - 0.5;
     u0 = Math.min(u0, u); u1 = Math.max(u1, u); v0 = Math.min(v0, v); v1 = Math.max(v1, v);
   }
   const x0 = Math.max(0, Math.floor(u0 - marginPx)), x1 = Math.min(width, Math.ceil(u1 + marginPx) + 1);

@@ -125,7 +125,7 @@ const closeDataProducer: Handler<'closeDataProducer'> = async (_ctx, session, da
 const enableAvatar: Handler<'enableAvatar'> = async (ctx, session, data) => {
   const { room, peer } = joined(session);
   if (!ctx.avatars) throw new SignalingError('not-found', 'this server renders no avatars');
-  await ctx.avatars.enable(room, peer, data.avatarId);
+  await ctx.avatars.enable(room, peer, data.avatarId, data.background);
   return {};
 };
 

@@ -7,6 +7,7 @@
  * the server acts on it; mediasoup validates RTP details further.
  */
 import { z } from 'zod';
+import { backgroundChoice } from './background';
 import { ID_PATTERN, SIGNALING_LIMITS } from './limits';
 
 const id = z.string().regex(ID_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
@@ -68,7 +69,8 @@ export const consumerRequest = z.object({ consumerId: objectId }).strict();
 export const producerRequest = z.object({ producerId: objectId }).strict();
 export const dataProducerRequest = z.object({ dataProducerId: objectId }).strict();
 export const emptyRequest = z.object({}).strict();
-export const enableAvatarRequest = z.object({ avatarId: id }).strict();
+/** background: what the avatar's video shows behind the person (shared/signaling/background.ts; blur unless set). */
+export const enableAvatarRequest = z.object({ avatarId: id, background: backgroundChoice.optional() }).strict();
 
 /** Every method the server answers, with the schema of its `data`. */
 export const requestSchemas = {

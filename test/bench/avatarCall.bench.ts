@@ -68,7 +68,7 @@ function pairLatencies(sent: number[], heard: number[], maxMs: number): number[]
 async function main(): Promise<void> {
   progress('bench:avatar-call: preparing the avatar');
   const avatarFile = process.env.AVATAR ?? syntheticAvatarFile();
-  const server = await startTestServer({ faceModelPath: FACE_MODEL_PATH, avatarSize: SIZE, avatarFps: FPS, avatarMarker: true, numWorkers: 1 });
+  const server = await startTestServer({ faceModelPath: FACE_MODEL_PATH, avatarWidth: SIZE, avatarHeight: SIZE, avatarFps: FPS, avatarMarker: true, numWorkers: 1 });
   copyFileSync(avatarFile, server.avatarStore.pathOf('bench'));
   const browser = await launchChromium({ fakeVideoFile: clipToY4m('womanLonghair', { width: 480, fps: 30, seconds: 12 }) });
   try {

@@ -214,7 +214,7 @@ function figures(f: ServerFootprint): Record<string, number> {
 
 runBench(async () => {
   const avatarFile = syntheticAvatarFile();
-  const server = await startTestServer({ numWorkers: 2, faceModelPath: FACE_MODEL_PATH, avatarSize: 64, avatarFps: 15, onboardingMaxAttempts: 3 });
+  const server = await startTestServer({ numWorkers: 2, faceModelPath: FACE_MODEL_PATH, avatarWidth: 64, avatarHeight: 64, avatarFps: 15, onboardingMaxAttempts: 3 });
   copyFileSync(avatarFile, server.avatarStore.pathOf(AVATAR_ID));
   const scratch = mkdtempSync(join(tmpdir(), 'voxface-soak-'));
   const dataset = join(scratch, 'dataset');

@@ -3,7 +3,8 @@
  * its face and sends only coefficients and audio; the server renders A's avatar
  * (built by the test: the engine trained on the synthetic head scene, driven by
  * jawOpen and browInnerUp) in a render process and injects it as A's video; page B
- * decodes it like any camera.
+ * decodes it like any camera: a 640x360 call frame (the server's default size), the
+ * person framed in it over the background A chose.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { readAvatarFile, writeAvatarFile } from '../../server/engine/AvatarFile'
 import type { Browser, Page } from 'playwright-core';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
 import { launchChromium, openPage } from '../helpers/browser';
-import { inboundFigures, pollUntil, videoLevel } from '../helpers/pageProbes';
+import { inboundFigures, pollUntil } from '../helpers/pageProbes';
 import { FACE_MODEL_PATH, clipToY4m } from '../helpers/sharedData';
 import { syntheticAvatarFile } from '../helpers/syntheticAvatar';
 import { startTestServer } from '../helpers/testServer';
@@ -22,7 +23,7 @@ let browser: Browser;
 
 before(async () => {
   const avatarFile = syntheticAvatarFile();
-  server = await startTestServer({ faceModelPath: FACE_MODEL_PATH, avatarSize: 128, avatarFps: 25 });
+  server = await startTestServer({ faceModelPath: FACE_MODEL_PATH, avatarFps: 25 });
   copyFileSync(avatarFile, server.avatarStore.pathOf('synthetic'));
   writeFileSync(server.avatarStore.pathOf('broken'), 'not an avatar at all');
   browser = await launchChromium({ fakeVideoFile: clipToY4m('womanLonghair', { width: 480, fps: 30, seconds: 12 }) });
@@ -32,6 +33,43 @@ after(async () => {
   await browser?.close();
   await server?.close();
 });
+
+/** The background A chooses (a colour nothing in the synthetic head has). */
+const BACKGROUND = { kind: 'colour', rgb: '#2a6f97' } as const;
+const BACKGROUND_RGB = [0x2a, 0x6f, 0x97];
+
+/**
+ * B's decoded frame of `selector`'s video at its own size: its size, the mean colour of
+ * an 8x8 patch at each corner, the share of pixels far from `rgb` (what the person
+ * covers), and the mean brightness of the lower middle of the face (where the mouth moves).
+ */
+function decodedFrame(page: Page, selector: string, rgb: number[]) {
+  return page.evaluate(({ sel, bg }) => {
+    const video = document.querySelector<HTMLVideoElement>(sel)!;
+    const w = video.videoWidth, h = video.videoHeight;
+    const canvas = document.createElement('canvas');
+    canvas.width = w;
+    canvas.height = h;
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(video, 0, 0);
+    const data = ctx.getImageData(0, 0, w, h).data;
+    // No named functions in here: the test's transpiler would wrap them in a helper the page lacks.
+    const corners: number[][] = [];
+    for (const [x0, y0] of [[0, 0], [w - 8, 0], [0, h - 8], [w - 8, h - 8]]) {
+      const sum = [0, 0, 0];
+      for (let y = y0!; y < y0! + 8; y++) for (let x = x0!; x < x0! + 8; x++) for (let c = 0; c < 3; c++) sum[c]! += data[4 * (y * w + x) + c]!;
+      corners.push(sum.map((v) => Math.round(v / 64)));
+    }
+    let far = 0, mid = 0, midCount = 0;
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const i = 4 * (y * w + x);
+        if (Math.abs(data[i]! - bg[0]!) + Math.abs(data[i + 1]! - bg[1]!) + Math.abs(data[i + 2]! - bg[2]!) > 60) far++;
+        if (x > 0.4 * w && x < 0.6 * w && y > 0.42 * h && y < 0.66 * h) { mid += (data[i]! + data[i + 1]! + data[i + 2]!) / 3; midCount++; }
+      }
+    return { width: w, height: h, corners, personShare: far / (w * h), midLevel: mid / midCount };
+  }, { sel: selector, bg: rgb });
+}
 
 /** Video RTP bytes that A's send transport put on the wire. */
 function outboundVideoBytes(page: Page): Promise<number> {
@@ -43,9 +81,9 @@ function outboundVideoBytes(page: Page): Promise<number> {
   });
 }
 
-test('a peer joins as its avatar: others decode the rendered video, which follows the face, and no camera video leaves', async (t) => {
+test('a peer joins as its avatar: others decode the rendered 640x360 video on the chosen background, which follows the face, and no camera video leaves', async (t) => {
   const a = await openPage(browser, `${server.url}/?room=avatars&name=Ada`);
-  await a.page.evaluate(() => window.voxfaceDemo.join({ avatarId: 'synthetic' }));
+  await a.page.evaluate((background) => window.voxfaceDemo.join({ avatarId: 'synthetic', background }), BACKGROUND);
   const aId = await a.page.evaluate(() => window.voxfaceDemo.room!.peerId);
   const b = await openPage(browser, `${server.url}/?room=avatars&name=Bob`);
   await b.page.evaluate(() => window.voxfaceDemo.join());
@@ -54,6 +92,16 @@ test('a peer joins as its avatar: others decode the rendered video, which follow
   const figures = await pollUntil(() => inboundFigures(b.page), (f) => f.some((x) => x.peerId === aId && x.kind === 'video' && x.framesDecoded >= 100), 20_000);
   const video = figures.find((x) => x.peerId === aId && x.kind === 'video');
   assert.ok(video, `B receives a video from A: ${JSON.stringify(figures)}`);
+  // The call frame: 640x360, the chosen colour in its corners (VP8 moves a flat colour by a few levels),
+  // and a person that covers a plausible share of it (a head, not the whole frame, not a speck).
+  const frame = await decodedFrame(b.page, `.tile[data-peer-id="${aId}"] video`, BACKGROUND_RGB);
+  t.diagnostic(`B's frame: ${JSON.stringify(frame)}`);
+  assert.deepEqual([frame.width, frame.height], [640, 360], 'B decodes a 640x360 frame');
+  for (const corner of frame.corners)
+    assert.ok(corner.every((v, c) => Math.abs(v - BACKGROUND_RGB[c]!) <= 12), `a corner shows the chosen background ${BACKGROUND.rgb}: ${JSON.stringify(frame.corners)}`);
+  // Measured 5.2% for the synthetic head (a bare ellipsoid, no hair or body) on a loaded machine.
+  assert.ok(frame.personShare > 0.03 && frame.personShare < 0.6, `the person covers ${(frame.personShare * 100).toFixed(1)}% of the frame`);
+
   const t0 = { frames: video.framesDecoded, at: Date.now() };
   await b.page.waitForTimeout(4000);
   const later = (await inboundFigures(b.page)).find((x) => x.peerId === aId && x.kind === 'video')!;
@@ -66,9 +114,10 @@ test('a peer joins as its avatar: others decode the rendered video, which follow
   assert.deepEqual(sources.sort(), ['audio:mic', 'video:avatar'], 'B gets A\'s microphone and avatar, no camera');
   assert.equal(await outboundVideoBytes(a.page), 0, 'A\'s uplink carries no video RTP');
 
+  // Brightness of the lower face, where the mouth opens (the rest of the frame is still).
   const levels: number[] = [];
   for (let i = 0; i < 16; i++) {
-    levels.push(await videoLevel(b.page, `.tile[data-peer-id="${aId}"] video`));
+    levels.push((await decodedFrame(b.page, `.tile[data-peer-id="${aId}"] video`, BACKGROUND_RGB)).midLevel);
     await b.page.waitForTimeout(500);
   }
   const spread = Math.max(...levels) - Math.min(...levels);
@@ -92,7 +141,7 @@ test('a peer joins as its avatar: others decode the rendered video, which follow
   const swapFps = (after.framesDecoded - before.framesDecoded) / ((Date.now() - reloadStarted) / 1000);
   assert.ok(swapFps >= 15, `B decodes ${swapFps.toFixed(1)} fps across the swap`);
   assert.equal(session.stats().rendererSwaps, 1);
-  const darkLevel = await videoLevel(b.page, `.tile[data-peer-id="${aId}"] video`);
+  const darkLevel = (await decodedFrame(b.page, `.tile[data-peer-id="${aId}"] video`, BACKGROUND_RGB)).midLevel;
   assert.ok(darkLevel < Math.min(...levels) - 5, `B sees the new version: brightness ${darkLevel.toFixed(1)} after, ${levels.map((l) => l.toFixed(1)).join(', ')} before`);
 
   // The coefficient stream stops without closing: after 2 s the avatar freezes and B is told.

@@ -17,7 +17,7 @@ let server: VoxfaceServer;
 let browser: Browser;
 
 before(async () => {
-  server = await startTestServer({ faceModelPath: FACE_MODEL_PATH, avatarSize: 128 });
+  server = await startTestServer({ faceModelPath: FACE_MODEL_PATH, avatarWidth: 128, avatarHeight: 128 });
   server.avatarStore.installFor('owner', 'owned', syntheticAvatarFile());
   browser = await launchChromium({ fakeVideoFile: clipToY4m('womanLonghair', { width: 480, fps: 30, seconds: 12 }) });
 });

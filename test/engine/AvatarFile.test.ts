@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeAvatar, encodeAvatar, readAvatarFile, writeAvatarFile } from '../../server/engine/AvatarFile';
+import { type AvatarPlates, decodeAvatar, decodeAvatarFile, encodeAvatar, readAvatarFile, readAvatarFileContents, writeAvatarFile } from '../../server/engine/AvatarFile';
+import { framingCamera } from '../../server/engine/Framing';
 import { PARAM_NAMES } from '../../server/engine/AvatarModelTypes';
 import { fromHalf, toHalf } from '../../server/engine/Half';
 import { TINY_CONFIG, randomModel } from './modelFixtures';
@@ -56,7 +57,7 @@ describe('AvatarFile', () => {
     const magic = Buffer.from(good); magic.write('PNG!', 0, 'latin1');
     assert.throws(() => decodeAvatar(magic), new TypeError('avatar file: bad magic (not a Voxface avatar)'));
     const version = Buffer.from(good); version.writeUInt32LE(7, 4);
-    assert.throws(() => decodeAvatar(version), new RangeError('avatar file: unsupported version 7 (this build reads 1)'));
+    assert.throws(() => decodeAvatar(version), new RangeError('avatar file: unsupported version 7 (this build reads 1 to 2)'));
     assert.throws(() => decodeAvatar(good.subarray(0, 8)), new RangeError('avatar file: truncated (8 bytes, the fixed header needs 12)'));
     const cut = good.subarray(0, good.length - 100);
     assert.throws(() => decodeAvatar(cut), /avatar file: truncated \(\d+ bytes, header says \d+\)/);
@@ -83,5 +84,47 @@ describe('AvatarFile', () => {
     assert.throws(() => decodeAvatar(edit((h) => { h.tensors[3]!.byteLength -= 4; })), /tensor deformW0 bytes .* do not fit/);
     assert.throws(() => decodeAvatar(edit((h) => { h.tensors[0]!.dtype = 'i8'; })), new RangeError('avatar file: tensor motionMean has unknown dtype i8'));
     assert.throws(() => decodeAvatar(edit((h) => { h.tensors.pop(); })), new RangeError('avatar file: tensor colorB1 missing'));
+  });
+
+  describe('version 2: plates', () => {
+    const camera = framingCamera(TINY_CONFIG.camera, 32, 18);
+    const plates: AvatarPlates = {
+      camera,
+      background: Uint8Array.from({ length: 32 * 18 * 3 }, (_, i) => (i * 7) & 255),
+      body: Uint8Array.from({ length: 32 * 18 * 4 }, (_, i) => (i * 13) & 255),
+    };
+
+    test('the model and its plates come back exactly, through a file on disk', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vx-plates-'));
+      try {
+        const path = join(dir, 'a.vxa');
+        writeAvatarFile(path, model, { plates });
+        const back = readAvatarFileContents(path);
+        assert.deepEqual(back.plates, plates);
+        assert.deepEqual(back.model.params.appearance, decodeAvatar(encodeAvatar(model)).params.appearance);
+        assert.equal(decodeAvatarFile(encodeAvatar(model)).plates, null, 'a file saved without plates has none');
+      } finally {
+        rmSync(dir, { recursive: true });
+      }
+    });
+
+    test('a version-1 file (no plates) still loads', () => {
+      // Version 1's layout is version 2's without plates: only the version field differs.
+      const v1 = Buffer.from(encodeAvatar(model));
+      v1.writeUInt32LE(1, 4);
+      const back = decodeAvatarFile(reseal(v1));
+      assert.equal(back.plates, null);
+      assert.deepEqual(back.model.params.densityW1, model.params.densityW1);
+    });
+
+    test('a tampered plate fails the checksum, and plates that do not fit their camera are refused', () => {
+      const good = encodeAvatar(model, { plates }), hl = good.readUInt32LE(8);
+      const header = JSON.parse(good.toString('utf8', 12, 12 + hl));
+      const bodyAt = ((12 + hl + 7) & ~7) + header.plates.body.offset;
+      const tampered = Buffer.from(good); tampered[bodyAt + 5]! ^= 0x40;
+      assert.throws(() => decodeAvatarFile(tampered), new RangeError('avatar file: checksum mismatch (file is corrupt)'));
+      assert.throws(() => encodeAvatar(model, { plates: { ...plates, body: plates.body.subarray(4) } }),
+        new RangeError('avatar file: plates of 32x18 need 1728 background and 2304 body bytes, got 1728 and 2300'));
+    });
   });
 });

@@ -4,7 +4,9 @@
 // cast ray, the share of the image's rays cast (only inside the avatar's projected
 // bounds), native threads, and PSNR vs the exact model at 256 px for the preset and for
 // each of its changes added one at a time. LIVE (what calls render with) is timed beside
-// it at 256 px and in a 640x360 call frame, with the ms of each stage of a frame.
+// it at 256 px and in a 640x360 call frame (the call framing, composited onto an image
+// under-layer as calls with plates are), with the ms of each stage of a frame.
+// BENCH_LIVE_ONLY=1 measures only the 640x360 call frame (quick).
 // With a dataset, held-out PSNR/SSIM against the ground truth at 256 px for REALTIME,
 // LIVE (what a viewer sees) and REALTIME without its 1.5x ray steps.
 // `node --import tsx test/engine/render.bench.ts [file.vxa [dataset]]`; without a file, a
@@ -14,6 +16,7 @@ import { cpuThreads } from '../../kernels/cpu';
 import { readAvatarFile } from '../../server/engine/AvatarFile';
 import { AvatarModel } from '../../server/engine/AvatarModel';
 import { DEFAULT_CONFIG } from '../../server/engine/AvatarModelTypes';
+import { framingCamera } from '../../server/engine/Framing';
 import { psnr } from '../../server/engine/Metrics';
 import { LIVE, REALTIME, renderExact, type RendererOptions, StreamingRenderer } from '../../server/engine/Renderer';
 import { rgbaToRgb, ssim } from '../../server/engine/Evaluate';
@@ -59,6 +62,19 @@ function bench(px: number, n: number, o: Partial<RendererOptions>, height = px) 
   return { ms, samplesPerRay: samples / Math.max(cast, 1), shadedPerRay: shaded / Math.max(cast, 1), raysCastShare: +(cast / n / pixels).toFixed(3), stageMs };
 }
 
+/** LIVE in the 640x360 call frame over a noise under-layer (the compositing path of avatars with plates). */
+function callFrame(n: number) {
+  const [w, h] = [640, 360], under = new Uint8Array(w * h * 3);
+  for (let i = 0; i < under.length; i++) under[i] = (i * 2654435761) >>> 24;
+  return bench(w, n, { ...LIVE, camera: framingCamera(model.config.camera, w, h), under: { kind: 'image', width: w, height: h, rgb: under } }, h);
+}
+if (process.env.BENCH_LIVE_ONLY === '1') {
+  const c = callFrame(30);
+  process.stdout.write(`${JSON.stringify({ bench: 'render', mode: 'LIVE 640x360 call frame', threads: cpuThreads(), ms640x360: +c.ms.toFixed(1), fps640x360: +(1000 / c.ms).toFixed(1),
+    stageMs640x360: c.stageMs, raysCastShare640x360: c.raysCastShare, samplesPerRay: +c.samplesPerRay.toFixed(2) })}\n`);
+  process.exit(0);
+}
+
 // Quality: render the whole sequence in order, PSNR of the last 3 frames vs the exact model.
 const size = { width: 256, height: 256 };
 const exact = frames.slice(5).map((f) => rgb(renderExact(model, f.coefficients, f.pose, size)));
@@ -83,7 +99,7 @@ const steps: [string, Partial<RendererOptions>][] = [
 const psnrVsExact = Object.fromEntries(steps.map(([k, o]) => [k, quality(o)]));
 
 const prev = bench(256, 4, {}), b256 = bench(256, 20, REALTIME), b512 = bench(512, 6, REALTIME), live = bench(256, 20, LIVE);
-const live640x360 = bench(640, 20, LIVE, 360);
+const live640x360 = callFrame(20);
 
 /** Held-out frames of a dataset against their ground truth at 256 px. */
 async function groundTruth(dir: string | undefined) {

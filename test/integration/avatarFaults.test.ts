@@ -24,7 +24,7 @@ const preloaded = new Map<string, FrameRenderer>();
 
 before(async () => {
   const avatarFile = syntheticAvatarFile();
-  server = await startTestServer({ avatarSize: 96, avatarFps: 25 }, {
+  server = await startTestServer({ avatarWidth: 96, avatarHeight: 96, avatarFps: 25 }, {
     // The server's own renderer (a render process per renderer); loads may be held at a gate.
     rendererFactory: async (id, size, signal) => {
       const ready = preloaded.get(id);

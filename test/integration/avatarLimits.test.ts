@@ -18,7 +18,7 @@ const LIMITS = { maxSessions: 3, maxSessionsPerPeer: 1, maxRenderProcesses: 3, m
 
 before(async () => {
   const avatarFile = syntheticAvatarFile();
-  server = await startTestServer({ avatarSize: 64, avatarFps: 25, requestsPerSecond: 100, requestBurst: 100, avatarLimits: LIMITS });
+  server = await startTestServer({ avatarWidth: 64, avatarHeight: 64, avatarFps: 25, requestsPerSecond: 100, requestBurst: 100, avatarLimits: LIMITS });
   for (const id of ['synthetic', 'other']) copyFileSync(avatarFile, server.avatarStore.pathOf(id));
 });
 after(async () => { await server?.close(); });

@@ -81,6 +81,17 @@ test('malformed requests get bad-request or unknown-method replies', async () =>
   assertError(await send(socket, { method: 'leave', data: {} }), 'not-joined', /join a room first/);
 });
 
+test('an avatar background that is not blur, room or a #rrggbb colour is refused at the signaling boundary with a clear error', async () => {
+  const socket = await connect();
+  const enable = (background: unknown) => send(socket, { method: 'enableAvatar', data: { avatarId: 'synthetic', background } });
+  assertError(await enable({ kind: 'colour', rgb: 'blue' }), 'bad-request', /^enableAvatar: background\.rgb: must be a colour written #rrggbb/);
+  assertError(await enable({ kind: 'colour', rgb: '#12345' }), 'bad-request', /^enableAvatar: background\.rgb: must be a colour written #rrggbb/);
+  assertError(await enable({ kind: 'video' }), 'bad-request', /^enableAvatar: background\.kind: /);
+  assertError(await enable({ kind: 'blur', strength: 9 }), 'bad-request', /^enableAvatar: background: .*strength/);
+  // A good background passes the schema and meets the next check (this socket has not joined).
+  assertError(await enable({ kind: 'colour', rgb: '#2a6f97' }), 'not-joined', /join a room first/);
+});
+
 test('an oversized request is refused, and an enormous message drops only its own connection', async () => {
   const bystander = await joined('big', 'bystander');
   const socket = await connect();
