@@ -1,8 +1,8 @@
 /**
  * One headless Chromium running MediaPipe's FaceLandmarker on the re-tracking
  * page (client/retrack), for as many images as a caller has: the browser and
- * the model start once (about 2-4 s), then each image costs one FaceLandmarker
- * run (tens of ms on the CPU delegate).
+ * the model start once, then each image costs one FaceLandmarker run (on this
+ * project's shared 2-core machine under heavy load: start 9 s, 270 ms an image).
  *
  *   const retracker = await Retracker.start({ faceModelPath });
  *   const faces = await retracker.track([{ pixels, width, height }, ...]); // RetrackedFace | null each
