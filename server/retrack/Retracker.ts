@@ -52,12 +52,16 @@ export class Retracker {
   readonly #framesDir: string;
   readonly #pageErrors: string[];
   #state: 'open' | 'closed' = 'open';
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = () => { void this.close(); };
   #queue: Promise<unknown> = Promise.resolve();
   #nextImage = 0;
   #trackerMs = 0;
   #tracked = 0;
 
-  private constructor(parts: { browser: Browser; page: Page; server: CaptureServer; framesDir: string; pageErrors: string[]; delegate: string; normalizer: FaceNormalizer }) {
+  private constructor(parts: {
+    browser: Browser; page: Page; server: CaptureServer; framesDir: string; pageErrors: string[]; delegate: string; normalizer: FaceNormalizer; signal?: AbortSignal;
+  }) {
     this.#browser = parts.browser;
     this.#page = parts.page;
     this.#server = parts.server;
@@ -65,6 +69,10 @@ export class Retracker {
     this.#pageErrors = parts.pageErrors;
     this.delegate = parts.delegate;
     this.normalizer = parts.normalizer;
+    this.#signal = parts.signal;
+    // Aborting closes the browser; calls in flight then fail with 'interrupted'.
+    this.#signal?.addEventListener('abort', this.#onAbort);
+    if (this.#signal?.aborted) void this.close();
   }
 
   /** Checks the model and Chromium, then starts the browser and FaceLandmarker. Errors a user can fix are RetrackErrors. */
@@ -109,7 +117,7 @@ export class Retracker {
         const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
         throw new Error(`re-tracking page failed while starting FaceLandmarker: ${message}${pageErrors.length ? ` (page: ${pageErrors.join('; ')})` : ''}`);
       }
-      return new Retracker({ browser, page, server, framesDir, pageErrors, delegate, normalizer });
+      return new Retracker({ browser, page, server, framesDir, pageErrors, delegate, normalizer, signal: options.signal });
     } catch (error) {
       await browser?.close().catch(() => undefined);
       await server?.close();
@@ -131,7 +139,7 @@ export class Retracker {
    * Calls run one after another on the one page.
    */
   track(images: readonly RetrackImage[]): Promise<(RetrackedFace | null)[]> {
-    if (this.#state !== 'open') return Promise.reject(new Error('InvalidStateError: Retracker is closed'));
+    if (this.#state !== 'open') return Promise.reject(this.#closedError());
     const items = images.map((image, k) => ({ bytes: toRgbaBytes(image, `image ${k}`), width: image.width, height: image.height }));
     const run = this.#queue.then(async () => {
       const faces: (RetrackedFace | null)[] = [];
@@ -148,13 +156,18 @@ export class Retracker {
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.#signal?.removeEventListener('abort', this.#onAbort);
     await this.#browser.close().catch(() => undefined);
     await this.#server.close();
     rmSync(this.#framesDir, { recursive: true, force: true });
   }
 
+  #closedError(): Error {
+    return this.#signal?.aborted ? new RetrackError('interrupted') : new Error('InvalidStateError: Retracker is closed');
+  }
+
   async #trackBatch(items: { bytes: Uint8Array; width: number; height: number }[]): Promise<(RetrackedFace | null)[]> {
-    if (this.#state !== 'open') throw new Error('InvalidStateError: Retracker is closed');
+    if (this.#state !== 'open') throw this.#closedError();
     const files: string[] = [];
     const requests: RetrackImageRequest[] = items.map((item) => {
       const name = `${this.#nextImage++}.rgba`;
@@ -166,7 +179,7 @@ export class Retracker {
     try {
       answer = await this.#page.evaluate((r) => (window as unknown as PageWindow).voxfaceRetrack.track(r), requests);
     } catch (error) {
-      if (this.#state !== 'open') throw new Error('InvalidStateError: Retracker is closed');
+      if (this.#state !== 'open') throw this.#closedError();
       const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
       throw new Error(`re-tracking page failed: ${message}${this.#pageErrors.length ? ` (page: ${this.#pageErrors.join('; ')})` : ''}`);
     } finally {

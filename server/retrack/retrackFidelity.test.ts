@@ -2,11 +2,13 @@
  * Expression fidelity by re-tracking, end to end: real Chromium, the real
  * FaceLandmarker model and real frames of a shared clip (woman-expressions:
  * frame 0 has the mouth closed, frame 80 wide open, 2.7 s later). One
- * retrackFidelity call, one browser, fed from an async iterable.
+ * browser for the whole file: a retrackFidelity call fed from an async
+ * iterable, then a baseline re-tracked on the same Retracker, as `voxface eval` does.
  */
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clipPath, FACE_MODEL_PATH } from '../../test/helpers/sharedData';
+import { summarizeFidelity } from './fidelityMetrics';
 import { RetrackError } from './RetrackError';
 import { Retracker } from './Retracker';
 import { retrackFidelity } from './retrackFidelity';
@@ -38,12 +40,15 @@ function moveAndScale(frame: VideoFrame, scale: number, dx: number, dy: number):
 }
 
 let result: FidelityResult;
+let retracker: Retracker;
+let openFrame: VideoFrame;
 const progress: number[] = [];
 
 before(async () => {
   const frames: VideoFrame[] = [];
   for await (const frame of videoFrames(clipPath('womanExpressions'), { maxFrames: OPEN + 1 })) if (frame.index === CLOSED || frame.index === OPEN) frames.push(frame);
   const [closed, open] = frames as [VideoFrame, VideoFrame];
+  openFrame = open;
   const { width, height } = closed;
   // Float input as the renderer gives it, for the render side of the first pair.
   const closedFloat = Float32Array.from(closed.pixels, (v) => v / 255);
@@ -53,8 +58,11 @@ before(async () => {
     yield { render: open.pixels, original: closed.pixels, width, height };
     yield { render: new Float32Array(width * height * 3).fill(0.5), original: closed.pixels, width, height };
   }
-  result = await retrackFidelity(pairs(), { faceModelPath: FACE_MODEL_PATH, batchPairs: 2, onProgress: (done) => progress.push(done) });
+  retracker = await Retracker.start({ faceModelPath: FACE_MODEL_PATH });
+  result = await retrackFidelity(pairs(), { retracker, batchPairs: 2, onProgress: (done) => progress.push(done) });
 });
+
+after(() => retracker?.close());
 
 test('identical frames give about 0 px in every region', () => {
   const f = result.perFrame[0]!.fidelity!;
@@ -91,6 +99,21 @@ test('a blank image is reported as no face and left out of the means, not droppe
   assert.deepEqual(progress, [2, 4]);
   assert.deepEqual(result.perFrame.map((f) => f.index), [0, 1, 2, 3]);
   assert.equal(result.delegate, 'CPU');
+});
+
+test('a baseline re-tracked on the same Retracker is scored against the same originals', async () => {
+  // The open-mouth frame as a "baseline" for frame 0: the same images as pair 2, so exactly its figures.
+  const [face] = await retracker.track([{ pixels: openFrame.pixels, width: openFrame.width, height: openFrame.height }]);
+  const baseline = summarizeFidelity([{ render: face!, original: result.perFrame[0]!.original }]);
+  assert.equal(baseline.comparedFrames, 1);
+  assert.equal(baseline.mouthPx, result.perFrame[2]!.fidelity!.mouthPx);
+  assert.equal(baseline.lipOpeningPx, result.perFrame[2]!.fidelity!.lipOpeningPx);
+});
+
+test('a closed Retracker refuses work with InvalidStateError, and close is idempotent', async () => {
+  await retracker.close();
+  await retracker.close();
+  await assert.rejects(retracker.track([{ pixels: openFrame.pixels, width: openFrame.width, height: openFrame.height }]), { message: 'InvalidStateError: Retracker is closed' });
 });
 
 test('a missing Chromium is one clear sentence, before anything starts', async () => {
