@@ -88,7 +88,8 @@ export interface RetrackerOptions {
   signal?: AbortSignal;
 }
 
-export interface RetrackFidelityOptions extends RetrackerOptions {
+/** retrackFidelity's own options, beside a Retracker's (or an open `retracker`). */
+export interface RetrackBatchOptions {
   /** Pairs sent to the page at once (default 8, at most RETRACK_MAX_BATCH / 2). */
   batchPairs?: number;
   /** Called after each batch with the frames done so far. */

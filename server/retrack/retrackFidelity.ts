@@ -16,11 +16,12 @@
 import { RETRACK_MAX_BATCH } from '../../shared/retrack/retrackProtocol';
 import { compareFaces, summarizeFidelity } from './fidelityMetrics';
 import { Retracker } from './Retracker';
-import type { FidelityResult, FrameRetrack, RetrackFidelityOptions, RetrackPair, RetrackerOptions } from './RetrackTypes';
+import type { FidelityResult, FrameRetrack, RetrackBatchOptions, RetrackPair, RetrackerOptions } from './RetrackTypes';
 
 const DEFAULT_BATCH_PAIRS = 8;
 
-type Options = Omit<RetrackFidelityOptions, keyof RetrackerOptions> & (RetrackerOptions | { retracker: Retracker });
+/** A Retracker's options (one is started and closed), or an open `retracker` (used and left open). */
+export type RetrackFidelityOptions = RetrackBatchOptions & (RetrackerOptions | { retracker: Retracker });
 
 async function* batches(pairs: AsyncIterable<RetrackPair> | Iterable<RetrackPair>, size: number): AsyncGenerator<RetrackPair[]> {
   let batch: RetrackPair[] = [];
@@ -36,7 +37,7 @@ async function* batches(pairs: AsyncIterable<RetrackPair> | Iterable<RetrackPair
  * open, e.g. to re-track a baseline's images next); otherwise one is started
  * from the options and closed at the end.
  */
-export async function retrackFidelity(pairs: AsyncIterable<RetrackPair> | Iterable<RetrackPair>, options: Options): Promise<FidelityResult> {
+export async function retrackFidelity(pairs: AsyncIterable<RetrackPair> | Iterable<RetrackPair>, options: RetrackFidelityOptions): Promise<FidelityResult> {
   const batchPairs = options.batchPairs ?? DEFAULT_BATCH_PAIRS;
   if (!Number.isInteger(batchPairs) || batchPairs < 1 || batchPairs > RETRACK_MAX_BATCH / 2) {
     throw new RangeError(`retrackFidelity: batchPairs must be an integer in 1..${RETRACK_MAX_BATCH / 2}, got ${batchPairs}`);
