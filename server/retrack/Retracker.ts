@@ -140,7 +140,12 @@ export class Retracker {
    */
   track(images: readonly RetrackImage[]): Promise<(RetrackedFace | null)[]> {
     if (this.#state !== 'open') return Promise.reject(this.#closedError());
-    const items = images.map((image, k) => ({ bytes: toRgbaBytes(image, `image ${k}`), width: image.width, height: image.height }));
+    let items: { bytes: Uint8Array; width: number; height: number }[];
+    try {
+      items = images.map((image, k) => ({ bytes: toRgbaBytes(image, `image ${k}`), width: image.width, height: image.height }));
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const run = this.#queue.then(async () => {
       const faces: (RetrackedFace | null)[] = [];
       for (let start = 0; start < items.length; start += RETRACK_MAX_BATCH) {

@@ -110,6 +110,14 @@ test('a baseline re-tracked on the same Retracker is scored against the same ori
   assert.equal(baseline.lipOpeningPx, result.perFrame[2]!.fidelity!.lipOpeningPx);
 });
 
+test('an image of the wrong length or a bad batch size is refused before anything reaches the page', async () => {
+  await assert.rejects(retracker.track([{ pixels: new Uint8Array(5), width: 1, height: 1 }]), { name: 'TypeError', message: 'image 0: 5 values is neither RGB nor RGBA of 1x1' });
+  await assert.rejects(retrackFidelity([], { retracker, batchPairs: 9 }), { name: 'RangeError', message: 'retrackFidelity: batchPairs must be an integer in 1..8, got 9' });
+  // The page still works after refusals.
+  const [face] = await retracker.track([{ pixels: openFrame.pixels, width: openFrame.width, height: openFrame.height }]);
+  assert.ok(face);
+});
+
 test('a closed Retracker refuses work with InvalidStateError, and close is idempotent', async () => {
   await retracker.close();
   await retracker.close();

@@ -66,6 +66,8 @@ export async function retrackFidelity(pairs: AsyncIterable<RetrackPair> | Iterab
         }
         options.onProgress?.(perFrame.length);
       });
+      // Awaited on the next batch or after the loop; if the source throws first, it must not go unhandled.
+      pending.catch(() => undefined);
     }
     await pending;
   } finally {
