@@ -12,6 +12,7 @@ await build({
     prepare: 'client/capture/preparePage.ts',
     // The guided capture page of train-on-join (client/onboarding).
     onboard: 'client/onboarding/onboardPage.ts',
+    retrack: 'client/retrack/retrackPage.ts', // the re-tracking page of server/retrack (docs/fidelity.md); its HTML is served from client/retrack
   },
   outdir: out,
   bundle: true,
