@@ -2,7 +2,7 @@
 // option parsing, model presets, and loading avatar files and datasets with clear messages.
 import { existsSync } from 'node:fs';
 import { DatasetValidationError } from '../../shared/dataset/validate';
-import { readAvatarFile } from '../engine/AvatarFile';
+import { type AvatarFileContents, readAvatarFileContents } from '../engine/AvatarFile';
 import type { AvatarModel } from '../engine/AvatarModel';
 import { type AvatarConfig, DEFAULT_CONFIG } from '../engine/AvatarModelTypes';
 import { loadRealDataset, type RealDataset, type RealDatasetOptions } from '../engine/RealDataset';
@@ -29,9 +29,14 @@ export const MODEL_PRESETS: Record<string, AvatarConfig> = {
 };
 
 export function readAvatar(path: string): AvatarModel {
+  return readAvatarContents(path).model;
+}
+
+/** The model and its plates (null when the file has none), file problems reported as input errors. */
+export function readAvatarContents(path: string): AvatarFileContents {
   if (!existsSync(path)) throw new CliInputError(`avatar file ${path} does not exist`);
   try {
-    return readAvatarFile(path);
+    return readAvatarFileContents(path);
   } catch (e) {
     throw new CliInputError(`${path}: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -17,12 +17,16 @@ import { encodeRgbaPng } from '../dataset/png';
 import { type FrameRecord, frameFileStem, LANDMARK_COUNT } from '../../shared/dataset/format';
 import { loadConfig } from '../config';
 import { loadDataset } from '../dataset/loadDataset';
-import { type EvalFrame, evaluateAvatar, type Scores } from '../engine/Evaluate';
+import { baselinesFrom, type EvalFrame, evaluateFrames, rgbaToRgb, type Scores } from '../engine/Evaluate';
+import { datasetPlates, loadFramedEval } from '../engine/FramedEvaluate';
+import { framingCamera } from '../engine/Framing';
+import { buildUnderLayer } from '../engine/AvatarPlates';
 import { cropToOutput, faceOvalRegion } from '../engine/FaceRegion';
 import type { RealDataset, RealFrame } from '../engine/RealDataset';
 import { evenlySpaced, SideBySideVideo, writeStripPng } from '../engine/SideBySide';
-import { render } from '../engine/Renderer';
-import { checkCamera, CliInputError, numberOption, readAvatar, readDataset, round } from './common';
+import { LIVE, render, StreamingRenderer } from '../engine/Renderer';
+import { FidelityCollector } from './evalFidelity';
+import { checkCamera, CliInputError, numberOption, readAvatar, readAvatarContents, readDataset, round } from './common';
 import { ProgressBar } from './progressBar';
 
 export const RENDER_USAGE = `usage: voxface render <avatar> <dataset> --out <dir> [--res 256]
@@ -30,20 +34,29 @@ export const RENDER_USAGE = `usage: voxface render <avatar> <dataset> --out <dir
 Renders the dataset's held-out (test) frames with the avatar as <dir>/NNNNN.png.
 `;
 
-export const EVAL_USAGE = `usage: voxface eval <avatar> <dataset> [--res 256] [--out <dir>]
+export const EVAL_USAGE = `usage: voxface eval <avatar> <dataset> [--video <file>] [--size WxH] [--out <dir>] [--fidelity]
 
-Renders the held-out frames with the live renderer (what calls use) at --res and prints one
-JSON line: PSNR/SSIM over the whole frame, in the person mask and in the face oval, and the
+Renders the held-out frames with the live renderer (what calls use) and prints one JSON
+line: PSNR/SSIM over the whole frame, in the person region and in the face oval, and the
 face's sharpness (high-frequency energy over the video's; 1 = as sharp as the camera), for
 the avatar, the mean training image and the nearest training frame (coefficients and pose).
 
+With --video (the clip the dataset was made from), the avatar is scored as calls show it:
+in the call's framing (--size, default the call's 640x360), head and body over the room,
+against the video's own frames. Without it, in the model's square view at --res against
+the dataset's head crops on white.
+
 options:
-  --res <px>    output size (default 256, the call's)
-  --out <dir>   also write <dir>/side-by-side.mp4 (original | avatar, every held-out frame)
-                and <dir>/strip.png (6 frames spread over them: original over avatar)
+  --video <file>  the dataset's source video (checked by its SHA-256): score the call framing
+  --size <WxH>    the call framing's size (default VOXFACE_AVATAR_WIDTH x HEIGHT)
+  --res <px>      the square view's size without --video (default 256)
+  --out <dir>     also write <dir>/side-by-side.mp4 (original | avatar, every held-out frame)
+                  and <dir>/strip.png (6 frames spread over them: original over avatar)
+  --fidelity      also re-track the renders with FaceLandmarker: mouth, eyes and face
+                  landmark distance and lip-opening error, px at 512 px (docs/fidelity.md)
 
 environment:
-  VOXFACE_AVATAR_RENDER_SCALE  rays per output pixel per axis, as in calls (default 0.35)
+  VOXFACE_AVATAR_RENDER_SCALE  rays per output pixel per axis, as in calls (default 0.5)
 `;
 
 /** Frames the PNG strip shows. */
@@ -95,25 +108,90 @@ function heldOutFps(ds: RealDataset, records: readonly FrameRecord[], frames: re
   return frames.length > 1 && span > 0 ? (frames.length - 1) / span : ds.meta.source.fps;
 }
 
-export async function evalCommand(args: string[]): Promise<void> {
-  const a = parse(args, EVAL_USAGE, false);
-  if (!a) { process.stdout.write(EVAL_USAGE); return; }
-  if (a.out && existsSync(a.out) && !statSync(a.out).isDirectory()) throw new CliInputError(`--out ${a.out} is not a folder`);
-  const model = readAvatar(a.avatar), bar = new ProgressBar();
+interface EvalArgs { avatar: string; dataset: string; out?: string; res: number; video?: string; size?: { width: number; height: number }; fidelity: boolean }
+
+function parseEval(args: string[]): EvalArgs | undefined {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true,
+    options: { out: { type: 'string' }, res: { type: 'string' }, video: { type: 'string' }, size: { type: 'string' }, fidelity: { type: 'boolean' }, help: { type: 'boolean' } },
+  });
+  if (values.help) return undefined;
+  if (positionals.length !== 2) throw new CliInputError(`expected <avatar> <dataset>\n\n${EVAL_USAGE}`);
+  const res = numberOption('res', values.res, 16, 1024) ?? 256;
+  if (!Number.isInteger(res)) throw new CliInputError(`--res must be an integer, got ${res}`);
+  let size: EvalArgs['size'];
+  if (values.size !== undefined) {
+    const m = /^(\d{2,4})x(\d{2,4})$/.exec(values.size);
+    if (!m || Number(m[1]) < 64 || Number(m[2]) < 64 || Number(m[1]) > 1920 || Number(m[2]) > 1920) throw new CliInputError(`--size must be WIDTHxHEIGHT within 64..1920, got '${values.size}'`);
+    size = { width: Number(m[1]), height: Number(m[2]) };
+  }
+  if (size && !values.video) throw new CliInputError('--size is the call framing\'s size: it needs --video');
+  if (values.video && !existsSync(values.video)) throw new CliInputError(`--video ${values.video} does not exist`);
+  return { avatar: positionals[0]!, dataset: positionals[1]!, out: values.out, res, video: values.video, size, fidelity: values.fidelity ?? false };
+}
+
+/** The held-out frames in the call's framing against the source video (FramedEvaluate.ts), rendered as calls render them. */
+async function framedRun(a: EvalArgs, bar: ProgressBar) {
+  const { model, plates } = readAvatarContents(a.avatar), config = loadConfig();
+  const width = a.size?.width ?? config.avatarWidth, height = a.size?.height ?? config.avatarHeight;
+  // The frames' images are not used here (the video's are): the smallest resolution loads fastest.
+  const ds = await readDataset(a.dataset, model.config, { res: 16, onProgress: (d, t) => bar.update('load', d, t) });
+  bar.end();
+  checkCamera(model, ds);
+  const files = loadDataset(ds.dir);
+  if (!datasetPlates(files)) throw new CliInputError(`${ds.dir} is a version-1 dataset (no plates): prepare it again to evaluate in the call's framing, or leave out --video`);
+  const cam = framingCamera(model.config.camera, width, height);
+  let framed;
+  try {
+    framed = await loadFramedEval({ ds, files, video: a.video!, cam, onProgress: (d, t) => bar.update('video', d, t) });
+  } catch (e) {
+    throw new CliInputError(e instanceof Error ? e.message : String(e));
+  }
+  bar.end();
+  // The room unblurred: the fairest background to compare with the video's own.
+  const renderScale = config.avatarRenderScale, under = buildUnderLayer({ kind: 'room' }, plates, cam);
+  const renderer = new StreamingRenderer(model, { ...LIVE, renderScale, width, height, camera: cam, under });
+  return {
+    width, height, framing: 'call' as const, test: framed.test, baselines: framed.baselines, renderScale,
+    render: (f: EvalFrame) => rgbaToRgb(renderer.render(f.coefficients, f.pose)), heldOutFps: heldOutFps(ds, files.frames, ds.test),
+  };
+}
+
+/** The held-out frames in the model's square view against the dataset's head crops on white (the measure before the call framing). */
+async function squareRun(a: EvalArgs, bar: ProgressBar) {
+  const model = readAvatar(a.avatar);
   const ds = await readDataset(a.dataset, model.config, { res: a.res, onProgress: (d, t) => bar.update('load', d, t) });
   bar.end();
   checkCamera(model, ds);
   if (ds.test.length === 0) throw new CliInputError(`${ds.dir}: no held-out (test) frames`);
   const files = loadDataset(ds.dir), test = withFaceRegions(ds, files.landmarks, a.res, a.res);
-  const video = a.out ? new SideBySideVideo(join(a.out, 'side-by-side.mp4'), a.res, a.res, heldOutFps(ds, files.frames, test)) : undefined;
+  // Calls take their ray scale from the same setting (server/config.ts).
+  const renderScale = loadConfig().avatarRenderScale;
+  const renderer = new StreamingRenderer(model, { ...LIVE, renderScale, width: a.res, height: a.res });
+  return {
+    width: a.res, height: a.res, framing: 'model-square' as const, test, baselines: baselinesFrom(ds.train), renderScale,
+    render: (f: EvalFrame) => rgbaToRgb(renderer.render(f.coefficients, f.pose)), heldOutFps: heldOutFps(ds, files.frames, test),
+  };
+}
+
+export async function evalCommand(args: string[]): Promise<void> {
+  const a = parseEval(args);
+  if (!a) { process.stdout.write(EVAL_USAGE); return; }
+  if (a.out && existsSync(a.out) && !statSync(a.out).isDirectory()) throw new CliInputError(`--out ${a.out} is not a folder`);
+  const bar = new ProgressBar();
+  const run = a.video ? await framedRun(a, bar) : await squareRun(a, bar);
+  const { width, height, test } = run;
+  if (test.length === 0) throw new CliInputError(`${a.dataset}: no held-out (test) frames`);
+  const video = a.out ? new SideBySideVideo(join(a.out, 'side-by-side.mp4'), width, height, run.heldOutFps) : undefined;
   const stripAt = new Set(evenlySpaced(test.length, STRIP_FRAMES)), strip: Float32Array[][] = [];
+  const fidelity = a.fidelity ? new FidelityCollector(width, height) : undefined;
   try {
-    const r = evaluateAvatar(model, ds.train, test, {
-      // Calls take their ray scale from the same setting (server/config.ts).
-      width: a.res, height: a.res, renderer: { renderScale: loadConfig().avatarRenderScale },
+    const r = evaluateFrames(run.render, test, run.baselines, {
+      width, height, renderScale: run.renderScale,
       onFrame: (i, rendered, f) => {
         video?.push(f.image, rendered);
         if (stripAt.has(i)) strip.push([f.image, rendered]);
+        fidelity?.add(rendered, f.image, run.baselines.nearest(f));
         bar.update('eval', i + 1, test.length);
       },
     });
@@ -121,15 +199,17 @@ export async function evalCommand(args: string[]): Promise<void> {
     let out: { video: string; strip: string } | undefined;
     if (a.out && video) {
       const stripPath = join(a.out, 'strip.png');
-      writeStripPng(stripPath, strip, a.res, a.res);
+      writeStripPng(stripPath, strip, width, height);
       out = { video: await video.finish(), strip: stripPath };
     }
+    const fid = fidelity ? await fidelity.measure() : undefined;
     const region = (x: { psnr: number; ssim: number }) => ({ psnr: round(x.psnr, 2), ssim: round(x.ssim, 4) });
     const s = (x: Scores) => ({ ...region(x), face: { ...region(x.face), sharpness: round(x.face.sharpness, 3) }, person: region(x.person) });
     process.stdout.write(`${JSON.stringify({
-      frames: r.frames, res: a.res, renderer: 'LIVE', renderScale: r.renderScale, faceFrames: r.faceFrames, faceShare: round(r.faceShare, 3),
+      frames: r.frames, framing: run.framing, width, height, res: a.video ? undefined : a.res, renderer: 'LIVE', renderScale: r.renderScale,
+      faceFrames: r.faceFrames, faceShare: round(r.faceShare, 3),
       model: s(r.model), meanImage: s(r.meanImage), nearestFrame: s(r.nearestFrame), renderMsPerFrame: round(r.renderMsPerFrame, 1),
-      ...(out ? { out } : {}),
+      ...(fid ? { fidelity: fid } : {}), ...(out ? { out } : {}),
     })}\n`);
   } finally {
     video?.close();

@@ -83,6 +83,8 @@ export async function loadFramedEval(o: FramedEvalInput): Promise<FramedEval> {
     const isTest = testAt.has(index), isTrain = trainIdx.has(index);
     if (isTest || isTrain) {
       const image = sampleFramed(video, rgb, 3);
+      // Where the framing reaches past the video there is no truth: grey, so strips and videos show it (no score counts it).
+      for (let p = 0; p < N; p++) if (!video.inside[p]) image.fill(0.5, 3 * p, 3 * p + 3);
       if (isTrain) { for (let i = 0; i < image.length; i++) mean[i]! += image[i]!; trainCount++; }
       if (keepTrain.has(index)) kept.set(index, image);
       if (isTest) {
