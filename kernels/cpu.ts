@@ -46,6 +46,8 @@ export const cpuKernels: Kernels = {
     return loadNative().marchRays(origins, dirs, origins.length / 3, box.min, box.max, occupancy, gridRes, step, maxSamples);
   },
   renderRays(origins, dirs, s, color, transmittance) {
+    // Without transmittance the call keeps its 29 arguments (an addon built before that output still serves it).
+    if (!transmittance) return loadNative().renderRays(origins, dirs, origins.length / 3, ...sceneArgs(s), color);
     return loadNative().renderRays(origins, dirs, origins.length / 3, ...sceneArgs(s), color, transmittance);
   },
   densityAt(points, s, sigma) {

@@ -34,7 +34,7 @@ export interface NativeKernels {
     origins: Float32Array, dirs: Float32Array, r: number, boxMin: Float32Array, boxMax: Float32Array, occupancy: Uint8Array, g: number, step: number, maxSamples: number,
   ): { positions: Float32Array; deltas: Float32Array; rayOffsets: Int32Array };
   renderRays(
-    origins: Float32Array, dirs: Float32Array, r: number, ...sceneThenColor: [...NativeScene, color: Float32Array, transmittance: Float32Array | undefined]
+    origins: Float32Array, dirs: Float32Array, r: number, ...sceneThenColor: [...NativeScene, color: Float32Array, transmittance?: Float32Array]
   ): { samples: number; density: number; shaded: number };
   densityAt(points: Float32Array, p: number, ...sceneThenSigma: [...NativeScene, sigma: Float32Array]): void;
   bakeMotion(
