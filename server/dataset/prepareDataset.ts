@@ -248,7 +248,7 @@ export async function prepareDataset(options: PrepareOptions): Promise<PrepareRe
     }
     const reprojectionErrorPx = errorFrames ? errorSum / errorFrames : Number.NaN;
     tiles.sort((a, b) => a.index - b.index);
-    const estimated = plates.estimate();
+    const estimated = await plates.estimate();
     const platesMeta = estimated ? writePlates(writer, estimated, intrinsics, crop, video.width, video.height) : undefined;
     phase('plates');
     writer.writeExtra(FILES.contactSheet, renderContactSheet(tiles, estimated));

@@ -26,7 +26,7 @@ import { CaptureSessions, type CaptureSession, type CaptureSource } from './Capt
 import { decodeFrameBody as decodeFrameBodyOrThrow, FrameBodyError, type FrameBody } from '../../shared/onboarding/frameBody';
 import { parseJpeg } from './jpegInfo';
 import { PLATE_MAX_SAMPLES, PlateSampleError, plateSize } from '../../shared/dataset/plateSample';
-import { PlateEstimator } from '../dataset/plates/PlateEstimator';
+import { PlateEstimator, type Plates } from '../dataset/plates/PlateEstimator';
 import { readPlateSampleBody } from '../dataset/plates/plateSampleBody';
 import { writePlates } from '../dataset/plates/writePlates';
 import { OnboardingError } from './OnboardingError';
@@ -384,7 +384,7 @@ export class OnboardingService {
    * few: plates are optional, a recording without them still trains). Each was
    * validated on upload; one damaged on disk since is skipped, not fatal.
    */
-  async #estimatePlates(session: CaptureSession, n: number): Promise<ReturnType<PlateEstimator['estimate']>> {
+  async #estimatePlates(session: CaptureSession, n: number): Promise<Plates | null> {
     const size = plateSize(session.source.width, session.source.height);
     const estimator = new PlateEstimator(size.width, size.height);
     for (const index of this.sessions.plateIndices(session.owner, session.id)) {

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
+import { loadDataset } from '../../server/dataset/loadDataset';
 import { checkpointElapsedMs } from '../../server/onboarding/TrainerProcess';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
 import { launchChromium, openPage } from '../helpers/browser';
@@ -54,6 +55,10 @@ test('a newcomer records, trains through a server restart, and joins the call as
   assert.equal(recorded.framesUploaded, recorded.framesCaptured);
   const jobId = recorded.jobId!;
   assert.match(jobId, /^job-/);
+  // The recording's plates: the page sent whole frames (one every 2 of the 120 due, up to 48) and finish estimated them.
+  const plates = loadDataset(join(server.onboarding.datasetsDir, recorded.avatarId!)).meta.plates;
+  t.diagnostic(`plates: ${JSON.stringify(plates && { width: plates.width, height: plates.height, samples: plates.samples })}`);
+  assert.ok(plates && plates.samples >= 20 && plates.width === 640, `plates ${JSON.stringify(plates)}`);
 
   // Training has produced progress (and a checkpoint-worthy amount of work): restart the server.
   const training = await waitForOnboarding(onboard.page, (p) => p.job?.progress.stage === 'training' && p.job.progress.step > 0, 90_000, 'training progress');

@@ -6,7 +6,7 @@
  * landmarks on the face oval.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { LANDMARK_COUNT } from '../../../shared/dataset/format';
 import { PLATE_MAX_SAMPLES } from '../../../shared/dataset/plateSample';
 import {
@@ -18,17 +18,19 @@ const W = 320;
 const H = 180;
 const sampleOf = (index: number, p: Person) => syntheticPlateSample(index, p, W, H);
 
-function estimate(count: number): { plates: Plates; people: Person[] } {
+async function estimate(count: number): Promise<{ plates: Plates; people: Person[] }> {
   const estimator = new PlateEstimator(W, H);
   const people = Array.from({ length: count }, (_, i) => personAt(i, count));
   people.forEach((p, i) => estimator.add(sampleOf(i * 5, p)));
-  const plates = estimator.estimate();
+  const plates = await estimator.estimate();
   assert.ok(plates);
   return { plates, people };
 }
 
 describe('the plate estimator on a synthetic moving person', () => {
-  const { plates, people } = estimate(12);
+  const people = Array.from({ length: 12 }, (_, i) => personAt(i, 12));
+  let plates: Plates;
+  before(async () => { ({ plates } = await estimate(12)); });
   const seen = (x: number, y: number, margin: number) => people.some((p) => {
     for (let dy = -margin; dy <= margin; dy += 1) for (let dx = -margin; dx <= margin; dx += 1) if (partAt(p, x + 0.5 + dx, y + 0.5 + dy)) return false;
     return true;
@@ -96,11 +98,21 @@ describe('the plate estimator on a synthetic moving person', () => {
     }
   });
 
-  test('few samples give no plates, and samples are size-checked and bounded', () => {
+  test('estimating lets the event loop run (a server finishing an onboarding session keeps its calls flowing)', async () => {
+    let turns = 0; let running = true;
+    const turn = () => { turns += 1; if (running) setImmediate(turn); };
+    setImmediate(turn);
+    await estimate(6);
+    running = false;
+    // It yields after each sample's masks and every 16384 pixels of each median pass: dozens of turns here.
+    assert.ok(turns >= 20, `the event loop turned ${turns} times while the plates were estimated`);
+  });
+
+  test('few samples give no plates, and samples are size-checked and bounded', async () => {
     const estimator = new PlateEstimator(W, H);
     estimator.add(sampleOf(0, personAt(0, 2)));
     estimator.add(sampleOf(1, personAt(1, 2)));
-    assert.equal(estimator.estimate(), null);
+    assert.equal(await estimator.estimate(), null);
     assert.throws(() => estimator.add(sampleOf(1, personAt(1, 2))), /plate sample 1 was already added/);
     assert.throws(() => estimator.add({ ...sampleOf(2, personAt(1, 2)), person: new Uint8Array(10) }),
       new TypeError(`plate sample 2: person mask is 10 bytes, expected ${W * H} (${W}x${H})`));
