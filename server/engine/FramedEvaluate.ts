@@ -91,7 +91,8 @@ export async function loadFramedEval(o: FramedEvalInput): Promise<FramedEval> {
         const f = testAt.get(index)!;
         const head = sampleFramed(crop, readPng(join(files.dir, files.frames[index]!.mask), 1, meta.imageSize, meta.imageSize), 1);
         const mask = new Float32Array(N);
-        for (let p = 0; p < N; p++) mask[p] = Math.max(crop.inside[p] ? head[p]! : 0, body[p]!);
+        // Only where the video has a truth: the person region never reaches the grey beyond it.
+        for (let p = 0; p < N; p++) mask[p] = video.inside[p] ? Math.max(crop.inside[p] ? head[p]! : 0, body[p]!) : 0;
         const face = faceOvalRegion(files.landmarks.subarray(n * index, n * (index + 1)), toFraming, W, H);
         test.push({ coefficients: f.coefficients, pose: f.pose, image, mask, face, frame: video.inside });
         testIndices.push(index);

@@ -35,7 +35,7 @@ function writeDataset(): { dir: string; plates: DatasetPlatesMeta } {
 }
 
 describe('AvatarPlates', () => {
-  test('a dataset\'s plates come into the plate view through the reference: each plate-view pixel shows the source pixel its ray meets, edges clamped', () => {
+  test('a dataset\'s plates come into the plate view through the reference: each plate-view pixel shows the source pixel its ray meets', () => {
     const { dir, plates } = writeDataset();
     try {
       const p = platesFromDataset(dir, plates, reference, camera, { width: 160, height: 90 })!;
@@ -46,9 +46,10 @@ describe('AvatarPlates', () => {
       let checked = 0;
       for (let v = 0; v < 90; v += 7)
         for (let u = 0; u < 160; u += 11) {
-          // Identity rotation: the source position is cx_s + fx_s (u + 0.5 - cx) / f, pixel index = that - 0.5, clamped.
-          const xs = Math.min(Math.max(intrinsics.cx + (intrinsics.fx * (u + 0.5 - cam.cx)) / cam.focalPx - 0.5, 0), W - 1);
-          const ys = Math.min(Math.max(intrinsics.cy + (intrinsics.fy * (v + 0.5 - cam.cy)) / cam.focalPx - 0.5, 0), H - 1);
+          // Identity rotation: the source position is cx_s + fx_s (u + 0.5 - cx) / f, pixel index = that - 0.5.
+          const xs = intrinsics.cx + (intrinsics.fx * (u + 0.5 - cam.cx)) / cam.focalPx - 0.5;
+          const ys = intrinsics.cy + (intrinsics.fy * (v + 0.5 - cam.cy)) / cam.focalPx - 0.5;
+          if (xs < 1 || ys < 1 || xs > W - 2 || ys > H - 2) continue; // beyond the source: filled (next test)
           const i = 3 * (v * 160 + u);
           assert.ok(Math.abs(p.background[i]! - xs) <= 1 && Math.abs(p.background[i + 1]! - ys) <= 1, `pixel ${u},${v}: ${[...p.background.subarray(i, i + 3)]} for source ${xs.toFixed(1)},${ys.toFixed(1)}`);
           assert.equal(p.background[i + 2], 77);
@@ -57,7 +58,7 @@ describe('AvatarPlates', () => {
           if (ys < (2 * H) / 3 - 2) assert.equal(a, 0, 'transparent above the body');
           checked++;
         }
-      assert.ok(checked > 100);
+      assert.ok(checked > 60, `checked ${checked}`);
       assert.equal(platesFromDataset(dir, undefined, reference, camera), null, 'a version-1 dataset has no plates');
     } finally {
       rmSync(dir, { recursive: true });
@@ -107,6 +108,27 @@ describe('AvatarPlates', () => {
       assert.ok(soft < sharp / 8, `the blurred room's neighbour steps ${soft} are far below the room's ${sharp}`);
     } finally {
       rmSync(dir, { recursive: true });
+    }
+  });
+  test('beyond the source the plates are filled smoothly, not by stretching its edge pixels', () => {
+    const { dir, plates } = writeDataset();
+    try {
+      // A bright one-pixel stripe on the body's bottom row: clamping drew it down the whole frame.
+      const body = new Uint8Array(W * H * 4);
+      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) body.set(y >= (2 * H) / 3 ? (x === 128 ? [255, 255, 0, 255] : [40, 40, 40, 255]) : [0, 0, 0, 0], 4 * (y * W + x));
+      writeFileSync(join(dir, 'plates', 'body.png'), encodeRgbaPng(body, W, H));
+      // A narrow source (twice the focal length) seen by a wide, low frame: the frame reaches well past it at the sides and the bottom.
+      const narrow = { ...intrinsics, fx: 400, fy: 400 };
+      const wide = framingCamera(camera, 320, 90), p = platesFromDataset(dir, { ...plates, intrinsics: narrow }, reference, camera, { width: 320, height: 90 })!;
+      const bottomV = Math.ceil(wide.cy + ((H - narrow.cy) * wide.focalPx) / narrow.fy);
+      assert.ok(bottomV < 85, `the source ends at row ${bottomV}`);
+      const stripeU = Math.round(wide.cx + ((128.5 - narrow.cx) * wide.focalPx) / narrow.fx - 0.5);
+      const at = (u: number, v: number) => p.body[4 * (v * 320 + u) + 2]!;
+      // Blue 0 in the stripe, 40 around it: far below the edge the stripe must have melted into its surroundings.
+      assert.ok(Math.abs(at(stripeU, 88) - at(stripeU + 12, 88)) < 8, `stripe ${at(stripeU, 88)} vs beside ${at(stripeU + 12, 88)}`);
+      assert.ok(p.body[4 * (88 * 320 + stripeU) + 3]! > 200, 'the body goes on below the source');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
