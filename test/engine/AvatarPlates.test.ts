@@ -113,9 +113,9 @@ describe('AvatarPlates', () => {
   test('beyond the source the plates are filled smoothly, not by stretching its edge pixels', () => {
     const { dir, plates } = writeDataset();
     try {
-      // A bright one-pixel stripe on the body's bottom row: clamping drew it down the whole frame.
+      // A bright stripe down the body: clamping the bottom row drew it on down the whole frame.
       const body = new Uint8Array(W * H * 4);
-      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) body.set(y >= (2 * H) / 3 ? (x === 128 ? [255, 255, 0, 255] : [40, 40, 40, 255]) : [0, 0, 0, 0], 4 * (y * W + x));
+      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) body.set(y >= (2 * H) / 3 ? (x >= 122 && x < 134 ? [255, 255, 0, 255] : [40, 40, 40, 255]) : [0, 0, 0, 0], 4 * (y * W + x));
       writeFileSync(join(dir, 'plates', 'body.png'), encodeRgbaPng(body, W, H));
       // A narrow source (twice the focal length) seen by a wide, low frame: the frame reaches well past it at the sides and the bottom.
       const narrow = { ...intrinsics, fx: 400, fy: 400 };
