@@ -85,7 +85,9 @@ export async function train(args: string[]): Promise<void> {
   if (values.help) { process.stdout.write(TRAIN_USAGE); return; }
   if (positionals.length !== 1 || !values.out) throw new CliInputError(`train needs one dataset and --out <file>\n\n${TRAIN_USAGE}`);
   const out = values.out, ckptPath = `${out}.ckpt`;
-  const maxSteps = numberOption('steps', values.steps, 1, 1e9), cpuSeconds = numberOption('cpu-seconds', values['cpu-seconds'], 1, 1e7);
+  const maxSteps = numberOption('steps', values.steps, 1, 1e9);
+  if (maxSteps !== undefined && !Number.isInteger(maxSteps)) throw new CliInputError(`--steps must be an integer, got ${maxSteps}`);
+  const cpuSeconds = numberOption('cpu-seconds', values['cpu-seconds'], 1, 1e7);
   const minutes = numberOption('minutes', values.minutes, 0.01, 24 * 60) ?? (maxSteps !== undefined || cpuSeconds !== undefined ? 24 * 60 : 10);
   const res = numberOption('res', values.res, 16, 1024) ?? 256;
   if (!Number.isInteger(res)) throw new CliInputError(`--res must be an integer, got ${res}`);
@@ -125,10 +127,9 @@ export async function train(args: string[]): Promise<void> {
     patchRayShare: numberOption('patch-rays', values['patch-rays'], 0, 1), patchSize: numberOption('patch-size', values['patch-size'], 2, 32),
     ssimWeight: numberOption('ssim', values.ssim, 0, 1), alignRate: numberOption('align', values.align, 0, 1),
   });
-
   if (ckpt) trainer.importState(ckpt.state);
   const firstStep = trainer.stepCount;
-  let cpuStart = process.cpuUsage();
+  let cpuStart = process.cpuUsage(); // reset when training starts (loading is not counted)
   const cpuSpent = () => { const c = process.cpuUsage(cpuStart); return (c.user + c.system) / 1e6; };
   const stepsDone = () => (maxSteps !== undefined && trainer.stepCount - firstStep >= maxSteps) || (cpuSeconds !== undefined && cpuSpent() >= cpuSeconds);
 
