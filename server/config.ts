@@ -284,8 +284,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     onboardingTraining: {
       minutes: numberFrom(env, 'VOXFACE_ONBOARDING_TRAIN_MINUTES', 10, 0.05, 24 * 60),
-      // 128: on 2 cores held-out quality plateaus as high as at 256 (KatieHill), with 4x cheaper steps and snapshots.
-      res: intFrom(env, 'VOXFACE_ONBOARDING_TRAIN_RES', 128, 16, 1024),
+      // 256: a training step's cost does not depend on the image size (random rays; loading
+      // takes 512^2 taps per frame at any size), and at 128 the face in the training images is
+      // ~63 px tall against ~160 px in the call. At equal CPU (240 CPU-s, KatieHill) 256 scored
+      // 19.55 dB face against 128's 20.16 with 11% fewer steps (127 vs 143): too early to show
+      // detail either way (docs/engine.md "Trainer"). Memory: 17 bytes a pixel, 1.1 MB a frame.
+      res: intFrom(env, 'VOXFACE_ONBOARDING_TRAIN_RES', 256, 16, 1024),
       model: modelFrom(env.VOXFACE_ONBOARDING_TRAIN_MODEL),
     },
     onboardingConcurrency: intFrom(env, 'VOXFACE_ONBOARDING_CONCURRENT_JOBS', 1, 1, 16),

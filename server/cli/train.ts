@@ -33,7 +33,7 @@ import { writeRgbStrip } from '../engine/Png';
 import { expressionNamesOf } from '../engine/PoseMapping';
 import type { RealDataset } from '../engine/RealDataset';
 import { REALTIME, render, StreamingRenderer } from '../engine/Renderer';
-import { Trainer } from '../engine/Trainer';
+import { DEFAULT_RAYS_PER_STEP, Trainer } from '../engine/Trainer';
 import { writeTrainingCurves } from '../engine/TrainingPlots';
 import { CliInputError, MODEL_PRESETS, numberOption, readDataset, round } from './common';
 import { ProgressBar } from './progressBar';
@@ -49,7 +49,15 @@ options:
   --resume            continue from <file>.ckpt (same dataset and --res)
   --force             replace an existing <file> without resuming
   --model <preset>    default | small | fast (default: default; fast = 32-wide heads)
-  --rays <n>          rays per step (default 2048)
+  --rays <n>          rays per step (default 1024)
+  --steps <n>         stop after this many steps of this run (fixed-work comparisons; --minutes still bounds it)
+  --cpu-seconds <s>   stop after this much process CPU time in training (equal-work comparisons on a shared machine)
+  --face-rays <f>     share of single rays inside the face oval
+  --head-rays <f>     share of single rays inside the head mask
+  --patch-rays <f>    share of rays traced as patches for D-SSIM (0: no D-SSIM)
+  --patch-size <px>   patch side
+  --ssim <w>          weight of D-SSIM beside L1
+  --align <r>         per-frame target shift, Gauss-Newton step fraction (0: off)
   --seed <n>          initialisation and sampling seed (default 1)
   --report-every <s>  seconds between progress lines (default: budget/10, within 5..60)
   --snapshot-every <s>  write <file>.snapshot.vxa and <file>.preview.png this often
@@ -70,13 +78,18 @@ export async function train(args: string[]): Promise<void> {
     options: {
       out: { type: 'string' }, minutes: { type: 'string' }, res: { type: 'string' }, resume: { type: 'boolean' }, force: { type: 'boolean' },
       model: { type: 'string' }, rays: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean' },
-      'report-every': { type: 'string' }, 'snapshot-every': { type: 'string' },
+      'report-every': { type: 'string' }, 'snapshot-every': { type: 'string' }, steps: { type: 'string' }, 'cpu-seconds': { type: 'string' },
+      'face-rays': { type: 'string' }, 'head-rays': { type: 'string' }, 'patch-rays': { type: 'string' }, 'patch-size': { type: 'string' },
+      ssim: { type: 'string' }, align: { type: 'string' },
     },
   });
   if (values.help) { process.stdout.write(TRAIN_USAGE); return; }
   if (positionals.length !== 1 || !values.out) throw new CliInputError(`train needs one dataset and --out <file>\n\n${TRAIN_USAGE}`);
   const out = values.out, ckptPath = `${out}.ckpt`;
-  const minutes = numberOption('minutes', values.minutes, 0.01, 24 * 60) ?? 10;
+  const maxSteps = numberOption('steps', values.steps, 1, 1e9);
+  if (maxSteps !== undefined && !Number.isInteger(maxSteps)) throw new CliInputError(`--steps must be an integer, got ${maxSteps}`);
+  const cpuSeconds = numberOption('cpu-seconds', values['cpu-seconds'], 1, 1e7);
+  const minutes = numberOption('minutes', values.minutes, 0.01, 24 * 60) ?? (maxSteps !== undefined || cpuSeconds !== undefined ? 24 * 60 : 10);
   const res = numberOption('res', values.res, 16, 1024) ?? 256;
   if (!Number.isInteger(res)) throw new CliInputError(`--res must be an integer, got ${res}`);
   const preset = TRAIN_PRESETS[values.model ?? 'default'];
@@ -109,8 +122,17 @@ export async function train(args: string[]): Promise<void> {
     model = AvatarModel.create(config, seed);
     run = { datasetSha256: datasetId(ds), res, elapsedMs: 0, history: [] };
   }
-  const trainer = new Trainer(model, ds.train, { width: res, height: res, raysPerStep: numberOption('rays', values.rays, 64) ?? 2048, seed });
+  const trainer = new Trainer(model, ds.train, {
+    width: res, height: res, raysPerStep: numberOption('rays', values.rays, 64) ?? DEFAULT_RAYS_PER_STEP, seed,
+    faceRayShare: numberOption('face-rays', values['face-rays'], 0, 1), headRayShare: numberOption('head-rays', values['head-rays'], 0, 1),
+    patchRayShare: numberOption('patch-rays', values['patch-rays'], 0, 1), patchSize: numberOption('patch-size', values['patch-size'], 2, 32),
+    ssimWeight: numberOption('ssim', values.ssim, 0, 1), alignRate: numberOption('align', values.align, 0, 1),
+  });
   if (ckpt) trainer.importState(ckpt.state);
+  const firstStep = trainer.stepCount;
+  let cpuStart = process.cpuUsage(); // reset when training starts (loading is not counted)
+  const cpuSpent = () => { const c = process.cpuUsage(cpuStart); return (c.user + c.system) / 1e6; };
+  const stepsDone = () => (maxSteps !== undefined && trainer.stepCount - firstStep >= maxSteps) || (cpuSeconds !== undefined && cpuSpent() >= cpuSeconds);
 
   const validation = ds.test[Math.floor(ds.test.length / 2)]!;
   // Up to three held-out frames (middle, first, last): the snapshot quality measure,
@@ -131,7 +153,8 @@ export async function train(args: string[]): Promise<void> {
   const history = [...run.history];
   const budgetMs = minutes * 60_000;
   const reportMs = reportEverySec !== undefined ? reportEverySec * 1000 : Math.min(60_000, Math.max(5_000, budgetMs / 10));
-  const t0 = performance.now(), base = run.elapsedMs;
+  const t0 = performance.now(), base = run.elapsedMs, cpu0 = process.cpuUsage();
+  cpuStart = cpu0;
   let stop = false, lastCkpt = t0, loss = 0, se = 0, count = 0;
   const interrupt = () => { stop = true; };
   process.once('SIGINT', interrupt);
@@ -142,16 +165,16 @@ export async function train(args: string[]): Promise<void> {
   };
   try {
     let nextReport = t0 + reportMs, nextSnapshot = t0 + (snapshotEverySec ?? Infinity) * 1000;
-    while (!stop && performance.now() - t0 < budgetMs) {
+    while (!stop && !stepsDone() && performance.now() - t0 < budgetMs) {
       // Steps in slices of ~1 s, yielding between them so signals are seen.
       const sliceEnd = Math.min(performance.now() + 1000, t0 + budgetMs);
-      while (performance.now() < sliceEnd) {
+      while (performance.now() < sliceEnd && !stepsDone()) {
         const s = trainer.step();
         loss += s.loss; se += s.mse; count++;
       }
       const now = performance.now();
       bar.update('train', Math.round((now - t0) / 1000), Math.round(budgetMs / 1000));
-      const reportDue = now >= nextReport || now - t0 >= budgetMs;
+      const reportDue = now >= nextReport || now - t0 >= budgetMs || stepsDone();
       const snapshotDue = snapshotEverySec !== undefined && now >= nextSnapshot && now - t0 < budgetMs;
       // When both fall due together, one render of the held-out frames serves both (the validation frame is the first).
       const images = snapshotDue ? liveRender(heldOut) : reportDue ? liveRender([validation]) : [];
@@ -182,6 +205,7 @@ export async function train(args: string[]): Promise<void> {
     process.off('SIGTERM', interrupt);
     bar.end();
   }
+  const trainMs = performance.now() - t0, cpu = process.cpuUsage(cpu0), cpuMs = (cpu.user + cpu.system) / 1000;
   save();
   writeAvatarFile(out, model, { plates: datasetPlates(ds) });
   const heldOutPsnr = snapshot();
@@ -190,7 +214,8 @@ export async function train(args: string[]): Promise<void> {
   const strip = picks.flatMap((f) => [rgbaToRgb(render(model, f.coefficients, f.pose, { width: res, height: res })), f.image]);
   writeRgbStrip(`${out}.heldout.png`, strip, res, res);
   process.stdout.write(`${JSON.stringify({
-    done: true, step: trainer.stepCount, psnr: history.at(-1)?.psnr ?? null, heldOutPsnr, baselinePsnr, elapsedMs: Math.round(run.elapsedMs),
+    done: true, step: trainer.stepCount, msPerStep: round(trainMs / Math.max(1, trainer.stepCount - firstStep), 1),
+    cpuMsPerStep: round(cpuMs / Math.max(1, trainer.stepCount - firstStep), 1), psnr: history.at(-1)?.psnr ?? null, heldOutPsnr, baselinePsnr, elapsedMs: Math.round(run.elapsedMs),
     avatar: out, checkpoint: ckptPath, curves: `${out}.curves.png`, heldout: `${out}.heldout.png`, preview: `${out}.preview.png`, interrupted: stop,
   })}\n`);
   if (stop) process.exitCode = 130;

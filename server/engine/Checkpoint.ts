@@ -1,9 +1,11 @@
 // Resumable training checkpoints: fp32 parameters (the avatar file's fp16 grids would
-// perturb a resumed run), Adam moments, step, RNG state, epoch order and occupancy, plus
+// perturb a resumed run), Adam moments, step, RNG state, epoch order, occupancy and the
+// per-frame target shifts (version 2; version 1 files have none and still load), plus
 // what the run was trained on (so --resume refuses another dataset or resolution).
 //
 //   "VXCK", u32 LE version, u32 LE header length H, H bytes JSON header, padding to 8,
-//   payload (float32 LE tensors, then the occupancy bytes), 32-byte SHA-256 of all before.
+//   payload (float32 LE tensors, then the occupancy bytes, then float32 LE frame shifts),
+//   32-byte SHA-256 of all before.
 //
 // Written to a temp file and renamed: an interrupted write leaves the previous checkpoint.
 import { createHash } from 'node:crypto';
@@ -13,7 +15,7 @@ import { AvatarModel } from './AvatarModel';
 import { type AvatarConfig, type AvatarParams, PARAM_NAMES, validateConfig } from './AvatarModelTypes';
 import type { TrainerState } from './TrainerTypes';
 
-const MAGIC = 'VXCK', VERSION = 1, SHA = 32;
+const MAGIC = 'VXCK', VERSION = 2, SHA = 32;
 
 /** What a run was trained on; compared on resume. */
 export interface CheckpointRun {
@@ -32,6 +34,8 @@ interface Header {
   order: number[];
   tensors: { name: string; group: 'param' | 'm' | 'v'; offset: number; length: number }[];
   occupancy: { offset: number; length: number };
+  /** Version 2, when the run learns per-frame shifts. */
+  frameShifts?: { offset: number; length: number };
   payloadBytes: number;
 }
 
@@ -52,7 +56,12 @@ export function encodeCheckpoint(model: AvatarModel, state: TrainerState, run: C
     }
   const occupancy = { offset, length: state.occupancy.length };
   offset += (state.occupancy.length + 7) & ~7;
-  const header: Header = { config: model.config, run, step: state.step, rngState: state.rngState, order: [...state.order], tensors, occupancy, payloadBytes: offset };
+  const frameShifts = state.frameShifts ? { offset, length: state.frameShifts.length } : undefined;
+  offset += 4 * (state.frameShifts?.length ?? 0);
+  const header: Header = {
+    config: model.config, run, step: state.step, rngState: state.rngState, order: [...state.order], tensors, occupancy,
+    ...(frameShifts ? { frameShifts } : {}), payloadBytes: offset,
+  };
   const json = Buffer.from(JSON.stringify(header), 'utf8'), start = (12 + json.length + 7) & ~7;
   const buf = Buffer.alloc(start + offset + SHA);
   buf.write(MAGIC, 0, 'latin1');
@@ -64,6 +73,7 @@ export function encodeCheckpoint(model: AvatarModel, state: TrainerState, run: C
     for (let i = 0; i < src.length; i++) buf.writeFloatLE(src[i]!, start + t.offset + 4 * i);
   }
   buf.set(state.occupancy, start + occupancy.offset);
+  if (frameShifts) for (let i = 0; i < frameShifts.length; i++) buf.writeFloatLE(state.frameShifts![i]!, start + frameShifts.offset + 4 * i);
   createHash('sha256').update(buf.subarray(0, buf.length - SHA)).digest().copy(buf, buf.length - SHA);
   return buf;
 }
@@ -71,7 +81,7 @@ export function encodeCheckpoint(model: AvatarModel, state: TrainerState, run: C
 /** Throws RangeError with a reason for anything that is not an intact checkpoint. */
 export function decodeCheckpoint(b: Buffer): Checkpoint {
   if (b.length < 12 + SHA || b.toString('latin1', 0, 4) !== MAGIC) throw new RangeError('checkpoint: not a Voxface training checkpoint (bad magic or too short)');
-  if (b.readUInt32LE(4) !== VERSION) throw new RangeError(`checkpoint: unsupported version ${b.readUInt32LE(4)}`);
+  if (b.readUInt32LE(4) !== 1 && b.readUInt32LE(4) !== VERSION) throw new RangeError(`checkpoint: unsupported version ${b.readUInt32LE(4)}`);
   const digest = createHash('sha256').update(b.subarray(0, b.length - SHA)).digest();
   if (!digest.equals(b.subarray(b.length - SHA))) throw new RangeError('checkpoint: checksum mismatch (file is corrupt or truncated)');
   const len = b.readUInt32LE(8), start = (12 + len + 7) & ~7;
@@ -87,7 +97,13 @@ export function decodeCheckpoint(b: Buffer): Checkpoint {
   }
   const model = new AvatarModel(h.config, groups.param); // validates every parameter's size
   const occupancy = Uint8Array.from(b.subarray(start + h.occupancy.offset, start + h.occupancy.offset + h.occupancy.length));
-  return { model, run: h.run, state: { step: h.step, rngState: h.rngState, order: h.order, occupancy, adamM: groups.m, adamV: groups.v } };
+  const fs = h.frameShifts;
+  if (fs && (!Number.isInteger(fs.length) || fs.length % 2 !== 0 || fs.offset + 4 * fs.length > h.payloadBytes)) throw new RangeError('checkpoint: bad frame shifts entry');
+  const frameShifts = fs ? Float32Array.from({ length: fs.length }, (_, i) => b.readFloatLE(start + fs.offset + 4 * i)) : undefined;
+  return {
+    model, run: h.run,
+    state: { step: h.step, rngState: h.rngState, order: h.order, occupancy, adamM: groups.m, adamV: groups.v, ...(frameShifts ? { frameShifts } : {}) },
+  };
 }
 
 export function writeCheckpoint(path: string, model: AvatarModel, state: TrainerState, run: CheckpointRun): void {

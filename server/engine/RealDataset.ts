@@ -15,9 +15,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import type { DatasetMeta } from '../../shared/dataset/format';
+import { type DatasetMeta, LANDMARK_COUNT } from '../../shared/dataset/format';
 import { loadDataset, type LoadedDataset } from '../dataset/loadDataset';
 import type { AvatarConfig, CameraConfig, HeadPose } from './AvatarModelTypes';
+import { cropToOutput, faceOvalRegion } from './FaceRegion';
 import {
   cameraForReference, expressionCoefficients, headPoseFromMediaPipe, lookAtRotation, medianReference,
   type PoseReference, type Vec3Cm,
@@ -30,6 +31,8 @@ export interface RealFrame extends TrainingFrame {
   readonly split: 'train' | 'test';
   /** [res*res] head mask in [0,1]. */
   readonly mask: Float32Array;
+  /** [res*res] 1 inside the frame's face oval (its own landmarks; FaceRegion.ts), absent when it has no face. */
+  readonly faceRegion?: Uint8Array;
 }
 
 export interface RealDataset {
@@ -153,7 +156,7 @@ export async function loadRealDataset(dir: string, config: AvatarConfig, o: Real
     if (splits.has(split)) frames.forEach((f, n) => { if (n % stride === 0) wanted.set(f.index, split); });
   }
   const ss = Math.min(8, Math.ceil(meta.imageSize / res)), positions = sourcePositions(meta, reference, res, ss);
-  const cfg = { ...config, camera };
+  const cfg = { ...config, camera }, toModelView = cropToOutput(meta, reference, res, res), lm = 2 * LANDMARK_COUNT;
   const out: RealFrame[] = [];
   let done = 0;
   await decodeImages(d.dir, meta, (index, rgb) => {
@@ -166,7 +169,8 @@ export async function loadRealDataset(dir: string, config: AvatarConfig, o: Real
     const grey = new Uint8Array(png.width * png.height);
     for (let i = 0; i < grey.length; i++) grey[i] = png.data[4 * i]!;
     resample(grey, meta.imageSize, 1, positions, ss, 0, mask);
-    out.push({ index, split, image, mask, ...frameInputs(d, index, reference, cfg) });
+    const faceRegion = faceOvalRegion(d.landmarks.subarray(lm * index, lm * (index + 1)), toModelView, res, res);
+    out.push({ index, split, image, mask, ...(faceRegion ? { faceRegion } : {}), ...frameInputs(d, index, reference, cfg) });
     o.onProgress?.(++done, wanted.size);
   });
   return { dir: d.dir, meta, res, reference, camera, train: out.filter((f) => f.split === 'train'), test: out.filter((f) => f.split === 'test') };

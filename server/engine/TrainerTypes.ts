@@ -6,13 +6,17 @@ export interface TrainingFrame {
   readonly pose: HeadPose;
   /** [H*W*3] in [0,1], composited on white. */
   readonly image: Float32Array;
+  /** [H*W] head mask in [0,1] (RaySampler: headRayShare; the face share's fallback). */
+  readonly mask?: Float32Array;
+  /** [H*W] 1 inside the frame's face oval (RaySampler: faceRayShare and patch centres). */
+  readonly faceRegion?: Uint8Array;
 }
 
 export interface TrainerOptions {
   readonly width: number;
   readonly height: number;
   readonly kernels?: Kernels;
-  /** Random pixels of one frame per step. */
+  /** Random pixels of one frame per step (default DEFAULT_RAYS_PER_STEP, 1024). */
   readonly raysPerStep?: number;
   /** Adam learning rate of the voxel grids (sparse Adam) and of the MLPs. */
   readonly gridLr?: number;
@@ -24,6 +28,18 @@ export interface TrainerOptions {
   /** Early-termination threshold on transmittance while training. */
   readonly tEps?: number;
   readonly seed?: number;
+  /** Rays where the face is (RaySampler.ts): shares of the single rays in the face oval and in the head mask. */
+  readonly faceRayShare?: number;
+  readonly headRayShare?: number;
+  /** D-SSIM (PatchSsim.ts): share of the rays traced as patchSize x patchSize patches, and the weight of D-SSIM beside L1 (loss = (1 - w) L1 + w D-SSIM). */
+  readonly patchRayShare?: number;
+  readonly patchSize?: number;
+  readonly ssimWeight?: number;
+  /** Per-frame target shifts (FrameAlignment.ts); 0 turns them off. Gauss-Newton step fraction per visit. */
+  readonly alignRate?: number;
+  /** First step that updates the shifts, and their bound (training pixels, per axis). */
+  readonly alignFromStep?: number;
+  readonly alignMaxShift?: number;
 }
 
 /** One JSON line of progress. */
@@ -58,4 +74,6 @@ export interface TrainerState {
   readonly occupancy: Uint8Array;
   readonly adamM: AvatarParams;
   readonly adamV: AvatarParams;
+  /** [2F] per-frame target shifts (FrameAlignment), training pixels; absent in older checkpoints (all 0). */
+  readonly frameShifts?: Float32Array;
 }

@@ -150,12 +150,15 @@ describe('voxface train, eval and render on a shared clip', () => {
     }
   });
 
-  test('--resume continues the step count from the checkpoint', async () => {
+  test('--resume continues the step count from the checkpoint, and --steps stops after exactly that many more', async () => {
     const lastStep = trained.lines.at(-1)!.step as number;
-    const resumed = await voxface(['train', data, '--out', avatar, '--resume', '--minutes', '0.05', '--res', '64']);
+    const resumed = await voxface(['train', data, '--out', avatar, '--resume', '--steps', '3', '--res', '64']);
     assert.equal(resumed.code, 0, resumed.stderr);
     const first = resumed.lines[0]!;
     assert.ok((first.step as number) > lastStep && (first.elapsedMs as number) > (trained.lines.at(-1)!.elapsedMs as number), `resumed at ${JSON.stringify(first)} after step ${lastStep}`);
+    const done = resumed.lines.at(-1)!;
+    assert.equal(done.step, lastStep + 3);
+    assert.ok((done.cpuMsPerStep as number) > 0 && (done.msPerStep as number) > 0, JSON.stringify(done));
     const other = await voxface(['train', data, '--out', avatar, '--resume', '--minutes', '0.05', '--res', '32']);
     assert.equal(other.code, 2);
     assert.match(other.stderr, /trained at --res 64, not 32/);
