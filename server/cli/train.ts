@@ -58,6 +58,8 @@ options:
   --patch-size <px>   patch side
   --ssim <w>          weight of D-SSIM beside L1
   --align <r>         per-frame target shift, Gauss-Newton step fraction (0: off)
+  --white-background  train over white only (default: a random colour a step, so the head
+                      is opaque where the person is; calls draw it over the room)
   --seed <n>          initialisation and sampling seed (default 1)
   --report-every <s>  seconds between progress lines (default: budget/10, within 5..60)
   --snapshot-every <s>  write <file>.snapshot.vxa and <file>.preview.png this often
@@ -80,7 +82,7 @@ export async function train(args: string[]): Promise<void> {
       model: { type: 'string' }, rays: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean' },
       'report-every': { type: 'string' }, 'snapshot-every': { type: 'string' }, steps: { type: 'string' }, 'cpu-seconds': { type: 'string' },
       'face-rays': { type: 'string' }, 'head-rays': { type: 'string' }, 'patch-rays': { type: 'string' }, 'patch-size': { type: 'string' },
-      ssim: { type: 'string' }, align: { type: 'string' },
+      ssim: { type: 'string' }, align: { type: 'string' }, 'white-background': { type: 'boolean' },
     },
   });
   if (values.help) { process.stdout.write(TRAIN_USAGE); return; }
@@ -127,6 +129,7 @@ export async function train(args: string[]): Promise<void> {
     faceRayShare: numberOption('face-rays', values['face-rays'], 0, 1), headRayShare: numberOption('head-rays', values['head-rays'], 0, 1),
     patchRayShare: numberOption('patch-rays', values['patch-rays'], 0, 1), patchSize: numberOption('patch-size', values['patch-size'], 2, 32),
     ssimWeight: numberOption('ssim', values.ssim, 0, 1), alignRate: numberOption('align', values.align, 0, 1),
+    randomBackground: !values['white-background'],
   });
   if (ckpt) trainer.importState(ckpt.state);
   const firstStep = trainer.stepCount;

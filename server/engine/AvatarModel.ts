@@ -25,6 +25,8 @@ export interface ForwardOptions {
   readonly occupancy?: Uint8Array;
   /** Early-termination threshold on transmittance; 0 composites every sample. */
   readonly tEps?: number;
+  /** RGB the rays composite onto (default white). */
+  readonly background?: Float32Array;
 }
 
 /** Everything backward needs, kept from forward. */
@@ -48,6 +50,7 @@ export interface ForwardCache {
   readonly rgb: Float32Array;
   readonly deltas: Float32Array;
   readonly rayOffsets: Int32Array;
+  readonly background: Float32Array;
   readonly composite: ReturnType<Kernels['composite']>;
 }
 
@@ -194,12 +197,13 @@ export class AvatarModel {
     const rgb = k.dense(hC, p.colorW1, p.colorB1, { n: S, inFeatures: c.colorHidden, outFeatures: 3 }, 'sigmoid').y;
 
     const deltas = march.deltas.map((x) => x * c.densityScale);
-    const composite = k.composite(sigma, rgb, deltas, off, WHITE, opts.tEps ?? 0);
+    const background = opts.background ?? WHITE;
+    const composite = k.composite(sigma, rgb, deltas, off, background, opts.tEps ?? 0);
     return {
       color: composite.color,
       offsetMeanSquare: S > 0 ? k.meanSquare(raw) : 0,
       samples: S,
-      cache: { coefficients: frame.coefficients, coeff, motion, pm, encM, featM, h1, raw, pa, featA, densIn, hD, sigma, colorIn, hC, rgb, deltas, rayOffsets: off, composite },
+      cache: { coefficients: frame.coefficients, coeff, motion, pm, encM, featM, h1, raw, pa, featA, densIn, hD, sigma, colorIn, hC, rgb, deltas, rayOffsets: off, background, composite },
     };
   }
 
@@ -213,7 +217,7 @@ export class AvatarModel {
     const g = {} as AvatarParams;
     for (const name of PARAM_NAMES) g[name] = new Float32Array(p[name].length);
     if (S === 0) return g;
-    const cb = k.compositeBackward(q.sigma, q.rgb, q.deltas, q.rayOffsets, WHITE, q.composite, dColor);
+    const cb = k.compositeBackward(q.sigma, q.rgb, q.deltas, q.rayOffsets, q.background, q.composite, dColor);
 
     // Heads -> d(encoded appearance).
     const shC1 = { n: S, inFeatures: c.colorHidden, outFeatures: 3 }, shC0 = { n: S, inFeatures: d.colorIn, outFeatures: c.colorHidden };

@@ -64,7 +64,7 @@ export class Trainer {
       width: options.width, height: options.height,
       raysPerStep: options.raysPerStep ?? DEFAULT_RAYS_PER_STEP, gridLr: options.gridLr ?? 1e-2, mlpLr: options.mlpLr ?? 1e-3,
       offsetWeight: options.offsetWeight ?? 1e-3, occupancyEvery: options.occupancyEvery ?? 50,
-      tEps: options.tEps ?? 1e-4, seed: options.seed ?? 1,
+      tEps: options.tEps ?? 1e-4, seed: options.seed ?? 1, randomBackground: options.randomBackground ?? true,
       faceRayShare: options.faceRayShare ?? 0, headRayShare: options.headRayShare ?? 0,
       patchRayShare: options.patchRayShare ?? 0, patchSize: options.patchSize ?? 8, ssimWeight: options.ssimWeight ?? 0.2,
       alignRate: options.alignRate ?? 0, alignFromStep: options.alignFromStep ?? 60,
@@ -92,7 +92,11 @@ export class Trainer {
     const batch = sampleRays(frame, width, height, Math.min(raysPerStep, width * height), this.o, this.rand);
     const { pixels } = batch, n = pixels.length;
     const rays = cameraRays(this.model.config.camera, width, height, pixels);
-    const k = this.k, fwd = this.model.forward(k, frame, rays.origins, rays.dirs, { occupancy: this.occupancy, tEps: this.o.tEps });
+    // A random background colour a step (frames with a mask): white was the only background the
+    // model ever saw, so a half-transparent face could borrow it and look right on white; calls
+    // draw the head over the room and the body, where such a face shows them through.
+    const background = this.o.randomBackground && frame.mask ? Float32Array.of(this.rand(), this.rand(), this.rand()) : undefined;
+    const k = this.k, fwd = this.model.forward(k, frame, rays.origins, rays.dirs, { occupancy: this.occupancy, tEps: this.o.tEps, background });
     let target: Float32Array;
     if (this.alignment) {
       // Align first, then fit: the render does not depend on the target, so two Gauss-Newton
@@ -109,6 +113,14 @@ export class Trainer {
     } else {
       target = new Float32Array(3 * n);
       for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) target[3 * i + c] = frame.image[3 * pixels[i]! + c]!;
+    }
+    if (background) {
+      // The frame's image is composited on white with its mask: move that white to the step's colour.
+      const mask = frame.mask!;
+      for (let i = 0; i < n; i++) {
+        const out = 1 - mask[pixels[i]!]!;
+        for (let c = 0; c < 3; c++) target[3 * i + c]! += (background[c]! - 1) * out;
+      }
     }
     const w = batch.patches > 0 ? this.o.ssimWeight : 0;
     const l1 = k.l1Loss(fwd.color, target);

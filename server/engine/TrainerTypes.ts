@@ -28,6 +28,11 @@ export interface TrainerOptions {
   /** Early-termination threshold on transmittance while training. */
   readonly tEps?: number;
   readonly seed?: number;
+  /**
+   * Composite each step's rays and targets onto a random colour instead of white (frames
+   * with a mask only; default true), so the head learns to be opaque where the person is.
+   */
+  readonly randomBackground?: boolean;
   /** Rays where the face is (RaySampler.ts): shares of the single rays in the face oval and in the head mask. */
   readonly faceRayShare?: number;
   readonly headRayShare?: number;

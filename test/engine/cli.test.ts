@@ -137,6 +137,25 @@ describe('voxface train, eval and render on a shared clip', () => {
     assert.deepEqual([first.width, first.height], [64, 64]);
   });
 
+  test('eval --video scores the call framing against the video itself: the face beats the mean image there, the strip is the call size, and another video is refused', async () => {
+    const out = join(dir, 'framed');
+    const ev = await voxface(['eval', avatar, data, '--video', clipPath('womanHdtf'), '--size', '320x180', '--out', out], 180_000);
+    assert.equal(ev.code, 0, ev.stderr);
+    type S = { psnr: number; ssim: number; face: { psnr: number; sharpness: number }; person: { psnr: number } };
+    const r = ev.lines.at(-1) as { framing: string; width: number; height: number; frames: number; faceFrames: number; faceShare: number; model: S; meanImage: S; nearestFrame: S };
+    assert.deepEqual([r.framing, r.width, r.height], ['call', 320, 180]);
+    assert.equal(r.faceFrames, r.frames);
+    // The face is 45% of the frame height: its oval covers a few percent of a 16:9 frame.
+    assert.ok(r.faceShare > 0.02 && r.faceShare < 0.2, `face share ${r.faceShare}`);
+    assert.ok(r.model.face.psnr > r.meanImage.face.psnr, `face: model ${r.model.face.psnr} dB vs mean image ${r.meanImage.face.psnr} dB`);
+    for (const x of [r.model, r.meanImage, r.nearestFrame]) assert.ok(Number.isFinite(x.psnr) && Number.isFinite(x.person.psnr), JSON.stringify(x));
+    const strip = png(join(out, 'strip.png'));
+    assert.deepEqual([strip.width, strip.height], [Math.min(6, r.frames) * 320, 2 * 180]);
+    const wrong = await voxface(['eval', avatar, data, '--video', clipPath('womanLonghair')]);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /is not the video .* was made from/);
+  });
+
   test('on the real dataset, each held-out face oval holds the nose tip and lies inside the person mask', async () => {
     const res = 128, ds = await loadRealDataset(data, readAvatarFile(avatar).config, { res, splits: ['test'] });
     const landmarks = loadDataset(data).landmarks, map = cropToOutput(ds.meta, ds.reference, res, res), n = 2 * LANDMARK_COUNT;
