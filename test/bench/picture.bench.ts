@@ -6,10 +6,10 @@
 // nearest-training-frame baseline measured in the same run (faceVsNearestDb: the avatar's
 // face PSNR minus the baseline's), then one final JSON line.
 //
-//   npm run bench:picture -- [--clips a,b] [--minutes N] [--work DIR] [--stills DIR] [--reuse]
+//   npm run bench:picture -- [--clips a,b] [--minutes N | --cpu-seconds N] [--work DIR] [--stills DIR] [--reuse]
 //
 // --minutes overrides the onboarding budget (10 min: the whole run is then about 70 min on
-// 2 cores); --reuse keeps datasets and avatars already in --work; --stills copies each
+// 2 cores); --cpu-seconds budgets the trainer's CPU time instead (fair on a shared machine); --reuse keeps datasets and avatars already in --work; --stills copies each
 // clip's strip (original | avatar, six held-out frames) into DIR/<clip>.png for the docs.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -45,7 +45,7 @@ function lastJson(text: string): EvalLine {
 
 runBench(async () => {
   const { values } = parseArgs({ options: {
-    clips: { type: 'string' }, minutes: { type: 'string' }, work: { type: 'string' }, stills: { type: 'string' }, reuse: { type: 'boolean' },
+    clips: { type: 'string' }, minutes: { type: 'string' }, 'cpu-seconds': { type: 'string' }, work: { type: 'string' }, stills: { type: 'string' }, reuse: { type: 'boolean' },
   } });
   const videos = join(SHARED_DATA, 'videos');
   const all = readdirSync(videos).filter((f) => f.endsWith('.mp4')).sort();
@@ -65,8 +65,9 @@ runBench(async () => {
       await run(['prepare', video, '--out', ds, '--force'], env);
     }
     if (!(values.reuse && existsSync(avatar))) {
-      progress(`${name}: train ${minutes} min at ${training.res} px (${training.model})`);
-      await run(['train', ds, '--out', avatar, '--force', '--minutes', String(minutes), '--res', String(training.res), '--model', training.model]);
+      const budget = values['cpu-seconds'] ? ['--cpu-seconds', values['cpu-seconds']] : ['--minutes', String(minutes)];
+      progress(`${name}: train ${budget.join(' ')} at ${training.res} px (${training.model})`);
+      await run(['train', ds, '--out', avatar, '--force', ...budget, '--res', String(training.res), '--model', training.model]);
     }
     progress(`${name}: eval`);
     const r = lastJson(await run(['eval', avatar, ds, '--video', video, '--out', join(dir, 'eval')]));
@@ -81,7 +82,7 @@ runBench(async () => {
   }
   const mean = (f: (r: Record<string, unknown>) => number) => round(perClip.reduce((s, r) => s + f(r), 0) / perClip.length, 3);
   printResult({
-    bench: 'picture', minutes, res: training.res, model: training.model, clips: perClip,
+    bench: 'picture', minutes: values['cpu-seconds'] ? undefined : minutes, cpuSeconds: values['cpu-seconds'] ? Number(values['cpu-seconds']) : undefined, res: training.res, model: training.model, clips: perClip,
     meanFacePsnr: mean((r) => (r.face as Scores['face']).psnr), meanFaceSharpness: mean((r) => (r.face as Scores['face']).sharpness),
     meanFaceVsNearestDb: mean((r) => r.faceVsNearestDb as number),
   });
