@@ -4,6 +4,7 @@
 // o_c = R^T (o - T) / S, d_c = R^T d (still unit length) and t_c = t / S. Marching the
 // canonical ray lets the occupancy grid and clipping box live in canonical head space.
 import type { CameraConfig, HeadPose } from './AvatarModelTypes';
+import { modelPixelCamera, pixelRays } from './Framing';
 
 /** Row-major 3x3 rotation matrix from an axis-angle vector (Rodrigues). */
 export function rotationMatrix(axisAngle: ArrayLike<number>): Float64Array {
@@ -31,22 +32,7 @@ export function cameraRays(
   camera: CameraConfig, width: number, height: number, pixels?: ArrayLike<number>,
   out?: { origins: Float32Array; dirs: Float32Array },
 ): { origins: Float32Array; dirs: Float32Array } {
-  const n = pixels ? pixels.length : width * height;
-  const origins = out?.origins ?? new Float32Array(3 * n), dirs = out?.dirs ?? new Float32Array(3 * n);
-  const f = camera.focal * height;
-  for (let i = 0; i < n; i++) {
-    const p = pixels ? pixels[i]! : i;
-    const u = p % width, v = (p - u) / width;
-    const dx = (u + 0.5 - width / 2) / f, dy = -(v + 0.5 - height / 2) / f;
-    const inv = 1 / Math.hypot(dx, dy, 1);
-    origins[3 * i] = 0;
-    origins[3 * i + 1] = 0;
-    origins[3 * i + 2] = camera.distance;
-    dirs[3 * i] = dx * inv;
-    dirs[3 * i + 1] = dy * inv;
-    dirs[3 * i + 2] = -inv;
-  }
-  return { origins, dirs };
+  return pixelRays(modelPixelCamera(camera, width, height), pixels, out);
 }
 
 /** Transforms world rays into canonical head space in place (see the file comment). */
