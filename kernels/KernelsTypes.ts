@@ -253,3 +253,15 @@ export interface Kernels {
    */
   adamStepMasked(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, opts: AdamOptions): void;
 }
+
+/** The ops a call's render uses; a GPU backend serves these first (issue 13). */
+export type InferenceOpName = 'blendVolumes' | 'bakeMotion' | 'renderRays' | 'densityAt';
+
+/**
+ * A backend's inference ops, synchronous (the CPU backends) or asynchronous (WGSL: results
+ * come back through a mapped buffer). Output buffers passed in are written before the
+ * returned promise resolves. Every `Kernels` is one.
+ */
+export type InferenceKernels = { readonly name: string } & {
+  readonly [K in InferenceOpName]: (...args: Parameters<Kernels[K]>) => ReturnType<Kernels[K]> | Promise<ReturnType<Kernels[K]>>;
+};

@@ -3,25 +3,36 @@
 // float64 reference implementation (kernels/reference/) on random inputs, and
 // gradients against central finite differences of the float64 forward.
 import { describe } from 'node:test';
-import type { Kernels } from './KernelsTypes';
+import type { InferenceKernels, Kernels } from './KernelsTypes';
 import { bakeSuite } from './suite/bake.suite';
 import { compositeSuite } from './suite/composite.suite';
 import { denseSuite } from './suite/dense.suite';
 import { gridSampleSuite } from './suite/gridSample.suite';
 import { marchSuite } from './suite/march.suite';
 import { renderSuite } from './suite/render.suite';
-import { adamSuite, blendSuite, lossSuite } from './suite/misc.suite';
+import { adamSuite, blendBackwardSuite, blendSuite, lossSuite } from './suite/misc.suite';
 
+/** Every op: a full backend (the trainer's ops as well as the render's). */
 export function runKernelSuite(backendName: string, kernels: Kernels): void {
   describe(`kernels[${backendName}]`, () => {
+    inferenceSections(kernels);
     describe('gridSample3d', () => gridSampleSuite(kernels));
     describe('dense', () => denseSuite(kernels));
     describe('composite', () => compositeSuite(kernels));
-    describe('blendVolumes', () => blendSuite(kernels));
+    describe('blendVolumesBackward', () => blendBackwardSuite(kernels));
     describe('losses', () => lossSuite(kernels));
     describe('adam', () => adamSuite(kernels));
     describe('marchRays', () => marchSuite(kernels));
-    describe('renderRays', () => renderSuite(kernels));
-    describe('bakeMotion', () => bakeSuite(kernels));
   });
+}
+
+/** The inference ops only, with the same tests and tolerances: a backend that renders but does not train yet. */
+export function runInferenceSuite(backendName: string, kernels: InferenceKernels): void {
+  describe(`kernels[${backendName}] (inference ops)`, () => inferenceSections(kernels));
+}
+
+function inferenceSections(kernels: InferenceKernels): void {
+  describe('blendVolumes', () => blendSuite(kernels));
+  describe('renderRays', () => renderSuite(kernels));
+  describe('bakeMotion', () => bakeSuite(kernels));
 }

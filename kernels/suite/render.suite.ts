@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Kernels, RenderRaysScene } from '../KernelsTypes';
+import type { InferenceKernels, RenderRaysScene } from '../KernelsTypes';
 import { densityAtRef, renderRaysRef } from '../reference/render';
 import { assertClose, rng, uniform } from '../testUtil';
 
@@ -35,22 +35,22 @@ export function randomRays(n: number, seed: number): { origins: Float32Array; di
   return { origins, dirs };
 }
 
-export function renderSuite(k: Kernels): void {
-  test('renderRays: empty occupancy or zero density gives the background', () => {
+export function renderSuite(k: InferenceKernels): void {
+  test('renderRays: empty occupancy or zero density gives the background', async () => {
     const { origins, dirs } = randomRays(50, 3);
     for (const over of [{ occupancy: new Uint8Array(216) }, { densW1: new Float32Array(5), densB1: -1 }]) {
       const s = randomScene(1, over), color = new Float32Array(150).fill(NaN);
-      const st = k.renderRays(origins, dirs, s, color);
+      const st = await k.renderRays(origins, dirs, s, color);
       assert.equal(st.shaded, 0);
       for (let r = 0; r < 50; r++) assert.deepEqual([...color.subarray(3 * r, 3 * r + 3)], [...s.background]);
     }
   });
 
-  test('renderRays matches the float64 reference (weight threshold on and off, early termination)', () => {
+  test('renderRays matches the float64 reference (weight threshold on and off, early termination)', async () => {
     const { origins, dirs } = randomRays(300, 4);
     for (const over of [{}, { weightEps: 0, tEps: 0 }, { stepDensity: 3, tEps: 0.05 }]) {
       const s = randomScene(2, over), a = new Float32Array(900), b = new Float32Array(900);
-      const st = k.renderRays(origins, dirs, s, a), sr = renderRaysRef(origins, dirs, s, b);
+      const st = await k.renderRays(origins, dirs, s, a), sr = renderRaysRef(origins, dirs, s, b);
       assert.equal(st.samples, sr.samples);
       assert.ok(sr.shaded > 100 && Math.abs(st.shaded - sr.shaded) <= 2, `shaded ${st.shaded} vs ${sr.shaded}`);
       assert.ok(st.density >= sr.density, 'density head runs at least up to termination');
@@ -58,12 +58,12 @@ export function renderSuite(k: Kernels): void {
     }
   });
 
-  test('renderRays writes each ray\'s transmittance when asked: 1 for a miss, and color - T * background matches the reference with a black background', () => {
+  test('renderRays writes each ray\'s transmittance when asked: 1 for a miss, and color - T * background matches the reference with a black background', async () => {
     const { origins, dirs } = randomRays(300, 9);
     const s = randomScene(2, { stepDensity: 3, tEps: 0.05 }), n = 300;
     const color = new Float32Array(3 * n), t = new Float32Array(n).fill(NaN), plain = new Float32Array(3 * n);
-    k.renderRays(origins, dirs, s, color, t);
-    k.renderRays(origins, dirs, s, plain);
+    await k.renderRays(origins, dirs, s, color, t);
+    await k.renderRays(origins, dirs, s, plain);
     assert.deepEqual([...color], [...plain], 'asking for transmittance changes no colour');
     const black = new Float32Array(3 * n), tRef = new Float32Array(n);
     renderRaysRef(origins, dirs, { ...s, background: new Float32Array(3) }, black, tRef);
@@ -76,15 +76,15 @@ export function renderSuite(k: Kernels): void {
     }
     assert.ok(misses > 10 && covered > 10, `some rays miss (${misses}) and some are mostly covered (${covered})`);
     const empty = randomScene(2, { occupancy: new Uint8Array(216) }), te = new Float32Array(n).fill(NaN);
-    k.renderRays(origins, dirs, empty, new Float32Array(3 * n), te);
+    await k.renderRays(origins, dirs, empty, new Float32Array(3 * n), te);
     assert.ok(te.every((v) => v === 1), 'every ray of an empty scene leaves all its weight to the background');
   });
 
-  test('densityAt matches the float64 reference at points inside and outside the boxes', () => {
+  test('densityAt matches the float64 reference at points inside and outside the boxes', async () => {
     const rand = rng(7), P = 37, points = uniform(3 * P, -1.6, 1.6, rand);
     for (const over of [{}, { frequencies: 4, channels: 4, appearance: uniform(9 * 9 * 9 * 4, -1.5, 1.5, rand), densW0: uniform(5 * 108, -0.3, 0.3, rand), colorW0: uniform(19 * (108 + 27), -0.3, 0.3, rand) }]) {
       const s = randomScene(5, over), a = new Float32Array(P).fill(NaN), b = new Float32Array(P);
-      k.densityAt(points, s, a);
+      await k.densityAt(points, s, a);
       densityAtRef(points, s, b);
       assert.ok(Math.max(...b) - Math.min(...b) > 0.5, `densities vary over the points: ${Math.min(...b)}..${Math.max(...b)}`);
       assertClose(a, b, { abs: 1e-4, rel: 1e-4 }, `densityAt ${JSON.stringify(Object.keys(over))}`);

@@ -1,0 +1,15 @@
+import { after, test } from 'node:test';
+import { runInferenceSuite } from './kernelSuite';
+import { openTestGpu } from './wgsl/testGpu';
+import { createWgslKernels } from './wgsl/wgslKernels';
+
+const ctx = await openTestGpu();
+if (ctx) {
+  after(() => ctx.close());
+  runInferenceSuite(`wgsl on ${ctx.adapter.description}`, createWgslKernels(ctx));
+} else {
+  // CI installs chromium (its SwiftShader ICD), so there this is a failure, not a skip.
+  test('the WGSL backend finds a Vulkan adapter', { skip: process.env['CI'] ? false : 'no Vulkan adapter here' }, () => {
+    throw new Error('no Vulkan adapter: install Debian\'s chromium (SwiftShader ICD) or set VK_ICD_FILENAMES');
+  });
+}
