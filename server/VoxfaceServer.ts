@@ -73,7 +73,12 @@ export class VoxfaceServer {
     this.coefficients = new CoefficientIngest(this.rooms, { packetsPerSecond: config.coefficientPacketsPerSecond, packetBurst: config.coefficientPacketBurst });
     this.avatarStore = new AvatarStore(config.avatarDir);
     const rendererFactory: RendererFactory = deps.rendererFactory
-      ?? ((id, size, signal) => ProcessFrameRenderer.open(this.avatarStore.existing(id), size, { renderScale: config.avatarRenderScale, signal }));
+      ?? ((id, size, signal) => ProcessFrameRenderer.open(this.avatarStore.existing(id), size, {
+        renderScale: config.avatarRenderScale, backend: config.renderBackend, allowSoftwareGpu: config.renderAllowSoftwareGpu, signal,
+      }).then((renderer) => {
+        logger.info(`avatar ${id} renders on the ${renderer.backend.toUpperCase()} (${renderer.backendReason})`);
+        return renderer;
+      }));
     this.avatars = new AvatarService(this.coefficients, rendererFactory, {
       width: config.avatarWidth, height: config.avatarHeight, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
       marker: config.avatarMarker, limits: config.avatarLimits,

@@ -8,6 +8,7 @@ import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import { FACE_LANDMARKER_MODEL, SELFIE_SEGMENTER_MODEL } from './assets/ModelAsset';
 import type { AvatarLimits } from './avatar/AvatarServiceTypes';
+import type { RenderBackendChoice } from './avatar/renderBackend';
 import type { OnboardingLimits } from './onboarding/OnboardingService';
 import { capsForPortRange, defaultCapLimits, type CapLimits } from './rooms/Capacity';
 import type { TrainingOptions } from './onboarding/TrainingJobTypes';
@@ -67,6 +68,10 @@ export interface VoxfaceConfig {
   avatarBitrateKbps: number;
   /** Rays per output pixel per axis when rendering avatars live (the LIVE preset's 0.5 unless set). */
   avatarRenderScale: number;
+  /** Where avatars render: 'auto' (a hardware GPU when there is one, else the CPU), 'cpu' or 'gpu' (docs/gpu.md). */
+  renderBackend: RenderBackendChoice;
+  /** Accept a software GPU adapter (SwiftShader) for 'gpu': tests only, never for serving. */
+  renderAllowSoftwareGpu: boolean;
   /** Draw a sequence-number marker into avatar frames (latency benchmarks). */
   avatarMarker: boolean;
   /** Avatar caps: sessions (server, per peer), render processes, video encoders (docs in AvatarServiceTypes). */
@@ -113,6 +118,12 @@ function avatarSizeFrom(env: NodeJS.ProcessEnv): { avatarWidth: number; avatarHe
   const avatarHeight = side ?? intFrom(env, 'VOXFACE_AVATAR_HEIGHT', 360, 64, 1080);
   if (avatarWidth % 2 || avatarHeight % 2) throw new TypeError(`the avatar video size must be even (4:2:0 video), got ${avatarWidth}x${avatarHeight}`);
   return { avatarWidth, avatarHeight };
+}
+
+function renderBackendFrom(raw: string | undefined): RenderBackendChoice {
+  if (raw === undefined || raw === '') return 'auto';
+  if (raw === 'auto' || raw === 'cpu' || raw === 'gpu') return raw;
+  throw new TypeError(`VOXFACE_RENDER_BACKEND must be auto, cpu or gpu, got '${raw}'`);
 }
 
 function codecFrom(raw: string | undefined): 'VP8' | 'H264' {
@@ -267,6 +278,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     avatarCodec: codecFrom(env.VOXFACE_AVATAR_CODEC),
     avatarBitrateKbps: intFrom(env, 'VOXFACE_AVATAR_BITRATE', 600, 50, 10000),
     avatarRenderScale: numberFrom(env, 'VOXFACE_AVATAR_RENDER_SCALE', 0.5, 0.1, 1),
+    renderBackend: renderBackendFrom(env.VOXFACE_RENDER_BACKEND),
+    renderAllowSoftwareGpu: env.VOXFACE_GPU_ALLOW_SOFTWARE === '1',
     avatarMarker: env.VOXFACE_AVATAR_MARKER === '1',
     avatarLimits: avatarLimitsFrom(env),
     onboardingDir: env.VOXFACE_ONBOARDING_DIR || undefined,

@@ -102,6 +102,10 @@ export class Metrics {
     gauge('voxface_avatar_sessions_per_peer_limit', 'Cap on one peer\'s avatar sessions (VOXFACE_MAX_AVATAR_SESSIONS_PER_PEER)', () => avatars.usage().limits.maxSessionsPerPeer);
     gauge('voxface_render_processes', 'Avatar render processes (loading or rendering)', () => avatars.usage().renderProcesses);
     gauge('voxface_render_processes_limit', 'Cap on render processes (VOXFACE_MAX_RENDER_PROCESSES)', () => avatars.usage().limits.maxRenderProcesses);
+    for (const backend of ['cpu', 'gpu'] as const) {
+      gauge(`voxface_avatar_sessions_${backend}`, `Avatar sessions whose frames the ${backend.toUpperCase()} draws now (VOXFACE_RENDER_BACKEND)`, () => avatars.usage().byBackend[backend].sessions);
+      gauge(`voxface_avatar_render_ms_${backend}`, `Median over ${backend.toUpperCase()} sessions of their p50 frame render time, ms`, () => avatars.usage().byBackend[backend].renderMsP50);
+    }
     gauge('voxface_avatar_encoders', 'Avatar video encoder (ffmpeg) processes', () => avatars.usage().encoders);
     gauge('voxface_avatar_encoders_limit', 'Cap on video encoders (VOXFACE_MAX_AVATAR_ENCODERS)', () => avatars.usage().limits.maxEncoders);
   }

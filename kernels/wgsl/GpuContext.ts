@@ -123,6 +123,11 @@ export class GpuContext {
     return buffer;
   }
 
+  /** Queues a write of `data` into `buffer` at `byteOffset` (typed arrays of any backing store). */
+  write(buffer: GPUBuffer, byteOffset: number, data: ArrayBufferView): void {
+    this.device.queue.writeBuffer(buffer, byteOffset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  }
+
   /** A bind group of whole buffers at bindings 0, 1, 2... of the pipeline's group 0. */
   bindGroup(label: string, pipeline: GPUComputePipeline, buffers: readonly GPUBuffer[]): GPUBindGroup {
     return this.device.createBindGroup({

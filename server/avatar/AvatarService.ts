@@ -108,7 +108,15 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
 
   /** What runs now against the caps (for /metrics). */
   usage(): AvatarUsage {
-    return { sessions: this.#sessionKeys().size, renderProcesses: this.#renderers, encoders: VideoInjector.runningEncoders, limits: { ...this.#limits } };
+    const stats = this.sessions().map((s) => s.stats());
+    const on = (backend: 'cpu' | 'gpu') => {
+      const ms = stats.filter((st) => st.backend === backend).map((st) => st.renderMsP50).sort((a, b) => a - b);
+      return { sessions: ms.length, renderMsP50: ms.length ? ms[Math.floor(ms.length / 2)]! : 0 };
+    };
+    return {
+      sessions: this.#sessionKeys().size, byBackend: { cpu: on('cpu'), gpu: on('gpu') }, renderProcesses: this.#renderers,
+      encoders: VideoInjector.runningEncoders, limits: { ...this.#limits },
+    };
   }
 
   /**

@@ -31,6 +31,8 @@ export interface AvatarLimits {
 
 export interface AvatarUsage {
   sessions: number;
+  /** Sessions whose frames the CPU or a GPU draws now, and the median of their render ms p50s (0 with none). */
+  byBackend: { readonly [B in 'cpu' | 'gpu']: { sessions: number; renderMsP50: number } };
   renderProcesses: number;
   encoders: number;
   limits: AvatarLimits;

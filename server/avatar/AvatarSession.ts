@@ -54,6 +54,8 @@ export interface AvatarSessionStats {
   ticksSkipped: number;
   renderMsP50: number;
   renderMsP95: number;
+  /** What draws this session's frames now (undefined: the renderer does not say). */
+  backend: 'cpu' | 'gpu' | undefined;
   encoderRestarts: number;
   /** Avatar versions swapped in while the session ran. */
   rendererSwaps: number;
@@ -151,6 +153,7 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
       ...this.#counts,
       renderMsP50: pick(0.5),
       renderMsP95: pick(0.95),
+      backend: this.#renderer.backend,
       encoderRestarts: this.#injector.stats().encoderRestarts,
       rendererSwaps: this.#rendererSwaps,
     };

@@ -21,6 +21,8 @@ export interface FrameRenderer {
    */
   render(face: Readonly<FaceState>): Promise<Uint8Array>;
   close(): void;
+  /** What draws the frames now ('cpu' or 'gpu'; a GPU lost mid-call turns it to 'cpu'); absent when unknown. */
+  readonly backend?: 'cpu' | 'gpu';
   /** The render process (diagnostics and fault-injection tests); absent when rendering in-process. */
   readonly pid?: number;
   /** Settles when the renderer faults (never for one that is closed first, or cannot fault). */

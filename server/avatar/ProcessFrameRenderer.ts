@@ -16,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import type { BackgroundChoice } from '../../shared/signaling/background';
+import type { RenderBackendChoice } from './renderBackend';
 import type { FaceState } from './DrivenFace';
 import type { FrameRenderer, RendererFault } from './FrameRendererTypes';
 import { RenderMessageReader, type RenderProcessInit, type RenderProcessMessage, type RenderProcessRequest } from './renderProcessProtocol';
@@ -24,6 +25,11 @@ const ENTRY = fileURLToPath(new URL('./renderProcessEntry.mjs', import.meta.url)
 
 export interface ProcessFrameRendererOptions {
   renderScale?: number;
+  /** Where to render (VOXFACE_RENDER_BACKEND; 'cpu' unless set), and whether a software GPU will do (tests). */
+  backend?: RenderBackendChoice;
+  allowSoftwareGpu?: boolean;
+  /** Test hook: the render process destroys its GPU device after this many frames. */
+  loseGpuAfterFrames?: number;
   /** Aborting while the avatar loads kills the process and rejects with an AbortError. */
   signal?: AbortSignal;
 }
@@ -39,6 +45,8 @@ export class ProcessFrameRenderer implements FrameRenderer {
   #settleFault!: (fault: RendererFault) => void;
   #tail: Promise<unknown> = Promise.resolve();
   #closed = false;
+  #backend: 'cpu' | 'gpu' = 'cpu';
+  #backendReason = '';
   /** The last frame's round trip minus the process's own render time: the cost of the process boundary. */
   #overheadMs = 0;
 
@@ -63,6 +71,8 @@ export class ProcessFrameRenderer implements FrameRenderer {
     const init: RenderProcessInit = {
       avatarPath, width: size.width, height: size.height,
       ...(options.renderScale ? { renderScale: options.renderScale } : {}), ...(size.background ? { background: size.background } : {}),
+      ...(options.backend ? { backend: options.backend } : {}), ...(options.allowSoftwareGpu ? { allowSoftwareGpu: true } : {}),
+      ...(options.loseGpuAfterFrames !== undefined ? { loseGpuAfterFrames: options.loseGpuAfterFrames } : {}),
     };
     // stdin: requests; stdout unused; stderr shared (the child's warnings land in the server's log); fd 3: frames.
     // The server's secret stays with the server: a renderer fed a crafted avatar file has no use for it.
@@ -80,6 +90,16 @@ export class ProcessFrameRenderer implements FrameRenderer {
     const run = this.#tail.then(() => this.#renderNow(face));
     this.#tail = run.then(() => undefined, () => undefined);
     return run;
+  }
+
+  /** What draws the frames now: the backend the process chose, then each frame's. */
+  get backend(): 'cpu' | 'gpu' {
+    return this.#backend;
+  }
+
+  /** Why the process chose its backend (for the log). */
+  get backendReason(): string {
+    return this.#backendReason;
   }
 
   /** What the last frame's trip across the process boundary cost (request, wake-ups, frame copy), ms. */
@@ -114,6 +134,8 @@ export class ProcessFrameRenderer implements FrameRenderer {
           settled();
           if (message.type === 'ready') {
             loaded = true;
+            this.#backend = message.backend;
+            this.#backendReason = message.backendReason;
             resolve();
           } else {
             this.close();
@@ -158,6 +180,7 @@ export class ProcessFrameRenderer implements FrameRenderer {
     this.#pending = undefined;
     if (!pending) return;
     if (message.type === 'frame') {
+      this.#backend = message.backend;
       this.#overheadMs = performance.now() - pending.sentAt - message.renderMs;
       pending.resolve(this.#frame);
     } else {

@@ -1,0 +1,156 @@
+// The live renderer on the GPU (the WGSL backend, kernels/wgsl/): the same frame as
+// StreamingRenderer (LiveFrame prepares both: cameras, rays' rectangle, folded biases,
+// occupancy slices), with the avatar resident on the device. Per frame:
+//   1. one submission: blend the motion volume, bake the offsets into the scene, and the
+//      density at this frame's slice of occupancy probes, whose values come back (a few
+//      KB) to update the occupancy map and the rectangle of rays, as on the CPU;
+//   2. one submission: renderRays over the rectangle (premultiplied colour and
+//      transmittance), then the upscale and composite onto the session's under-layer,
+//      resident since the session began; the RGBA frame and the stats come back.
+// Nothing else crosses the bus: the rays (the rectangle's, 24 bytes each), the folded
+// biases and the coefficients go up; the frame comes down.
+import type { RenderRaysStats } from '../../kernels/KernelsTypes';
+import { encodeBakeMotion } from '../../kernels/wgsl/bakeMotion';
+import { encodeBlendVolumes } from '../../kernels/wgsl/blendVolumes';
+import { encodeCompositeFrame } from '../../kernels/wgsl/compositeFrame';
+import type { GpuContext } from '../../kernels/wgsl/GpuContext';
+import { GpuScene } from '../../kernels/wgsl/GpuScene';
+import { encodeDensityAt, encodeRenderRays } from '../../kernels/wgsl/renderRays';
+import type { AvatarModel } from './AvatarModel';
+import type { HeadPose } from './AvatarModelTypes';
+import { LiveFrame } from './LiveFrame';
+import type { FrameStats, RendererOptions, RenderSize } from './RendererTypes';
+
+/** The under-layer as RGBA8 words: the image (background + plates), or the flat colour everywhere. */
+function underWords(frame: LiveFrame): Uint32Array {
+  if (frame.under) return new Uint32Array(frame.under.buffer, frame.under.byteOffset, frame.under.length / 4);
+  const [r, g, b] = frame.fill.map((v) => Math.round(Math.min(Math.max(v, 0), 1) * 255)) as [number, number, number];
+  const rgba = new Uint8Array(4 * frame.width * frame.height);
+  for (let i = 0; i < rgba.length; i += 4) {
+    rgba[i] = r; rgba[i + 1] = g; rgba[i + 2] = b; rgba[i + 3] = 255;
+  }
+  return new Uint32Array(rgba.buffer);
+}
+
+export class GpuStreamingRenderer {
+  readonly model: AvatarModel;
+  readonly width: number;
+  readonly height: number;
+  readonly ctx: GpuContext;
+  private readonly frame: LiveFrame;
+  private readonly scene: GpuScene;
+  private readonly buffers: Record<string, GPUBuffer>;
+  /** Probe points per slice start, uploaded on first use. */
+  private readonly probeBuffers = new Map<number, GPUBuffer>();
+  private readonly rgba: Uint8Array;
+  private frameNo = 0;
+  private closed = false;
+  lastStats: FrameStats = { samples: 0, shadedSamples: 0, rays: 0, pixels: 0, rect: null, stageMs: { bake: 0, occupancy: 0, rays: 0, upscale: 0 } };
+
+  constructor(ctx: GpuContext, model: AvatarModel, o: RendererOptions) {
+    const f = new LiveFrame(model, o), p = model.params;
+    this.ctx = ctx;
+    this.frame = f;
+    this.model = model;
+    this.width = o.width;
+    this.height = o.height;
+    // The head layer is composited on the GPU as out = C + T * under, so the rays'
+    // background is black (C premultiplied) whatever the under-layer is.
+    this.scene = new GpuScene(ctx, {
+      ...f.sceneBase, background: new Float32Array(3), offsets: new Float32Array(3 * f.bakeRes ** 3), occupancy: f.occ,
+      densB0: f.densB, colorB0: f.colorB,
+    });
+    const pixels = f.iw * f.ih, d = f.deform;
+    this.buffers = {
+      motionMean: ctx.upload('motion mean', p.motionMean),
+      motionBases: ctx.upload('motion bases', p.motionBases),
+      coefficients: ctx.storage('coefficients', 4 * model.config.expressionCount),
+      motion: ctx.storage('motion volume', 4 * p.motionMean.length),
+      deformW0: ctx.upload('deform W0', d.W0), deformB0: ctx.upload('deform b0', d.b0),
+      deformW1: ctx.upload('deform W1', d.W1), deformB1: ctx.upload('deform b1', d.b1),
+      probeSigma: ctx.storage('probe density', 4 * (f.probes.length / 3)),
+      origins: ctx.storage('ray origins', 12 * pixels), dirs: ctx.storage('ray directions', 12 * pixels),
+      color: ctx.storage('head colour', 12 * pixels), transmittance: ctx.storage('head transmittance', 4 * pixels),
+      stats: ctx.storage('render stats', 16),
+      under: ctx.upload('under-layer', underWords(f)),
+      out: ctx.storage('frame', 4 * o.width * o.height),
+    };
+    this.rgba = new Uint8Array(4 * o.width * o.height);
+  }
+
+  /** Internal (shaded) resolution. */
+  get renderSize(): RenderSize {
+    return { width: this.frame.iw, height: this.frame.ih };
+  }
+
+  private probesFrom(b: number, e: number): GPUBuffer {
+    let buffer = this.probeBuffers.get(b);
+    if (!buffer) {
+      buffer = this.ctx.upload(`occupancy probes ${b}..${e}`, this.frame.probes.subarray(3 * b, 3 * e));
+      this.probeBuffers.set(b, buffer);
+    }
+    return buffer;
+  }
+
+  /** Renders one frame; the RGBA bytes stay valid until the next call. */
+  async render(coefficients: Float32Array, pose: HeadPose): Promise<Uint8Array> {
+    if (this.closed) throw new Error('renderer closed');
+    const f = this.frame, ctx = this.ctx, B = this.buffers, device = ctx.device, c = this.model.config;
+    f.checkCoefficients(coefficients);
+    const t0 = performance.now();
+    f.foldBiases(coefficients);
+    this.scene.setBiases(f.densB, f.colorB);
+    ctx.write(B.coefficients!, 0, coefficients);
+    const first = device.createCommandEncoder({ label: `${ctx.label} frame ${this.frameNo} motion` });
+    encodeBlendVolumes(ctx, first, { mean: B.motionMean!, bases: B.motionBases!, coeff: B.coefficients!, out: B.motion! }, c.expressionCount, this.model.params.motionMean.length);
+    encodeBakeMotion(ctx, first, {
+      motion: B.motion!, W0: B.deformW0!, b0: B.deformB0!, W1: B.deformW1!, b1: B.deformB1!, offsets: this.scene.offsets,
+    }, { motionRes: f.motionShape.d, channels: f.motionShape.c, bakeRes: f.bakeRes, frequencies: f.deform.frequencies, hidden: f.deform.hidden });
+    const [b, e] = f.noOccupancy ? [0, 0] : f.probeSlice(this.frameNo);
+    if (e > b) encodeDensityAt(ctx, first, this.scene, { points: this.probesFrom(b, e), count: e - b }, B.probeSigma!);
+    device.queue.submit([first.finish()]);
+    const t1 = performance.now();
+    if (e > b) {
+      f.mergeOccupancy(new Float32Array(await ctx.read(B.probeSigma!, 4 * (e - b))), b, e);
+      this.scene.setOccupancy(f.occ);
+    }
+    this.frameNo++;
+    const t2 = performance.now();
+    const rect = f.raysRect(pose);
+    const second = device.createCommandEncoder({ label: `${ctx.label} frame ${this.frameNo} rays` });
+    let rays = 0;
+    if (rect) {
+      const { origins, dirs, count } = f.rectRays(rect, pose);
+      rays = count;
+      ctx.write(B.origins!, 0, origins);
+      ctx.write(B.dirs!, 0, dirs);
+      ctx.write(B.stats!, 0, new Uint32Array(4));
+      encodeRenderRays(ctx, second, this.scene, { origins: B.origins!, dirs: B.dirs!, count }, { color: B.color!, transmittance: B.transmittance!, stats: B.stats! });
+    }
+    encodeCompositeFrame(ctx, second, { color: B.color!, transmittance: B.transmittance!, under: B.under!, out: B.out! }, {
+      sw: f.iw, sh: f.ih, width: this.width, height: this.height, rect: rect ?? { x0: 0, y0: 0, x1: 0, y1: 0 },
+    });
+    device.queue.submit([second.finish()]);
+    const t3 = performance.now();
+    const [frame, statWords] = await Promise.all([ctx.read(B.out!, this.rgba.length), rect ? ctx.read(B.stats!, 16) : Promise.resolve(null)]);
+    this.rgba.set(new Uint8Array(frame));
+    const stats: Pick<RenderRaysStats, 'samples' | 'shaded'> = statWords ? readStats(new Uint32Array(statWords)) : { samples: 0, shaded: 0 };
+    const stageMs = { bake: t1 - t0, occupancy: t2 - t1, rays: t3 - t2, upscale: performance.now() - t3 };
+    this.lastStats = { samples: stats.samples, shadedSamples: stats.shaded, rays, pixels: f.iw * f.ih, rect, stageMs };
+    return this.rgba;
+  }
+
+  /** Frees the session's GPU buffers (the device is the context's); idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.scene.close();
+    for (const buffer of [...Object.values(this.buffers), ...this.probeBuffers.values()]) buffer.destroy();
+    this.probeBuffers.clear();
+  }
+}
+
+/** The stats words renderRays' counters leave: samples, density, shaded. */
+function readStats(words: Uint32Array): Pick<RenderRaysStats, 'samples' | 'shaded'> {
+  return { samples: words[0]!, shaded: words[2]! };
+}
