@@ -82,6 +82,16 @@ describe('compositeFrame on the GPU', { skip: ctx ? false : 'no Vulkan adapter h
     assert.deepEqual(gpu, under);
   });
 
+  test('NaN, infinite and negative head values convert as the CPU\'s clamped bytes do (NaN to 0)', async () => {
+    const d = { sw: 4, sh: 1, width: 4, height: 1 }, under = Uint8Array.of(10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160);
+    const color = Float32Array.of(NaN, 0.5, -3, Infinity, -Infinity, 0.25, 0, 0, 0, 0.11, 0.21, 0.31), trans = Float32Array.of(0, 0, NaN, 0.5);
+    const gpu = await compositeFrameOnGpu(ctx!, color, trans, under, d), cpu = cpuFrame(color, trans, under, d);
+    assert.deepEqual([...gpu], [...cpu]);
+    // Pixel 3 is finite: 255 C + 0.5 under. The others are 0: a non-finite value reaches a
+    // neighbour through its zero-weight tap too (0 * Inf is NaN), on both.
+    assert.deepEqual([...gpu], [0, 0, 0, 40, 0, 0, 0, 80, 0, 0, 0, 120, 93, 124, 154, 160]);
+  });
+
   test('sizes past the limit, wrong lengths and short buffers are RangeErrors', async () => {
     const g = ctx!, d = { sw: 4, sh: 3, width: 8, height: 6 };
     const color = new Float32Array(36), trans = new Float32Array(12), under = new Uint8Array(192);

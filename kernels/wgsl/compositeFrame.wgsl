@@ -68,6 +68,9 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
   let p = y * params.width + x;
   let u = under[p];
   let behind = vec3f(vec3u(u & 0xffu, (u >> 8u) & 0xffu, (u >> 16u) & 0xffu));
-  let v = vec3u(round(clamp(255.0 * head + t * behind, vec3f(0.0), vec3f(255.0))));
+  let lit = 255.0 * head + t * behind;
+  // Clamped as a Uint8ClampedArray stores, NaN to 0: WGSL leaves clamp/max of a NaN to the
+  // implementation (SwiftShader happens to give 0), a comparison is false on every one.
+  let v = vec3u(round(min(select(vec3f(0.0), lit, lit >= vec3f(0.0)), vec3f(255.0))));
   out[p] = v.x | (v.y << 8u) | (v.z << 16u) | (u & 0xff000000u);
 }
