@@ -75,6 +75,21 @@ describe('compositeFrame on the GPU', { skip: ctx ? false : 'no Vulkan adapter h
     });
   }
 
+  test('the head layer given as its rays\' rectangle alone (compacted, as renderRays leaves it) composites to the same bytes as the whole layer', async () => {
+    const d = { sw: 37, sh: 23, width: 100, height: 61 }, rect = { x0: 5, y0: 3, x1: 29, y1: 20 };
+    const { color, trans, under } = frameInputs(7, d, rect);
+    const rw = rect.x1 - rect.x0, rh = rect.y1 - rect.y0, rc = new Float32Array(3 * rw * rh), rt = new Float32Array(rw * rh);
+    for (let y = rect.y0; y < rect.y1; y++) {
+      rc.set(color.subarray(3 * (y * d.sw + rect.x0), 3 * (y * d.sw + rect.x1)), 3 * (y - rect.y0) * rw);
+      rt.set(trans.subarray(y * d.sw + rect.x0, y * d.sw + rect.x1), (y - rect.y0) * rw);
+    }
+    const whole = await compositeFrameOnGpu(ctx!, color, trans, under, d), compact = await compositeFrameOnGpu(ctx!, rc, rt, under, { ...d, rect });
+    assert.deepEqual(compact, whole);
+    const none = await compositeFrameOnGpu(ctx!, new Float32Array(0), new Float32Array(0), under, { ...d, rect: { x0: 4, y0: 4, x1: 4, y1: 4 } });
+    assert.deepEqual(none, under, 'an empty rectangle draws the under-layer alone');
+    await assert.rejects(compositeFrameOnGpu(ctx!, rc, rt, under, { ...d, rect: { ...rect, x1: 38 } }), /rect must be integers within the 37x23 head layer/);
+  });
+
   test('a frame with no head at all (C = 0, T = 1 everywhere) is the under-layer bit for bit', async () => {
     const d = { sw: 40, sh: 30, width: 130, height: 97 }, rand = rng(9);
     const under = Uint8Array.from({ length: 4 * d.width * d.height }, () => Math.floor(256 * rand()));
@@ -101,7 +116,7 @@ describe('compositeFrame on the GPU', { skip: ctx ? false : 'no Vulkan adapter h
     await assert.rejects(compositeFrameOnGpu(g, color, trans, under, { ...d, sh: 0 }),
       { name: 'RangeError', message: 'compositeFrame: sh must be an integer in [1, 8192], got 0' });
     await assert.rejects(compositeFrameOnGpu(g, color, trans.subarray(1), under, d),
-      { name: 'RangeError', message: 'compositeFrame: transmittance has length 11, expected 12 (sh*sw)' });
+      { name: 'RangeError', message: 'compositeFrame: transmittance has length 11, expected 12 (rh*rw)' });
     // A 8192^2 frame is within the sides' limit but not a default binding's (128 MiB).
     const limit = g.device.limits.maxStorageBufferBindingSize;
     if (limit < 268435456) await assert.rejects(compositeFrameOnGpu(g, color, trans, under, { ...d, width: 8192, height: 8192 }),

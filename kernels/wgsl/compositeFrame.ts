@@ -10,9 +10,9 @@ const source = readFileSync(new URL('./compositeFrame.wgsl', import.meta.url), '
 export const compositeFrameMaxSide = 8192;
 
 export interface CompositeFrameBuffers {
-  /** [sh, sw, 3] premultiplied head colour (0 where no ray was cast). */
+  /** [rh, rw, 3] premultiplied head colour over the rays' rectangle (the whole head layer without one). */
   readonly color: GPUBuffer;
-  /** [sh, sw] what the head leaves to the under-layer (1 where no ray was cast). */
+  /** [rh, rw] what the head leaves to the under-layer. */
   readonly transmittance: GPUBuffer;
   /** [height * width] RGBA8 packed as u32 (R in the low byte): the session's under-layer. */
   readonly under: GPUBuffer;
@@ -27,6 +27,19 @@ export interface CompositeFrameDims {
   /** The output frame's. */
   readonly width: number;
   readonly height: number;
+  /**
+   * The rays' rectangle of the head layer, [x0, x1) x [y0, y1) (default: all of it): the
+   * colour and transmittance buffers hold it compacted row by row; outside it C = 0, T = 1.
+   * An empty rectangle draws the under-layer alone.
+   */
+  readonly rect?: { readonly x0: number; readonly y0: number; readonly x1: number; readonly y1: number };
+}
+
+function rectOf(d: CompositeFrameDims): { x0: number; y0: number; rw: number; rh: number } {
+  const r = d.rect ?? { x0: 0, y0: 0, x1: d.sw, y1: d.sh };
+  if (![r.x0, r.y0, r.x1, r.y1].every(Number.isInteger) || r.x0 < 0 || r.y0 < 0 || r.x1 > d.sw || r.y1 > d.sh || r.x1 < r.x0 || r.y1 < r.y0)
+    throw new RangeError(`compositeFrame: rect must be integers within the ${d.sw}x${d.sh} head layer, got ${JSON.stringify(r)}`);
+  return { x0: r.x0, y0: r.y0, rw: r.x1 - r.x0, rh: r.y1 - r.y0 };
 }
 
 /** Bytes each buffer must hold, after checking the sizes and this device's binding limit. */
@@ -36,7 +49,7 @@ function checkSizes(ctx: GpuContext, d: CompositeFrameDims): Record<keyof Compos
     if (!Number.isInteger(v) || v < 1 || v > compositeFrameMaxSide)
       throw new RangeError(`compositeFrame: ${name} must be an integer in [1, ${compositeFrameMaxSide}], got ${v}`);
   }
-  const pixels = d.sw * d.sh, frame = d.width * d.height, limit = ctx.device.limits.maxStorageBufferBindingSize;
+  const r = rectOf(d), pixels = r.rw * r.rh, frame = d.width * d.height, limit = ctx.device.limits.maxStorageBufferBindingSize;
   const needed = { color: 12 * pixels, transmittance: 4 * pixels, under: 4 * frame, out: 4 * frame };
   for (const [name, bytes] of Object.entries(needed))
     if (bytes > limit) throw new RangeError(`compositeFrame: ${name} needs ${bytes} bytes, over the device's maxStorageBufferBindingSize (${limit})`);
@@ -48,7 +61,8 @@ export function encodeCompositeFrame(ctx: GpuContext, encoder: GPUCommandEncoder
   for (const [name, bytes] of Object.entries(checkSizes(ctx, dims)) as [keyof CompositeFrameBuffers, number][])
     if (buffers[name].size < bytes) throw new RangeError(`compositeFrame: the ${name} buffer holds ${buffers[name].size} bytes, the frame needs ${bytes}`);
   const pipeline = ctx.pipeline('compositeFrame', source);
-  const params = ctx.uniform('compositeFrame params', Uint32Array.of(dims.sw, dims.sh, dims.width, dims.height));
+  const r = rectOf(dims);
+  const params = ctx.uniform('compositeFrame params', Uint32Array.of(dims.sw, dims.sh, dims.width, dims.height, r.x0, r.y0, r.rw, r.rh));
   const group = ctx.bindGroup('compositeFrame', pipeline, [params, buffers.color, buffers.transmittance, buffers.under, buffers.out]);
   ctx.encode(encoder, 'compositeFrame', pipeline, group, [Math.ceil(dims.width / 8), Math.ceil(dims.height / 8)]);
 }
@@ -62,7 +76,7 @@ export async function compositeFrameOnGpu(
 ): Promise<Uint8Array> {
   const needed = checkSizes(ctx, dims);
   const lengths: [string, ArrayLike<number>, number, string][] = [
-    ['color', color, 3 * dims.sw * dims.sh, 'sh*sw*3'], ['transmittance', transmittance, dims.sw * dims.sh, 'sh*sw'],
+    ['color', color, 3 * rectOf(dims).rw * rectOf(dims).rh, 'rh*rw*3'], ['transmittance', transmittance, rectOf(dims).rw * rectOf(dims).rh, 'rh*rw'],
     ['under', under, 4 * dims.width * dims.height, 'height*width*4'],
   ];
   for (const [name, a, n, formula] of lengths)

@@ -4,8 +4,9 @@
 // [0, 255], rounded ties to even; alpha is the under-layer's). The CPU's
 // Compositing.compositeOver with FastUpscale's taps (pixel-centre aligned, edges clamped).
 //
-// One thread per output pixel, the whole frame: outside the rays' rectangle the head
-// layer is C = 0 and T = 1, and each bilinear blend below is written a + (b - a) f, which
+// The head layer's buffers hold only the rays' rectangle (rx0, ry0, rw x rh of the internal
+// image, compacted row by row, as renderRays leaves it); outside it the head layer is
+// C = 0 and T = 1. One thread per output pixel, the whole frame: and each bilinear blend below is written a + (b - a) f, which
 // is exactly a when a == b, so there the output is the under-layer bit for bit.
 
 struct Params {
@@ -13,6 +14,10 @@ struct Params {
   sh: u32,
   width: u32,
   height: u32,
+  rx0: u32,
+  ry0: u32,
+  rw: u32,
+  rh: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -43,8 +48,16 @@ fn lerp(a: f32, b: f32, f: f32) -> f32 {
   return a + (b - a) * f;
 }
 
-fn rgb(i: u32) -> vec3f {
-  return vec3f(color[3u * i], color[3u * i + 1u], color[3u * i + 2u]);
+// The head layer at internal pixel (x, y): (C, T), or (0, 1) outside the rectangle.
+fn head(x: u32, y: u32) -> vec4f {
+  let lx = x - params.rx0;
+  let ly = y - params.ry0;
+  // Unsigned: a pixel left of or above the rectangle wraps to a large value.
+  if (lx >= params.rw || ly >= params.rh) {
+    return vec4f(0.0, 0.0, 0.0, 1.0);
+  }
+  let i = ly * params.rw + lx;
+  return vec4f(color[3u * i], color[3u * i + 1u], color[3u * i + 2u], transmittance[i]);
 }
 
 @compute @workgroup_size(8, 8)
@@ -54,21 +67,20 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
   if (x >= params.width || y >= params.height) {
     return;
   }
-  let sw = params.sw;
-  let tx = tap(x, sw, params.width);
+  let tx = tap(x, params.sw, params.width);
   let ty = tap(y, params.sh, params.height);
-  let a = ty.i0 * sw + tx.i0;
-  let b = ty.i0 * sw + tx.i1;
-  let c = ty.i1 * sw + tx.i0;
-  let d = ty.i1 * sw + tx.i1;
-  let t = lerp(lerp(transmittance[a], transmittance[b], tx.f), lerp(transmittance[c], transmittance[d], tx.f), ty.f);
-  let top = rgb(a) + (rgb(b) - rgb(a)) * tx.f;
-  let bottom = rgb(c) + (rgb(d) - rgb(c)) * tx.f;
-  let head = top + (bottom - top) * ty.f;
+  let a = head(tx.i0, ty.i0);
+  let b = head(tx.i1, ty.i0);
+  let c = head(tx.i0, ty.i1);
+  let d = head(tx.i1, ty.i1);
+  let t = lerp(lerp(a.w, b.w, tx.f), lerp(c.w, d.w, tx.f), ty.f);
+  let top = a.xyz + (b.xyz - a.xyz) * tx.f;
+  let bottom = c.xyz + (d.xyz - c.xyz) * tx.f;
+  let mixed = top + (bottom - top) * ty.f;
   let p = y * params.width + x;
   let u = under[p];
   let behind = vec3f(vec3u(u & 0xffu, (u >> 8u) & 0xffu, (u >> 16u) & 0xffu));
-  let lit = 255.0 * head + t * behind;
+  let lit = 255.0 * mixed + t * behind;
   // Clamped as a Uint8ClampedArray stores, NaN to 0: WGSL leaves clamp/max of a NaN to the
   // implementation (SwiftShader happens to give 0), a comparison is false on every one.
   let v = vec3u(round(min(select(vec3f(0.0), lit, lit >= vec3f(0.0)), vec3f(255.0))));
