@@ -8,15 +8,16 @@ import type { GpuContext } from './GpuContext';
 import type { GpuSceneDims, GpuSceneFrame } from './GpuSceneTypes';
 
 /**
- * The widest head the WGSL ops take: each thread keeps a head's hidden layer in 16 vec4
- * registers (scene.wgsl maxHidden4); the avatar's default is 64.
+ * The widest head the WGSL ops take: each thread holds a head's hidden layer (up to 16
+ * vec4s, scene.wgsl), and the frame uniform has room for 64 biases per head. The
+ * avatar's default width is 64.
  */
 export const maxGpuHidden = 64;
 const maxHidden4 = maxGpuHidden / 4;
 /** Floats of scene.wgsl's FrameParams: background vec4, densB0 and colorB0 as 16 vec4s each. */
 const frameFloats = 4 + 8 * maxHidden4;
-/** Bytes of scene.wgsl's SceneParams: ten rows of four 32-bit values. */
-const paramsBytes = 160;
+/** Bytes of scene.wgsl's SceneParams: eight rows of four 32-bit values. */
+const paramsBytes = 128;
 
 /** Offsets of the weight blocks in the packed tensors buffer, in vec4s. */
 interface TensorLayout {
@@ -45,7 +46,7 @@ export function gpuSceneDims(s: RenderRaysScene, op = 'GpuScene'): GpuSceneDims 
   const A = sizeArg(op, 'appearanceRes', s.appearanceRes, 1, 1024), C = sizeArg(op, 'channels', s.channels, 1, 64);
   const F = sizeArg(op, 'frequencies', s.frequencies, 0, 16);
   const hidden = (name: string, v: number) => {
-    if (Number.isInteger(v) && v > maxGpuHidden) throw new RangeError(`${op}: ${name} must be at most ${maxGpuHidden} on the GPU (a thread keeps a head's hidden layer in registers), got ${v}`);
+    if (Number.isInteger(v) && v > maxGpuHidden) throw new RangeError(`${op}: ${name} must be at most ${maxGpuHidden} on the GPU (each thread holds a head's hidden layer), got ${v}`);
     return sizeArg(op, name, v, 1, maxGpuHidden);
   };
   const Hd = hidden('densityHidden', s.densityHidden), Hc = hidden('colorHidden', s.colorHidden);
@@ -85,6 +86,11 @@ export class GpuScene {
   readonly ctx: GpuContext;
   readonly label: string;
   readonly dims: GpuSceneDims;
+  /**
+   * WGSL constants of the scene's shape that scene.wgsl follows (C, C4, F, Hd4, Hc4): the
+   * ops' sources start with it, so scenes of one shape share their pipelines.
+   */
+  readonly shapeWgsl: string;
   /** scene.wgsl SceneParams (uniform, written once). */
   readonly params: GPUBuffer;
   /** scene.wgsl FrameParams (uniform): background and folded biases, per frame. */
@@ -141,12 +147,12 @@ export class GpuScene {
       f[16 + a] = 2 / Math.fround(motion.max[a]! - motion.min[a]!);
       f[20 + a] = s.colorB1[a]!;
     }
-    u[3] = G; u[7] = B; u[11] = A; u[15] = C; u[19] = C4;
-    f[23] = s.densB1;
-    f.set([s.step, s.stepDensity, s.tEps, s.weightEps], 24);
-    u.set([F, Hd4, Hc4, s.maxSamples], 28);
-    u.set([layout.densW0, layout.densW1, layout.colorW0, layout.colorView], 32);
-    u[36] = layout.colorW1;
+    u[3] = G; u[7] = B; u[11] = A; u[15] = s.maxSamples;
+    f[19] = s.densB1;
+    f[23] = s.step;
+    f.set([s.stepDensity, s.tEps, s.weightEps], 24);
+    u.set([layout.densW0, layout.densW1, layout.colorW0, layout.colorView, layout.colorW1], 27);
+    this.shapeWgsl = `// The scene's shape (GpuScene.shapeWgsl).\nconst C = ${C}u;\nconst C4 = ${C4}u;\nconst F = ${F}u;\nconst Hd4 = ${Hd4}u;\nconst Hc4 = ${Hc4}u;\n`;
 
     this.occupancyWords = new Uint32Array(Math.ceil((G * G * G) / 32));
     const name = (part: string) => `${label} ${part}`;

@@ -122,14 +122,20 @@ function runTests(ctx: GpuContext): void {
     assertStats(st, sr, `${maxGpuHidden}-wide heads`);
     assert.ok(sr.shaded > 50, `the wide heads shade samples (${sr.shaded})`);
     const tooWide = randomScene(2, wide(maxGpuHidden + 1));
-    const message = `GpuScene: densityHidden must be at most ${maxGpuHidden} on the GPU (a thread keeps a head's hidden layer in registers), got ${maxGpuHidden + 1}`;
+    const message = `GpuScene: densityHidden must be at most ${maxGpuHidden} on the GPU (each thread holds a head's hidden layer), got ${maxGpuHidden + 1}`;
     assert.throws(() => GpuScene.create(ctx, tooWide), { name: 'RangeError', message });
     await assert.rejects(renderRaysOnGpu(ctx, origins, dirs, tooWide, got), { name: 'RangeError', message });
   });
 
-  test('GpuScene labels its buffers, close() is idempotent, and a closed scene refuses work with InvalidStateError', () => {
+  test('GpuScene labels its buffers, scenes of one shape share their shader source, close() is idempotent, and a closed scene refuses work with InvalidStateError', () => {
     const scene = GpuScene.create(ctx, randomScene(3), 'closing scene');
     for (const b of [scene.params, scene.frame, scene.tensors, scene.occupancy, scene.offsets]) assert.match(b.label, /^test closing scene /);
+    const same = GpuScene.create(ctx, randomScene(4), 'same shape'), other = GpuScene.create(ctx, randomScene(4, { frequencies: 1, densW0: new Float32Array(5 * 27), colorW0: new Float32Array(19 * 36) }), 'other shape');
+    assert.equal(same.shapeWgsl, scene.shapeWgsl, 'one pipeline serves every avatar of a shape');
+    assert.notEqual(other.shapeWgsl, scene.shapeWgsl);
+    assert.throws(() => GpuScene.create(ctx, randomScene(4, { frequencies: 1 })), { name: 'RangeError', message: 'GpuScene: densW0 has length 225, expected 135 (Hd*encA)' });
+    same.close();
+    other.close();
     scene.close();
     scene.close();
     assert.equal(scene.isClosed, true);

@@ -12,8 +12,8 @@ import { grid2d } from './dispatch';
 
 const read = (file: string) => readFileSync(new URL(file, import.meta.url), 'utf8');
 const sceneSource = read('./scene.wgsl');
-const renderSource = `${sceneSource}\n${read('./renderRays.wgsl')}`;
-const densitySource = `${sceneSource}\n${read('./densityAt.wgsl')}`;
+const renderBody = `${sceneSource}\n${read('./renderRays.wgsl')}`;
+const densityBody = `${sceneSource}\n${read('./densityAt.wgsl')}`;
 const workgroupSize = 64;
 
 function needBytes(op: string, name: string, buffer: GPUBuffer, bytes: number): void {
@@ -53,7 +53,7 @@ export function encodeRenderRays(ctx: GpuContext, encoder: GPUCommandEncoder, sc
     encoder.clearBuffer(out.stats, 0, 12);
   }
   if (R === 0) return;
-  const pipeline = ctx.pipeline('renderRays', renderSource);
+  const pipeline = ctx.pipeline('renderRays', scene.shapeWgsl + renderBody);
   const group = sceneBindGroup(ctx, 'renderRays', pipeline, scene, [
     { buffer: scene.occupancy },
     { buffer: rays.origins, size: 12 * R },
@@ -74,7 +74,7 @@ export function encodeDensityAt(ctx: GpuContext, encoder: GPUCommandEncoder, sce
   needBytes(op, 'points.points', points.points, 12 * P);
   needBytes(op, 'sigma', sigma, 4 * P);
   if (P === 0) return;
-  const pipeline = ctx.pipeline('densityAt', densitySource);
+  const pipeline = ctx.pipeline('densityAt', scene.shapeWgsl + densityBody);
   const group = sceneBindGroup(ctx, 'densityAt', pipeline, scene, [{ buffer: points.points, size: 12 * P }, { buffer: sigma, size: 4 * P }]);
   ctx.encode(encoder, 'densityAt', pipeline, group, grid2d(P, workgroupSize));
 }

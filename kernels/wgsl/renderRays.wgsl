@@ -31,22 +31,20 @@ fn occupied(pos: vec3f) -> bool {
 
 // colorB0 + W[:, view columns] encode(d): the colour head's per-ray bias.
 fn foldView(d: vec3f, bias: ptr<function, Hidden>) {
-  let H4 = scene.Hc4;
-  for (var j = 0u; j < H4; j++) { (*bias)[j] = frame.colorB0[j]; }
-  let columns = (1u + 2u * scene.F) * H4;
-  for (var a = 0u; a < 3u; a++) { addEncoded(scene.colorView + a * columns, H4, d[a], bias); }
+  for (var j = 0u; j < Hc4; j++) { (*bias)[j] = frame.colorB0[j]; }
+  let columns = (1u + 2u * F) * Hc4;
+  for (var a = 0u; a < 3u; a++) { addEncoded(scene.colorView + a * columns, Hc4, d[a], bias); }
 }
 
 // The colour head (relu hidden, sigmoid out) on a sample's features.
 fn shade(feat: ptr<function, Features>, viewBias: ptr<function, Hidden>) -> vec3f {
-  let H4 = scene.Hc4;
   var hidden = *viewBias;
-  addAppearanceColumns(scene.colorW0, H4, feat, &hidden);
+  addAppearanceColumns(scene.colorW0, Hc4, feat, &hidden);
   var o = scene.colorB1;
   let w1 = scene.colorW1;
-  for (var j = 0u; j < H4; j++) {
+  for (var j = 0u; j < Hc4; j++) {
     let h = max(hidden[j], vec4f(0.0));
-    o += vec3f(dot(tensors[w1 + j], h), dot(tensors[w1 + H4 + j], h), dot(tensors[w1 + 2u * H4 + j], h));
+    o += vec3f(dot(tensors[w1 + j], h), dot(tensors[w1 + Hc4 + j], h), dot(tensors[w1 + 2u * Hc4 + j], h));
   }
   // Clamped so exp stays finite (WGSL may assume no infinities); sigmoid(+-80) is 0 or 1 in float anyway.
   return 1.0 / (1.0 + exp(-clamp(o, vec3f(-80.0), vec3f(80.0))));

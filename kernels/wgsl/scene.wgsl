@@ -12,23 +12,26 @@
 //   the moment the value is produced, and never holds an encoding;
 // - output layers W1 [rows, H] as rows of H4 vec4s.
 
-// Hidden widths up to 64 (16 vec4s of per-thread registers per head); C up to 64 (3 strides x 16 vec4s).
+// The scene's shape comes first, from GpuScene.shapeWgsl: C (appearance channels), C4 =
+// ceil(C / 4), F (frequencies), Hd4 and Hc4 (the heads' hidden widths in vec4s, at most
+// 16): constants, so a GPU compiler can unroll the per-feature loops and keep a head's
+// hidden layer in registers rather than in per-thread memory (not yet measured on a
+// hardware GPU). A pipeline per shape, shared by every avatar of that shape.
 const maxHidden4 = 16u;
-const maxFeatures4 = 48u;
+const Hmax4 = max(Hd4, Hc4);
 
 struct SceneParams {
   appMin: vec3f, G: u32,
   appMax: vec3f, B: u32,
   // 2 / (max - min) per axis, as float (what the CPU op multiplies by).
   appScale: vec3f, A: u32,
-  motionMin: vec3f, C: u32,
-  motionScale: vec3f, C4: u32,
-  colorB1: vec3f, densB1: f32,
-  step: f32, stepDensity: f32, tEps: f32, weightEps: f32,
-  F: u32, Hd4: u32, Hc4: u32, maxSamples: u32,
+  motionMin: vec3f, maxSamples: u32,
+  motionScale: vec3f, densB1: f32,
+  colorB1: vec3f, step: f32,
+  stepDensity: f32, tEps: f32, weightEps: f32,
   // Offsets in `tensors` (vec4 units) of the weight blocks.
-  densW0: u32, densW1: u32, colorW0: u32, colorView: u32,
-  colorW1: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+  densW0: u32,
+  densW1: u32, colorW0: u32, colorView: u32, colorW1: u32,
 }
 
 // What changes every frame: the first-layer biases with the expression folded in, the background.
@@ -44,8 +47,9 @@ struct FrameParams {
 // [B,B,B,3] over the motion box (bakeMotion writes it each frame).
 @group(0) @binding(3) var<storage, read> offsets: array<f32>;
 
-alias Hidden = array<vec4f, maxHidden4>;
-alias Features = array<vec4f, maxFeatures4>;
+alias Hidden = array<vec4f, Hmax4>;
+// Stride v's C channels at [v * C4, (v + 1) * C4).
+alias Features = array<vec4f, 3u * C4>;
 
 // One axis of a trilinear lookup in a grid of S points per axis (align_corners=false,
 // zero padding): the lower corner and the fraction, as the CPU op's GridView.
@@ -96,7 +100,6 @@ fn offsetAt(p: vec3f) -> vec3f {
 // Appearance at point q (appearance box) at strides 1, 2, 4 into feat: stride v's channels at feat[v*C4 ..].
 fn appearanceAt(q: vec3f, feat: ptr<function, Features>) {
   let A = scene.A;
-  let C4 = scene.C4;
   let g = (q - scene.appMin) * scene.appScale - 1.0;
   for (var v = 0u; v < 3u; v++) {
     let stride = 1u << v;
@@ -149,7 +152,7 @@ fn addEncoded(at: u32, H4: u32, x: f32, acc: ptr<function, Hidden>) {
   addColumn(at, H4, x, acc);
   var sc = sinCos(x);
   var k = at + H4;
-  for (var j = 0u; j < scene.F; j++) {
+  for (var j = 0u; j < F; j++) {
     addColumn(k, H4, sc.x, acc);
     addColumn(k + H4, H4, sc.y, acc);
     k += 2u * H4;
@@ -160,11 +163,10 @@ fn addEncoded(at: u32, H4: u32, x: f32, acc: ptr<function, Hidden>) {
 // acc += W[:, appearance columns] encode(feat): the first layer of a head over the 3C
 // features' encodings (block: the head's transposed W0).
 fn addAppearanceColumns(block: u32, H4: u32, feat: ptr<function, Features>, acc: ptr<function, Hidden>) {
-  let C = scene.C;
-  let columns = (1u + 2u * scene.F) * H4;
+  let columns = (1u + 2u * F) * H4;
   for (var v = 0u; v < 3u; v++) {
     for (var ch = 0u; ch < C; ch++) {
-      let x = (*feat)[v * scene.C4 + ch / 4u][ch % 4u];
+      let x = (*feat)[v * C4 + ch / 4u][ch % 4u];
       addEncoded(block + (v * C + ch) * columns, H4, x, acc);
     }
   }
@@ -174,11 +176,10 @@ fn addAppearanceColumns(block: u32, H4: u32, feat: ptr<function, Features>, acc:
 // features in feat (for the colour head).
 fn sampleDensity(p: vec3f, feat: ptr<function, Features>) -> f32 {
   appearanceAt(p + offsetAt(p), feat);
-  let H4 = scene.Hd4;
   var hidden: Hidden;
-  for (var j = 0u; j < H4; j++) { hidden[j] = frame.densB0[j]; }
-  addAppearanceColumns(scene.densW0, H4, feat, &hidden);
+  for (var j = 0u; j < Hd4; j++) { hidden[j] = frame.densB0[j]; }
+  addAppearanceColumns(scene.densW0, Hd4, feat, &hidden);
   var sigma = scene.densB1;
-  for (var j = 0u; j < H4; j++) { sigma += dot(tensors[scene.densW1 + j], max(hidden[j], vec4f(0.0))); }
+  for (var j = 0u; j < Hd4; j++) { sigma += dot(tensors[scene.densW1 + j], max(hidden[j], vec4f(0.0))); }
   return sigma;
 }
