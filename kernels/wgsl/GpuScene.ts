@@ -82,6 +82,53 @@ function putColumns(out: Float32Array, block: number, W: Float32Array, H: number
   }
 }
 
+function tensorLayout(d: GpuSceneDims): TensorLayout {
+  const per = 1 + 2 * d.F, encA = 3 * d.C * per, encV = 3 * per, Hd4 = vec4s(d.Hd), Hc4 = vec4s(d.Hc);
+  const densW0 = d.A * d.A * d.A * vec4s(d.C), densW1 = densW0 + encA * Hd4, colorW0 = densW1 + Hd4;
+  const colorView = colorW0 + encA * Hc4, colorW1 = colorView + encV * Hc4;
+  return { densW0, densW1, colorW0, colorView, colorW1, vec4s: colorW1 + 3 * Hc4 };
+}
+
+/** The scene's shape as the WGSL constants scene.wgsl expects first. */
+function shapeWgsl(d: GpuSceneDims): string {
+  const lines = [['C', d.C], ['C4', vec4s(d.C)], ['F', d.F], ['Hd4', vec4s(d.Hd)], ['Hc4', vec4s(d.Hc)]].map(([k, v]) => `const ${k} = ${v}u;`);
+  return `// The scene's shape (GpuScene.shapeWgsl).\n${lines.join('\n')}\n`;
+}
+
+/** Appearance (channels padded to vec4s), then the heads' weights transposed (scene.wgsl's layout). */
+function packTensors(s: RenderRaysScene, d: GpuSceneDims, layout: TensorLayout): Float32Array {
+  const { A, C, Hd, Hc } = d, per = 1 + 2 * d.F, encA = 3 * C * per, encV = 3 * per, C4 = vec4s(C), Hc4 = vec4s(Hc);
+  const tensors = new Float32Array(4 * layout.vec4s);
+  for (let i = 0, cells = A * A * A; i < cells; i++) tensors.set(s.appearance.subarray(i * C, (i + 1) * C), i * C4 * 4);
+  putColumns(tensors, layout.densW0, s.densW0, Hd, encA, 0, encA);
+  tensors.set(s.densW1, layout.densW1 * 4);
+  putColumns(tensors, layout.colorW0, s.colorW0, Hc, encA + encV, 0, encA);
+  putColumns(tensors, layout.colorView, s.colorW0, Hc, encA + encV, encA, encV);
+  for (let c = 0; c < 3; c++) tensors.set(s.colorW1.subarray(c * Hc, (c + 1) * Hc), (layout.colorW1 + c * Hc4) * 4);
+  return tensors;
+}
+
+/** scene.wgsl's SceneParams. */
+function packParams(s: RenderRaysScene, d: GpuSceneDims, layout: TensorLayout): Float32Array {
+  const raw = new ArrayBuffer(paramsBytes), f = new Float32Array(raw), u = new Uint32Array(raw);
+  const app = s.appearanceBox, motion = s.motionBox;
+  for (let a = 0; a < 3; a++) {
+    f[a] = app.min[a]!;
+    f[4 + a] = app.max[a]!;
+    // As the CPU op: 2.f / (max - min) in float.
+    f[8 + a] = 2 / Math.fround(app.max[a]! - app.min[a]!);
+    f[12 + a] = motion.min[a]!;
+    f[16 + a] = 2 / Math.fround(motion.max[a]! - motion.min[a]!);
+    f[20 + a] = s.colorB1[a]!;
+  }
+  u[3] = d.G; u[7] = d.B; u[11] = d.A; u[15] = s.maxSamples;
+  f[19] = s.densB1;
+  f[23] = s.step;
+  f.set([s.stepDensity, s.tEps, s.weightEps], 24);
+  u.set([layout.densW0, layout.densW1, layout.colorW0, layout.colorView, layout.colorW1], 27);
+  return f;
+}
+
 export class GpuScene {
   readonly ctx: GpuContext;
   readonly label: string;
@@ -118,47 +165,16 @@ export class GpuScene {
     this.ctx = ctx;
     this.label = label;
     this.dims = dims;
-    const { G, B, A, C, F, Hd, Hc } = dims;
-    const per = 1 + 2 * F, encA = 3 * C * per, encV = 3 * per, C4 = vec4s(C), Hd4 = vec4s(Hd), Hc4 = vec4s(Hc);
-    const cells = A * A * A;
-    const layout: TensorLayout = (() => {
-      const densW0 = cells * C4, densW1 = densW0 + encA * Hd4, colorW0 = densW1 + Hd4;
-      const colorView = colorW0 + encA * Hc4, colorW1 = colorView + encV * Hc4;
-      return { densW0, densW1, colorW0, colorView, colorW1, vec4s: colorW1 + 3 * Hc4 };
-    })();
+    const layout = tensorLayout(dims);
     const maxBytes = ctx.device.limits.maxStorageBufferBindingSize;
     if (16 * layout.vec4s > maxBytes) throw new RangeError(`GpuScene: appearance and weights take ${16 * layout.vec4s} bytes, more than this device binds (${maxBytes})`);
-    const tensors = new Float32Array(4 * layout.vec4s);
-    for (let i = 0; i < cells; i++) tensors.set(s.appearance.subarray(i * C, (i + 1) * C), i * C4 * 4);
-    putColumns(tensors, layout.densW0, s.densW0, Hd, encA, 0, encA);
-    tensors.set(s.densW1, layout.densW1 * 4);
-    putColumns(tensors, layout.colorW0, s.colorW0, Hc, encA + encV, 0, encA);
-    putColumns(tensors, layout.colorView, s.colorW0, Hc, encA + encV, encA, encV);
-    for (let c = 0; c < 3; c++) tensors.set(s.colorW1.subarray(c * Hc, (c + 1) * Hc), (layout.colorW1 + c * Hc4) * 4);
-
-    const raw = new ArrayBuffer(paramsBytes), f = new Float32Array(raw), u = new Uint32Array(raw);
-    const app = s.appearanceBox, motion = s.motionBox;
-    for (let a = 0; a < 3; a++) {
-      f[a] = app.min[a]!;
-      f[4 + a] = app.max[a]!;
-      // As the CPU op: 2.f / (max - min) in float.
-      f[8 + a] = 2 / Math.fround(app.max[a]! - app.min[a]!);
-      f[12 + a] = motion.min[a]!;
-      f[16 + a] = 2 / Math.fround(motion.max[a]! - motion.min[a]!);
-      f[20 + a] = s.colorB1[a]!;
-    }
-    u[3] = G; u[7] = B; u[11] = A; u[15] = s.maxSamples;
-    f[19] = s.densB1;
-    f[23] = s.step;
-    f.set([s.stepDensity, s.tEps, s.weightEps], 24);
-    u.set([layout.densW0, layout.densW1, layout.colorW0, layout.colorView, layout.colorW1], 27);
-    this.shapeWgsl = `// The scene's shape (GpuScene.shapeWgsl).\nconst C = ${C}u;\nconst C4 = ${C4}u;\nconst F = ${F}u;\nconst Hd4 = ${Hd4}u;\nconst Hc4 = ${Hc4}u;\n`;
-
+    this.shapeWgsl = shapeWgsl(dims);
+    const { G, B } = dims;
     this.occupancyWords = new Uint32Array(Math.ceil((G * G * G) / 32));
     const name = (part: string) => `${label} ${part}`;
-    this.params = ctx.uniform(name('params'), f);
+    this.params = ctx.uniform(name('params'), packParams(s, dims, layout));
     this.frame = ctx.uniform(name('frame'), this.frameData);
-    this.tensors = ctx.upload(name('tensors (appearance, head weights)'), tensors);
+    this.tensors = ctx.upload(name('tensors (appearance, head weights)'), packTensors(s, dims, layout));
     this.occupancy = ctx.storage(name('occupancy bits'), 4 * this.occupancyWords.length);
     this.offsets = ctx.storage(name('offsets'), 4 * B * B * B * 3);
     this.unusedTransmittance = ctx.storage(name('unused transmittance'), 4);

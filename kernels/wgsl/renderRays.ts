@@ -20,6 +20,11 @@ function needBytes(op: string, name: string, buffer: GPUBuffer, bytes: number): 
   if (buffer.size < bytes) throw new RangeError(`${op}: ${name} holds ${buffer.size} bytes, ${bytes} needed`);
 }
 
+function sceneArg(op: string, ctx: GpuContext, scene: GpuScene): void {
+  scene.assertOpen();
+  if (scene.ctx !== ctx) throw new Error(`${op}: scene ${scene.label} lives on another GpuContext`);
+}
+
 function countArg(op: string, name: string, n: number): void {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`${op}: ${name} must be a non-negative integer, got ${n}`);
 }
@@ -41,7 +46,7 @@ function sceneBindGroup(ctx: GpuContext, label: string, pipeline: GPUComputePipe
  */
 export function encodeRenderRays(ctx: GpuContext, encoder: GPUCommandEncoder, scene: GpuScene, rays: GpuRays, out: GpuRenderOutputs): void {
   const op = 'encodeRenderRays';
-  scene.assertOpen();
+  sceneArg(op, ctx, scene);
   const R = rays.count;
   countArg(op, 'rays.count', R);
   needBytes(op, 'rays.origins', rays.origins, 12 * R);
@@ -68,7 +73,7 @@ export function encodeRenderRays(ctx: GpuContext, encoder: GPUCommandEncoder, sc
 /** Encodes densityAt: sigma [count] (the density head's linear output) at the points. */
 export function encodeDensityAt(ctx: GpuContext, encoder: GPUCommandEncoder, scene: GpuScene, points: GpuPoints, sigma: GPUBuffer): void {
   const op = 'encodeDensityAt';
-  scene.assertOpen();
+  sceneArg(op, ctx, scene);
   const P = points.count;
   countArg(op, 'points.count', P);
   needBytes(op, 'points.points', points.points, 12 * P);
