@@ -278,6 +278,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       width: renderer.width,
       height: renderer.height,
       get pid() { return renderer.pid; },
+      get backend() { return renderer.backend; },
       ...(renderer.fault ? { fault: renderer.fault } : {}),
       render: (face) => renderer.render(face),
       close: () => {

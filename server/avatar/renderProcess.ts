@@ -7,6 +7,7 @@
  */
 import { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
+import { BLENDSHAPE_COUNT } from '../../shared/coefficients/blendshapes';
 import { readAvatarFileContents } from '../engine/AvatarFile';
 import { buildUnderLayer } from '../engine/AvatarPlates';
 import { framingCamera } from '../engine/Framing';
@@ -86,9 +87,14 @@ try {
     width: init.width, height: init.height, camera, under, ...LIVE, ...(init.renderScale ? { renderScale: init.renderScale } : {}),
   };
   const backend = await openRenderBackend(init.backend ?? 'cpu', { allowSoftware: init.allowSoftwareGpu === true });
-  renderer = new LiveRenderer(model, options, backend.kind === 'gpu' ? new GpuStreamingRenderer(backend.ctx, model, options) : null);
-  if (backend.kind === 'gpu') renderer.watch(backend.ctx.lost);
   inputs = new FaceToModelInputs(model.config);
+  let gpu: GpuStreamingRenderer | null = null;
+  if (backend.kind === 'gpu') {
+    gpu = new GpuStreamingRenderer(backend.ctx, model, options);
+    await gpu.warmUp(inputs.map({ blendshapes: new Float32Array(BLENDSHAPE_COUNT), rotation: [0, 0, 0, 1], translationCm: [0, 0, -40] }).pose);
+  }
+  renderer = new LiveRenderer(model, options, gpu);
+  if (backend.kind === 'gpu') renderer.watch(backend.ctx.lost);
   sendText(MESSAGE_TYPE.ready, JSON.stringify({ expressionCount: model.config.expressionCount, backend: backend.kind, backendReason: backend.reason }));
 } catch (error) {
   sendText(MESSAGE_TYPE.error, error instanceof Error ? error.message : String(error));

@@ -9,13 +9,12 @@
 //      resident since the session began; the RGBA frame and the stats come back.
 // Nothing else crosses the bus: the rays (the rectangle's, 24 bytes each), the folded
 // biases and the coefficients go up; the frame comes down.
-import type { RenderRaysStats } from '../../kernels/KernelsTypes';
 import { encodeBakeMotion } from '../../kernels/wgsl/bakeMotion';
 import { encodeBlendVolumes } from '../../kernels/wgsl/blendVolumes';
 import { encodeCompositeFrame } from '../../kernels/wgsl/compositeFrame';
 import type { GpuContext } from '../../kernels/wgsl/GpuContext';
 import { GpuScene } from '../../kernels/wgsl/GpuScene';
-import { encodeDensityAt, encodeRenderRays } from '../../kernels/wgsl/renderRays';
+import { encodeDensityAt, encodeRenderRays, readRenderRaysStats } from '../../kernels/wgsl/renderRays';
 import type { AvatarModel } from './AvatarModel';
 import type { HeadPose } from './AvatarModelTypes';
 import { LiveFrame } from './LiveFrame';
@@ -43,6 +42,7 @@ export class GpuStreamingRenderer {
   /** Probe points per slice start, uploaded on first use. */
   private readonly probeBuffers = new Map<number, GPUBuffer>();
   private readonly rgba: Uint8Array;
+  private readonly black = new Float32Array(3);
   private frameNo = 0;
   private closed = false;
   lastStats: FrameStats = { samples: 0, shadedSamples: 0, rays: 0, pixels: 0, rect: null, stageMs: { bake: 0, occupancy: 0, rays: 0, upscale: 0 } };
@@ -56,10 +56,10 @@ export class GpuStreamingRenderer {
     this.height = o.height;
     // The head layer is composited on the GPU as out = C + T * under, so the rays'
     // background is black (C premultiplied) whatever the under-layer is.
-    this.scene = new GpuScene(ctx, {
-      ...f.sceneBase, background: new Float32Array(3), offsets: new Float32Array(3 * f.bakeRes ** 3), occupancy: f.occ,
+    this.scene = GpuScene.create(ctx, {
+      ...f.sceneBase, background: this.black, offsets: new Float32Array(3 * f.bakeRes ** 3), occupancy: f.occ,
       densB0: f.densB, colorB0: f.colorB,
-    });
+    }, 'avatar scene');
     const pixels = f.iw * f.ih, d = f.deform;
     this.buffers = {
       motionMean: ctx.upload('motion mean', p.motionMean),
@@ -71,7 +71,7 @@ export class GpuStreamingRenderer {
       probeSigma: ctx.storage('probe density', 4 * (f.probes.length / 3)),
       origins: ctx.storage('ray origins', 12 * pixels), dirs: ctx.storage('ray directions', 12 * pixels),
       color: ctx.storage('head colour', 12 * pixels), transmittance: ctx.storage('head transmittance', 4 * pixels),
-      stats: ctx.storage('render stats', 16),
+      stats: ctx.storage('render stats', 12),
       under: ctx.upload('under-layer', underWords(f)),
       out: ctx.storage('frame', 4 * o.width * o.height),
     };
@@ -99,7 +99,7 @@ export class GpuStreamingRenderer {
     f.checkCoefficients(coefficients);
     const t0 = performance.now();
     f.foldBiases(coefficients);
-    this.scene.setBiases(f.densB, f.colorB);
+    this.scene.writeFrame({ densB0: f.densB, colorB0: f.colorB, background: this.black });
     ctx.write(B.coefficients!, 0, coefficients);
     const first = device.createCommandEncoder({ label: `${ctx.label} frame ${this.frameNo} motion` });
     encodeBlendVolumes(ctx, first, { mean: B.motionMean!, bases: B.motionBases!, coeff: B.coefficients!, out: B.motion! }, c.expressionCount, this.model.params.motionMean.length);
@@ -112,7 +112,7 @@ export class GpuStreamingRenderer {
     const t1 = performance.now();
     if (e > b) {
       f.mergeOccupancy(new Float32Array(await ctx.read(B.probeSigma!, 4 * (e - b))), b, e);
-      this.scene.setOccupancy(f.occ);
+      this.scene.writeOccupancy(f.occ);
     }
     this.frameNo++;
     const t2 = performance.now();
@@ -124,7 +124,6 @@ export class GpuStreamingRenderer {
       rays = count;
       ctx.write(B.origins!, 0, origins);
       ctx.write(B.dirs!, 0, dirs);
-      ctx.write(B.stats!, 0, new Uint32Array(4));
       encodeRenderRays(ctx, second, this.scene, { origins: B.origins!, dirs: B.dirs!, count }, { color: B.color!, transmittance: B.transmittance!, stats: B.stats! });
     }
     encodeCompositeFrame(ctx, second, { color: B.color!, transmittance: B.transmittance!, under: B.under!, out: B.out! }, {
@@ -132,12 +131,23 @@ export class GpuStreamingRenderer {
     });
     device.queue.submit([second.finish()]);
     const t3 = performance.now();
-    const [frame, statWords] = await Promise.all([ctx.read(B.out!, this.rgba.length), rect ? ctx.read(B.stats!, 16) : Promise.resolve(null)]);
+    const [frame, stats] = await Promise.all([
+      ctx.read(B.out!, this.rgba.length), rect ? readRenderRaysStats(ctx, B.stats!) : Promise.resolve({ samples: 0, shaded: 0 }),
+    ]);
     this.rgba.set(new Uint8Array(frame));
-    const stats: Pick<RenderRaysStats, 'samples' | 'shaded'> = statWords ? readStats(new Uint32Array(statWords)) : { samples: 0, shaded: 0 };
     const stageMs = { bake: t1 - t0, occupancy: t2 - t1, rays: t3 - t2, upscale: performance.now() - t3 };
     this.lastStats = { samples: stats.samples, shadedSamples: stats.shaded, rays, pixels: f.iw * f.ih, rect, stageMs };
     return this.rgba;
+  }
+
+  /**
+   * Renders one frame and forgets it: the device compiles the ops' pipelines on first use
+   * (seconds on SwiftShader, a fraction of one on a GPU), which belongs to loading the
+   * avatar, not to the call's first frames. The next frame starts afresh (full occupancy).
+   */
+  async warmUp(pose: HeadPose): Promise<void> {
+    await this.render(new Float32Array(this.model.config.expressionCount), pose);
+    this.frameNo = 0;
   }
 
   /** Frees the session's GPU buffers (the device is the context's); idempotent. */
@@ -148,9 +158,4 @@ export class GpuStreamingRenderer {
     for (const buffer of [...Object.values(this.buffers), ...this.probeBuffers.values()]) buffer.destroy();
     this.probeBuffers.clear();
   }
-}
-
-/** The stats words renderRays' counters leave: samples, density, shaded. */
-function readStats(words: Uint32Array): Pick<RenderRaysStats, 'samples' | 'shaded'> {
-  return { samples: words[0]!, shaded: words[2]! };
 }

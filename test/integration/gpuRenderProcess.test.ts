@@ -26,7 +26,7 @@ function face(jaw: number, brows: number, yaw = 0): FaceState {
   blendshapes[blendshapeIndex('jawOpen')] = jaw;
   blendshapes[blendshapeIndex('browInnerUp')] = brows;
   const half = (yaw * Math.PI) / 360;
-  return { status: 'live', blendshapes, rotation: [0, Math.sin(half), 0, Math.cos(half)], translationCm: [0, 0, 0], ageMs: 0, sequence: 1 };
+  return { status: 'live', blendshapes, rotation: [0, Math.sin(half), 0, Math.cos(half)], translationCm: [0, 0, -40], ageMs: 0, sequence: 1 };
 }
 
 const FACES = [face(0, 0), face(0.8, 0.1), face(0.3, 0.9, 12), face(0.6, 0.4, -10)];
@@ -61,8 +61,10 @@ describe('the render process on the GPU backend', { skip: probe ? false : 'no Vu
       }
       t.diagnostic(`GPU vs CPU frame PSNR: ${scores.map((s) => s.toFixed(1)).join(', ')} dB`);
       for (const s of scores) assert.ok(s >= 40, `GPU frames match the CPU's: ${s.toFixed(2)} dB`);
-      // The faces differ (the comparison is not of four copies of one frame).
-      assert.ok(psnr(toFloat(cpuFrames[0]!), toFloat(cpuFrames[1]!)) < 40, 'opening the jaw changes the frame');
+      // The faces' frames differ (the comparison is not of four copies of one frame). On
+      // SwiftShader the GPU's bytes measured identical to the CPU's (Infinity dB): both
+      // backends evaluate the same polynomials in the same order.
+      for (let i = 1; i < FACES.length; i++) assert.notDeepEqual(cpuFrames[i], cpuFrames[0], `face ${i} changes the frame`);
     } finally {
       gpu.close();
     }
