@@ -51,6 +51,8 @@ export class GpuContext {
   /** Resolves when the device is lost (destroyed by us or by the driver), with the reason. */
   readonly lost: Promise<GPUDeviceLostInfo>;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Ops' small parameter blocks by content (constants): a frame's ops reuse them instead of allocating per call. */
+  private readonly constantBlocks = new Map<string, GPUBuffer>();
   private closed = false;
 
   /** The first hardware adapter, or a software one when allowed; null when there is none. */
@@ -123,6 +125,26 @@ export class GpuContext {
     return buffer;
   }
 
+  /**
+   * A uniform buffer holding these u32 words, shared by every call with the same words
+   * (op parameters repeat frame after frame; one buffer per distinct block, at most
+   * 4096 kept: past that the oldest is dropped, and destroyed once the queue is idle).
+   */
+  constants(label: string, words: Uint32Array): GPUBuffer {
+    const key = `${label}:${words.join(',')}`;
+    let buffer = this.constantBlocks.get(key);
+    if (!buffer) {
+      if (this.constantBlocks.size >= 4096) {
+        const [oldestKey, oldest] = this.constantBlocks.entries().next().value as [string, GPUBuffer];
+        this.constantBlocks.delete(oldestKey);
+        void this.device.queue.onSubmittedWorkDone().then(() => oldest.destroy(), () => undefined);
+      }
+      buffer = this.uniform(label, words);
+      this.constantBlocks.set(key, buffer);
+    }
+    return buffer;
+  }
+
   /** Queues a write of `data` into `buffer` at `byteOffset` (typed arrays of any backing store). */
   write(buffer: GPUBuffer, byteOffset: number, data: ArrayBufferView): void {
     this.device.queue.writeBuffer(buffer, byteOffset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
@@ -176,6 +198,7 @@ export class GpuContext {
     if (this.closed) return;
     this.closed = true;
     this.pipelines.clear();
+    this.constantBlocks.clear();
     this.device.destroy();
   }
 }

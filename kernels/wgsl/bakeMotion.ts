@@ -83,7 +83,7 @@ export function encodeBakeMotion(ctx: GpuContext, encoder: GPUCommandEncoder, bu
     if (buffers[name].size < bytes) throw new RangeError(`bakeMotion: the ${name} buffer holds ${buffers[name].size} bytes, the bake needs ${bytes}`);
   const { motionRes: M, channels: C, bakeRes: m, frequencies: F, hidden: H } = dims;
   const pipeline = ctx.pipeline(`bakeMotion hidden=${H}`, shader(H));
-  const params = ctx.uniform('bakeMotion params', Uint32Array.of(M, C, m, F));
+  const params = ctx.constants('bakeMotion params', Uint32Array.of(M, C, m, F));
   const group = ctx.bindGroup('bakeMotion', pipeline, [params, buffers.motion, buffers.W0, buffers.b0, buffers.W1, buffers.b1, buffers.offsets]);
   ctx.encode(encoder, 'bakeMotion', pipeline, group, grid2d(m ** 3, 64));
 }

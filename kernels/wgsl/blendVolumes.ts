@@ -22,7 +22,7 @@ export function encodeBlendVolumes(ctx: GpuContext, encoder: GPUCommandEncoder, 
   if (!Number.isInteger(E) || E < 0 || E > 1024) throw new RangeError(`blendVolumes: E must be an integer in [0, 1024], got ${E}`);
   if (!Number.isInteger(V) || V < 1) throw new RangeError(`blendVolumes: V must be a positive integer, got ${V}`);
   const pipeline = ctx.pipeline('blendVolumes', source);
-  const params = ctx.uniform('blendVolumes params', Uint32Array.of(E, V));
+  const params = ctx.constants('blendVolumes params', Uint32Array.of(E, V));
   const group = ctx.bindGroup('blendVolumes', pipeline, [params, buffers.mean, buffers.bases, buffers.coeff, buffers.out]);
   ctx.encode(encoder, 'blendVolumes', pipeline, group, grid2d(V, 64));
 }

@@ -62,7 +62,7 @@ export function encodeCompositeFrame(ctx: GpuContext, encoder: GPUCommandEncoder
     if (buffers[name].size < bytes) throw new RangeError(`compositeFrame: the ${name} buffer holds ${buffers[name].size} bytes, the frame needs ${bytes}`);
   const pipeline = ctx.pipeline('compositeFrame', source);
   const r = rectOf(dims);
-  const params = ctx.uniform('compositeFrame params', Uint32Array.of(dims.sw, dims.sh, dims.width, dims.height, r.x0, r.y0, r.rw, r.rh));
+  const params = ctx.constants('compositeFrame params', Uint32Array.of(dims.sw, dims.sh, dims.width, dims.height, r.x0, r.y0, r.rw, r.rh));
   const group = ctx.bindGroup('compositeFrame', pipeline, [params, buffers.color, buffers.transmittance, buffers.under, buffers.out]);
   ctx.encode(encoder, 'compositeFrame', pipeline, group, [Math.ceil(dims.width / 8), Math.ceil(dims.height / 8)]);
 }

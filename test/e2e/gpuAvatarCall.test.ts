@@ -26,9 +26,10 @@ let browser: Browser;
 before(async () => {
   if (!probe) return;
   const avatarFile = syntheticAvatarFile();
-  // SwiftShader shades about 1 GFLOP/s: a 160x90 frame at 10 fps keeps the test in seconds.
+  // SwiftShader shades about 1 GFLOP/s, shared here with two pages' MediaPipe and the
+  // encoder: a 96x54 frame renders in about a second (5 s at 160x90 measured under load).
   server = await startTestServer({
-    faceModelPath: FACE_MODEL_PATH, avatarWidth: 160, avatarHeight: 90, avatarFps: 10, renderBackend: 'gpu', renderAllowSoftwareGpu: true,
+    faceModelPath: FACE_MODEL_PATH, avatarWidth: 96, avatarHeight: 54, avatarFps: 10, renderBackend: 'gpu', renderAllowSoftwareGpu: true,
   });
   copyFileSync(avatarFile, server.avatarStore.pathOf('synthetic'));
   browser = await launchChromium({ fakeVideoFile: clipToY4m('womanLonghair', { width: 480, fps: 30, seconds: 12 }) });
@@ -53,13 +54,14 @@ test('a peer joins as its avatar rendered on the GPU backend: another peer decod
     const v = document.querySelector<HTMLVideoElement>(`.tile[data-peer-id="${id}"] video`)!;
     return [v.videoWidth, v.videoHeight];
   }, aId);
-  assert.deepEqual(size, [160, 90], 'B decodes the avatar\'s 160x90 frame');
+  assert.deepEqual(size, [96, 54], 'B decodes the avatar\'s 96x54 frame');
 
   const session = server.avatars.sessions().find((s) => s.peer.id === aId)!;
-  const stats = session.stats();
+  // Rendered frames (not repeats of one): slow on a software adapter, so waited for.
+  const stats = await pollUntil(async () => session.stats(), (st) => st.framesRendered >= 4, 60_000, 500);
   t.diagnostic(`avatar session on the GPU backend: ${JSON.stringify(stats)}`);
   assert.equal(stats.backend, 'gpu');
-  assert.ok(stats.framesRendered > 10, `frames rendered: ${stats.framesRendered}`);
+  assert.ok(stats.framesRendered >= 4, `frames rendered: ${stats.framesRendered}`);
   const usage = server.avatars.usage();
   assert.equal(usage.byBackend.gpu.sessions, 1);
   assert.ok(usage.byBackend.gpu.renderMsP50 > 0, 'the GPU frame time is reported');
