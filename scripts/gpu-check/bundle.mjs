@@ -1,5 +1,6 @@
-// Bundles scripts/gpu-check/check.ts into one ESM file for the GPU check's pack (pack.sh).
-// `node scripts/gpu-check/bundle.mjs <outfile>`.
+// Bundles an entry (default scripts/gpu-check/check.ts; pack.sh also bundles
+// test/bench/renderGpu.bench.ts) into one ESM file for the GPU check's pack.
+// `node scripts/gpu-check/bundle.mjs <outfile> [entry]`.
 // - The WGSL ops read their shaders with readFileSync(new URL('./op.wgsl', import.meta.url)),
 //   which in a bundle would point beside the bundle: the plugin inlines each such read as
 //   a string literal, and the build fails if any '.wgsl' path is left in the output.
@@ -14,8 +15,9 @@ import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const outfile = process.argv[2];
+const entry = process.argv[3] ?? 'scripts/gpu-check/check.ts';
 if (!outfile) {
-  console.error('usage: node scripts/gpu-check/bundle.mjs <outfile>');
+  console.error('usage: node scripts/gpu-check/bundle.mjs <outfile> [entry]');
   process.exit(2);
 }
 
@@ -39,7 +41,7 @@ const inlineWgsl = {
 
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ['scripts/gpu-check/check.ts'],
+  entryPoints: [entry],
   outfile,
   bundle: true,
   platform: 'node',

@@ -50,8 +50,9 @@ find_lib() { # first regular file (links followed) named $1 in the usual dirs
   return 1
 }
 
-say "bundling scripts/gpu-check/check.ts"
+say "bundling scripts/gpu-check/check.ts and the GPU render benchmark"
 "$node_bin" scripts/gpu-check/bundle.mjs "$payload/check.mjs" >&2
+"$node_bin" scripts/gpu-check/bundle.mjs "$payload/render-gpu.mjs" test/bench/renderGpu.bench.ts >&2
 
 # Stripping drops the debug info (99 -> 86 MB for Debian's node 20); the dynamic symbols
 # addons link against stay.

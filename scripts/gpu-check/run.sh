@@ -6,10 +6,12 @@
 # loader (and whichever of libGLX_nvidia's other needs the machine lacks) on
 # LD_LIBRARY_PATH, finds NVIDIA's Vulkan ICD json (or writes one for libGLX_nvidia.so.0:
 # containers given the GPU often lack the json), saves nvidia-smi's report, runs the check
-# under a timeout and prints its JSON as the last line. Under $OUT (4 files): gpu-check.json,
-# gpu-check.log (the check's output), run.log (this script's, with the machine's Vulkan
-# set-up), nvidia-smi.txt. About 10 s of unpacking and at most VOXFACE_GPU_CHECK_TIMEOUT_S
-# (300) of checking: under 6 minutes in all. Without OUT, the files go to .gpu-check/out.
+# under a timeout, then bench:render-gpu (bundled), and prints the check's JSON as the last
+# line. Under $OUT (6 files): gpu-check.json, gpu-check.log (the check's output), run.log
+# (this script's, with the machine's Vulkan set-up), nvidia-smi.txt, bench-render-gpu.json
+# and its log. About 10 s of unpacking and at most VOXFACE_GPU_CHECK_TIMEOUT_S
+# (300) of checking and VOXFACE_GPU_BENCH_TIMEOUT_S (240) of benchmark: give the device
+# tool a timeout_s of about 570. Without OUT, the files go to .gpu-check/out.
 #
 # The check refuses a software adapter. Rehearsal here on SwiftShader:
 #   env -i PATH=/usr/bin:/bin OUT=/tmp/gpu-check-out VOXFACE_GPU_CHECK_ALLOW_SOFTWARE=1 \
@@ -158,5 +160,17 @@ grep -v '^{"check"' "$out/gpu-check.log" >&2
 say "check exited with $rc after $(($(date +%s) - t0)) s in all"
 [ "$rc" = 124 ] || [ "$rc" = 137 ] && say "it ran past ${timeout_s} s: gpu-check.json holds the phases it finished"
 [ -s "$out/gpu-check.json" ] || fail_json "the check exited with $rc before writing its report: see gpu-check.log" "$rc"
+
+# --- the frame benchmark (npm run bench:render-gpu: whole frames, 1..128 avatars on one device) ---
+bench_timeout_s=${VOXFACE_GPU_BENCH_TIMEOUT_S:-240}
+say "running bench:render-gpu (timeout ${bench_timeout_s} s)"
+bench_args=()
+[ "${VOXFACE_GPU_CHECK_ALLOW_SOFTWARE:-}" = 1 ] && bench_args+=(--allow-software)
+(cd "$p" && timeout -k 10 "$bench_timeout_s" ./node render-gpu.mjs "${bench_args[@]}") >"$out/bench-render-gpu.log" 2>&1
+bench_rc=$?
+grep '^{"bench":"render-gpu"' "$out/bench-render-gpu.log" | tail -1 >"$out/bench-render-gpu.json"
+say "bench:render-gpu exited with $bench_rc after $(($(date +%s) - t0)) s in all"
+tail -3 "$out/bench-render-gpu.log" >&2
 "$p/node" -e 'process.stdout.write(JSON.stringify(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))) + "\n")' "$out/gpu-check.json"
-exit "$rc"
+[ "$rc" = 0 ] || exit "$rc"
+exit "$bench_rc"

@@ -1,0 +1,103 @@
+// GPU render benchmark: one JSON line. N avatar sessions on one GPU device (one
+// GpuContext, as a render node would hold), each a GpuStreamingRenderer with the LIVE
+// preset in the call framing, all rendering their next frame concurrently each tick;
+// ms per tick and per frame for each N, the adapter's name, and the CPU backend's LIVE
+// frame at the same size in the same run (the baseline: ratio = CPU ms / GPU ms per
+// frame at N = 1). The first frame of each backend is compared (PSNR) so a fast wrong
+// answer cannot pass for a result.
+//
+// `npm run bench:render-gpu -- [--avatars 1,8,32,128] [--size 640x360] [--frames 20]
+//  [--avatar file.vxa] [--allow-software]`; without a file, a DEFAULT_CONFIG avatar is
+// trained on the synthetic scene for BENCH_TRAIN_S seconds (default 25). On a software
+// adapter (SwiftShader, about 1 GFLOP/s: correctness only) the run is reduced to 1 and 2
+// avatars at 96x54 and 2 frames unless sizes are given.
+import { parseArgs } from 'node:util';
+import { GpuContext } from '../../kernels/wgsl/GpuContext';
+import { readAvatarFile } from '../../server/engine/AvatarFile';
+import { AvatarModel } from '../../server/engine/AvatarModel';
+import { DEFAULT_CONFIG, type HeadPose } from '../../server/engine/AvatarModelTypes';
+import { framingCamera } from '../../server/engine/Framing';
+import { GpuStreamingRenderer } from '../../server/engine/GpuRenderer';
+import { psnr } from '../../server/engine/Metrics';
+import { LIVE, type RendererOptions, StreamingRenderer } from '../../server/engine/Renderer';
+import { syntheticFrames } from '../../server/engine/SyntheticScene';
+import { Trainer } from '../../server/engine/Trainer';
+
+const { values: args } = parseArgs({
+  options: {
+    avatars: { type: 'string' }, size: { type: 'string' }, frames: { type: 'string' },
+    avatar: { type: 'string' }, 'allow-software': { type: 'boolean', default: false },
+  },
+});
+
+const ctx = await GpuContext.create({ allowSoftware: args['allow-software'], label: 'bench' });
+if (!ctx) {
+  process.stderr.write(`bench:render-gpu: no ${args['allow-software'] ? '' : 'hardware '}GPU adapter (on SwiftShader: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json and --allow-software)\n`);
+  process.exit(2);
+}
+const software = ctx.adapter.software;
+const counts = (args.avatars ?? (software ? '1,2' : '1,8,32,128')).split(',').map(Number);
+const [width, height] = (args.size ?? (software ? '96x54' : '640x360')).split('x').map(Number) as [number, number];
+const frameCount = Number(args.frames ?? (software ? 2 : 20));
+if (!counts.every((n) => Number.isInteger(n) && n >= 1 && n <= 1024) || !(width > 0 && height > 0) || !(frameCount >= 1))
+  throw new RangeError(`bench:render-gpu: bad --avatars/--size/--frames (${JSON.stringify(args)})`);
+
+let model: AvatarModel;
+if (args.avatar) model = readAvatarFile(args.avatar);
+else {
+  const s = Number(process.env.BENCH_TRAIN_S ?? 25);
+  process.stderr.write(`training a ${s} s DEFAULT_CONFIG synthetic avatar for the benchmark...\n`);
+  const train = syntheticFrames(DEFAULT_CONFIG, { width: 48, height: 48, frames: 30, seed: 1 });
+  const t = new Trainer(AvatarModel.create(DEFAULT_CONFIG, 1), train, { width: 48, height: 48, raysPerStep: 1024 });
+  t.train({ maxMs: s * 1000 });
+  model = t.model;
+}
+
+const E = model.config.expressionCount;
+/** A call's smooth expression and pose stream; avatar `a` runs it with its own phase. */
+function frameAt(i: number, a: number): { coefficients: Float32Array; pose: HeadPose } {
+  const p = 0.3 * i + 0.7 * a;
+  return {
+    coefficients: Float32Array.from({ length: E }, (_, e) => (e < 2 ? 0.5 + 0.4 * Math.sin(p + e) : 0.1 * Math.sin(p + e))),
+    pose: { rotation: [0.05 * Math.sin(p), 0.15 * Math.cos(p), 0], translation: [0, 0, 0], scale: 1 },
+  };
+}
+const rgb = (a: Uint8Array) => Float32Array.from({ length: (a.length / 4) * 3 }, (_, i) => a[Math.floor(i / 3) * 4 + (i % 3)]! / 255);
+const options: RendererOptions = { width, height, camera: framingCamera(model.config.camera, width, height), ...LIVE };
+
+// The CPU baseline: the same frames on the native kernels, in this process.
+const cpu = new StreamingRenderer(model, options);
+const cpuFirst = cpu.render(frameAt(0, 0).coefficients, frameAt(0, 0).pose).slice();
+let t0 = performance.now();
+for (let i = 1; i <= frameCount; i++) cpu.render(frameAt(i, 0).coefficients, frameAt(i, 0).pose);
+const cpuMs = (performance.now() - t0) / frameCount;
+
+const runs: { avatars: number; msPerTick: number; msPerFrame: number; fpsPerAvatar: number }[] = [];
+let matchPsnr = NaN;
+for (const n of counts) {
+  const renderers = Array.from({ length: n }, () => new GpuStreamingRenderer(ctx, model, options));
+  try {
+    // Warm-up (pipelines compile once per device; occupancy starts afresh after it).
+    await Promise.all(renderers.map((r) => r.warmUp(frameAt(0, 0).pose)));
+    const first = await renderers[0]!.render(frameAt(0, 0).coefficients, frameAt(0, 0).pose);
+    if (Number.isNaN(matchPsnr)) matchPsnr = psnr(rgb(first), rgb(cpuFirst));
+    t0 = performance.now();
+    for (let i = 1; i <= frameCount; i++) await Promise.all(renderers.map((r, a) => r.render(frameAt(i, a).coefficients, frameAt(i, a).pose)));
+    const msPerTick = (performance.now() - t0) / frameCount;
+    runs.push({ avatars: n, msPerTick, msPerFrame: msPerTick / n, fpsPerAvatar: 1000 / msPerTick });
+    process.stderr.write(`${n} avatar(s): ${msPerTick.toFixed(1)} ms per tick, ${(msPerTick / n).toFixed(2)} ms per frame\n`);
+  } finally {
+    for (const r of renderers) r.close();
+  }
+}
+ctx.close();
+
+const round = (v: number, d = 2) => Number(v.toFixed(d));
+console.log(JSON.stringify({
+  bench: 'render-gpu', adapter: ctx.adapter.description, vendor: ctx.adapter.vendor, software, size: `${width}x${height}`, frames: frameCount,
+  // Figures from a software adapter prove the path runs; they say nothing about a GPU's speed.
+  speedFiguresCount: !software,
+  cpuMsPerFrame: round(cpuMs), gpuVsCpuFirstFramePsnr: Number.isFinite(matchPsnr) ? round(matchPsnr) : 'identical',
+  runs: runs.map((r) => ({ avatars: r.avatars, msPerTick: round(r.msPerTick), msPerFrame: round(r.msPerFrame), fpsPerAvatar: round(r.fpsPerAvatar, 1) })),
+  baselineRatio: runs[0] ? round(cpuMs / runs[0].msPerFrame) : null,
+}));
