@@ -257,11 +257,17 @@ export interface Kernels {
 /** The ops a call's render uses; a GPU backend serves these first (issue 13). */
 export type InferenceOpName = 'blendVolumes' | 'bakeMotion' | 'renderRays' | 'densityAt';
 
+/** Every op of `Kernels` (all but its name). */
+export type OpName = Exclude<keyof Kernels, 'name'>;
+
 /**
- * A backend's inference ops, synchronous (the CPU backends) or asynchronous (WGSL: results
- * come back through a mapped buffer). Output buffers passed in are written before the
- * returned promise resolves. Every `Kernels` is one.
+ * A backend whose ops are synchronous (the CPU backends) or asynchronous (WGSL: results
+ * come back through a mapped buffer). Output buffers passed in (renderRays' colour, Adam's
+ * parameters...) are written before the returned promise resolves. Every `Kernels` is one.
  */
-export type InferenceKernels = { readonly name: string } & {
-  readonly [K in InferenceOpName]: (...args: Parameters<Kernels[K]>) => ReturnType<Kernels[K]> | Promise<ReturnType<Kernels[K]>>;
+export type SuiteKernels = { readonly name: string } & {
+  readonly [K in OpName]: (...args: Parameters<Kernels[K]>) => ReturnType<Kernels[K]> | Promise<ReturnType<Kernels[K]>>;
 };
+
+/** The inference ops of a backend, synchronous or not. */
+export type InferenceKernels = { readonly name: string } & Pick<SuiteKernels, InferenceOpName>;

@@ -3,7 +3,7 @@
 // float64 reference implementation (kernels/reference/) on random inputs, and
 // gradients against central finite differences of the float64 forward.
 import { describe } from 'node:test';
-import type { InferenceKernels, Kernels } from './KernelsTypes';
+import type { InferenceKernels, SuiteKernels } from './KernelsTypes';
 import { bakeSuite } from './suite/bake.suite';
 import { compositeSuite } from './suite/composite.suite';
 import { denseSuite } from './suite/dense.suite';
@@ -12,8 +12,8 @@ import { marchSuite } from './suite/march.suite';
 import { renderSuite } from './suite/render.suite';
 import { adamSuite, blendBackwardSuite, blendSuite, lossSuite } from './suite/misc.suite';
 
-/** Every op: a full backend (the trainer's ops as well as the render's). */
-export function runKernelSuite(backendName: string, kernels: Kernels): void {
+/** Every op: a full backend (the trainer's ops as well as the render's), synchronous or not. */
+export function runKernelSuite(backendName: string, kernels: SuiteKernels): void {
   describe(`kernels[${backendName}]`, () => {
     inferenceSections(kernels);
     describe('gridSample3d', () => gridSampleSuite(kernels));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Kernels } from '../KernelsTypes';
+import type { SuiteKernels } from '../KernelsTypes';
 import { compositeBackwardRef, compositeRef } from '../reference/composite';
 import { assertClose, dot, f64, numericGrad, rng, uniform } from '../testUtil';
 
@@ -21,14 +21,14 @@ function randomRays(seed: number, R: number, maxPerRay: number) {
   };
 }
 
-export function compositeSuite(k: Kernels): void {
-  test('composite on hand-worked rays (empty ray, two samples, early termination)', () => {
+export function compositeSuite(k: SuiteKernels): void {
+  test('composite on hand-worked rays (empty ray, two samples, early termination)', async () => {
     const sigma = Float32Array.from([Math.LN2, -3, 1e4, 1]);
     const rgb = Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1]);
     const delta = Float32Array.from([1, 1, 1, 1]);
     const offsets = Int32Array.from([0, 0, 2, 4]);
     const bg = Float32Array.from([0.25, 0.5, 1]);
-    const r = k.composite(sigma, rgb, delta, offsets, bg, 1e-4);
+    const r = await k.composite(sigma, rgb, delta, offsets, bg, 1e-4);
     // Ray 0: no samples -> background. Ray 1: alpha 0.5 red, then sigma<0 (alpha 0), T=0.5.
     // Ray 2: alpha ~1 blue, T ~ 0 < tEps, so the last sample is never used.
     assertClose(r.color, [0.25, 0.5, 1, 0.5 + 0.125, 0.25, 0.5, 0, 0, 1], TOL, 'color');
@@ -36,10 +36,10 @@ export function compositeSuite(k: Kernels): void {
     assert.deepEqual([...r.samplesUsed], [0, 2, 1]);
   });
 
-  test('composite matches the float64 reference on random rays', () => {
+  test('composite matches the float64 reference on random rays', async () => {
     const t = randomRays(20, 200, 40);
     for (const tEps of [0, 1e-4, 0.05]) {
-      const got = k.composite(t.sigma, t.rgb, t.delta, t.offsets, t.bg, tEps);
+      const got = await k.composite(t.sigma, t.rgb, t.delta, t.offsets, t.bg, tEps);
       const ref = compositeRef(t.sigma, t.rgb, t.delta, t.offsets, t.bg, tEps);
       assertClose(got.color, ref.color, TOL, `color tEps ${tEps}`);
       assertClose(got.transmittance, ref.transmittance, TOL, `T tEps ${tEps}`);
@@ -48,18 +48,18 @@ export function compositeSuite(k: Kernels): void {
     }
   });
 
-  test('compositeBackward matches the reference and finite differences', () => {
+  test('compositeBackward matches the reference and finite differences', async () => {
     const t = randomRays(21, 30, 12);
     for (const tEps of [0, 0.05]) {
-      const fwd = k.composite(t.sigma, t.rgb, t.delta, t.offsets, t.bg, tEps);
-      const got = k.compositeBackward(t.sigma, t.rgb, t.delta, t.offsets, t.bg, fwd, t.dColor);
+      const fwd = await k.composite(t.sigma, t.rgb, t.delta, t.offsets, t.bg, tEps);
+      const got = await k.compositeBackward(t.sigma, t.rgb, t.delta, t.offsets, t.bg, fwd, t.dColor);
       const ref = compositeBackwardRef(t.sigma, t.rgb, t.delta, t.offsets, t.bg, fwd.samplesUsed, t.dColor);
       assertClose(got.dSigma, ref.dSigma, TOL, `dSigma tEps ${tEps}`);
       assertClose(got.dRgb, ref.dRgb, TOL, `dRgb tEps ${tEps}`);
     }
     // FD without termination (it is a discontinuity): gradients of the exact float64 forward.
-    const fwd = k.composite(t.sigma, t.rgb, t.delta, t.offsets, t.bg, 0);
-    const got = k.compositeBackward(t.sigma, t.rgb, t.delta, t.offsets, t.bg, fwd, t.dColor);
+    const fwd = await k.composite(t.sigma, t.rgb, t.delta, t.offsets, t.bg, 0);
+    const got = await k.compositeBackward(t.sigma, t.rgb, t.delta, t.offsets, t.bg, fwd, t.dColor);
     const sigma = f64(t.sigma), rgb = f64(t.rgb);
     const loss = () => dot(compositeRef(sigma, rgb, t.delta, t.offsets, t.bg, 0).color, t.dColor);
     assertClose(got.dSigma, numericGrad(loss, sigma), { abs: 1e-5, rel: 1e-3 }, 'dSigma FD');
