@@ -38,7 +38,14 @@ test('a tracked clip streams coefficients that the server decodes as the page se
   await page.evaluate(() => window.voxfaceDemo.join());
   await page.evaluate(() => window.voxfaceDemo.setSendCoefficients(true));
   await page.waitForFunction(() => (window.voxfaceDemo.coefficients?.sender.stats().packetsSent ?? 0) > 0, undefined, { timeout: 30_000 });
+  const counts = () => page.evaluate(() => ({
+    tracked: window.voxfaceDemo.coefficients!.readout().tracker.framesTracked,
+    sent: window.voxfaceDemo.coefficients!.sender.stats().packetsSent,
+    at: performance.now(),
+  }));
+  const c0 = await counts();
   await page.waitForTimeout(STREAM_SECONDS * 1000);
+  const c1 = await counts();
 
   const sent = await page.evaluate(() => window.voxfaceDemo.coefficients!.sender.history.slice());
   const readout = await page.evaluate(() => window.voxfaceDemo.coefficients!.readout());
@@ -49,7 +56,14 @@ test('a tracked clip streams coefficients that the server decodes as the page se
   assert.ok(tracked.length / sent.length > 0.9, `a face was found in ${tracked.length} of ${sent.length} packets`);
   const spanSeconds = (sent.at(-1)!.captureTimeMs - sent[0]!.captureTimeMs) / 1000;
   const rateHz = (sent.length - 1) / spanSeconds;
-  assert.ok(rateHz >= 20, `the page sent ${rateHz.toFixed(1)} packets/s (tracker ${readout.tracker.fps} fps, ${readout.tracker.delegate})`);
+  // Every frame the tracker finishes is sent (the sender never throttles below the
+  // tracker), counted over the same window; and the tracker keeps a call's rate. MediaPipe
+  // runs on the CPU here, so that rate is the machine's: 19.0-20.6 packets/s on two CPUs of
+  // this kind with nothing else running (a fixed 20 failed on one), 7.6 under a load of 15.
+  const windowS = (c1.at - c0.at) / 1000, trackedRate = (c1.tracked - c0.tracked) / windowS, sentRate = (c1.sent - c0.sent) / windowS;
+  assert.ok(c1.sent - c0.sent >= 0.9 * (c1.tracked - c0.tracked),
+    `the page sent ${c1.sent - c0.sent} packets for ${c1.tracked - c0.tracked} tracked frames in ${windowS.toFixed(1)} s`);
+  assert.ok(sentRate >= 12, `the page sent ${sentRate.toFixed(1)} packets/s (tracker ${trackedRate.toFixed(1)} frames/s, ${readout.tracker.delegate})`);
 
   const arrived = sent.filter((p) => received.has(p.sequence));
   assert.ok(arrived.length / sent.length >= 0.9, `the server accepted ${arrived.length} of ${sent.length} packets`);
