@@ -29,7 +29,10 @@ inline std::string num(double d) {
 
 // A checked value's name in messages: an argument's ("origins") or an object field's
 // path ("scene.motionBox.min"). Built into a string only when a message needs it: the
-// scene ops read ~30 fields per call, and 30 heap strings would cost ~1 µs.
+// scene ops read ~30 fields a call, most of whose paths are too long for std::string's
+// small buffer (a heap string each). With this and 2 N-API calls a typed array, reading
+// the scene by name costs ~1 µs a call more than the old 25 positional arguments; with
+// eager names and 4 calls it cost ~3.3 µs more (kernels/bench/sceneCall.bench.ts).
 struct Name {
   const char* object;  // the field's object path ("scene", "scene.motionBox"); null for an argument
   const char* field;
