@@ -74,35 +74,92 @@ describe('native binding input checks', () => {
     assert.equal(nat.gridSample3d(grid, 2, 3, 4, 2, f32(0), 0, 4).out.length, 0);
     assert.equal(nat.dense(f32(0), f32(6), f32(2), 0, 3, 2, 'none').y.length, 0);
   });
-  test('renderRays checks its output buffer, sizes and boxes', () => {
-    // The 25 scene arguments renderRays and densityAt share: G=1, B=2, A=2, C=1, F=0
-    // (encA = 3, encV = 3), Hd = Hc = 1.
-    const scene = (): unknown[] => [new Uint8Array(1), 1, f32(24), 2, f32(8), 2, 1, 0,
-      f32(3), f32(1), f32(1), 0, f32(6), f32(1), f32(3), f32(3), 1, 1,
-      Float32Array.from([-1, -1, -1, 1, 1, 1, -1, -1, -1, 1, 1, 1]), 0.1, 8, 1, 0, 0, f32(3)];
-    const cpuArgs = (over: Record<number, unknown>) => {
-      // R=1.
-      const args: unknown[] = [f32(3), Float32Array.from([0, 0, 1]), 1, ...scene(), f32(3)];
-      for (const [i, v] of Object.entries(over)) args[Number(i)] = v;
-      return () => (nat.renderRays as (...a: unknown[]) => unknown)(...args);
+  describe('the scene of renderRays and densityAt is one object read by field name', () => {
+    // A valid RenderRaysScene: G=1, B=2, A=2, C=1, F=0 (encA = 3, encV = 3), Hd = Hc = 1.
+    const box = () => ({ min: Float32Array.from([-1, -1, -1]), max: Float32Array.from([1, 1, 1]) });
+    const scene = (): Record<string, unknown> => ({
+      occupancy: new Uint8Array(1), gridRes: 1, offsets: f32(24), offsetRes: 2, appearance: f32(8), appearanceRes: 2, channels: 1, frequencies: 0,
+      densW0: f32(3), densB0: f32(1), densW1: f32(1), densB1: 0, colorW0: f32(6), colorB0: f32(1), colorW1: f32(3), colorB1: f32(3),
+      densityHidden: 1, colorHidden: 1, motionBox: box(), appearanceBox: box(),
+      step: 0.1, maxSamples: 8, stepDensity: 1, tEps: 0, weightEps: 0, background: f32(3),
+    });
+    /** renderRays on one ray with the scene's fields replaced (undefined deletes one), or with `edit` applied to it. */
+    const render = (over: Record<string, unknown>, edit?: (s: Record<string, unknown>) => void) => {
+      const s = scene();
+      for (const [k, v] of Object.entries(over)) if (v === undefined) delete s[k]; else s[k] = v;
+      edit?.(s);
+      return () => nat.renderRays(f32(3), Float32Array.from([0, 0, 1]), 1, s as never, f32(3));
     };
-    assert.doesNotThrow(cpuArgs({}));
-    throwsExactly(cpuArgs({ 28: f32(4) }), RangeError, 'renderRays: color has length 4, expected 3 (R*3)');
-    throwsExactly(cpuArgs({ 15: f32(5) }), RangeError, 'renderRays: colorW0 has length 5, expected 6 (Hc*(encA+encV))');
-    throwsExactly(cpuArgs({ 3: new Int8Array(1) }), TypeError, 'renderRays: occupancy must be a Uint8Array');
-    throwsExactly(cpuArgs({ 21: f32(12) }), RangeError, 'renderRays: boxes: max must exceed min on every axis');
-    throwsExactly(cpuArgs({ 22: 0 }), RangeError, 'renderRays: step must be positive, got 0');
-    // densityAt reads the same scene arguments after (points, P) instead of (origins, dirs, R).
-    const density = (over: Record<number, unknown>) => {
-      // P=2.
-      const args: unknown[] = [f32(6), 2, ...scene(), f32(2)];
-      for (const [i, v] of Object.entries(over)) args[Number(i)] = v;
-      return () => (nat.densityAt as (...a: unknown[]) => unknown)(...args);
-    };
-    assert.doesNotThrow(density({}));
-    throwsExactly(density({ 27: f32(3) }), RangeError, 'densityAt: sigma has length 3, expected 2 (P)');
-    throwsExactly(density({ 0: f32(5) }), RangeError, 'densityAt: points has length 5, expected 6 (P*3)');
-    throwsExactly(density({ 10: f32(2) }), RangeError, 'densityAt: densW0 has length 2, expected 3 (Hd*encA)');
+    const density = (over: Record<string, unknown>, points = f32(6), sigma = f32(2)) =>
+      () => nat.densityAt(points, 2, { ...scene(), ...over } as never, sigma);
+
+    test('a valid scene renders, with or without transmittance, and fields it does not read are ignored', () => {
+      const color = f32(3).fill(NaN), transmittance = f32(1).fill(NaN);
+      const st = nat.renderRays(f32(3), Float32Array.from([0, 0, 1]), 1, { ...scene(), note: 'extra' } as never, color, transmittance);
+      assert.deepEqual(st, { samples: 0, density: 0, shaded: 0 }, 'the one cell is empty');
+      assert.deepEqual([...color, ...transmittance], [0, 0, 0, 1], 'the background, all of the ray left to it');
+      assert.doesNotThrow(render({}));
+      assert.doesNotThrow(density({}));
+    });
+
+    test('a missing field is a TypeError naming scene.<field>', () => {
+      throwsExactly(render({ colorW0: undefined }), TypeError, 'renderRays: scene.colorW0 is missing');
+      throwsExactly(render({ gridRes: undefined }), TypeError, 'renderRays: scene.gridRes is missing');
+      throwsExactly(render({ motionBox: undefined }), TypeError, 'renderRays: scene.motionBox is missing');
+      throwsExactly(render({}, (s) => delete (s['appearanceBox'] as Record<string, unknown>)['max']), TypeError, 'renderRays: scene.appearanceBox.max is missing');
+      throwsExactly(density({ background: undefined }), TypeError, 'densityAt: scene.background is missing');
+    });
+
+    test('a field of the wrong type is a TypeError naming it', () => {
+      throwsExactly(render({ occupancy: new Int8Array(1) }), TypeError, 'renderRays: scene.occupancy must be a Uint8Array');
+      throwsExactly(render({ offsets: [0, 1] }), TypeError, 'renderRays: scene.offsets must be a Float32Array');
+      throwsExactly(render({ gridRes: '1' }), TypeError, 'renderRays: scene.gridRes must be a number');
+      throwsExactly(render({ densB1: null }), TypeError, 'renderRays: scene.densB1 must be a number');
+      throwsExactly(render({ motionBox: f32(6) }), TypeError, 'renderRays: scene.motionBox must be an object');
+      throwsExactly(render({ appearanceBox: { min: new Float64Array(3), max: f32(3) } }), TypeError, 'renderRays: scene.appearanceBox.min must be a Float32Array');
+      throwsExactly(() => nat.renderRays(f32(3), f32(3), 1, null as never, f32(3)), TypeError, 'renderRays: scene must be an object');
+      throwsExactly(() => nat.densityAt(f32(3), 1, [] as never, f32(1)), TypeError, 'densityAt: scene must be an object');
+    });
+
+    test('a field of the wrong length is a RangeError naming it and the expected size', () => {
+      throwsExactly(render({ offsets: f32(23) }), RangeError, 'renderRays: scene.offsets has length 23, expected 24 (offsetRes^3*3)');
+      throwsExactly(render({ occupancy: new Uint8Array(8) }), RangeError, 'renderRays: scene.occupancy has length 8, expected 1 (gridRes^3)');
+      throwsExactly(render({ appearance: f32(16) }), RangeError, 'renderRays: scene.appearance has length 16, expected 8 (appearanceRes^3*channels)');
+      throwsExactly(render({ colorW0: f32(5) }), RangeError, 'renderRays: scene.colorW0 has length 5, expected 6 (colorHidden*(encA+encV))');
+      throwsExactly(render({ colorW1: f32(1) }), RangeError, 'renderRays: scene.colorW1 has length 1, expected 3 (3*colorHidden)');
+      throwsExactly(render({ background: f32(4) }), RangeError, 'renderRays: scene.background has length 4, expected 3 (3)');
+      // Sizes are read first: a larger frequency count makes the same weights too short.
+      throwsExactly(render({ frequencies: 1 }), RangeError, 'renderRays: scene.densW0 has length 3, expected 9 (densityHidden*encA)');
+      throwsExactly(render({ motionBox: { min: f32(2), max: f32(3) } }), RangeError, 'renderRays: scene.motionBox.min has length 2, expected 3 (3)');
+      throwsExactly(density({ densW0: f32(2) }), RangeError, 'densityAt: scene.densW0 has length 2, expected 3 (densityHidden*encA)');
+    });
+
+    test('a box whose max does not exceed its min is a RangeError naming the box', () => {
+      throwsExactly(render({ motionBox: { min: f32(3), max: Float32Array.from([1, 0, 1]) } }), RangeError, 'renderRays: scene.motionBox: max must exceed min on every axis');
+      throwsExactly(render({ appearanceBox: { min: f32(3), max: Float32Array.from([1, 1, NaN]) } }), RangeError, 'renderRays: scene.appearanceBox: max must exceed min on every axis');
+      throwsExactly(density({ appearanceBox: { min: box().max, max: box().min } }), RangeError, 'densityAt: scene.appearanceBox: max must exceed min on every axis');
+    });
+
+    test('sizes and parameters out of range are RangeErrors naming the field', () => {
+      throwsExactly(render({ gridRes: 0 }), RangeError, 'renderRays: scene.gridRes must be a positive integer, got 0');
+      throwsExactly(render({ offsetRes: 1.5 }), RangeError, 'renderRays: scene.offsetRes must be an integer, got 1.5');
+      throwsExactly(render({ channels: 65 }), RangeError, 'renderRays: scene.channels must be at most 64, got 65');
+      throwsExactly(render({ frequencies: 17 }), RangeError, 'renderRays: scene.frequencies must be at most 16, got 17');
+      throwsExactly(render({ maxSamples: 2 ** 20 + 1 }), RangeError, 'renderRays: scene.maxSamples must be at most 1048576, got 1048577');
+      throwsExactly(render({ step: 0 }), RangeError, 'renderRays: scene.step must be positive, got 0');
+      throwsExactly(render({ stepDensity: -1 }), RangeError, 'renderRays: scene.stepDensity must be non-negative, got -1');
+      throwsExactly(render({ densB1: NaN }), RangeError, 'renderRays: scene.densB1 must be finite, got NaN');
+      throwsExactly(render({ tEps: Infinity }), RangeError, 'renderRays: scene.tEps must be finite, got Infinity');
+    });
+
+    test('the positional arguments around the scene keep their checks', () => {
+      throwsExactly(() => nat.renderRays(f32(3), f32(3), 1, scene() as never, f32(4)), RangeError, 'renderRays: color has length 4, expected 3 (R*3)');
+      throwsExactly(() => nat.renderRays(f32(3), f32(3), 1, scene() as never, f32(3), f32(2)), RangeError, 'renderRays: transmittance has length 2, expected 1 (R)');
+      throwsExactly(() => (nat.renderRays as (...a: unknown[]) => unknown)(f32(3), f32(3), 1, scene()), TypeError, 'renderRays: expected 5-6 arguments, got 4');
+      throwsExactly(density({}, f32(6), f32(3)), RangeError, 'densityAt: sigma has length 3, expected 2 (P)');
+      throwsExactly(density({}, f32(5)), RangeError, 'densityAt: points has length 5, expected 6 (P*3)');
+      throwsExactly(() => (nat.densityAt as (...a: unknown[]) => unknown)(f32(6), 2, scene(), f32(2), f32(2)), TypeError, 'densityAt: expected 4 arguments, got 5');
+    });
   });
 
   test('bakeMotion checks its weights and output buffer', () => {

@@ -1,18 +1,7 @@
 // The native CPU backend: typed wrapper over the N-API addon. Shapes are passed
 // through; the addon checks them (TypeError/RangeError) before touching memory.
-import type { Kernels, RenderRaysScene } from './KernelsTypes';
-import { loadNative, type NativeScene } from './native';
-
-/** The 25 scene arguments renderRays and densityAt share (binding_render.cpp, read_scene). */
-function sceneArgs(s: RenderRaysScene): NativeScene {
-  const boxes = new Float32Array(12);
-  boxes.set(s.motionBox.min, 0); boxes.set(s.motionBox.max, 3); boxes.set(s.appearanceBox.min, 6); boxes.set(s.appearanceBox.max, 9);
-  return [
-    s.occupancy, s.gridRes, s.offsets, s.offsetRes, s.appearance, s.appearanceRes, s.channels, s.frequencies,
-    s.densW0, s.densB0, s.densW1, s.densB1, s.colorW0, s.colorB0, s.colorW1, s.colorB1, s.densityHidden, s.colorHidden,
-    boxes, s.step, s.maxSamples, s.stepDensity, s.tEps, s.weightEps, s.background,
-  ];
-}
+import type { Kernels } from './KernelsTypes';
+import { loadNative } from './native';
 
 export const cpuKernels: Kernels = {
   name: 'cpu',
@@ -45,13 +34,12 @@ export const cpuKernels: Kernels = {
   marchRays(origins, dirs, box, occupancy, gridRes, step, maxSamples) {
     return loadNative().marchRays(origins, dirs, origins.length / 3, box.min, box.max, occupancy, gridRes, step, maxSamples);
   },
-  renderRays(origins, dirs, s, color, transmittance) {
-    // Without transmittance the call keeps its 29 arguments (an addon built before that output still serves it).
-    if (!transmittance) return loadNative().renderRays(origins, dirs, origins.length / 3, ...sceneArgs(s), color);
-    return loadNative().renderRays(origins, dirs, origins.length / 3, ...sceneArgs(s), color, transmittance);
+  // The scene goes to the addon as it is: read_scene (src/binding_render.cpp) reads its fields by name.
+  renderRays(origins, dirs, scene, color, transmittance) {
+    return loadNative().renderRays(origins, dirs, origins.length / 3, scene, color, transmittance);
   },
-  densityAt(points, s, sigma) {
-    loadNative().densityAt(points, points.length / 3, ...sceneArgs(s), sigma);
+  densityAt(points, scene, sigma) {
+    loadNative().densityAt(points, points.length / 3, scene, sigma);
   },
   bakeMotion(motion, shape, bakeRes, d, offsets) {
     if (shape.d !== shape.h || shape.d !== shape.w) throw new RangeError(`bakeMotion: the motion volume must be a cube, got ${shape.d}x${shape.h}x${shape.w}`);

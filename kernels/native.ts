@@ -1,15 +1,10 @@
 // Loads the native addon built by scripts/build-kernels.sh and types its raw surface
-// (positional arguments, explicit sizes; see kernels/src/binding.cpp).
+// (positional arguments, explicit sizes; see kernels/src/binding.cpp), except the scene of
+// renderRays and densityAt: the backends' shared RenderRaysScene, read by field name
+// (kernels/src/binding_render.cpp, read_scene).
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-
-/** The scene arguments of renderRays and densityAt, in binding order (read_scene). */
-export type NativeScene = readonly [
-  occupancy: Uint8Array, g: number, offsets: Float32Array, b: number, appearance: Float32Array, a: number, c: number, f: number,
-  densW0: Float32Array, densB0: Float32Array, densW1: Float32Array, densB1: number,
-  colorW0: Float32Array, colorB0: Float32Array, colorW1: Float32Array, colorB1: Float32Array, hd: number, hc: number,
-  boxes: Float32Array, step: number, maxSamples: number, stepDensity: number, tEps: number, weightEps: number, background: Float32Array,
-];
+import type { RenderRaysScene } from './KernelsTypes';
 
 export interface NativeKernels {
   gridSample3d(grid: Float32Array, d: number, h: number, w: number, c: number, points: Float32Array, n: number, stride: number): { out: Float32Array };
@@ -34,9 +29,9 @@ export interface NativeKernels {
     origins: Float32Array, dirs: Float32Array, r: number, boxMin: Float32Array, boxMax: Float32Array, occupancy: Uint8Array, g: number, step: number, maxSamples: number,
   ): { positions: Float32Array; deltas: Float32Array; rayOffsets: Int32Array };
   renderRays(
-    origins: Float32Array, dirs: Float32Array, r: number, ...sceneThenColor: [...NativeScene, color: Float32Array, transmittance?: Float32Array]
+    origins: Float32Array, dirs: Float32Array, r: number, scene: RenderRaysScene, color: Float32Array, transmittance?: Float32Array,
   ): { samples: number; density: number; shaded: number };
-  densityAt(points: Float32Array, p: number, ...sceneThenSigma: [...NativeScene, sigma: Float32Array]): void;
+  densityAt(points: Float32Array, p: number, scene: RenderRaysScene, sigma: Float32Array): void;
   bakeMotion(
     motion: Float32Array, mRes: number, c: number, bakeRes: number, f: number,
     w0: Float32Array, b0: Float32Array, w1: Float32Array, b1: Float32Array, h: number, offsets: Float32Array,

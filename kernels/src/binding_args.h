@@ -27,6 +27,20 @@ inline std::string num(double d) {
   return s.str();
 }
 
+// A checked value's name in messages: an argument's ("origins") or an object field's
+// path ("scene.motionBox.min"). Built into a string only when a message needs it: the
+// scene ops read ~30 fields a call, most of whose paths are too long for std::string's
+// small buffer (a heap string each). With this and 2 N-API calls a typed array, reading
+// the scene by name costs ~1 µs a call more than the old 25 positional arguments; with
+// eager names and 4 calls it cost ~3.3 µs more (kernels/bench/sceneCall.bench.ts).
+struct Name {
+  const char* object;  // the field's object path ("scene", "scene.motionBox"); null for an argument
+  const char* field;
+  Name(const char* argument) : object(nullptr), field(argument) {}
+  Name(const char* object, const char* field) : object(object), field(field) {}
+  std::string str() const { return object ? std::string(object) + "." + field : std::string(field); }
+};
+
 struct Args {
   const CallbackInfo& info;
   const char* op;
@@ -37,58 +51,73 @@ struct Args {
   [[noreturn]] void range_error(const std::string& msg) const {
     throw Napi::RangeError::New(info.Env(), std::string(op) + ": " + msg);
   }
+  // `<name> must be <what>`, or `<name> is missing` for an absent (undefined) field.
+  [[noreturn]] void wrong_type(Value v, const Name& name, const std::string& what) const {
+    if (name.object && v.IsUndefined()) type_error(name.str() + " is missing");
+    type_error(name.str() + " must be " + what);
+  }
   void count(size_t min, size_t max) const {
     size_t n = info.Length();
     if (n < min || n > max)
       type_error("expected " + (min == max ? std::to_string(min) : std::to_string(min) + "-" + std::to_string(max)) +
                  " arguments, got " + std::to_string(n));
   }
-  template <typename T, napi_typedarray_type Kind>
-  T* typed(size_t i, const char* name, const char* kind, size_t expected, const char* formula) const {
-    Value v = info[i];
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != Kind)
-      type_error(std::string(name) + " must be a " + kind);
-    auto a = v.As<Napi::TypedArrayOf<T>>();
-    if (a.ElementLength() != expected)
-      range_error(std::string(name) + " has length " + std::to_string(a.ElementLength()) + ", expected " +
-                  std::to_string(expected) + " (" + formula + ")");
-    return a.Data();
+
+  // The readers below check one value: an argument (by index) or an object's field
+  // (through Fields). A typed array costs two N-API calls (is it one, then its type,
+  // length and data together).
+  template <typename T>
+  T* typed(Value v, const Name& name, napi_typedarray_type kind, const char* kindName, size_t* length) const {
+    bool isTyped = false;
+    napi_typedarray_type type;
+    void* data = nullptr;
+    if (napi_is_typedarray(v.Env(), v, &isTyped) != napi_ok || !isTyped ||
+        napi_get_typedarray_info(v.Env(), v, &type, length, &data, nullptr, nullptr) != napi_ok || type != kind)
+      wrong_type(v, name, std::string("a ") + kindName);
+    return static_cast<T*>(data);
   }
-  float* f32(size_t i, const char* name, size_t expected, const char* formula) const {
-    return typed<float, napi_float32_array>(i, name, "Float32Array", expected, formula);
+  template <typename T>
+  T* typed(Value v, const Name& name, napi_typedarray_type kind, const char* kindName, size_t expected, const char* formula) const {
+    size_t n = 0;
+    T* data = typed<T>(v, name, kind, kindName, &n);
+    if (n != expected)
+      range_error(name.str() + " has length " + std::to_string(n) + ", expected " + std::to_string(expected) + " (" +
+                  formula + ")");
+    return data;
   }
-  // A Float32Array of any length (elementwise ops); returns its length via n.
-  float* f32_any(size_t i, const char* name, size_t& n) const {
-    Value v = info[i];
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      type_error(std::string(name) + " must be a Float32Array");
-    auto a = v.As<Napi::Float32Array>();
-    n = a.ElementLength();
-    return a.Data();
+  float* f32(Value v, const Name& name, size_t expected, const char* formula) const {
+    return typed<float>(v, name, napi_float32_array, "Float32Array", expected, formula);
   }
-  int32_t* i32(size_t i, const char* name, size_t expected, const char* formula) const {
-    return typed<int32_t, napi_int32_array>(i, name, "Int32Array", expected, formula);
+  uint8_t* u8(Value v, const Name& name, size_t expected, const char* formula) const {
+    return typed<uint8_t>(v, name, napi_uint8_array, "Uint8Array", expected, formula);
   }
-  uint8_t* u8(size_t i, const char* name, size_t expected, const char* formula) const {
-    return typed<uint8_t, napi_uint8_array>(i, name, "Uint8Array", expected, formula);
-  }
-  double number(size_t i, const char* name) const {
-    Value v = info[i];
-    if (!v.IsNumber()) type_error(std::string(name) + " must be a number");
+  double number(Value v, const Name& name) const {
+    if (!v.IsNumber()) wrong_type(v, name, "a number");
     double d = v.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(d)) range_error(std::string(name) + " must be finite, got " + num(d));
+    if (!std::isfinite(d)) range_error(name.str() + " must be finite, got " + num(d));
     return d;
   }
   // Integer size >= min (0 or 1).
-  size_t size(size_t i, const char* name, int min) const {
-    double d = number(i, name);
-    if (d != std::floor(d)) range_error(std::string(name) + " must be an integer, got " + num(d));
+  size_t size(Value v, const Name& name, int min) const {
+    double d = number(v, name);
+    if (d != std::floor(d)) range_error(name.str() + " must be an integer, got " + num(d));
     if (d < min)
-      range_error(std::string(name) + " must be " + (min == 0 ? "a non-negative" : "a positive") +
-                  " integer, got " + num(d));
-    if (d > kMaxElems) range_error(std::string(name) + " is too large, got " + num(d));
+      range_error(name.str() + " must be " + (min == 0 ? "a non-negative" : "a positive") + " integer, got " + num(d));
+    if (d > kMaxElems) range_error(name.str() + " is too large, got " + num(d));
     return size_t(d);
   }
+
+  float* f32(size_t i, const char* name, size_t expected, const char* formula) const { return f32(info[i], name, expected, formula); }
+  // A Float32Array of any length (elementwise ops); returns its length via n.
+  float* f32_any(size_t i, const char* name, size_t& n) const {
+    return typed<float>(info[i], name, napi_float32_array, "Float32Array", &n);
+  }
+  int32_t* i32(size_t i, const char* name, size_t expected, const char* formula) const {
+    return typed<int32_t>(info[i], name, napi_int32_array, "Int32Array", expected, formula);
+  }
+  uint8_t* u8(size_t i, const char* name, size_t expected, const char* formula) const { return u8(info[i], name, expected, formula); }
+  double number(size_t i, const char* name) const { return number(info[i], name); }
+  size_t size(size_t i, const char* name, int min) const { return size(info[i], name, min); }
   // Product of sizes, rejecting anything beyond kMaxElems (no silent overflow).
   size_t product(std::initializer_list<size_t> dims) const {
     double p = 1.0;
@@ -100,6 +129,29 @@ struct Args {
     if (p > kMaxElems) range_error("tensor of " + num(p) + " elements is too large");
     return q;
   }
+};
+
+// The fields of an object argument (or of an object field), read by name with the same
+// checks and messages as positional arguments; every message names the field by its
+// path, e.g. `renderRays: scene.motionBox.min has length 2, expected 3 (3)`. A field
+// that is absent or undefined is a TypeError `<path> is missing`; fields not read are
+// ignored.
+struct Fields {
+  const Args& a;
+  Napi::Object obj;
+  std::string path;  // "scene", "scene.motionBox"
+
+  static Fields of(const Args& a, Value v, const Name& name) {
+    if (!v.IsObject() || v.IsTypedArray() || v.IsArray()) a.wrong_type(v, name, "an object");
+    return Fields{a, v.As<Napi::Object>(), name.str()};
+  }
+  Name name(const char* field) const { return Name(path.c_str(), field); }
+  Value get(const char* field) const { return obj.Get(field); }
+  Fields object(const char* field) const { return of(a, get(field), name(field)); }
+  float* f32(const char* field, size_t expected, const char* formula) const { return a.f32(get(field), name(field), expected, formula); }
+  uint8_t* u8(const char* field, size_t expected, const char* formula) const { return a.u8(get(field), name(field), expected, formula); }
+  double number(const char* field) const { return a.number(get(field), name(field)); }
+  size_t size(const char* field, int min) const { return a.size(get(field), name(field), min); }
 };
 
 inline int check_stride(const Args& a, size_t i) {

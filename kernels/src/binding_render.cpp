@@ -56,46 +56,53 @@ Value MarchRays(const CallbackInfo& info) {
   return r;
 }
 
-// The scene arguments shared by renderRays and densityAt, at positions i0 .. i0+24:
-// occupancy, G, offsets, B, appearance, A, C, F, densW0, densB0, densW1, densB1,
-// colorW0, colorB0, colorW1, colorB1, Hd, Hc, boxes, step, maxSamples, stepDensity,
-// tEps, weightEps, background. boxes [12] = motion box min, max, appearance (=
-// clipping) box min, max.
-static vox::RenderRaysParams read_scene(Args& a, size_t i0) {
-  auto at = [&](size_t k) { return i0 + k; };
-  size_t G = a.size(at(1), "G", 1), B = a.size(at(3), "B", 1), A = a.size(at(5), "A", 1);
-  size_t C = a.size(at(6), "C", 1), F = a.size(at(7), "F", 0), Hd = a.size(at(16), "Hd", 1), Hc = a.size(at(17), "Hc", 1);
-  if (C > 64) a.range_error("C must be at most 64, got " + std::to_string(C));
-  if (F > 16) a.range_error("F must be at most 16, got " + std::to_string(F));
-  size_t maxSamples = a.size(at(20), "maxSamples", 0);
-  if (maxSamples > 1u << 20) a.range_error("maxSamples must be at most 1048576, got " + std::to_string(maxSamples));
+// A box {min, max} (Float32Array(3) each) with max > min on every axis.
+static void read_box(const Fields& scene, const char* field, float* min, float* max) {
+  Fields box = scene.object(field);
+  const float* lo = box.f32("min", 3, "3");
+  const float* hi = box.f32("max", 3, "3");
+  for (int k = 0; k < 3; ++k) {
+    if (!(hi[k] > lo[k])) scene.a.range_error(box.path + ": max must exceed min on every axis");
+    min[k] = lo[k];
+    max[k] = hi[k];
+  }
+}
+
+// The scene renderRays and densityAt share: one object, a RenderRaysScene
+// (kernels/KernelsTypes.ts), its fields read by name. A new field is one line here and
+// one in vox::RenderRaysParams. The appearance box is also the clipping (march) box.
+static vox::RenderRaysParams read_scene(const Args& a, size_t i) {
+  const Fields s = Fields::of(a, a.info[i], "scene");
+  size_t G = s.size("gridRes", 1), B = s.size("offsetRes", 1), A = s.size("appearanceRes", 1);
+  size_t C = s.size("channels", 1), F = s.size("frequencies", 0);
+  size_t Hd = s.size("densityHidden", 1), Hc = s.size("colorHidden", 1);
+  if (C > 64) a.range_error("scene.channels must be at most 64, got " + std::to_string(C));
+  if (F > 16) a.range_error("scene.frequencies must be at most 16, got " + std::to_string(F));
+  size_t maxSamples = s.size("maxSamples", 0);
+  if (maxSamples > 1u << 20) a.range_error("scene.maxSamples must be at most 1048576, got " + std::to_string(maxSamples));
   const size_t per = 1 + 2 * F, encA = 3 * C * per, encV = 3 * per;
   vox::RenderRaysParams p{};
-  p.march.occupancy = a.u8(at(0), "occupancy", a.product({G, G, G}), "G^3");
-  p.offsets = a.f32(at(2), "offsets", a.product({B, B, B, 3}), "B^3*3");
-  p.appearance = a.f32(at(4), "appearance", a.product({A, A, A, C}), "A^3*C");
-  p.densW0 = a.f32(at(8), "densW0", a.product({Hd, encA}), "Hd*encA");
-  p.densB0 = a.f32(at(9), "densB0", Hd, "Hd");
-  p.densW1 = a.f32(at(10), "densW1", Hd, "Hd");
-  p.densB1 = float(a.number(at(11), "densB1"));
-  p.colorW0 = a.f32(at(12), "colorW0", a.product({Hc, encA + encV}), "Hc*(encA+encV)");
-  p.colorB0 = a.f32(at(13), "colorB0", Hc, "Hc");
-  p.colorW1 = a.f32(at(14), "colorW1", a.product({3, Hc}), "3*Hc");
-  p.colorB1 = a.f32(at(15), "colorB1", 3, "3");
-  const float* boxes = a.f32(at(18), "boxes", 12, "motion min, max, appearance min, max");
-  for (int b = 0; b < 2; ++b)
-    for (int k = 0; k < 3; ++k)
-      if (!(boxes[6 * b + 3 + k] > boxes[6 * b + k])) a.range_error("boxes: max must exceed min on every axis");
-  double step = a.number(at(19), "step");
-  if (!(step > 0)) a.range_error("step must be positive, got " + num(step));
-  double stepDensity = a.number(at(21), "stepDensity"), tEps = a.number(at(22), "tEps"), weightEps = a.number(at(23), "weightEps");
-  if (!(stepDensity >= 0)) a.range_error("stepDensity must be non-negative, got " + num(stepDensity));
-  const float* bg = a.f32(at(24), "background", 3, "3");
+  p.march.occupancy = s.u8("occupancy", a.product({G, G, G}), "gridRes^3");
+  p.offsets = s.f32("offsets", a.product({B, B, B, 3}), "offsetRes^3*3");
+  p.appearance = s.f32("appearance", a.product({A, A, A, C}), "appearanceRes^3*channels");
+  p.densW0 = s.f32("densW0", a.product({Hd, encA}), "densityHidden*encA");
+  p.densB0 = s.f32("densB0", Hd, "densityHidden");
+  p.densW1 = s.f32("densW1", Hd, "densityHidden");
+  p.densB1 = float(s.number("densB1"));
+  p.colorW0 = s.f32("colorW0", a.product({Hc, encA + encV}), "colorHidden*(encA+encV)");
+  p.colorB0 = s.f32("colorB0", Hc, "colorHidden");
+  p.colorW1 = s.f32("colorW1", a.product({3, Hc}), "3*colorHidden");
+  p.colorB1 = s.f32("colorB1", 3, "3");
+  read_box(s, "motionBox", p.motionMin, p.motionMax);
+  read_box(s, "appearanceBox", p.appMin, p.appMax);
+  double step = s.number("step");
+  if (!(step > 0)) a.range_error("scene.step must be positive, got " + num(step));
+  double stepDensity = s.number("stepDensity"), tEps = s.number("tEps"), weightEps = s.number("weightEps");
+  if (!(stepDensity >= 0)) a.range_error("scene.stepDensity must be non-negative, got " + num(stepDensity));
+  const float* bg = s.f32("background", 3, "3");
   for (int k = 0; k < 3; ++k) {
-    p.motionMin[k] = boxes[k];
-    p.motionMax[k] = boxes[3 + k];
-    p.appMin[k] = p.march.boxMin[k] = boxes[6 + k];
-    p.appMax[k] = p.march.boxMax[k] = boxes[9 + k];
+    p.march.boxMin[k] = p.appMin[k];
+    p.march.boxMax[k] = p.appMax[k];
     p.bg[k] = bg[k];
   }
   p.march.G = int(G);
@@ -113,19 +120,19 @@ static vox::RenderRaysParams read_scene(Args& a, size_t i0) {
   return p;
 }
 
-// renderRays(origins, dirs, R, <scene: 25 arguments, see read_scene>, color, transmittance?)
-//   -> { samples, density, shaded }; color [R,3] and transmittance [R] (when given: what
-//   each ray leaves to the background, so callers can composite onto any layer) are the
-//   caller's output buffers.
+// renderRays(origins, dirs, R, scene, color, transmittance?) -> { samples, density, shaded };
+//   scene is a RenderRaysScene (read_scene); color [R,3] and transmittance [R] (when
+//   given: what each ray leaves to the background, so callers can composite onto any
+//   layer) are the caller's output buffers.
 Value RenderRays(const CallbackInfo& info) {
   Args a{info, "renderRays"};
-  a.count(29, 30);
+  a.count(5, 6);
   size_t R = a.size(2, "R", 0);
   const float* origins = a.f32(0, "origins", a.product({R, 3}), "R*3");
   const float* dirs = a.f32(1, "dirs", a.product({R, 3}), "R*3");
   const vox::RenderRaysParams p = read_scene(a, 3);
-  float* color = a.f32(28, "color", a.product({R, 3}), "R*3");
-  float* transmittance = info.Length() > 29 && !info[29].IsUndefined() ? a.f32(29, "transmittance", R, "R") : nullptr;
+  float* color = a.f32(4, "color", a.product({R, 3}), "R*3");
+  float* transmittance = info.Length() > 5 && !info[5].IsUndefined() ? a.f32(5, "transmittance", R, "R") : nullptr;
   vox::RenderRaysStats st = vox::render_rays(origins, dirs, R, p, color, transmittance);
   auto r = Napi::Object::New(info.Env());
   r.Set("samples", double(st.samples));
@@ -134,15 +141,15 @@ Value RenderRays(const CallbackInfo& info) {
   return r;
 }
 
-// densityAt(points, P, <scene: 25 arguments, see read_scene>, sigma); sigma [P] is the
-// caller's output buffer.
+// densityAt(points, P, scene, sigma); scene as renderRays'; sigma [P] is the caller's
+// output buffer.
 Value DensityAt(const CallbackInfo& info) {
   Args a{info, "densityAt"};
-  a.count(28, 28);
+  a.count(4, 4);
   size_t P = a.size(1, "P", 0);
   const float* points = a.f32(0, "points", a.product({P, 3}), "P*3");
   const vox::RenderRaysParams p = read_scene(a, 2);
-  float* sigma = a.f32(27, "sigma", P, "P");
+  float* sigma = a.f32(3, "sigma", P, "P");
   vox::density_at(points, P, p, sigma);
   return info.Env().Undefined();
 }
