@@ -27,6 +27,8 @@ import { AvatarService, type RendererFactory } from './avatar/AvatarService';
 import { AvatarStore } from './avatar/AvatarStore';
 import { ProcessFrameRenderer } from './avatar/ProcessFrameRenderer';
 import { onboardingRouter } from './onboarding/onboardingRouter';
+import { BackgroundImages } from './backgrounds/BackgroundImages';
+import { backgroundsRouter } from './backgrounds/backgroundsRouter';
 import { OnboardingService } from './onboarding/OnboardingService';
 import { TrainingQueue } from './onboarding/TrainingQueue';
 import { OnboardingProgress } from './onboarding/OnboardingProgress';
@@ -45,6 +47,8 @@ export class VoxfaceServer {
   /** Every avatar-enabled peer's decoded coefficient stream (the renderer's input). */
   readonly coefficients: CoefficientIngest;
   readonly avatarStore: AvatarStore;
+  /** Background images users uploaded for their avatars' video. */
+  readonly backgrounds: BackgroundImages;
   readonly avatars: AvatarService;
   /** Train-on-join: uploads to datasets, and the training job queue behind them. */
   readonly trainingQueue: TrainingQueue;
@@ -72,6 +76,7 @@ export class VoxfaceServer {
     this.rooms = new RoomManager(pool, config.caps);
     this.coefficients = new CoefficientIngest(this.rooms, { packetsPerSecond: config.coefficientPacketsPerSecond, packetBurst: config.coefficientPacketBurst });
     this.avatarStore = new AvatarStore(config.avatarDir);
+    this.backgrounds = new BackgroundImages(join(config.avatarDir, '.backgrounds'));
     const rendererFactory: RendererFactory = deps.rendererFactory
       ?? ((id, size, signal) => ProcessFrameRenderer.open(this.avatarStore.existing(id), size, {
         renderScale: config.avatarRenderScale, backend: config.renderBackend, allowSoftwareGpu: config.renderAllowSoftwareGpu, signal,
@@ -86,6 +91,11 @@ export class VoxfaceServer {
         if (!this.avatarStore.canDrive(userId, avatarId)) {
           throw new SignalingError('forbidden', `avatar '${avatarId}' belongs to another user`);
         }
+      },
+      backgroundImage: (userId, id) => {
+        const path = this.backgrounds.pathOf(userId, id);
+        if (!path) throw new SignalingError('not-found', `background image '${id}' is not one of yours (upload it with PUT /api/backgrounds)`);
+        return path;
       },
     });
     this.metrics = new Metrics(pool, this.rooms, this.coefficients, this.avatars);
@@ -207,6 +217,7 @@ export class VoxfaceServer {
       res.json(this.avatarStore.listPublic());
     });
     app.use('/api/onboarding', onboardingRouter(this.onboarding, this.tokens));
+    app.use('/api/backgrounds', backgroundsRouter(this.backgrounds, this.tokens));
     app.get(`/models/${FACE_LANDMARKER_MODEL.name}`, async (_req, res) => {
       const model = await this.faceModel;
       if (model.ok) res.sendFile(model.path, { maxAge: '1d' });

@@ -23,6 +23,7 @@ import type { CoefficientIngest } from '../streams/CoefficientIngest';
 import { SignalingError } from '../signaling/SignalingError';
 import { AvatarSession } from './AvatarSession';
 import { type BackgroundChoice, DEFAULT_BACKGROUND } from '../../shared/signaling/background';
+import type { RenderBackground } from '../engine/AvatarPlates';
 import type { AvatarLimits, AvatarServiceEvents, AvatarServiceOptions, AvatarUsage, RendererFactory } from './AvatarServiceTypes';
 import type { FrameRenderer } from './FrameRendererTypes';
 import { VideoInjector } from './VideoInjector';
@@ -41,7 +42,7 @@ interface Wanted {
   peer: Peer;
   avatarId: string;
   /** What the avatar's video shows behind the person. */
-  background: BackgroundChoice;
+  background: RenderBackground;
   renderer: FrameRenderer;
   session?: AvatarSession;
   /** A start under way (the stream may open while enable() is still starting one). */
@@ -56,21 +57,21 @@ interface Wanted {
 
 interface Loading {
   avatarId: string;
-  background: BackgroundChoice;
+  background: RenderBackground;
   peerId: string;
   abort: AbortController;
   done: Promise<void>;
 }
 
 /** Whether `x` shows `avatarId` on `background` already. */
-function sameLook(x: { avatarId: string; background: BackgroundChoice }, avatarId: string, background: BackgroundChoice): boolean {
+function sameLook(x: { avatarId: string; background: RenderBackground }, avatarId: string, background: RenderBackground): boolean {
   return x.avatarId === avatarId && JSON.stringify(x.background) === JSON.stringify(background);
 }
 
 export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   readonly #ingest: CoefficientIngest;
   readonly #createRenderer: RendererFactory;
-  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker' | 'authorize' | 'limits'>> & AvatarServiceOptions;
+  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker' | 'authorize' | 'backgroundImage' | 'limits'>> & AvatarServiceOptions;
   readonly #limits: AvatarLimits;
   /** Keyed by `${roomId}/${peerId}`. */
   readonly #wanted = new Map<string, Wanted>();
@@ -124,9 +125,10 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
    * is open. Resolves once it renders (or waits for its stream), or once a later
    * request replaced this one.
    */
-  async enable(room: Room, peer: Peer, avatarId: string, background: BackgroundChoice = DEFAULT_BACKGROUND): Promise<void> {
+  async enable(room: Room, peer: Peer, avatarId: string, choice: BackgroundChoice = DEFAULT_BACKGROUND): Promise<void> {
     if (this.#closed) throw new SignalingError('internal', 'avatar service closed');
     this.#options.authorize?.(peer.user, avatarId);
+    const background = this.#resolveBackground(peer.user, choice);
     const key = `${room.id}/${peer.id}`;
     const loading = this.#loading.get(key);
     // The same request again (a retry, a loop): one load, one renderer.
@@ -229,7 +231,14 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     if (ofPeer >= maxSessionsPerPeer) throw new SignalingError('avatar-peer-limit', `peer '${peer.id}' has ${ofPeer} avatar sessions, the limit per peer`);
   }
 
-  async #load(room: Room, peer: Peer, key: string, avatarId: string, background: BackgroundChoice, signal: AbortSignal): Promise<void> {
+  /** An uploaded image to its owner's stored file (a SignalingError for anyone else's id). */
+  #resolveBackground(userId: string, choice: BackgroundChoice): RenderBackground {
+    if (choice.kind !== 'image') return choice;
+    if (!this.#options.backgroundImage) throw new SignalingError('not-found', 'this server stores no background images');
+    return { kind: 'image', id: choice.id, path: this.#options.backgroundImage(userId, choice.id) };
+  }
+
+  async #load(room: Room, peer: Peer, key: string, avatarId: string, background: RenderBackground, signal: AbortSignal): Promise<void> {
     let renderer: FrameRenderer;
     try {
       renderer = await this.#openRenderer(avatarId, background, signal);
@@ -261,7 +270,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   }
 
   /** A renderer from the factory, counted against maxRenderProcesses until it is closed. */
-  async #openRenderer(avatarId: string, background: BackgroundChoice, signal?: AbortSignal): Promise<FrameRenderer> {
+  async #openRenderer(avatarId: string, background: RenderBackground, signal?: AbortSignal): Promise<FrameRenderer> {
     if (this.#renderers >= this.#limits.maxRenderProcesses) {
       throw new SignalingError('render-process-limit', `the server runs ${this.#renderers} render processes, its limit`);
     }

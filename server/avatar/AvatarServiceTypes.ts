@@ -1,5 +1,6 @@
 /** The AvatarService's options, events, caps and figures. */
 import type { BackgroundChoice } from '../../shared/signaling/background';
+import type { RenderBackground } from '../engine/AvatarPlates';
 import type { AvatarSession, AvatarSessionOptions } from './AvatarSession';
 import type { FrameRenderer } from './FrameRendererTypes';
 
@@ -7,7 +8,7 @@ import type { FrameRenderer } from './FrameRendererTypes';
 export interface RenderView {
   width: number;
   height: number;
-  background: BackgroundChoice;
+  background: RenderBackground;
 }
 
 /**
@@ -41,6 +42,11 @@ export interface AvatarUsage {
 export interface AvatarServiceOptions extends AvatarSessionOptions {
   /** Throws (a SignalingError) when the peer's user may not drive `avatarId`. */
   authorize?: (userId: string, avatarId: string) => void;
+  /**
+   * An uploaded background image's stored file for its owner; throws (a SignalingError)
+   * when `id` is not one of the user's. Without it, image backgrounds are refused.
+   */
+  backgroundImage?: (userId: string, id: string) => string;
   width: number;
   height: number;
   /** Busy render processes all sessions may use together (each session renders in its own); default 0.6 per core. */

@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
-import type { BackgroundChoice } from '../../shared/signaling/background';
+import type { RenderBackground } from '../engine/AvatarPlates';
 import type { RenderBackendChoice } from './renderBackend';
 import type { FaceState } from './DrivenFace';
 import type { FrameRenderer, RendererFault } from './FrameRendererTypes';
@@ -65,7 +65,7 @@ export class ProcessFrameRenderer implements FrameRenderer {
 
   /** Starts a render process for the avatar file; rejects with the file's problem if it cannot load. */
   static async open(
-    avatarPath: string, size: { width: number; height: number; background?: BackgroundChoice }, options: ProcessFrameRendererOptions = {},
+    avatarPath: string, size: { width: number; height: number; background?: RenderBackground }, options: ProcessFrameRendererOptions = {},
   ): Promise<ProcessFrameRenderer> {
     options.signal?.throwIfAborted();
     const init: RenderProcessInit = {

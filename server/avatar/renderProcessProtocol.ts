@@ -10,7 +10,7 @@
  * memory without a native addon, and the copy costs well under a millisecond per
  * frame (figures in ProcessFrameRenderer's header).
  */
-import type { BackgroundChoice } from '../../shared/signaling/background';
+import type { RenderBackground } from '../engine/AvatarPlates';
 import type { FaceState } from './DrivenFace';
 import type { RenderBackendChoice } from './renderBackend';
 
@@ -21,7 +21,7 @@ export interface RenderProcessInit {
   /** Rays per output pixel per axis (LIVE's unless set). */
   renderScale?: number;
   /** What shows behind the person (the default background unless set). */
-  background?: BackgroundChoice;
+  background?: RenderBackground;
   /** Where to render ('cpu' unless set; the server passes VOXFACE_RENDER_BACKEND). */
   backend?: RenderBackendChoice;
   /** Accept a software GPU adapter (tests on SwiftShader only). */

@@ -12,10 +12,29 @@
 // dataset's plate images is DatasetPlates.ts (kept apart: the render process loads
 // this file and should not load a PNG decoder).
 import type { BackgroundChoice } from '../../shared/signaling/background';
+import { readStoredBackground, STORED_HEIGHT, STORED_WIDTH } from '../backgrounds/storedBackground';
 import type { AvatarPlates } from './AvatarFile';
 import type { UnderLayer } from './Compositing';
 import type { PixelCamera } from './Framing';
 
+
+/**
+ * A background as the render process gets it: the signaling choice, with an uploaded
+ * image resolved (by the server, for its owner) to its stored file.
+ */
+export type RenderBackground = Exclude<BackgroundChoice, { kind: 'image' }> | { readonly kind: 'image'; readonly id: string; readonly path: string };
+
+/** An RGB image [h, w, 3] scaled to cover w2 x h2 (centred, the overflow cropped), bilinear. */
+export function coverImage(rgb: Uint8Array, w: number, h: number, w2: number, h2: number): Uint8Array {
+  const scale = Math.max(w2 / w, h2 / h), out = new Uint8Array(w2 * h2 * 3), px = new Float64Array(3);
+  for (let y = 0; y < h2; y++)
+    for (let x = 0; x < w2; x++) {
+      sample(rgb, w, h, 3, (x + 0.5 - w2 / 2) / scale + w / 2, (y + 0.5 - h2 / 2) / scale + h / 2, px);
+      const o = 3 * (y * w2 + x);
+      out[o] = Math.round(px[0]!); out[o + 1] = Math.round(px[1]!); out[o + 2] = Math.round(px[2]!);
+    }
+  return out;
+}
 
 /** Neutral grey for avatars without plates when the room (blurred or not) is asked for. */
 export const NEUTRAL_RGB: readonly [number, number, number] = [0x80 / 255, 0x84 / 255, 0x8a / 255];
@@ -110,12 +129,17 @@ export function parseHexColour(hex: string): [number, number, number] {
  * whatever is behind it. Avatars without plates get the colour alone, and NEUTRAL_RGB
  * for the room and its blur.
  */
-export function buildUnderLayer(choice: BackgroundChoice, plates: AvatarPlates | null, out: PixelCamera): UnderLayer {
+export function buildUnderLayer(choice: RenderBackground, plates: AvatarPlates | null, out: PixelCamera): UnderLayer {
   const n = out.width * out.height;
-  if (!plates) return { kind: 'colour', rgb: choice.kind === 'colour' ? parseHexColour(choice.rgb) : NEUTRAL_RGB };
+  const image = choice.kind === 'image' ? coverImage(readStoredBackground(choice.path), STORED_WIDTH, STORED_HEIGHT, out.width, out.height) : null;
+  if (!plates) {
+    if (image) return { kind: 'image', width: out.width, height: out.height, rgb: image };
+    return { kind: 'colour', rgb: choice.kind === 'colour' ? parseHexColour(choice.rgb) : NEUTRAL_RGB };
+  }
   const view = platesInView(plates, out);
   let background: Uint8Array;
-  if (choice.kind === 'colour') {
+  if (image) background = image;
+  else if (choice.kind === 'colour') {
     const px = parseHexColour(choice.rgb).map((v) => Math.round(v * 255));
     background = new Uint8Array(n * 3);
     for (let p = 0; p < n; p++) background.set(px, 3 * p);
