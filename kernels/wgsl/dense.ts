@@ -77,7 +77,7 @@ function params(ctx: GpuContext, d: DenseDims): GPUBuffer {
 }
 
 /** Workgroups of 16x16 output tiles over rows x cols: row tiles beyond 65535 go on in z. */
-function tiles(rows: number, cols: number): [number, number, number] {
+export function denseWorkgroups(rows: number, cols: number): [number, number, number] {
   const rowTiles = Math.max(1, Math.ceil(rows / tile)), y = Math.min(rowTiles, maxPerDimension);
   return [Math.ceil(cols / tile), y, Math.ceil(rowTiles / y)];
 }
@@ -92,7 +92,7 @@ export function encodeDense(ctx: GpuContext, encoder: GPUCommandEncoder, buffers
   const group = bindGroupAt(ctx, 'dense forward', pipeline, {
     0: [p, p.size], 1: [buffers.x, needed.x], 2: [buffers.w, needed.w], 3: [buffers.b, needed.b], 6: [buffers.y, needed.y],
   });
-  ctx.encode(encoder, 'dense forward', pipeline, group, tiles(dims.n, dims.outFeatures));
+  ctx.encode(encoder, 'dense forward', pipeline, group, denseWorkgroups(dims.n, dims.outFeatures));
 }
 
 /** Encodes dX (when given), dW and dB from x, W, the forward's y and dY (dz = dY * act'(y)). */
@@ -106,9 +106,9 @@ export function encodeDenseBackward(ctx: GpuContext, encoder: GPUCommandEncoder,
     const label = `denseBackward ${entry}`, pipeline = ctx.pipeline(label, source, entry);
     ctx.encode(encoder, label, pipeline, bindGroupAt(ctx, label, pipeline, { ...dz, ...bindings }), workgroups);
   };
-  if (buffers.dX && N > 0) pass('inputGrad', { 2: [buffers.w, needed.w], 6: [buffers.dX, needed.dX] }, tiles(N, I));
+  if (buffers.dX && N > 0) pass('inputGrad', { 2: [buffers.w, needed.w], 6: [buffers.dX, needed.dX] }, denseWorkgroups(N, I));
   // With N = 0 these still run: dW and dB are written as zeros.
-  pass('weightGrad', { 1: [buffers.x, needed.x], 6: [buffers.dW, needed.dW] }, tiles(O, I));
+  pass('weightGrad', { 1: [buffers.x, needed.x], 6: [buffers.dW, needed.dW] }, denseWorkgroups(O, I));
   pass('biasGrad', { 6: [buffers.dB, needed.dB] }, O <= maxPerDimension ? [O, 1] : [maxPerDimension, Math.ceil(O / maxPerDimension)]);
 }
 
