@@ -120,8 +120,14 @@ fn sample(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) gro
 
 // dGrid[i] += v as one float32 add that no other thread's add can interleave with: read
 // the bits, add in float, and store only if the word still holds what was read (else
-// retry with the value found). Every add lands exactly once; what varies between runs is
-// only the order of a cell's adds (so its last bits, as with any parallel float sum).
+// retry with the value found). Every add lands exactly once, rounded as the CPU's; what
+// varies between runs is the order of a cell's adds, so its last bits (a 33^3 x 2 grid,
+// 20000 points: 11357 of 71874 values differ between two runs, by at most 2.4e-7; the
+// CPU op is bit-identical, PyTorch's CUDA grid_sample backward is not either). Why not
+// the alternatives: integer atomics on fixed point need a scale fixed in advance (range
+// against precision, for gradients of any size); gathering per cell from points sorted
+// by cell needs count, scan and fill passes and scratch buffers, and an order within a
+// cell still to be fixed for determinism.
 fn atomicAddF32(i: u32, v: f32) {
   var old = atomicLoad(&dGrid[i]);
   loop {
