@@ -1,7 +1,9 @@
 // blendVolumes on the GPU (blendVolumes.wgsl): the frame's motion volume from the
-// expression coefficients, written into a buffer that bakeMotion reads in place.
+// expression coefficients, written into a buffer that bakeMotion reads in place; and its
+// backward, the trainer's gradients w.r.t. the mean, the bases and the coefficients.
 import { readFileSync } from 'node:fs';
 import type { GpuContext } from './GpuContext';
+import { bindGroupAt } from './bindGroupAt';
 import { grid2d } from './dispatch';
 
 const source = readFileSync(new URL('./blendVolumes.wgsl', import.meta.url), 'utf8');
@@ -40,6 +42,74 @@ export async function blendVolumesOnGpu(ctx: GpuContext, mean: Float32Array, bas
     encodeBlendVolumes(ctx, encoder, buffers, E, V);
     ctx.device.queue.submit([encoder.finish()]);
     return { out: new Float32Array(await ctx.read(buffers.out, 4 * V)) };
+  } finally {
+    for (const b of Object.values(buffers)) b.destroy();
+  }
+}
+
+export interface BlendVolumesBackwardBuffers {
+  /** [E, V]. */
+  readonly bases: GPUBuffer;
+  /** [E]. */
+  readonly coeff: GPUBuffer;
+  /** [V]. */
+  readonly dOut: GPUBuffer;
+  /** [V], written (a copy of dOut). */
+  readonly dMean: GPUBuffer;
+  /** [E, V], written. */
+  readonly dBases: GPUBuffer;
+  /** [E], written. */
+  readonly dCoeff: GPUBuffer;
+}
+
+/** Encodes dMean = dOut, dBases[e] = coeff[e] * dOut, dCoeff[e] = dot(bases[e], dOut) for E bases of V values. */
+export function encodeBlendVolumesBackward(ctx: GpuContext, encoder: GPUCommandEncoder, buffers: BlendVolumesBackwardBuffers, E: number, V: number): void {
+  const op = 'blendVolumesBackward';
+  if (!Number.isInteger(E) || E < 0 || E > 1024) throw new RangeError(`${op}: E must be an integer in [0, 1024], got ${E}`);
+  if (!Number.isInteger(V) || V < 0) throw new RangeError(`${op}: V must be a non-negative integer, got ${V}`);
+  const needed = { bases: 4 * E * V, coeff: 4 * E, dOut: 4 * V, dMean: 4 * V, dBases: 4 * E * V, dCoeff: 4 * E };
+  const limit = ctx.device.limits.maxStorageBufferBindingSize;
+  for (const [name, bytes] of Object.entries(needed))
+    if (bytes > limit) throw new RangeError(`${op}: ${name} needs ${bytes} bytes, over the device's maxStorageBufferBindingSize (${limit})`);
+  for (const [name, bytes] of Object.entries(needed) as [keyof BlendVolumesBackwardBuffers, number][])
+    if (buffers[name].size < bytes) throw new RangeError(`${op}: the ${name} buffer holds ${buffers[name].size} bytes, the op needs ${bytes}`);
+  const params = ctx.constants('blendVolumes params', Uint32Array.of(E, V));
+  if (V > 0 && E > 0) {
+    const pipeline = ctx.pipeline('blendVolumesBackward basesGrad', source, 'basesGrad');
+    const group = bindGroupAt(ctx, 'blendVolumesBackward basesGrad', pipeline, {
+      0: [params, params.size], 3: [buffers.coeff, needed.coeff], 5: [buffers.dOut, needed.dOut], 6: [buffers.dMean, needed.dMean], 7: [buffers.dBases, needed.dBases],
+    });
+    ctx.encode(encoder, 'blendVolumesBackward basesGrad', pipeline, group, grid2d(V, 64));
+  } else if (V > 0) {
+    // No bases: dMean alone (the shader's E loop would be empty; its coeff binding cannot be).
+    encoder.copyBufferToBuffer(buffers.dOut, 0, buffers.dMean, 0, needed.dMean);
+  }
+  if (E > 0) {
+    const pipeline = ctx.pipeline('blendVolumesBackward coeffGrad', source, 'coeffGrad');
+    const group = bindGroupAt(ctx, 'blendVolumesBackward coeffGrad', pipeline, {
+      0: [params, params.size], 2: [buffers.bases, needed.bases], 5: [buffers.dOut, needed.dOut], 8: [buffers.dCoeff, needed.dCoeff],
+    });
+    ctx.encode(encoder, 'blendVolumesBackward coeffGrad', pipeline, group, [E]);
+  }
+}
+
+/** The Kernels-shaped backward: uploads, runs and reads back (the CPU op's argument checks). */
+export async function blendVolumesBackwardOnGpu(
+  ctx: GpuContext, bases: Float32Array, coeff: Float32Array, dOut: Float32Array,
+): Promise<{ dMean: Float32Array; dBases: Float32Array; dCoeff: Float32Array }> {
+  const op = 'blendVolumesBackward', E = coeff.length, V = dOut.length;
+  if (bases.length !== E * V) throw new RangeError(`${op}: bases has length ${bases.length}, expected ${E * V} (E*V)`);
+  const buffers = {
+    bases: ctx.upload(`${op} bases`, bases), coeff: ctx.upload(`${op} coeff`, coeff), dOut: ctx.upload(`${op} dOut`, dOut),
+    dMean: ctx.storage(`${op} dMean`, 4 * V), dBases: ctx.storage(`${op} dBases`, 4 * E * V), dCoeff: ctx.storage(`${op} dCoeff`, 4 * E),
+  };
+  try {
+    const encoder = ctx.device.createCommandEncoder({ label: `${ctx.label} ${op} encoder` });
+    encodeBlendVolumesBackward(ctx, encoder, buffers, E, V);
+    ctx.device.queue.submit([encoder.finish()]);
+    const read = async (buffer: GPUBuffer, bytes: number) => (bytes ? new Float32Array(await ctx.read(buffer, bytes)) : new Float32Array(0));
+    const [dMean, dBases, dCoeff] = await Promise.all([read(buffers.dMean, 4 * V), read(buffers.dBases, 4 * E * V), read(buffers.dCoeff, 4 * E)]);
+    return { dMean, dBases, dCoeff };
   } finally {
     for (const b of Object.values(buffers)) b.destroy();
   }
