@@ -74,7 +74,8 @@ fn l1Partials(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups:
     }
   }
   let sum = reduceTree(lane, acc);
-  if (lane == 0u) {
+  // grid2d may round the workgroups up: the extra ones write nothing.
+  if (lane == 0u && g < params.partials) {
     partials[g] = sum;
   }
 }
@@ -96,7 +97,8 @@ fn squarePartials(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) gro
     }
   }
   let sum = reduceTree(lane, acc);
-  if (lane == 0u) {
+  // grid2d may round the workgroups up: the extra ones write nothing.
+  if (lane == 0u && g < params.partials) {
     partials[g] = sum;
   }
 }

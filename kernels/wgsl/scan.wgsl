@@ -52,7 +52,8 @@ fn scanBlocks(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups:
   if (i < params.n) {
     data[params.values + i] = v;
   }
-  if (lane == blockSize - 1u) {
+  // grid2d may round the workgroups up: the extra ones write no total.
+  if (lane == blockSize - 1u && g * blockSize < max(params.n, 1u)) {
     data[params.sums + g] = v;
   }
 }
