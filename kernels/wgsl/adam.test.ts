@@ -3,9 +3,8 @@
 // submission, the option and size checks).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AdamOptions, SuiteKernels } from '../KernelsTypes';
+import type { AdamOptions } from '../KernelsTypes';
 import { adamStepRef } from '../reference/optim';
-import { adamSuite } from '../suite/misc.suite';
 import { assertClose, f64, rng, uniform } from '../testUtil';
 import { adamStepMaskedOnGpu, adamStepOnGpu, encodeAdamStep } from './adam';
 import { openTestGpu } from './testGpu';
@@ -16,11 +15,6 @@ const opts: AdamOptions = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, step:
 describe('adam on WGSL', { skip: ctx ? false : 'no Vulkan adapter here' }, () => {
   after(() => ctx?.close());
   if (!ctx) return;
-  adamSuite({
-    name: 'wgsl',
-    adamStep: (...a) => adamStepOnGpu(ctx, ...a),
-    adamStepMasked: (...a) => adamStepMaskedOnGpu(ctx, ...a),
-  } as Partial<SuiteKernels> as SuiteKernels);
 
   test('three masked steps on resident buffers in one submission equal the float64 reference (a -0 gradient is exactly zero too)', async () => {
     const rand = rng(80), n = 3001;

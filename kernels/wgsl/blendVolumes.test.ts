@@ -3,11 +3,9 @@
 // buffers in one submission, reused for a second step), no bases, and the size limits.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SuiteKernels } from '../KernelsTypes';
 import { blendVolumesBackwardRef, blendVolumesRef } from '../reference/blend';
-import { blendBackwardSuite, blendSuite } from '../suite/misc.suite';
 import { assertClose, rng, uniform } from '../testUtil';
-import { blendVolumesBackwardOnGpu, blendVolumesOnGpu, encodeBlendVolumes, encodeBlendVolumesBackward, type BlendVolumesBackwardBuffers } from './blendVolumes';
+import { blendVolumesBackwardOnGpu, encodeBlendVolumes, encodeBlendVolumesBackward, type BlendVolumesBackwardBuffers } from './blendVolumes';
 import { openTestGpu } from './testGpu';
 
 const ctx = await openTestGpu();
@@ -17,15 +15,6 @@ const tol = { abs: 1e-5, rel: 1e-4 }, coeffTol = { abs: 1e-4, rel: 1e-4 };
 describe('blendVolumes and its backward on WGSL', { skip: ctx ? false : 'no Vulkan adapter here' }, () => {
   after(() => ctx?.close());
   const g = ctx!;
-
-  describe('the shared suite', () => {
-    const kernels = {
-      blendVolumes: (...a) => blendVolumesOnGpu(g, ...a),
-      blendVolumesBackward: (...a) => blendVolumesBackwardOnGpu(g, ...a),
-    } as Partial<SuiteKernels> as SuiteKernels;
-    blendSuite(kernels);
-    blendBackwardSuite(kernels);
-  });
 
   test('forward and backward on resident buffers in one submission, reused for a second step, equal the float64 reference', async () => {
     const rand = rng(70), E = 6, V = 5000;

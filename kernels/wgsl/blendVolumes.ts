@@ -3,7 +3,7 @@
 // backward, the trainer's gradients w.r.t. the mean, the bases and the coefficients.
 import { readFileSync } from 'node:fs';
 import type { GpuContext } from './GpuContext';
-import { bindGroupAt } from './bindGroupAt';
+import { bindGroupAt } from './bindings';
 import { grid2d } from './dispatch';
 
 const source = readFileSync(new URL('./blendVolumes.wgsl', import.meta.url), 'utf8');

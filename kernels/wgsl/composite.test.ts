@@ -3,9 +3,7 @@
 // buffers in one submission, stale outputs overwritten, its size checks).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SuiteKernels } from '../KernelsTypes';
 import { compositeBackwardRef, compositeRef } from '../reference/composite';
-import { compositeSuite } from '../suite/composite.suite';
 import { assertClose, rng, uniform } from '../testUtil';
 import { compositeBackwardOnGpu, compositeOnGpu, encodeComposite, encodeCompositeBackward } from './composite';
 import { openTestGpu } from './testGpu';
@@ -17,11 +15,6 @@ const tol = { abs: 1e-5, rel: 1e-4 };
 describe('composite on WGSL', { skip: ctx ? false : 'no Vulkan adapter here' }, () => {
   after(() => ctx?.close());
   if (!ctx) return;
-  compositeSuite({
-    name: 'wgsl',
-    composite: (...a) => compositeOnGpu(ctx, ...a),
-    compositeBackward: (...a) => compositeBackwardOnGpu(ctx, ...a),
-  } as Partial<SuiteKernels> as SuiteKernels);
 
   test('forward and backward on resident buffers in one submission equal the float64 reference, over outputs holding stale values', async () => {
     const rand = rng(70), R = 64, offsets = new Int32Array(R + 1);

@@ -4,9 +4,8 @@
 // row tiles past one dispatch dimension, and the size limits.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DenseShape, SuiteKernels } from '../KernelsTypes';
+import type { DenseShape } from '../KernelsTypes';
 import { denseBackwardRef, denseRef } from '../reference/dense';
-import { denseSuite } from '../suite/dense.suite';
 import { assertClose, rng, uniform } from '../testUtil';
 import { denseBackwardOnGpu, denseLimits, denseOnGpu, denseWorkgroups, encodeDense, encodeDenseBackward, type DenseDims } from './dense';
 import { openTestGpu } from './testGpu';
@@ -16,11 +15,6 @@ const ctx = await openTestGpu();
 describe('dense on WGSL', { skip: ctx ? false : 'no Vulkan adapter here' }, () => {
   after(() => ctx?.close());
   const g = ctx!;
-
-  describe('the shared suite', () => denseSuite({
-    dense: (...a) => denseOnGpu(g, ...a),
-    denseBackward: (...a) => denseBackwardOnGpu(g, ...a),
-  } as Partial<SuiteKernels> as SuiteKernels));
 
   test('a two-layer head\'s forward and backward on resident buffers, one submission per step, reused for a second step, equal the float64 reference', async () => {
     const rand = rng(60), N = 300, I = 21, H = 34, O = 3;

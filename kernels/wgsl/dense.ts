@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Activation, DenseShape } from '../KernelsTypes';
 import type { GpuContext } from './GpuContext';
-import { bindGroupAt } from './bindGroupAt';
+import { bindGroupAt } from './bindings';
 
 const source = readFileSync(new URL('./dense.wgsl', import.meta.url), 'utf8');
 

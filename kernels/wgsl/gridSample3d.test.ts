@@ -4,9 +4,8 @@
 // scatter under contention, and the size limits.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { GridShape, GridStride, SuiteKernels } from '../KernelsTypes';
+import type { GridShape, GridStride } from '../KernelsTypes';
 import { gridSample3dBackwardRef, gridSample3dRef } from '../reference/gridSample';
-import { gridSampleSuite } from '../suite/gridSample.suite';
 import { assertClose, rng, uniform } from '../testUtil';
 import { encodeGridSample3d, encodeGridSample3dBackward, gridSample3dBackwardOnGpu, gridSample3dOnGpu, type GridSampleDims } from './gridSample3d';
 import { openTestGpu } from './testGpu';
@@ -19,11 +18,6 @@ const strides: GridStride[] = [1, 2, 4];
 describe('gridSample3d on WGSL', { skip: ctx ? false : 'no Vulkan adapter here' }, () => {
   after(() => ctx?.close());
   const g = ctx!;
-
-  describe('the shared suite', () => gridSampleSuite({
-    gridSample3d: (...a) => gridSample3dOnGpu(g, ...a),
-    gridSample3dBackward: (...a) => gridSample3dBackwardOnGpu(g, ...a),
-  } as Partial<SuiteKernels> as SuiteKernels));
 
   test('a step\'s lookups at strides 1/2/4 and their backward into one resident dGrid, in one submission, equal the float64 reference', async () => {
     const rand = rng(20), shape: GridShape = { d: 9, h: 8, w: 10, c: 3 }, N = 500;

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { GridShape, GridStride } from '../KernelsTypes';
 import type { GpuContext } from './GpuContext';
-import { bindGroupAt } from './bindGroupAt';
+import { bindGroupAt } from './bindings';
 import { grid2d } from './dispatch';
 
 const source = readFileSync(new URL('./gridSample3d.wgsl', import.meta.url), 'utf8');

@@ -2,9 +2,7 @@
 // against the WGSL adapters, the compensated sums' measured error, resident buffers, checks.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SuiteKernels } from '../KernelsTypes';
 import { l1LossBackwardRef, l1LossRef, meanSquareBackwardRef, meanSquareRef } from '../reference/optim';
-import { lossSuite } from '../suite/misc.suite';
 import { assertClose, rng, uniform } from '../testUtil';
 import { encodeLoss, encodeLossBackward, l1LossBackwardOnGpu, l1LossOnGpu, lossPartialsBytes, meanSquareBackwardOnGpu, meanSquareOnGpu, readLossMean } from './losses';
 import { openTestGpu } from './testGpu';
@@ -21,13 +19,6 @@ function float32Sum(n: number, term: (i: number) => number): number {
 describe('losses on WGSL', { skip: ctx ? false : 'no Vulkan adapter here' }, () => {
   after(() => ctx?.close());
   if (!ctx) return;
-  lossSuite({
-    name: 'wgsl',
-    l1Loss: (...a) => l1LossOnGpu(ctx, ...a),
-    l1LossBackward: (...a) => l1LossBackwardOnGpu(ctx, ...a),
-    meanSquare: (...a) => meanSquareOnGpu(ctx, ...a),
-    meanSquareBackward: (...a) => meanSquareBackwardOnGpu(ctx, ...a),
-  } as Partial<SuiteKernels> as SuiteKernels);
 
   test('on the suite\'s 100003 elements the compensated float32 sums are within 1e-10 of the double mean (a plain float32 sum is not)', async (t) => {
     const rand = rng(40), n = 100003, a = uniform(n, -1, 1, rand), b = uniform(n, -1, 1, rand);

@@ -4,7 +4,7 @@
 // *OnGpu adapters are the Kernels-shaped ops.
 import { readFileSync } from 'node:fs';
 import type { GpuContext } from './GpuContext';
-import { bindAt } from './bindAt';
+import { bindAt } from './bindings';
 import { grid2d } from './dispatch';
 
 const source = readFileSync(new URL('./losses.wgsl', import.meta.url), 'utf8');

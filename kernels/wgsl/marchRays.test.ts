@@ -3,9 +3,8 @@
 // scan's levels and int32 overflow; resident buffers; the GPU's own limits.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MarchBox, SuiteKernels } from '../KernelsTypes';
+import type { MarchBox } from '../KernelsTypes';
 import { marchRaysRef } from '../reference/march';
-import { marchSuite } from '../suite/march.suite';
 import { rng, uniform } from '../testUtil';
 import type { GpuContext } from './GpuContext';
 import { encodeMarchCount, encodeMarchFill, marchRaysLimits, marchRaysOnGpu, marchScratchBytes, readMarchOffsets, type MarchRaysDims } from './marchRays';
@@ -88,7 +87,6 @@ function randomRays(seed: number, R: number) {
 describe('marchRays on WGSL', { skip: ctx ? false : 'no Vulkan adapter here' }, () => {
   after(() => ctx?.close());
   if (!ctx) return;
-  marchSuite({ name: 'wgsl', marchRays: (...a) => marchRaysOnGpu(ctx, ...a) } as Partial<SuiteKernels> as SuiteKernels);
 
   test('the shader\'s float64 add, sub, mul, div, <, float32 rounding and cell floor equal JS numbers bit for bit on 20000 pairs', async () => {
     const pairs = arithmeticPairs(20000), out = await runArithmetic(ctx, pairs);

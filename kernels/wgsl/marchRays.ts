@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { MarchBox, MarchResult } from '../KernelsTypes';
 import type { GpuContext } from './GpuContext';
-import { bindAt } from './bindAt';
+import { bindAt } from './bindings';
 import { grid2d } from './dispatch';
 import { encodeCountsToOffsets, scanOverflowed, scanScratchWords } from './scan';
 import { f64Words, softDoubleSource } from './softDouble';

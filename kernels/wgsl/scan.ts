@@ -3,7 +3,7 @@
 // scanOverflowed). Used by marchRays for its variable-length output.
 import { readFileSync } from 'node:fs';
 import type { GpuContext } from './GpuContext';
-import { bindAt } from './bindAt';
+import { bindAt } from './bindings';
 import { grid2d } from './dispatch';
 
 const source = readFileSync(new URL('./scan.wgsl', import.meta.url), 'utf8');
