@@ -1,4 +1,4 @@
-// The backend-independent test suite: every backend (cpu, reference, later WGSL) runs
+// The backend-independent test suite: every backend (cpu, reference, wgsl) runs
 // exactly these tests. Results are checked against hand-worked answers, against the
 // float64 reference implementation (kernels/reference/) on random inputs, and
 // gradients against central finite differences of the float64 forward.
@@ -24,11 +24,6 @@ export function runKernelSuite(backendName: string, kernels: SuiteKernels): void
     describe('adam', () => adamSuite(kernels));
     describe('marchRays', () => marchSuite(kernels));
   });
-}
-
-/** The inference ops only, with the same tests and tolerances: a backend that renders but does not train yet. */
-export function runInferenceSuite(backendName: string, kernels: InferenceKernels): void {
-  describe(`kernels[${backendName}] (inference ops)`, () => inferenceSections(kernels));
 }
 
 function inferenceSections(kernels: InferenceKernels): void {
