@@ -6,6 +6,7 @@
  */
 import { readMarker } from '../../shared/avatar/frameMarker';
 import { type BackgroundChoice, backgroundFromParam, backgroundParam, DEFAULT_BACKGROUND } from '../../shared/signaling/background';
+import { uploadBackground } from '../sdk/backgrounds';
 import { ID_PATTERN } from '../../shared/signaling/limits';
 import { CoefficientStreaming } from '../sdk/CoefficientStreaming';
 import { fetchDevTokens } from '../sdk/devTokens';
@@ -23,6 +24,8 @@ declare global {
       leave: () => Promise<void>;
       /** Changes what shows behind this peer's avatar (re-renders it when live). */
       setBackground: (choice: BackgroundChoice) => Promise<void>;
+      /** Uploads a picture (PNG or JPEG) as this user's background and shows it; resolves with its id. */
+      useBackgroundPicture: (picture: Blob) => Promise<string>;
       events: string[];
       /** Reads the latency marker of avatar frames (benchmarks). */
       readMarker: typeof readMarker;
@@ -53,6 +56,9 @@ const avatarSelect = $<HTMLSelectElement>('avatar');
 const coefficientReadout = $<HTMLOutputElement>('coefficient-readout');
 const backgroundSelect = $<HTMLSelectElement>('background');
 const backgroundColour = $<HTMLInputElement>('background-colour');
+const backgroundImage = $<HTMLInputElement>('background-image');
+/** The last picture this page uploaded as a background (its server id). */
+let backgroundImageId: string | undefined;
 /** The avatar this page drives, while it does (a background change re-enables it). */
 let drivenAvatar: string | undefined;
 let localStream: MediaStream | undefined;
@@ -81,13 +87,16 @@ function showNotice(text: string | null): void {
 /** The background the controls show. */
 function chosenBackground(): BackgroundChoice {
   if (backgroundSelect.value === 'colour') return { kind: 'colour', rgb: backgroundColour.value };
+  if (backgroundSelect.value === 'image') return backgroundImageId ? { kind: 'image', id: backgroundImageId } : DEFAULT_BACKGROUND;
   return backgroundFromParam(backgroundSelect.value) ?? DEFAULT_BACKGROUND;
 }
 
 function showBackground(choice: BackgroundChoice): void {
   backgroundSelect.value = choice.kind;
   if (choice.kind === 'colour') backgroundColour.value = choice.rgb;
+  if (choice.kind === 'image') backgroundImageId = choice.id;
   backgroundColour.hidden = choice.kind !== 'colour';
+  backgroundImage.hidden = choice.kind !== 'image';
 }
 showBackground(backgroundFromParam(params.get('background')) ?? DEFAULT_BACKGROUND);
 
@@ -328,12 +337,32 @@ async function leave(): Promise<void> {
   log('left');
 }
 
-window.voxfaceDemo = { join, leave, setBackground, events, timings: {}, setSendCoefficients, readMarker };
+/** Uploads a picture as this user's background and shows it behind the avatar; resolves with its id. */
+async function useBackgroundPicture(picture: Blob): Promise<string> {
+  const room = roomInput.value.trim() || 'demo';
+  const id = await uploadBackground({ room, token: await fetchToken(room) }, picture);
+  log(`backgroundUploaded:${id}`);
+  await setBackground({ kind: 'image', id });
+  return id;
+}
+
+window.voxfaceDemo = { join, leave, setBackground, useBackgroundPicture, events, timings: {}, setSendCoefficients, readMarker };
 for (const control of [backgroundSelect, backgroundColour]) {
   control.addEventListener('change', () => {
+    // A picture is applied once one is chosen (the file input's change).
+    if (backgroundSelect.value === 'image' && !backgroundImageId) {
+      backgroundImage.hidden = false;
+      backgroundColour.hidden = true;
+      backgroundImage.click();
+      return;
+    }
     setBackground(chosenBackground()).catch((error: Error) => showNotice(error.message));
   });
 }
+backgroundImage.addEventListener('change', () => {
+  const picture = backgroundImage.files?.[0];
+  if (picture) useBackgroundPicture(picture).catch((error: Error) => showNotice(error.message));
+});
 coefficientSwitch.addEventListener('change', () => {
   setSendCoefficients(coefficientSwitch.checked).catch(() => undefined);
 });

@@ -144,6 +144,26 @@ test('a peer joins as its avatar: others decode the rendered 640x360 video on th
   const darkLevel = (await decodedFrame(b.page, `.tile[data-peer-id="${aId}"] video`, BACKGROUND_RGB)).midLevel;
   assert.ok(darkLevel < Math.min(...levels) - 5, `B sees the new version: brightness ${darkLevel.toFixed(1)} after, ${levels.map((l) => l.toFixed(1)).join(', ')} before`);
 
+  // A picture A uploads from the page (the demo's 'a picture' choice) replaces the colour:
+  // red on its left half, blue on its right, covering B's frame edge to edge.
+  const pictureId = await a.page.evaluate(async () => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 64;
+    canvas.height = 36;
+    const g = canvas.getContext('2d')!;
+    g.fillStyle = '#dc1e1e';
+    g.fillRect(0, 0, 32, 36);
+    g.fillStyle = '#1e1edc';
+    g.fillRect(32, 0, 32, 36);
+    const blob = await new Promise<Blob>((resolve) => canvas.toBlob((b) => resolve(b!), 'image/png'));
+    return window.voxfaceDemo.useBackgroundPicture(blob);
+  });
+  assert.match(pictureId, /^[0-9a-f]{16}$/);
+  const red = [0xdc, 0x1e, 0x1e], blue = [0x1e, 0x1e, 0xdc], close = (c: number[], want: number[]) => c.every((v, i) => Math.abs(v - want[i]!) <= 40);
+  const pictured = await pollUntil(() => decodedFrame(b.page, `.tile[data-peer-id="${aId}"] video`, BACKGROUND_RGB),
+    (f) => close(f.corners[0]!, red) && close(f.corners[2]!, red) && close(f.corners[1]!, blue) && close(f.corners[3]!, blue), 20_000);
+  assert.ok(close(pictured.corners[0]!, red) && close(pictured.corners[1]!, blue), `B sees A's picture behind the avatar: corners ${JSON.stringify(pictured.corners)}`);
+
   // The coefficient stream stops without closing: after 2 s the avatar freezes and B is told.
   await a.page.evaluate(() => {
     const streaming = window.voxfaceDemo.coefficients!;
