@@ -9,6 +9,7 @@
  * recording as soon as the live check passes). `window.voxfaceOnboarding`
  * (onboardingStatus.ts) exposes the state for tests.
  */
+import { uploadBackground } from '../sdk/backgrounds';
 import { FrameCapture } from '../capture/FrameCapture';
 import type { CropWindow } from '../../shared/dataset/format';
 import { promptAt, promptSchedule } from './captureGuide';
@@ -38,7 +39,8 @@ const FACE_LOST_MS = 700;
 const RESUME_ROUNDS = 3;
 
 const status = createStatus();
-const view = new ProgressView();
+// Background pictures go up with the onboarding token (the user's), for the join link.
+const view = new ProgressView((picture) => uploadBackground({ token: api.token }, picture));
 const video = $<HTMLVideoElement>('camera');
 const stage = $<HTMLElement>('stage');
 const cropBox = $<HTMLElement>('crop-box');

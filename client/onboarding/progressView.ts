@@ -72,13 +72,27 @@ export class ProgressView {
   readonly #join = $<HTMLElement>('join');
   readonly #background = $<HTMLSelectElement>('join-background');
   readonly #backgroundColour = $<HTMLInputElement>('join-background-colour');
+  readonly #backgroundImage = $<HTMLInputElement>('join-background-image');
+  /** The picture uploaded for the join link ('image:<id>' in its background parameter). */
+  #backgroundImageId: string | null = null;
   #joinUrl: string | null = null;
   readonly #joinLink = $<HTMLAnchorElement>('join-link');
   readonly #joinNote = $<HTMLElement>('join-note');
   #previewUrl: string | null = null;
 
-  constructor() {
+  /** `uploadPicture` stores a background picture for this user and resolves with its id. */
+  constructor(uploadPicture?: (picture: Blob) => Promise<string>) {
     for (const control of [this.#background, this.#backgroundColour]) control.addEventListener('change', () => this.#linkJoin());
+    this.#backgroundImage.addEventListener('change', () => {
+      const picture = this.#backgroundImage.files?.[0];
+      if (!picture || !uploadPicture) return;
+      this.#joinNote.textContent = 'Uploading your picture…';
+      uploadPicture(picture).then((id) => {
+        this.#backgroundImageId = id;
+        this.#joinNote.textContent = 'Your picture will show behind you.';
+        this.#linkJoin();
+      }, (error: Error) => { this.#joinNote.textContent = `The picture could not be used: ${error.message}`; });
+    });
   }
 
   showUpload(uploaded: number, total: number, detail: string): void {
@@ -118,10 +132,14 @@ export class ProgressView {
   /** The join link carries the background chosen beside it (the demo page reads `background`). */
   #linkJoin(): void {
     if (!this.#joinUrl) return;
-    const url = new URL(this.#joinUrl, location.href);
-    url.searchParams.set('background', this.#background.value === 'colour' ? this.#backgroundColour.value : this.#background.value);
+    const url = new URL(this.#joinUrl, location.href), choice = this.#background.value;
+    // A picture counts once uploaded; until then the link keeps the default (blur).
+    const param = choice === 'colour' ? this.#backgroundColour.value
+      : choice === 'image' ? (this.#backgroundImageId ? `image:${this.#backgroundImageId}` : 'blur') : choice;
+    url.searchParams.set('background', param);
     this.#joinLink.href = url.toString();
-    this.#backgroundColour.hidden = this.#background.value !== 'colour';
+    this.#backgroundColour.hidden = choice !== 'colour';
+    this.#backgroundImage.hidden = choice !== 'image';
   }
 
   reset(): void {

@@ -8,8 +8,9 @@
 export interface BackgroundUploadOptions {
   /** The server's origin ('' for this page's). */
   url?: string;
-  room: string;
-  /** The call token for `room`. */
+  /** The room of the call token; absent when `token` is an onboarding token. */
+  room?: string;
+  /** The call token for `room`, or an onboarding token. */
   token: string;
 }
 
@@ -18,7 +19,8 @@ export const MAX_BACKGROUND_BYTES = 8 * 1024 * 1024;
 
 export async function uploadBackground(options: BackgroundUploadOptions, image: Blob): Promise<string> {
   if (image.size > MAX_BACKGROUND_BYTES) throw new RangeError(`the picture is ${image.size} bytes; backgrounds are at most ${MAX_BACKGROUND_BYTES}`);
-  const reply = await fetch(`${options.url ?? ''}/api/backgrounds?room=${encodeURIComponent(options.room)}`, {
+  const query = options.room === undefined ? '' : `?room=${encodeURIComponent(options.room)}`;
+  const reply = await fetch(`${options.url ?? ''}/api/backgrounds${query}`, {
     method: 'PUT', body: image, headers: { authorization: `Bearer ${options.token}`, 'content-type': image.type || 'application/octet-stream' },
   });
   const body = (await reply.json().catch(() => ({}))) as { id?: string; error?: { message?: string } };
