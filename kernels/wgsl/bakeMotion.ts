@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { DeformMlp, GridShape } from '../KernelsTypes';
 import type { GpuContext } from './GpuContext';
 import { grid2d } from './dispatch';
+import { checkBindingSizes } from './sizeChecks';
 
 const source = readFileSync(new URL('./bakeMotion.wgsl', import.meta.url), 'utf8');
 
@@ -63,9 +64,8 @@ function neededBytes(d: BakeMotionDims): Record<keyof BakeMotionBuffers, number>
 /** The sizes in range, and every buffer within what one binding may hold on this device. */
 function checkSizes(ctx: GpuContext, d: BakeMotionDims): Record<keyof BakeMotionBuffers, number> {
   checkDims(d);
-  const needed = neededBytes(d), limit = ctx.device.limits.maxStorageBufferBindingSize;
-  for (const [name, bytes] of Object.entries(needed))
-    if (bytes > limit) throw new RangeError(`bakeMotion: ${name} needs ${bytes} bytes, over the device's maxStorageBufferBindingSize (${limit})`);
+  const needed = neededBytes(d);
+  checkBindingSizes(ctx, 'bakeMotion', needed);
   return needed;
 }
 

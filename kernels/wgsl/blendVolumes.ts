@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { GpuContext } from './GpuContext';
 import { bindGroupAt } from './bindings';
 import { grid2d } from './dispatch';
+import { checkBindingSizes } from './sizeChecks';
 
 const source = readFileSync(new URL('./blendVolumes.wgsl', import.meta.url), 'utf8');
 
@@ -68,9 +69,7 @@ export function encodeBlendVolumesBackward(ctx: GpuContext, encoder: GPUCommandE
   if (!Number.isInteger(E) || E < 0 || E > 1024) throw new RangeError(`${op}: E must be an integer in [0, 1024], got ${E}`);
   if (!Number.isInteger(V) || V < 0) throw new RangeError(`${op}: V must be a non-negative integer, got ${V}`);
   const needed = { bases: 4 * E * V, coeff: 4 * E, dOut: 4 * V, dMean: 4 * V, dBases: 4 * E * V, dCoeff: 4 * E };
-  const limit = ctx.device.limits.maxStorageBufferBindingSize;
-  for (const [name, bytes] of Object.entries(needed))
-    if (bytes > limit) throw new RangeError(`${op}: ${name} needs ${bytes} bytes, over the device's maxStorageBufferBindingSize (${limit})`);
+  checkBindingSizes(ctx, op, needed);
   for (const [name, bytes] of Object.entries(needed) as [keyof BlendVolumesBackwardBuffers, number][])
     if (buffers[name].size < bytes) throw new RangeError(`${op}: the ${name} buffer holds ${buffers[name].size} bytes, the op needs ${bytes}`);
   const params = ctx.constants('blendVolumes params', Uint32Array.of(E, V));

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { CompositeResult } from '../KernelsTypes';
 import type { GpuContext } from './GpuContext';
 import { grid2d } from './dispatch';
+import { checkBindingSizes } from './sizeChecks';
 
 const source = readFileSync(new URL('./composite.wgsl', import.meta.url), 'utf8');
 const workgroupSize = 64;
@@ -58,9 +59,7 @@ function checkDims(op: string, ctx: GpuContext, d: CompositeDims): void {
   if (!Number.isInteger(d.rays) || d.rays < 0) throw new RangeError(`${op}: rays must be a non-negative integer, got ${d.rays}`);
   if (!Number.isInteger(d.samples) || d.samples < 0 || d.samples > maxInt32)
     throw new RangeError(`${op}: samples must be an integer in [0, ${maxInt32}] (int32 rayOffsets), got ${d.samples}`);
-  const limit = ctx.device.limits.maxStorageBufferBindingSize;
-  for (const [name, bytes] of [['rgb', 12 * d.samples], ['color', 12 * d.rays]] as const)
-    if (bytes > limit) throw new RangeError(`${op}: ${name} needs ${bytes} bytes, over the device's maxStorageBufferBindingSize (${limit})`);
+  checkBindingSizes(ctx, op, { rgb: 12 * d.samples, color: 12 * d.rays });
 }
 
 function checkBuffers(op: string, buffers: object, bytes: Record<string, number>): void {

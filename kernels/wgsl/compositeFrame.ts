@@ -3,6 +3,7 @@
 // the session's resident under-layer, into the RGBA8 frame the encoder reads back.
 import { readFileSync } from 'node:fs';
 import type { GpuContext } from './GpuContext';
+import { checkBindingSizes } from './sizeChecks';
 
 const source = readFileSync(new URL('./compositeFrame.wgsl', import.meta.url), 'utf8');
 
@@ -49,10 +50,9 @@ function checkSizes(ctx: GpuContext, d: CompositeFrameDims): Record<keyof Compos
     if (!Number.isInteger(v) || v < 1 || v > compositeFrameMaxSide)
       throw new RangeError(`compositeFrame: ${name} must be an integer in [1, ${compositeFrameMaxSide}], got ${v}`);
   }
-  const r = rectOf(d), pixels = r.rw * r.rh, frame = d.width * d.height, limit = ctx.device.limits.maxStorageBufferBindingSize;
+  const r = rectOf(d), pixels = r.rw * r.rh, frame = d.width * d.height;
   const needed = { color: 12 * pixels, transmittance: 4 * pixels, under: 4 * frame, out: 4 * frame };
-  for (const [name, bytes] of Object.entries(needed))
-    if (bytes > limit) throw new RangeError(`compositeFrame: ${name} needs ${bytes} bytes, over the device's maxStorageBufferBindingSize (${limit})`);
+  checkBindingSizes(ctx, 'compositeFrame', needed);
   return needed;
 }
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Activation, DenseShape } from '../KernelsTypes';
 import type { GpuContext } from './GpuContext';
 import { bindGroupAt } from './bindings';
+import { checkBindingSizes, checkBufferSizes } from './sizeChecks';
 
 const source = readFileSync(new URL('./dense.wgsl', import.meta.url), 'utf8');
 
@@ -61,16 +62,10 @@ function checkSizes(ctx: GpuContext, op: string, d: DenseDims): Record<BufferNam
   if (!activations.includes(d.act)) throw new RangeError(`${op}: activation must be one of ${activations.join(', ')}, got '${d.act}'`);
   const { n: N, inFeatures: I, outFeatures: O } = d;
   const needed = { x: 4 * N * I, w: 4 * O * I, b: 4 * O, y: 4 * N * O, dY: 4 * N * O, dX: 4 * N * I, dW: 4 * O * I, dB: 4 * O };
-  const limit = ctx.device.limits.maxStorageBufferBindingSize;
-  for (const [name, bytes] of Object.entries(needed))
-    if (bytes > limit) throw new RangeError(`${op}: ${name} needs ${bytes} bytes, over the device's maxStorageBufferBindingSize (${limit})`);
+  checkBindingSizes(ctx, op, needed);
   return needed;
 }
 
-function checkBuffers(op: string, buffers: Partial<Record<BufferName, GPUBuffer>>, needed: Record<BufferName, number>): void {
-  for (const [name, buffer] of Object.entries(buffers) as [BufferName, GPUBuffer | undefined][])
-    if (buffer && buffer.size < needed[name]) throw new RangeError(`${op}: the ${name} buffer holds ${buffer.size} bytes, the op needs ${needed[name]}`);
-}
 
 function params(ctx: GpuContext, d: DenseDims): GPUBuffer {
   return ctx.constants('dense params', Uint32Array.of(d.n, d.inFeatures, d.outFeatures, activations.indexOf(d.act)));
@@ -85,7 +80,7 @@ export function denseWorkgroups(rows: number, cols: number): [number, number, nu
 /** Encodes y [N,Out] = act(x W^T + b). */
 export function encodeDense(ctx: GpuContext, encoder: GPUCommandEncoder, buffers: DenseBuffers, dims: DenseDims): void {
   const needed = checkSizes(ctx, 'dense', dims);
-  checkBuffers('dense', buffers, needed);
+  checkBufferSizes('dense', buffers, needed);
   if (dims.n === 0) return;
   const pipeline = ctx.pipeline('dense forward', source, 'forward');
   const p = params(ctx, dims);
@@ -98,7 +93,7 @@ export function encodeDense(ctx: GpuContext, encoder: GPUCommandEncoder, buffers
 /** Encodes dX (when given), dW and dB from x, W, the forward's y and dY (dz = dY * act'(y)). */
 export function encodeDenseBackward(ctx: GpuContext, encoder: GPUCommandEncoder, buffers: DenseBackwardBuffers, dims: DenseDims): void {
   const needed = checkSizes(ctx, 'denseBackward', dims);
-  checkBuffers('denseBackward', buffers, needed);
+  checkBufferSizes('denseBackward', buffers, needed);
   const { n: N, inFeatures: I, outFeatures: O } = dims;
   const p = params(ctx, dims);
   const dz = { 0: [p, p.size], 4: [buffers.y, needed.y], 5: [buffers.dY, needed.dY] } as const;

@@ -7,6 +7,7 @@ import type { GridShape, GridStride } from '../KernelsTypes';
 import type { GpuContext } from './GpuContext';
 import { bindGroupAt } from './bindings';
 import { grid2d } from './dispatch';
+import { checkBindingSizes, checkBufferSizes } from './sizeChecks';
 
 const source = readFileSync(new URL('./gridSample3d.wgsl', import.meta.url), 'utf8');
 
@@ -60,16 +61,10 @@ function checkSizes(ctx: GpuContext, op: string, d: GridSampleDims): Record<Buff
   const { d: D, h: H, w: W, c: C } = d.shape, N = d.count;
   const gridBytes = 4 * D * H * W * C;
   const needed = { grid: gridBytes, points: 12 * N, out: 4 * N * C, dOut: 4 * N * C, dGrid: gridBytes, dPoints: 12 * N };
-  const limit = ctx.device.limits.maxStorageBufferBindingSize;
-  for (const [name, bytes] of Object.entries(needed))
-    if (bytes > limit) throw new RangeError(`${op}: ${name} needs ${bytes} bytes, over the device's maxStorageBufferBindingSize (${limit})`);
+  checkBindingSizes(ctx, op, needed);
   return needed;
 }
 
-function checkBuffers(op: string, buffers: Partial<Record<BufferName, GPUBuffer>>, needed: Record<BufferName, number>): void {
-  for (const [name, buffer] of Object.entries(buffers) as [BufferName, GPUBuffer | undefined][])
-    if (buffer && buffer.size < needed[name]) throw new RangeError(`${op}: the ${name} buffer holds ${buffer.size} bytes, the op needs ${needed[name]}`);
-}
 
 /** The strided view's sizes and steps (grid_sample.cpp make_view), as the shader's Params. */
 function params(ctx: GpuContext, d: GridSampleDims): GPUBuffer {
@@ -81,7 +76,7 @@ function params(ctx: GpuContext, d: GridSampleDims): GPUBuffer {
 /** Encodes out [N,C] = the grid's strided sub-grid sampled at the points. */
 export function encodeGridSample3d(ctx: GpuContext, encoder: GPUCommandEncoder, buffers: GridSample3dBuffers, dims: GridSampleDims): void {
   const op = 'gridSample3d', needed = checkSizes(ctx, op, dims);
-  checkBuffers(op, buffers, needed);
+  checkBufferSizes(op, buffers, needed);
   if (dims.count === 0) return;
   const pipeline = ctx.pipeline('gridSample3d sample', source, 'sample');
   const p = params(ctx, dims);
@@ -97,7 +92,7 @@ export function encodeGridSample3d(ctx: GpuContext, encoder: GPUCommandEncoder, 
  */
 export function encodeGridSample3dBackward(ctx: GpuContext, encoder: GPUCommandEncoder, buffers: GridSample3dBackwardBuffers, dims: GridSampleDims): void {
   const op = 'gridSample3dBackward', needed = checkSizes(ctx, op, dims);
-  checkBuffers(op, buffers, needed);
+  checkBufferSizes(op, buffers, needed);
   if (dims.count === 0) return;
   const p = params(ctx, dims), workgroups = grid2d(dims.count, 64);
   const common = { 0: [p, p.size], 2: [buffers.points, needed.points], 4: [buffers.dOut, needed.dOut] } as const;

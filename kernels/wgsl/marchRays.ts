@@ -11,6 +11,7 @@ import { bindAt } from './bindings';
 import { grid2d } from './dispatch';
 import { encodeCountsToOffsets, scanOverflowed, scanScratchWords } from './scan';
 import { f64Words, softDoubleSource } from './softDouble';
+import { checkBindingSizes } from './sizeChecks';
 
 const source = `${softDoubleSource}\n${readFileSync(new URL('./marchRays.wgsl', import.meta.url), 'utf8')}`;
 const workgroupSize = 64;
@@ -79,9 +80,7 @@ function checkDims(ctx: GpuContext, d: MarchRaysDims): void {
     diag2 += side * side;
   }
   if (Math.sqrt(diag2) / d.step > marchRaysLimits.boxStepsPerStep) throw new RangeError(`${op}: step is too small for the box, got ${d.step}`);
-  const limit = ctx.device.limits.maxStorageBufferBindingSize;
-  for (const [name, bytes] of [['origins', 12 * d.rays], ['occupancy', d.gridRes ** 3], ['scratch', marchScratchBytes(d.rays)]] as const)
-    if (bytes > limit) throw new RangeError(`${op}: ${name} needs ${bytes} bytes, over the device's maxStorageBufferBindingSize (${limit})`);
+  checkBindingSizes(ctx, op, { origins: 12 * d.rays, occupancy: d.gridRes ** 3, scratch: marchScratchBytes(d.rays) });
 }
 
 function needBytes(name: string, buffer: GPUBuffer, bytes: number): void {
