@@ -94,7 +94,7 @@ export class GpuFrameBatch {
       if (renderer.inFlight) throw new DOMException('GpuFrameBatch: a renderer already has a frame in flight', 'InvalidStateError');
       if (renderer.isClosed) throw new Error('renderer closed');
     }
-    for (const { renderer } of jobs) renderer.inFlight = true;
+    for (const { renderer } of jobs) renderer.setInFlight(true);
     const tick = this.ticks++, device = this.ctx.device;
     let submissions = 0, probeStaging: GPUBuffer | undefined, frameStaging: GPUBuffer | undefined;
     const submit = (encoder: GPUCommandEncoder) => {
@@ -158,14 +158,14 @@ export class GpuFrameBatch {
           staging.destroy();
           throw error;
         } finally {
-          for (const { renderer } of jobs) renderer.inFlight = false;
+          for (const { renderer } of jobs) renderer.setInFlight(false);
         }
       })();
       return { frames, submissions, sessions: jobs.length };
     } catch (error) {
       probeStaging?.destroy();
       frameStaging?.destroy();
-      for (const { renderer } of jobs) renderer.inFlight = false;
+      for (const { renderer } of jobs) renderer.setInFlight(false);
       throw error;
     }
   }

@@ -60,8 +60,8 @@ export class GpuStreamingRenderer {
   private rays = 0;
   /** The batch render() uses (this session alone), made on first use. */
   private ownBatch?: GpuFrameBatch;
-  /** Set while a batch has this session's frame in flight (a second frame must wait). */
-  inFlight = false;
+  /** Set while a batch has this session's frame in flight (a second frame must wait; a close waits for it to land). */
+  private flying = false;
   lastStats: FrameStats = { samples: 0, shadedSamples: 0, rays: 0, pixels: 0, rect: null, stageMs: { bake: 0, occupancy: 0, rays: 0, upscale: 0 } };
 
   constructor(ctx: GpuContext, model: AvatarModel, o: RendererOptions) {
@@ -104,6 +104,25 @@ export class GpuStreamingRenderer {
     return this.closed;
   }
 
+  get inFlight(): boolean {
+    return this.flying;
+  }
+
+  /**
+   * GpuFrameBatch marks the frame in flight, and landed (or failed). A session closed in
+   * flight keeps its buffers until then: a destroyed buffer in a tick's command buffer
+   * would fail the whole submission, every other session's frame with it.
+   */
+  setInFlight(flying: boolean): void {
+    this.flying = flying;
+    if (!flying && this.closed) this.release();
+  }
+
+  /** The next frame starts afresh (all probes, as a session's first frame). */
+  restart(): void {
+    this.frameNo = 0;
+  }
+
   private probesFrom(b: number, e: number): GPUBuffer {
     let buffer = this.probeBuffers.get(b);
     if (!buffer) {
@@ -119,7 +138,6 @@ export class GpuStreamingRenderer {
    * density is evaluated. Returns the bytes of probe density copyProbes will copy (0: none).
    */
   encodeMotion(encoder: GPUCommandEncoder, coefficients: Float32Array): number {
-    if (this.closed) throw new Error('renderer closed');
     const f = this.frame, ctx = this.ctx, B = this.buffers, c = this.model.config;
     f.checkCoefficients(coefficients);
     f.foldBiases(coefficients);
@@ -207,13 +225,17 @@ export class GpuStreamingRenderer {
    */
   async warmUp(pose: HeadPose): Promise<void> {
     await this.render(new Float32Array(this.model.config.expressionCount), pose);
-    this.frameNo = 0;
+    this.restart();
   }
 
-  /** Frees the session's GPU buffers (the device is the context's); idempotent. */
+  /** Frees the session's GPU buffers (the device is the context's; a frame in flight lands first); idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.flying) this.release();
+  }
+
+  private release(): void {
     this.ownBatch?.close();
     this.scene.close();
     for (const buffer of [...Object.values(this.buffers), ...this.probeBuffers.values()]) buffer.destroy();
