@@ -143,7 +143,7 @@ export class GpuHostFrameRenderer implements FrameRenderer {
     this.#host.closeSession(this.#session);
     this.#host = null;
     this.#fellBack = `moved to the CPU: ${why}`;
-    logger.warn(`an avatar session of GPU render host renders on the CPU from now on: ${why}`);
+    logger.warn(`an avatar session moves from its GPU render host to a CPU render process: ${why}`);
     this.#cpu = ProcessFrameRenderer.open(this.#avatarPath, this.#view, { backend: 'cpu', ...(this.#options.renderScale ? { renderScale: this.#options.renderScale } : {}) }).then(
       (cpu) => {
         if (this.#closed) cpu.close();
