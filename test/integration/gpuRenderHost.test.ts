@@ -171,4 +171,24 @@ describe('the GPU render host: many avatar sessions on one device', { skip: prob
       pool.close();
     }
   });
+
+  test('auto with no hardware GPU renders in CPU render processes (the host it asked found none), and gpu without one is a clear error', async () => {
+    const auto = new GpuRenderHostPool({ backend: 'auto' });
+    const gpu = new GpuRenderHostPool({ backend: 'gpu' });
+    try {
+      const renderers = [await auto.open(avatarPath, SIZE), await auto.open(avatarPath, SIZE)];
+      for (const r of renderers) {
+        assert.equal(r.backend, 'cpu');
+        assert.match(r.backendReason, /^auto: no hardware GPU adapter/);
+        assert.ok(renderProcessPids().includes(r.pid!), 'a CPU render process');
+      }
+      assert.deepEqual(auto.hosts, [], 'no host stays for a machine without a GPU');
+      assert.deepEqual(await renderers[0]!.render(face(0, 0)), cpuFrames[0]![0]);
+      for (const r of renderers) r.close();
+      await assert.rejects(gpu.open(avatarPath, SIZE), /VOXFACE_RENDER_BACKEND=gpu, but no hardware GPU adapter was found/);
+    } finally {
+      auto.close();
+      gpu.close();
+    }
+  });
 });
