@@ -55,7 +55,7 @@ export const hostStats = z.object({
   sessions: z.number().int().min(0),
   ticks: z.number().int().min(0),
   frames: z.number().int().min(0),
-  /** Every submission the device's queue took since the host started (warm-ups' included). */
+  /** Every submission the device's queue took since the host started (a tick under way's included; sessions' warm-ups are ticks). */
   submissions: z.number().int().min(0),
   maxSubmissionsPerTick: z.number().int().min(0),
   maxSessionsPerTick: z.number().int().min(0),
