@@ -114,4 +114,23 @@ describe('GpuFrameBatch: many sessions\' frames in one tick on one device', { sk
       for (const r of [a, b, c, ...check]) r.close();
     }
   });
+
+  test('a session closed between a tick\'s phases keeps its buffers until the tick lands: the other sessions\' frames are whole', async () => {
+    const gpu = ctx!;
+    const batch = new GpuFrameBatch(gpu, 'test batch');
+    const [a, b] = [0, 1].map(() => new GpuStreamingRenderer(gpu, model, options)) as [GpuStreamingRenderer, GpuStreamingRenderer];
+    const check = new GpuStreamingRenderer(gpu, model, options);
+    try {
+      // submit() runs to its probe readback before returning: the close lands between the phases.
+      const submitted = batch.submit([{ renderer: a, ...input(0, 0) }, { renderer: b, ...input(1, 0) }]);
+      a.close();
+      const [, fb] = await (await submitted).frames;
+      assert.deepEqual(fb, await check.render(input(1, 0).coefficients, input(1, 0).pose), 'b\'s frame is drawn');
+      assert.equal(a.isClosed, true);
+      await assert.rejects(a.render(input(0, 1).coefficients, input(0, 1).pose), /renderer closed/);
+    } finally {
+      batch.close();
+      for (const r of [a, b, check]) r.close();
+    }
+  });
 });
