@@ -26,6 +26,7 @@ import { CoefficientIngest } from './streams/CoefficientIngest';
 import { AvatarService, type RendererFactory } from './avatar/AvatarService';
 import { AvatarStore } from './avatar/AvatarStore';
 import { ProcessFrameRenderer } from './avatar/ProcessFrameRenderer';
+import { GpuRenderHostPool } from './avatar/GpuRenderHostPool';
 import { onboardingRouter } from './onboarding/onboardingRouter';
 import { BackgroundImages } from './backgrounds/BackgroundImages';
 import { backgroundsRouter } from './backgrounds/backgroundsRouter';
@@ -50,6 +51,8 @@ export class VoxfaceServer {
   /** Background images users uploaded for their avatars' video. */
   readonly backgrounds: BackgroundImages;
   readonly avatars: AvatarService;
+  /** The GPU render hosts (VOXFACE_RENDER_BACKEND gpu or auto, and no injected renderer factory). */
+  readonly gpuHosts?: GpuRenderHostPool;
   /** Train-on-join: uploads to datasets, and the training job queue behind them. */
   readonly trainingQueue: TrainingQueue;
   readonly onboarding: OnboardingService;
@@ -77,10 +80,16 @@ export class VoxfaceServer {
     this.coefficients = new CoefficientIngest(this.rooms, { packetsPerSecond: config.coefficientPacketsPerSecond, packetBurst: config.coefficientPacketBurst });
     this.avatarStore = new AvatarStore(config.avatarDir);
     this.backgrounds = new BackgroundImages(join(config.avatarDir, '.backgrounds'));
+    // The CPU backend: a render process per avatar. A GPU (gpu, auto): every session on one
+    // render host process per device, its frames batched per tick (docs/gpu.md).
+    const gpuHosts = deps.rendererFactory || config.renderBackend === 'cpu' ? undefined
+      : new GpuRenderHostPool({ backend: config.renderBackend, allowSoftwareGpu: config.renderAllowSoftwareGpu });
+    this.gpuHosts = gpuHosts;
     const rendererFactory: RendererFactory = deps.rendererFactory
-      ?? ((id, size, signal) => ProcessFrameRenderer.open(this.avatarStore.existing(id), size, {
-        renderScale: config.avatarRenderScale, backend: config.renderBackend, allowSoftwareGpu: config.renderAllowSoftwareGpu, signal,
-      }).then((renderer) => {
+      ?? ((id, size, signal) => (gpuHosts
+        ? gpuHosts.open(this.avatarStore.existing(id), size, { renderScale: config.avatarRenderScale, signal })
+        : ProcessFrameRenderer.open(this.avatarStore.existing(id), size, { renderScale: config.avatarRenderScale, backend: 'cpu', signal })
+      ).then((renderer) => {
         logger.info(`avatar ${id} renders on the ${renderer.backend.toUpperCase()} (${renderer.backendReason})`);
         return renderer;
       }));
@@ -179,6 +188,7 @@ export class VoxfaceServer {
     // Trainers save a checkpoint on the way out, so their jobs resume on the next start.
     await this.trainingQueue.close();
     this.avatars.close();
+    this.gpuHosts?.close();
     this.coefficients.close();
     this.rooms.close();
     this.pool.close();

@@ -1,12 +1,16 @@
 // The live renderer on the GPU (the WGSL backend, kernels/wgsl/): the same frame as
 // StreamingRenderer (LiveFrame prepares both: cameras, rays' rectangle, folded biases,
-// occupancy slices), with the avatar resident on the device. Per frame:
-//   1. one submission: blend the motion volume, bake the offsets into the scene, and the
+// occupancy slices), with the avatar resident on the device. A frame is two phases,
+// which GpuFrameBatch runs for many sessions at once (one submission per phase for all
+// of a tick's sessions, one readback of all their probes, one of all their frames):
+//   1. encodeMotion: blend the motion volume, bake the offsets into the scene, and the
 //      density at this frame's slice of occupancy probes, whose values come back (a few
-//      KB) to update the occupancy map and the rectangle of rays, as on the CPU;
-//   2. one submission: renderRays over the rectangle (premultiplied colour and
+//      KB) to update the occupancy map and the rectangle of rays, as on the CPU
+//      (mergeProbes);
+//   2. encodeRays: renderRays over the rectangle (premultiplied colour and
 //      transmittance), then the upscale and composite onto the session's under-layer,
-//      resident since the session began; the RGBA frame and the stats come back.
+//      resident since the session began; the RGBA frame and the stats come back
+//      (copyFrame, finishFrame).
 // Nothing else crosses the bus: the rays (the rectangle's, 24 bytes each), the folded
 // biases and the coefficients go up; the frame comes down.
 import { encodeBakeMotion } from '../../kernels/wgsl/bakeMotion';
@@ -14,11 +18,13 @@ import { encodeBlendVolumes } from '../../kernels/wgsl/blendVolumes';
 import { encodeCompositeFrame } from '../../kernels/wgsl/compositeFrame';
 import type { GpuContext } from '../../kernels/wgsl/GpuContext';
 import { GpuScene } from '../../kernels/wgsl/GpuScene';
-import { encodeDensityAt, encodeRenderRays, readRenderRaysStats } from '../../kernels/wgsl/renderRays';
+import { encodeDensityAt, encodeRenderRays } from '../../kernels/wgsl/renderRays';
 import type { AvatarModel } from './AvatarModel';
 import type { HeadPose } from './AvatarModelTypes';
+import { GpuFrameBatch } from './GpuFrameBatch';
 import { LiveFrame } from './LiveFrame';
 import type { FrameStats, RendererOptions, RenderSize } from './RendererTypes';
+import type { PixelRect } from './ScreenBounds';
 
 /** The under-layer as RGBA8 words: the image (background + plates), or the flat colour everywhere. */
 function underWords(frame: LiveFrame): Uint32Array {
@@ -30,6 +36,9 @@ function underWords(frame: LiveFrame): Uint32Array {
   }
   return new Uint32Array(rgba.buffer);
 }
+
+/** Bytes of renderRays' stats (samples, density, shaded: u32 each) in a frame's readback, after its RGBA. */
+const STATS_BYTES = 12;
 
 export class GpuStreamingRenderer {
   readonly model: AvatarModel;
@@ -45,6 +54,14 @@ export class GpuStreamingRenderer {
   private readonly black = new Float32Array(3);
   private frameNo = 0;
   private closed = false;
+  /** The frame between its phases: the probes read back, the rectangle and rays cast. */
+  private slice: readonly [number, number] = [0, 0];
+  private rect: PixelRect | null = null;
+  private rays = 0;
+  /** The batch render() uses (this session alone), made on first use. */
+  private ownBatch?: GpuFrameBatch;
+  /** Set while a batch has this session's frame in flight (a second frame must wait; a close waits for it to land). */
+  private flying = false;
   lastStats: FrameStats = { samples: 0, shadedSamples: 0, rays: 0, pixels: 0, rect: null, stageMs: { bake: 0, occupancy: 0, rays: 0, upscale: 0 } };
 
   constructor(ctx: GpuContext, model: AvatarModel, o: RendererOptions) {
@@ -71,7 +88,7 @@ export class GpuStreamingRenderer {
       probeSigma: ctx.storage('probe density', 4 * (f.probes.length / 3)),
       origins: ctx.storage('ray origins', 12 * pixels), dirs: ctx.storage('ray directions', 12 * pixels),
       color: ctx.storage('head colour', 12 * pixels), transmittance: ctx.storage('head transmittance', 4 * pixels),
-      stats: ctx.storage('render stats', 12),
+      stats: ctx.storage('render stats', STATS_BYTES),
       under: ctx.upload('under-layer', underWords(f)),
       out: ctx.storage('frame', 4 * o.width * o.height),
     };
@@ -83,6 +100,29 @@ export class GpuStreamingRenderer {
     return { width: this.frame.iw, height: this.frame.ih };
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get inFlight(): boolean {
+    return this.flying;
+  }
+
+  /**
+   * GpuFrameBatch marks the frame in flight, and landed (or failed). A session closed in
+   * flight keeps its buffers until then: a destroyed buffer in a tick's command buffer
+   * would fail the whole submission, every other session's frame with it.
+   */
+  setInFlight(flying: boolean): void {
+    this.flying = flying;
+    if (!flying && this.closed) this.release();
+  }
+
+  /** The next frame starts afresh (all probes, as a session's first frame). */
+  restart(): void {
+    this.frameNo = 0;
+  }
+
   private probesFrom(b: number, e: number): GPUBuffer {
     let buffer = this.probeBuffers.get(b);
     if (!buffer) {
@@ -92,52 +132,90 @@ export class GpuStreamingRenderer {
     return buffer;
   }
 
-  /** Renders one frame; the RGBA bytes stay valid until the next call. */
-  async render(coefficients: Float32Array, pose: HeadPose): Promise<Uint8Array> {
-    if (this.closed) throw new Error('renderer closed');
-    const f = this.frame, ctx = this.ctx, B = this.buffers, device = ctx.device, c = this.model.config;
+  /**
+   * Phase 1 into `encoder`: this frame's biases and coefficients go up (queued writes),
+   * the motion volume is blended and baked into the scene, and this frame's probes'
+   * density is evaluated. Returns the bytes of probe density copyProbes will copy (0: none).
+   */
+  encodeMotion(encoder: GPUCommandEncoder, coefficients: Float32Array): number {
+    const f = this.frame, ctx = this.ctx, B = this.buffers, c = this.model.config;
     f.checkCoefficients(coefficients);
-    const t0 = performance.now();
     f.foldBiases(coefficients);
     this.scene.writeFrame({ densB0: f.densB, colorB0: f.colorB, background: this.black });
     ctx.write(B.coefficients!, 0, coefficients);
-    const first = device.createCommandEncoder({ label: `${ctx.label} frame ${this.frameNo} motion` });
-    encodeBlendVolumes(ctx, first, { mean: B.motionMean!, bases: B.motionBases!, coeff: B.coefficients!, out: B.motion! }, c.expressionCount, this.model.params.motionMean.length);
-    encodeBakeMotion(ctx, first, {
+    encodeBlendVolumes(ctx, encoder, { mean: B.motionMean!, bases: B.motionBases!, coeff: B.coefficients!, out: B.motion! }, c.expressionCount, this.model.params.motionMean.length);
+    encodeBakeMotion(ctx, encoder, {
       motion: B.motion!, W0: B.deformW0!, b0: B.deformB0!, W1: B.deformW1!, b1: B.deformB1!, offsets: this.scene.offsets,
     }, { motionRes: f.motionShape.d, channels: f.motionShape.c, bakeRes: f.bakeRes, frequencies: f.deform.frequencies, hidden: f.deform.hidden });
-    const [b, e] = f.noOccupancy ? [0, 0] : f.probeSlice(this.frameNo);
-    if (e > b) encodeDensityAt(ctx, first, this.scene, { points: this.probesFrom(b, e), count: e - b }, B.probeSigma!);
-    device.queue.submit([first.finish()]);
-    const t1 = performance.now();
+    const [b, e] = this.slice = f.noOccupancy ? [0, 0] : f.probeSlice(this.frameNo);
+    if (e > b) encodeDensityAt(ctx, encoder, this.scene, { points: this.probesFrom(b, e), count: e - b }, B.probeSigma!);
+    return 4 * (e - b);
+  }
+
+  /** Copies this frame's probe density (encodeMotion's byte count) into `staging` at `offset`. */
+  copyProbes(encoder: GPUCommandEncoder, staging: GPUBuffer, offset: number): void {
+    const [b, e] = this.slice;
+    if (e > b) encoder.copyBufferToBuffer(this.buffers.probeSigma!, 0, staging, offset, 4 * (e - b));
+  }
+
+  /** Merges the probes' density read back (phase 1 done) into the occupancy the rays see. */
+  mergeProbes(sigma: Float32Array | null): void {
+    const [b, e] = this.slice;
     if (e > b) {
-      f.mergeOccupancy(new Float32Array(await ctx.read(B.probeSigma!, 4 * (e - b))), b, e);
-      this.scene.writeOccupancy(f.occ);
+      this.frame.mergeOccupancy(sigma!, b, e);
+      this.scene.writeOccupancy(this.frame.occ);
     }
     this.frameNo++;
-    const t2 = performance.now();
-    const rect = f.raysRect(pose);
-    const second = device.createCommandEncoder({ label: `${ctx.label} frame ${this.frameNo} rays` });
-    let rays = 0;
+  }
+
+  /**
+   * Phase 2 into `encoder`: the rectangle's rays go up (queued writes), renderRays over
+   * them, then the upscale and composite onto the under-layer into the frame buffer.
+   */
+  encodeRays(encoder: GPUCommandEncoder, pose: HeadPose): void {
+    const f = this.frame, ctx = this.ctx, B = this.buffers;
+    const rect = this.rect = f.raysRect(pose);
+    this.rays = 0;
     if (rect) {
       const { origins, dirs, count } = f.rectRays(rect, pose);
-      rays = count;
+      this.rays = count;
       ctx.write(B.origins!, 0, origins);
       ctx.write(B.dirs!, 0, dirs);
-      encodeRenderRays(ctx, second, this.scene, { origins: B.origins!, dirs: B.dirs!, count }, { color: B.color!, transmittance: B.transmittance!, stats: B.stats! });
+      encodeRenderRays(ctx, encoder, this.scene, { origins: B.origins!, dirs: B.dirs!, count }, { color: B.color!, transmittance: B.transmittance!, stats: B.stats! });
     }
-    encodeCompositeFrame(ctx, second, { color: B.color!, transmittance: B.transmittance!, under: B.under!, out: B.out! }, {
+    encodeCompositeFrame(ctx, encoder, { color: B.color!, transmittance: B.transmittance!, under: B.under!, out: B.out! }, {
       sw: f.iw, sh: f.ih, width: this.width, height: this.height, rect: rect ?? { x0: 0, y0: 0, x1: 0, y1: 0 },
     });
-    device.queue.submit([second.finish()]);
-    const t3 = performance.now();
-    const [frame, stats] = await Promise.all([
-      ctx.read(B.out!, this.rgba.length), rect ? readRenderRaysStats(ctx, B.stats!) : Promise.resolve({ samples: 0, shaded: 0 }),
-    ]);
-    this.rgba.set(new Uint8Array(frame));
-    const stageMs = { bake: t1 - t0, occupancy: t2 - t1, rays: t3 - t2, upscale: performance.now() - t3 };
-    this.lastStats = { samples: stats.samples, shadedSamples: stats.shaded, rays, pixels: f.iw * f.ih, rect, stageMs };
+  }
+
+  /** Bytes of this session's frame readback: the RGBA frame, then the stats. */
+  get frameReadbackBytes(): number {
+    return this.rgba.length + STATS_BYTES;
+  }
+
+  /** Copies the frame and its stats into `staging` at `offset` (a multiple of 4). */
+  copyFrame(encoder: GPUCommandEncoder, staging: GPUBuffer, offset: number): void {
+    encoder.copyBufferToBuffer(this.buffers.out!, 0, staging, offset, this.rgba.length);
+    encoder.copyBufferToBuffer(this.buffers.stats!, 0, staging, offset + this.rgba.length, STATS_BYTES);
+  }
+
+  /**
+   * Takes the frame from the mapped readback (its one copy: the mapped range is gone
+   * once unmapped) into this session's reused buffer; valid until its next frame.
+   */
+  finishFrame(mapped: ArrayBuffer, offset: number, stageMs: FrameStats['stageMs']): Uint8Array {
+    this.rgba.set(new Uint8Array(mapped, offset, this.rgba.length));
+    const [samples, , shaded] = this.rect ? new Uint32Array(mapped, offset + this.rgba.length, 3) : [0, 0, 0];
+    this.lastStats = { samples: samples!, shadedSamples: shaded!, rays: this.rays, pixels: this.frame.iw * this.frame.ih, rect: this.rect, stageMs };
     return this.rgba;
+  }
+
+  /** Renders one frame on its own (a batch of one); the RGBA bytes stay valid until the next call. */
+  async render(coefficients: Float32Array, pose: HeadPose): Promise<Uint8Array> {
+    if (this.closed) throw new Error('renderer closed');
+    this.ownBatch ??= new GpuFrameBatch(this.ctx, `${this.ctx.label} session`);
+    const [frame] = await this.ownBatch.render([{ renderer: this, coefficients, pose }]);
+    return frame!;
   }
 
   /**
@@ -147,13 +225,18 @@ export class GpuStreamingRenderer {
    */
   async warmUp(pose: HeadPose): Promise<void> {
     await this.render(new Float32Array(this.model.config.expressionCount), pose);
-    this.frameNo = 0;
+    this.restart();
   }
 
-  /** Frees the session's GPU buffers (the device is the context's); idempotent. */
+  /** Frees the session's GPU buffers (the device is the context's; a frame in flight lands first); idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.flying) this.release();
+  }
+
+  private release(): void {
+    this.ownBatch?.close();
     this.scene.close();
     for (const buffer of [...Object.values(this.buffers), ...this.probeBuffers.values()]) buffer.destroy();
     this.probeBuffers.clear();

@@ -1,8 +1,9 @@
 /**
  * A call whose avatar renders on the GPU backend (the WGSL kernels on Dawn; here on
  * SwiftShader, so at a small size and frame rate): page A joins as its avatar, the
- * server's render process draws it through the GPU path, and page B decodes it like any
- * camera. That the frames equal the CPU backend's is test/integration/gpuRenderProcess.
+ * server's GPU render host (one process, one device, every GPU session) draws it, and
+ * page B decodes it like any camera. That the host's frames equal the CPU backend's is
+ * test/integration/gpuRenderHost.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,6 +63,12 @@ test('a peer joins as its avatar rendered on the GPU backend: another peer decod
   t.diagnostic(`avatar session on the GPU backend: ${JSON.stringify(stats)}`);
   assert.equal(stats.backend, 'gpu');
   assert.ok(stats.framesRendered >= 4, `frames rendered: ${stats.framesRendered}`);
+  const hosts = server.gpuHosts!.hosts;
+  assert.equal(hosts.length, 1, 'one GPU render host');
+  assert.equal(session.renderer.pid, hosts[0]!.pid, 'the avatar renders in the GPU render host');
+  const host = await hosts[0]!.stats();
+  t.diagnostic(`GPU render host: ${JSON.stringify(host)}`);
+  assert.ok(host.frames >= 4 && host.maxSubmissionsPerTick === 2, 'the host drew the frames, two submissions a tick');
   const usage = server.avatars.usage();
   assert.equal(usage.byBackend.gpu.sessions, 1);
   assert.ok(usage.byBackend.gpu.renderMsP50 > 0, 'the GPU frame time is reported');
