@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
-import type { BackgroundChoice } from '../../shared/signaling/background';
+import type { RenderBackground } from '../engine/AvatarPlates';
 import type { FaceState } from './DrivenFace';
 import {
   GpuHostMessageReader, hostReady, hostStats, type GpuHostInit, type GpuHostMessage, type GpuHostReady, type GpuHostRequest, type GpuHostStats,
@@ -38,7 +38,7 @@ interface HostSession {
 export interface GpuSessionView {
   width: number;
   height: number;
-  background?: BackgroundChoice;
+  background?: RenderBackground;
 }
 
 export class GpuRenderHost {

@@ -13,8 +13,14 @@
  * the CPU and the host exits).
  */
 import { z } from 'zod';
-import { backgroundChoice } from '../../shared/signaling/background';
+import { backgroundImageId, blurChoice, colourChoice, roomChoice } from '../../shared/signaling/background';
 import type { RenderBackendChoice } from './renderBackend';
+
+/** What shows behind the person, as the server resolved it (an uploaded image by its stored file). */
+const renderBackground = z.discriminatedUnion('kind', [
+  blurChoice, roomChoice, colourChoice,
+  z.object({ kind: z.literal('image'), id: backgroundImageId, path: z.string().min(1).max(4096) }).strict(),
+]);
 
 /** The host's command line (argv[2], JSON). */
 export interface GpuHostInit {
@@ -29,7 +35,7 @@ export const hostRequest = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('open'), session: sessionId, avatarPath: z.string().min(1).max(4096),
     width: z.number().int().min(1).max(8192), height: z.number().int().min(1).max(8192),
-    renderScale: z.number().gt(0).max(1).optional(), background: backgroundChoice.optional(),
+    renderScale: z.number().gt(0).max(1).optional(), background: renderBackground.optional(),
   }).strict(),
   z.object({
     type: z.literal('render'), session: sessionId,

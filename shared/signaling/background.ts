@@ -13,11 +13,14 @@ export const HEX_COLOUR_PATTERN = /^#[0-9a-fA-F]{6}$/;
 /** An uploaded background image's id (16 lowercase hex digits, chosen by the server). */
 export const BACKGROUND_IMAGE_ID_PATTERN = /^[0-9a-f]{16}$/;
 
+/** The choices that need nothing stored (the server's render processes take these as they are). */
+export const blurChoice = z.object({ kind: z.literal('blur') }).strict();
+export const roomChoice = z.object({ kind: z.literal('room') }).strict();
+export const colourChoice = z.object({ kind: z.literal('colour'), rgb: z.string().regex(HEX_COLOUR_PATTERN, 'must be a colour written #rrggbb (e.g. #2a6f97)') }).strict();
+export const backgroundImageId = z.string().regex(BACKGROUND_IMAGE_ID_PATTERN, 'must be an uploaded background\'s id (16 hex digits)');
+
 export const backgroundChoice = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('blur') }).strict(),
-  z.object({ kind: z.literal('room') }).strict(),
-  z.object({ kind: z.literal('colour'), rgb: z.string().regex(HEX_COLOUR_PATTERN, 'must be a colour written #rrggbb (e.g. #2a6f97)') }).strict(),
-  z.object({ kind: z.literal('image'), id: z.string().regex(BACKGROUND_IMAGE_ID_PATTERN, 'must be an uploaded background\'s id (16 hex digits)') }).strict(),
+  blurChoice, roomChoice, colourChoice, z.object({ kind: z.literal('image'), id: backgroundImageId }).strict(),
 ]);
 
 export type BackgroundChoice = z.infer<typeof backgroundChoice>;
