@@ -9,6 +9,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { TokenAuthority } from '../auth/TokenAuthority';
+import { readBoundedBody } from '../http/readBoundedBody';
 import { Logger } from '../Logger';
 import { UserRateLimiter } from '../onboarding/UserRateLimiter';
 import { BackgroundError, type BackgroundImages } from './BackgroundImages';
@@ -17,27 +18,6 @@ const logger = new Logger('backgrounds');
 
 function sendError(res: Response, status: number, code: string, message: string): void {
   if (!res.headersSent) res.status(status).json({ error: { code, message } });
-}
-
-/** The body, up to `max` bytes (over it: a 413 at once, the rest drained into nothing). */
-function readBody(req: Request, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0, failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > max) {
-        failed = true;
-        chunks.length = 0;
-        reject(new BackgroundError(413, 'too_large', `the upload is over the limit of ${max} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => { if (!failed) resolve(Buffer.concat(chunks)); });
-    req.on('error', (error) => { if (!failed) { failed = true; reject(error); } });
-  });
 }
 
 const wrap = (handler: (req: Request, res: Response) => unknown) => (req: Request, res: Response, next: NextFunction) => {
@@ -70,7 +50,7 @@ export function backgroundsRouter(images: BackgroundImages, tokens: TokenAuthori
       req.resume();
       throw new BackgroundError(413, 'too_large', `the upload is ${declared} bytes, over the limit of ${images.limits.maxBytes}`);
     }
-    const added = await images.add(res.locals.user as string, await readBody(req, images.limits.maxBytes));
+    const added = await images.add(res.locals.user as string, await readBoundedBody(req, images.limits.maxBytes, () => new BackgroundError(413, 'too_large', `the upload is over the limit of ${images.limits.maxBytes} bytes`)));
     res.status(201).json(added);
   }));
   router.get('/', (_req, res) => {

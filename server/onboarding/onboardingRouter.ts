@@ -7,6 +7,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { TokenAuthority } from '../auth/TokenAuthority';
+import { readBoundedBody } from '../http/readBoundedBody';
 import { Logger } from '../Logger';
 import { OnboardingError } from './OnboardingError';
 import { publicJob } from './OnboardingProgress';
@@ -25,29 +26,9 @@ function user(res: Response): string {
   return res.locals.user as string;
 }
 
-/**
- * Reads a request body up to `max` bytes. Over the limit it stops buffering at
- * once, answers 413 and closes the connection after the reply (the rest of the
- * body is drained into nothing rather than held in memory).
- */
+/** A body up to `max` bytes; over it, a 413 frame_too_large (readBoundedBody). */
 function readBody(req: Request, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0, failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > max) {
-        failed = true;
-        chunks.length = 0;
-        reject(new OnboardingError(413, 'frame_too_large', `frame upload is over the limit of ${max} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => { if (!failed) resolve(Buffer.concat(chunks)); });
-    req.on('error', (error) => { if (!failed) { failed = true; reject(error); } });
-  });
+  return readBoundedBody(req, max, () => new OnboardingError(413, 'frame_too_large', `frame upload is over the limit of ${max} bytes`));
 }
 
 type Handler = (req: Request, res: Response) => unknown;

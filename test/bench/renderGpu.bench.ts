@@ -15,16 +15,13 @@
 // avatars at 96x54 and 2 frames unless sizes are given.
 import { parseArgs } from 'node:util';
 import { GpuContext } from '../../kernels/wgsl/GpuContext';
-import { readAvatarFile } from '../../server/engine/AvatarFile';
-import { AvatarModel } from '../../server/engine/AvatarModel';
-import { DEFAULT_CONFIG, type HeadPose } from '../../server/engine/AvatarModelTypes';
+import type { HeadPose } from '../../server/engine/AvatarModelTypes';
 import { framingCamera } from '../../server/engine/Framing';
 import { GpuFrameBatch } from '../../server/engine/GpuFrameBatch';
 import { GpuStreamingRenderer } from '../../server/engine/GpuRenderer';
 import { psnr } from '../../server/engine/Metrics';
 import { LIVE, type RendererOptions, StreamingRenderer } from '../../server/engine/Renderer';
-import { syntheticFrames } from '../../server/engine/SyntheticScene';
-import { Trainer } from '../../server/engine/Trainer';
+import { benchAvatar } from './benchAvatar';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,16 +42,7 @@ const frameCount = Number(args.frames ?? (software ? 2 : 20));
 if (!counts.every((n) => Number.isInteger(n) && n >= 1 && n <= 1024) || !(width > 0 && height > 0) || !(frameCount >= 1))
   throw new RangeError(`bench:render-gpu: bad --avatars/--size/--frames (${JSON.stringify(args)})`);
 
-let model: AvatarModel;
-if (args.avatar) model = readAvatarFile(args.avatar);
-else {
-  const s = Number(process.env.BENCH_TRAIN_S ?? 25);
-  process.stderr.write(`training a ${s} s DEFAULT_CONFIG synthetic avatar for the benchmark...\n`);
-  const train = syntheticFrames(DEFAULT_CONFIG, { width: 48, height: 48, frames: 30, seed: 1 });
-  const t = new Trainer(AvatarModel.create(DEFAULT_CONFIG, 1), train, { width: 48, height: 48, raysPerStep: 1024 });
-  t.train({ maxMs: s * 1000 });
-  model = t.model;
-}
+const model = benchAvatar(args.avatar);
 
 const E = model.config.expressionCount;
 /** A call's smooth expression and pose stream; avatar `a` runs it with its own phase. */

@@ -13,28 +13,16 @@
 // DEFAULT_CONFIG (production: E = 51, 64-wide heads, 64^3 appearance, 64 samples) avatar is
 // trained on the synthetic scene for BENCH_TRAIN_S seconds (default 25).
 import { cpuThreads } from '../../kernels/cpu';
-import { readAvatarFile } from '../../server/engine/AvatarFile';
-import { AvatarModel } from '../../server/engine/AvatarModel';
 import { DEFAULT_CONFIG } from '../../server/engine/AvatarModelTypes';
 import { framingCamera } from '../../server/engine/Framing';
 import { psnr } from '../../server/engine/Metrics';
 import { LIVE, REALTIME, renderExact, type RendererOptions, StreamingRenderer } from '../../server/engine/Renderer';
 import { rgbaToRgb, ssim } from '../../server/engine/Evaluate';
 import { loadRealDataset } from '../../server/engine/RealDataset';
-import { syntheticFrames } from '../../server/engine/SyntheticScene';
-import { Trainer } from '../../server/engine/Trainer';
+import { benchAvatar } from '../bench/benchAvatar';
 
 const file = process.argv[2];
-let model: AvatarModel;
-if (file) model = readAvatarFile(file);
-else {
-  const s = Number(process.env.BENCH_TRAIN_S ?? 25);
-  process.stderr.write(`training a ${s} s DEFAULT_CONFIG synthetic avatar for the benchmark...\n`);
-  const train = syntheticFrames(DEFAULT_CONFIG, { width: 48, height: 48, frames: 30, seed: 1 });
-  const t = new Trainer(AvatarModel.create(DEFAULT_CONFIG, 1), train, { width: 48, height: 48, raysPerStep: 1024 });
-  t.train({ maxMs: s * 1000 });
-  model = t.model;
-}
+const model = benchAvatar(file);
 const E = model.config.expressionCount;
 // A smooth sequence (as a call's expression stream), so round-robin occupancy is exercised as in use.
 const frames = Array.from({ length: 8 }, (_, i) => ({
