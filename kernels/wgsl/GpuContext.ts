@@ -2,7 +2,7 @@
 // needs from it: labelled buffers, uploads, readback, and compute pipelines created once
 // per shader source. Ops encode into a caller's command encoder (so a frame's ops go out
 // in one submission); `dispatch` is the one-op convenience the adapters and tests use.
-import { create, globals } from 'webgpu';
+/// <reference types="@webgpu/types" />
 
 /** The adapter as the server logs it. */
 export interface GpuAdapterSummary {
@@ -21,13 +21,15 @@ export interface GpuContextOptions {
   readonly label?: string;
 }
 
-// The globals (GPUBufferUsage, GPUMapMode...) are installed once, on first use.
-let gpu: GPU | undefined;
-function navigatorGpu(): GPU {
-  if (!gpu) {
+// Dawn (dawn.node, 21 MB) is loaded on first use, not on import: a CPU render process
+// imports this module's users and must not pay for a GPU it will not touch. The globals
+// (GPUBufferUsage, GPUMapMode...) are installed then, once.
+let gpu: Promise<GPU> | undefined;
+function navigatorGpu(): Promise<GPU> {
+  gpu ??= import('webgpu').then(({ create, globals }) => {
     Object.assign(globalThis, globals);
-    gpu = create([]);
-  }
+    return create([]);
+  });
   return gpu;
 }
 
@@ -57,7 +59,7 @@ export class GpuContext {
 
   /** The first hardware adapter, or a software one when allowed; null when there is none. */
   static async create(options: GpuContextOptions = {}): Promise<GpuContext | null> {
-    const adapter = await navigatorGpu().requestAdapter({ powerPreference: 'high-performance' });
+    const adapter = await (await navigatorGpu()).requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) return null;
     const summary = summarizeAdapter(adapter);
     if (summary.software && !options.allowSoftware) return null;

@@ -53,8 +53,11 @@ export class GpuRenderHostPool {
   /** A renderer for the avatar file: a session on a GPU host, or a CPU render process when there is no GPU (auto). */
   async open(avatarPath: string, view: GpuSessionView, options: { renderScale?: number; signal?: AbortSignal } = {}): Promise<PooledRenderer> {
     if (this.#closed) throw new Error('GPU render host pool closed');
+    // The pool decided there is no GPU for this avatar: its render process must not probe
+    // again (loading Dawn and creating a Vulkan instance in every CPU render process cost
+    // each avatar load a CPU burst, enough to drop a live call's frame rate during a swap).
     const cpu = () => ProcessFrameRenderer.open(avatarPath, view, {
-      backend: this.#options.backend, ...(options.renderScale ? { renderScale: options.renderScale } : {}), ...(options.signal ? { signal: options.signal } : {}),
+      backend: 'cpu', ...(options.renderScale ? { renderScale: options.renderScale } : {}), ...(options.signal ? { signal: options.signal } : {}),
     });
     if (this.#noGpu !== undefined) return cpu();
     let host: GpuRenderHost;
