@@ -1,12 +1,13 @@
-// The frame's upscale and composite on the GPU against the CPU's (the reference here:
-// server/engine/Compositing.ts compositeOver with FastUpscale's plan).
+// The frame's upscale and composite on the GPU (kernels/wgsl/compositeFrame) against the
+// CPU's (the reference here: server/engine/Compositing.ts compositeOver with FastUpscale's
+// plan). It lives in test/ because kernels/ may not import server/, not even in a test.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compositeOver } from '../../server/engine/Compositing';
 import { upscalePlan } from '../../server/engine/FastUpscale';
-import { rng } from '../testUtil';
-import { compositeFrameMaxSide, compositeFrameOnGpu, encodeCompositeFrame, type CompositeFrameDims } from './compositeFrame';
-import { openTestGpu } from './testGpu';
+import { rng } from '../../kernels/testUtil';
+import { compositeFrameMaxSide, compositeFrameOnGpu, encodeCompositeFrame, type CompositeFrameDims } from '../../kernels/wgsl/compositeFrame';
+import { openTestGpu } from '../../kernels/wgsl/testGpu';
 
 const ctx = await openTestGpu();
 
