@@ -56,24 +56,25 @@ export class GpuRenderHostPool {
     // The pool decided there is no GPU for this avatar: its render process must not probe
     // again (loading Dawn and creating a Vulkan instance in every CPU render process cost
     // each avatar load a CPU burst, enough to drop a live call's frame rate during a swap).
-    const cpu = () => ProcessFrameRenderer.open(avatarPath, view, {
-      backend: 'cpu', ...(options.renderScale ? { renderScale: options.renderScale } : {}), ...(options.signal ? { signal: options.signal } : {}),
+    const cpu = (reason: string) => ProcessFrameRenderer.open(avatarPath, view, {
+      backend: 'cpu', backendReason: reason, ...(options.renderScale ? { renderScale: options.renderScale } : {}), ...(options.signal ? { signal: options.signal } : {}),
     });
-    if (this.#noGpu !== undefined) return cpu();
+    if (this.#noGpu !== undefined) return cpu(this.#noGpu);
     let host: GpuRenderHost;
     try {
       host = await this.#hostWithRoom();
     } catch (error) {
       // 'gpu' says loudly that there is no GPU; 'auto' renders on the CPU.
       if (this.#options.backend === 'gpu') throw error;
-      logger.warn(`no GPU render host (${error instanceof Error ? error.message : String(error)}): the avatar renders on the CPU`);
-      return cpu();
+      const why = `no GPU render host (${error instanceof Error ? error.message : String(error)})`;
+      logger.warn(`${why}: the avatar renders on the CPU`);
+      return cpu(`auto: ${why}`);
     }
     if (host.backend === 'cpu') {
       this.#noGpu = host.backendReason;
       this.#hosts.delete(host);
       logger.info(`avatars render on the CPU (${host.backendReason})`);
-      return cpu();
+      return cpu(host.backendReason);
     }
     this.#cancelIdle(host);
     let opening: Promise<GpuHostFrameRenderer>;

@@ -30,6 +30,8 @@ export interface ProcessFrameRendererOptions {
   allowSoftwareGpu?: boolean;
   /** Test hook: the render process destroys its GPU device after this many frames. */
   loseGpuAfterFrames?: number;
+  /** Why this renderer renders where it does, when the caller chose (logged; else the process's own reason). */
+  backendReason?: string;
   /** Aborting while the avatar loads kills the process and rejects with an AbortError. */
   signal?: AbortSignal;
 }
@@ -80,7 +82,7 @@ export class ProcessFrameRenderer implements FrameRenderer {
     delete env.VOXFACE_SECRET;
     const child = spawn(process.execPath, [ENTRY, JSON.stringify(init)], { stdio: ['pipe', 'ignore', 'inherit', 'pipe'], env });
     const renderer = new ProcessFrameRenderer(child, new Uint8Array(size.width * size.height * 4), size.width, size.height);
-    await renderer.#ready(options.signal);
+    await renderer.#ready(options.signal, options.backendReason);
     return renderer;
   }
 
@@ -118,7 +120,7 @@ export class ProcessFrameRenderer implements FrameRenderer {
     this.#child.kill('SIGKILL');
   }
 
-  #ready(signal?: AbortSignal): Promise<void> {
+  #ready(signal?: AbortSignal, reason?: string): Promise<void> {
     const child = this.#child;
     const reader = new RenderMessageReader(this.#frame);
     return new Promise<void>((resolve, reject) => {
@@ -135,7 +137,7 @@ export class ProcessFrameRenderer implements FrameRenderer {
           if (message.type === 'ready') {
             loaded = true;
             this.#backend = message.backend;
-            this.#backendReason = message.backendReason;
+            this.#backendReason = reason ?? message.backendReason;
             resolve();
           } else {
             this.close();

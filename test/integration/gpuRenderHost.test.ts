@@ -175,8 +175,9 @@ describe('the GPU render host: many avatar sessions on one device', { skip: prob
   test('auto with no hardware GPU renders in CPU render processes (the host it asked found none), and gpu without one is a clear error', async () => {
     const auto = new GpuRenderHostPool({ backend: 'auto' });
     const gpu = new GpuRenderHostPool({ backend: 'gpu' });
+    const renderers: Awaited<ReturnType<GpuRenderHostPool['open']>>[] = [];
     try {
-      const renderers = [await auto.open(avatarPath, SIZE), await auto.open(avatarPath, SIZE)];
+      renderers.push(await auto.open(avatarPath, SIZE), await auto.open(avatarPath, SIZE));
       for (const r of renderers) {
         assert.equal(r.backend, 'cpu');
         assert.match(r.backendReason, /^auto: no hardware GPU adapter/);
@@ -187,6 +188,8 @@ describe('the GPU render host: many avatar sessions on one device', { skip: prob
       for (const r of renderers) r.close();
       await assert.rejects(gpu.open(avatarPath, SIZE), /VOXFACE_RENDER_BACKEND=gpu, but no hardware GPU adapter was found/);
     } finally {
+      // Closed even when an assertion failed: a render process left open keeps the test file running.
+      for (const r of renderers) r.close();
       auto.close();
       gpu.close();
     }
