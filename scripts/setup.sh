@@ -15,7 +15,7 @@ done
 
 # System packages: only what is missing, only as root (CI and our machines run as root).
 packages=(make g++ python3 pkg-config libssl-dev)
-[ "$want_tests" = 1 ] && packages+=(chromium ffmpeg)
+[ "$want_tests" = 1 ] && packages+=(chromium ffmpeg redis-server)
 missing=()
 for pkg in "${packages[@]}"; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

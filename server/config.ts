@@ -12,6 +12,7 @@ import type { RenderBackendChoice } from './avatar/renderBackend';
 import type { OnboardingLimits } from './onboarding/OnboardingService';
 import { capsForPortRange, defaultCapLimits, type CapLimits } from './rooms/Capacity';
 import type { TrainingOptions } from './onboarding/TrainingJobTypes';
+import { clusterConfigFrom, type ClusterConfig } from './cluster/clusterConfig';
 
 export interface VoxfaceConfig {
   /** HTTP listen host and port (port 0: any free port). */
@@ -95,6 +96,8 @@ export interface VoxfaceConfig {
   onboardingSnapshotSeconds: number;
   /** How long a failed training job's data (dataset, uploads, job folder) is kept before it is removed, ms. */
   onboardingFailedRetentionMs: number;
+  /** Roles, Redis and node name (issue 15, docs/cluster.md); all roles and no Redis by default. */
+  cluster: ClusterConfig;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -311,6 +314,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     onboardingUsableMarginDb: numberFrom(env, 'VOXFACE_ONBOARDING_USABLE_MARGIN_DB', 1.5, -100, 100),
     onboardingSnapshotSeconds: numberFrom(env, 'VOXFACE_ONBOARDING_SNAPSHOT_SECONDS', 20, 5, 3600),
     onboardingFailedRetentionMs: numberFrom(env, 'VOXFACE_ONBOARDING_FAILED_RETENTION_HOURS', 24, 0, 24 * 365) * 3600_000,
+    cluster: clusterConfigFrom(env),
   };
   return { ...config, ...overrides };
 }
