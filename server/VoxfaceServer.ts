@@ -88,7 +88,7 @@ export class VoxfaceServer {
     const rendererFactory: RendererFactory = deps.rendererFactory
       ?? ((id, size, signal) => (gpuHosts
         ? gpuHosts.open(this.avatarStore.existing(id), size, { renderScale: config.avatarRenderScale, signal })
-        : ProcessFrameRenderer.open(this.avatarStore.existing(id), size, { renderScale: config.avatarRenderScale, backend: 'cpu', signal })
+        : ProcessFrameRenderer.open(this.avatarStore.existing(id), size, { renderScale: config.avatarRenderScale, signal })
       ).then((renderer) => {
         logger.info(`avatar ${id} renders on the ${renderer.backend.toUpperCase()} (${renderer.backendReason})`);
         return renderer;

@@ -144,7 +144,7 @@ export class GpuHostFrameRenderer implements FrameRenderer {
     this.#host = null;
     this.#fellBack = `moved to the CPU: ${why}`;
     logger.warn(`an avatar session moves from its GPU render host to a CPU render process: ${why}`);
-    this.#cpu = ProcessFrameRenderer.open(this.#avatarPath, this.#view, { backend: 'cpu', ...(this.#options.renderScale ? { renderScale: this.#options.renderScale } : {}) }).then(
+    this.#cpu = ProcessFrameRenderer.open(this.#avatarPath, this.#view, { ...(this.#options.renderScale ? { renderScale: this.#options.renderScale } : {}) }).then(
       (cpu) => {
         if (this.#closed) cpu.close();
         this.#cpuRenderer = cpu;

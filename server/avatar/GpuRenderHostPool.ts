@@ -57,7 +57,7 @@ export class GpuRenderHostPool {
     // again (loading Dawn and creating a Vulkan instance in every CPU render process cost
     // each avatar load a CPU burst, enough to drop a live call's frame rate during a swap).
     const cpu = (reason: string) => ProcessFrameRenderer.open(avatarPath, view, {
-      backend: 'cpu', backendReason: reason, ...(options.renderScale ? { renderScale: options.renderScale } : {}), ...(options.signal ? { signal: options.signal } : {}),
+      backendReason: reason, ...(options.renderScale ? { renderScale: options.renderScale } : {}), ...(options.signal ? { signal: options.signal } : {}),
     });
     if (this.#noGpu !== undefined) return cpu(this.#noGpu);
     let host: GpuRenderHost;
@@ -91,7 +91,7 @@ export class GpuRenderHostPool {
       // The host's GPU went while the avatar loaded: this session starts on the CPU.
       if (isHostEnded(error) && !options.signal?.aborted) {
         logger.warn(`the GPU render host ended while an avatar loaded (${error.hostEnded}): it renders on the CPU`);
-        return ProcessFrameRenderer.open(avatarPath, view, { backend: 'cpu', ...options });
+        return ProcessFrameRenderer.open(avatarPath, view, { ...options });
       }
       throw error;
     }

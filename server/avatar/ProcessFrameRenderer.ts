@@ -16,7 +16,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import type { RenderBackground } from '../engine/AvatarPlates';
-import type { RenderBackendChoice } from './renderBackend';
 import type { FaceState } from './DrivenFace';
 import type { FrameRenderer, RendererFault } from './FrameRendererTypes';
 import { RenderMessageReader, type RenderProcessInit, type RenderProcessMessage, type RenderProcessRequest } from './renderProcessProtocol';
@@ -25,12 +24,7 @@ const ENTRY = fileURLToPath(new URL('./renderProcessEntry.mjs', import.meta.url)
 
 export interface ProcessFrameRendererOptions {
   renderScale?: number;
-  /** Where to render (VOXFACE_RENDER_BACKEND; 'cpu' unless set), and whether a software GPU will do (tests). */
-  backend?: RenderBackendChoice;
-  allowSoftwareGpu?: boolean;
-  /** Test hook: the render process destroys its GPU device after this many frames. */
-  loseGpuAfterFrames?: number;
-  /** Why this renderer renders where it does, when the caller chose (logged; else the process's own reason). */
+  /** Why this avatar renders on the CPU (logged; e.g. the GPU pool's reason for falling back). */
   backendReason?: string;
   /** Aborting while the avatar loads kills the process and rejects with an AbortError. */
   signal?: AbortSignal;
@@ -47,8 +41,7 @@ export class ProcessFrameRenderer implements FrameRenderer {
   #settleFault!: (fault: RendererFault) => void;
   #tail: Promise<unknown> = Promise.resolve();
   #closed = false;
-  #backend: 'cpu' | 'gpu' = 'cpu';
-  #backendReason = '';
+  #backendReason = 'VOXFACE_RENDER_BACKEND=cpu';
   /** The last frame's round trip minus the process's own render time: the cost of the process boundary. */
   #overheadMs = 0;
 
@@ -73,8 +66,6 @@ export class ProcessFrameRenderer implements FrameRenderer {
     const init: RenderProcessInit = {
       avatarPath, width: size.width, height: size.height,
       ...(options.renderScale ? { renderScale: options.renderScale } : {}), ...(size.background ? { background: size.background } : {}),
-      ...(options.backend ? { backend: options.backend } : {}), ...(options.allowSoftwareGpu ? { allowSoftwareGpu: true } : {}),
-      ...(options.loseGpuAfterFrames !== undefined ? { loseGpuAfterFrames: options.loseGpuAfterFrames } : {}),
     };
     // stdin: requests; stdout unused; stderr shared (the child's warnings land in the server's log); fd 3: frames.
     // The server's secret stays with the server: a renderer fed a crafted avatar file has no use for it.
@@ -94,12 +85,12 @@ export class ProcessFrameRenderer implements FrameRenderer {
     return run;
   }
 
-  /** What draws the frames now: the backend the process chose, then each frame's. */
-  get backend(): 'cpu' | 'gpu' {
-    return this.#backend;
+  /** A render process renders on the CPU (GPU avatars render in the GPU render host). */
+  get backend(): 'cpu' {
+    return 'cpu';
   }
 
-  /** Why the process chose its backend (for the log). */
+  /** Why this avatar renders on the CPU (for the log). */
   get backendReason(): string {
     return this.#backendReason;
   }
@@ -136,8 +127,7 @@ export class ProcessFrameRenderer implements FrameRenderer {
           settled();
           if (message.type === 'ready') {
             loaded = true;
-            this.#backend = message.backend;
-            this.#backendReason = reason ?? message.backendReason;
+            if (reason) this.#backendReason = reason;
             resolve();
           } else {
             this.close();
@@ -182,7 +172,6 @@ export class ProcessFrameRenderer implements FrameRenderer {
     this.#pending = undefined;
     if (!pending) return;
     if (message.type === 'frame') {
-      this.#backend = message.backend;
       this.#overheadMs = performance.now() - pending.sentAt - message.renderMs;
       pending.resolve(this.#frame);
     } else {

@@ -3,16 +3,15 @@
  *
  * In (the child's stdin): one JSON line per request, `{ face }` (a few hundred bytes).
  * Out (the child's fd 3, a socket pair): messages of a 16-byte header
- * [type u8, backend u8 (0 cpu, 1 gpu: what drew this frame), 2 bytes zero, payload length
- * u32 LE, render ms f64 LE] then the payload: ready (JSON { expressionCount, backend,
- * backendReason }), frame (width*height*4 RGBA bytes) or error (UTF-8).
+ * [type u8, 3 bytes zero, payload length u32 LE, render ms f64 LE] then the payload:
+ * ready (JSON { expressionCount }), frame (width*height*4 RGBA bytes) or error (UTF-8).
+ * A render process renders on the CPU only (GPU avatars render in the GPU render host).
  * Frames go over the pipe rather than shared memory: Node has no cross-process shared
  * memory without a native addon, and the copy costs well under a millisecond per
  * frame (figures in ProcessFrameRenderer's header).
  */
 import type { RenderBackground } from '../engine/AvatarPlates';
 import type { FaceState } from './DrivenFace';
-import type { RenderBackendChoice } from './renderBackend';
 
 export interface RenderProcessInit {
   avatarPath: string;
@@ -22,15 +21,7 @@ export interface RenderProcessInit {
   renderScale?: number;
   /** What shows behind the person (the default background unless set). */
   background?: RenderBackground;
-  /** Where to render ('cpu' unless set; the server passes VOXFACE_RENDER_BACKEND). */
-  backend?: RenderBackendChoice;
-  /** Accept a software GPU adapter (tests on SwiftShader only). */
-  allowSoftwareGpu?: boolean;
-  /** Test hook: destroy the GPU device after this many frames (a forced device loss). */
-  loseGpuAfterFrames?: number;
 }
-
-export type RenderBackendKind = 'cpu' | 'gpu';
 
 /** The face as JSON (a typed array would serialize as an object). */
 export interface RenderProcessRequest {
@@ -43,18 +34,17 @@ export const HEADER_BYTES = 16;
 /** Non-frame payloads (ready, error) are short; a longer one means a corrupt stream. */
 const MAX_TEXT_PAYLOAD = 64 * 1024;
 
-export function messageHeader(type: MessageType, payloadBytes: number, renderMs = 0, backend: RenderBackendKind = 'cpu'): Buffer {
+export function messageHeader(type: MessageType, payloadBytes: number, renderMs = 0): Buffer {
   const header = Buffer.alloc(HEADER_BYTES);
   header.writeUInt8(type, 0);
-  header.writeUInt8(backend === 'gpu' ? 1 : 0, 1);
   header.writeUInt32LE(payloadBytes, 4);
   header.writeDoubleLE(renderMs, 8);
   return header;
 }
 
 export type RenderProcessMessage =
-  | { type: 'ready'; expressionCount: number; backend: RenderBackendKind; backendReason: string }
-  | { type: 'frame'; renderMs: number; backend: RenderBackendKind }
+  | { type: 'ready'; expressionCount: number }
+  | { type: 'frame'; renderMs: number }
   | { type: 'error'; message: string };
 
 /**
@@ -67,7 +57,6 @@ export class RenderMessageReader {
   #headerFill = 0;
   #type = 0;
   #renderMs = 0;
-  #backend: RenderBackendKind = 'cpu';
   #payload?: Uint8Array;
   #payloadFill = 0;
 
@@ -86,7 +75,6 @@ export class RenderMessageReader {
         at += n;
         if (this.#headerFill < HEADER_BYTES) return;
         this.#headerFill = 0;
-        this.#backend = this.#header.readUInt8(1) === 1 ? 'gpu' : 'cpu';
         this.#begin(this.#header.readUInt8(0), this.#header.readUInt32LE(4), this.#header.readDoubleLE(8));
         if (this.#payload!.length > 0) continue;
       } else {
@@ -118,10 +106,10 @@ export class RenderMessageReader {
   #finish(): RenderProcessMessage {
     const payload = this.#payload!;
     this.#payload = undefined;
-    if (this.#type === MESSAGE_TYPE.frame) return { type: 'frame', renderMs: this.#renderMs, backend: this.#backend };
+    if (this.#type === MESSAGE_TYPE.frame) return { type: 'frame', renderMs: this.#renderMs };
     const text = Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8');
     if (this.#type === MESSAGE_TYPE.error) return { type: 'error', message: text };
-    const ready = JSON.parse(text) as { expressionCount: number; backend?: RenderBackendKind; backendReason?: string };
-    return { type: 'ready', expressionCount: ready.expressionCount, backend: ready.backend === 'gpu' ? 'gpu' : 'cpu', backendReason: String(ready.backendReason ?? '') };
+    const ready = JSON.parse(text) as { expressionCount: number };
+    return { type: 'ready', expressionCount: ready.expressionCount };
   }
 }

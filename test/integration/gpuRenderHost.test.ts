@@ -49,7 +49,7 @@ describe('the GPU render host: many avatar sessions on one device', { skip: prob
   before(async () => {
     avatarPath = syntheticAvatarFile();
     await Promise.all(Array.from({ length: SESSIONS }, async (_, s) => {
-      const cpu = await ProcessFrameRenderer.open(avatarPath, SIZE, { backend: 'cpu' });
+      const cpu = await ProcessFrameRenderer.open(avatarPath, SIZE);
       try {
         cpuFrames[s] = [];
         for (let i = 0; i < FRAMES; i++) cpuFrames[s]!.push((await cpu.render(face(s, i))).slice());
@@ -142,7 +142,7 @@ describe('the GPU render host: many avatar sessions on one device', { skip: prob
 
   test('a GPU host killed: only its own sessions move (to the CPU, saying why), another host\'s and a CPU render process\'s render on', async () => {
     const pool = new GpuRenderHostPool({ backend: 'gpu', allowSoftwareGpu: true, maxSessionsPerHost: 2 });
-    const cpuSession = await ProcessFrameRenderer.open(avatarPath, SIZE, { backend: 'cpu' });
+    const cpuSession = await ProcessFrameRenderer.open(avatarPath, SIZE);
     try {
       const renderers = await Promise.all(Array.from({ length: SESSIONS }, () => pool.open(avatarPath, SIZE)));
       assert.equal(pool.hosts.length, 2, 'two sessions per host: a second host for the third');
