@@ -154,11 +154,12 @@ export class GpuContext {
 
   /** A bind group of whole buffers at bindings 0, 1, 2... of the pipeline's group 0. */
   bindGroup(label: string, pipeline: GPUComputePipeline, buffers: readonly GPUBuffer[]): GPUBindGroup {
-    return this.device.createBindGroup({
-      label: `${this.label} ${label} bind group`,
-      layout: pipeline.getBindGroupLayout(0),
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
+    return this.bindEntries(label, pipeline, buffers.map((buffer, binding) => ({ binding, resource: { buffer } })));
+  }
+
+  /** A labelled bind group of the pipeline's group 0 from explicit entries (bindings.ts builds them). */
+  bindEntries(label: string, pipeline: GPUComputePipeline, entries: GPUBindGroupEntry[]): GPUBindGroup {
+    return this.device.createBindGroup({ label: `${this.label} ${label} bind group`, layout: pipeline.getBindGroupLayout(0), entries });
   }
 
   /** Encodes one dispatch into `encoder`. */

@@ -7,11 +7,7 @@ import { paddedSize, type GpuContext } from './GpuContext';
 
 /** Whole buffers, or { buffer, offset?, size? } bindings, by binding number. */
 export function bindAt(ctx: GpuContext, label: string, pipeline: GPUComputePipeline, bindings: Readonly<Record<number, GPUBuffer | GPUBufferBinding>>): GPUBindGroup {
-  return ctx.device.createBindGroup({
-    label: `${ctx.label} ${label} bind group`,
-    layout: pipeline.getBindGroupLayout(0),
-    entries: Object.entries(bindings).map(([binding, b]) => ({ binding: Number(binding), resource: 'buffer' in b ? b : { buffer: b } })),
-  });
+  return ctx.bindEntries(label, pipeline, Object.entries(bindings).map(([binding, b]) => ({ binding: Number(binding), resource: 'buffer' in b ? b : { buffer: b } })));
 }
 
 /** Buffers bound at the first `bytes` (padded to 4) of each, by binding number. */
