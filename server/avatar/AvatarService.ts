@@ -2,8 +2,9 @@
  * Turns avatar-enabled peers into avatar video in their rooms. A peer asks for an
  * avatar (`enableAvatar`); once its coefficient stream is open, an AvatarSession
  * renders it at the configured size and rate. Sessions end with their peer, their
- * stream, or `disableAvatar`. The scheduler keeps the sum of all sessions' render
- * time within the machine's budget by lowering their frame rate, and says so.
+ * stream, or `disableAvatar`. The scheduler keeps the CPU sessions' render time within
+ * the machine's cores, and the GPU sessions' ticks within their frame interval, by
+ * lowering that backend's frame rate, and says so (frameRateSchedule.ts).
  * reloadAvatar() swaps a newer version of an avatar (train-on-join installs
  * better ones while the owner is in a call) into its live sessions between frames.
  *
@@ -14,6 +15,7 @@
  * (`avatarStopped`). Sessions, render processes and encoders are capped (AvatarLimits).
  */
 import { cpus } from 'node:os';
+import { scheduleFrameRates } from './frameRateSchedule';
 import { TypedEmitter } from '../../shared/TypedEmitter';
 import type { AvatarStopReason } from '../../shared/signaling/messages';
 import { Logger } from '../Logger';
@@ -82,16 +84,17 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   /** Sessions between the encoder check and their encoder's spawn. */
   #encodersStarting = 0;
   readonly #scheduler: ReturnType<typeof setInterval>;
-  #targetFps: number;
+  /** Each backend's scheduled frame rate; a new session starts at its backend's. */
+  readonly #targetFps: Record<'cpu' | 'gpu', number>;
   #closed = false;
 
   constructor(ingest: CoefficientIngest, createRenderer: RendererFactory, options: AvatarServiceOptions) {
     super();
     this.#ingest = ingest;
     this.#createRenderer = createRenderer;
-    this.#options = { renderBudget: Math.max(0.5, cpus().length * 0.6), minFps: 5, ...options };
+    this.#options = { renderBudget: Math.max(0.5, cpus().length * 0.6), gpuRenderBudget: 0.8, minFps: 5, ...options };
     this.#limits = { maxSessions: Infinity, maxSessionsPerPeer: Infinity, maxRenderProcesses: Infinity, maxEncoders: Infinity, ...options.limits };
-    this.#targetFps = options.fps;
+    this.#targetFps = { cpu: options.fps, gpu: options.fps };
     ingest.on('streamOpened', ({ roomId, peerId }) => {
       const wanted = this.#wanted.get(`${roomId}/${peerId}`);
       if (wanted && !wanted.session) this.#startSession(wanted, false).catch(() => undefined);
@@ -269,7 +272,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     if (this.#ingest.get(room.id, peer.id)) await this.#startSession(wanted, true);
   }
 
-  /** A renderer from the factory, counted against maxRenderProcesses until it is closed. */
+  /** A renderer from the factory, counted against maxRenderProcesses while it loads and, on the CPU, until it is closed. */
   async #openRenderer(avatarId: string, background: RenderBackground, signal?: AbortSignal): Promise<FrameRenderer> {
     if (this.#renderers >= this.#limits.maxRenderProcesses) {
       throw new SignalingError('render-process-limit', `the server runs ${this.#renderers} render processes, its limit`);
@@ -282,7 +285,11 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       this.#renderers -= 1;
       throw error;
     }
-    let released = false;
+    // A session of the GPU render host is not a process of its own (the pool caps sessions
+    // per host): its slot goes back. One that later moves to the CPU (a lost device) runs
+    // a render process uncounted here, for the rest of its call.
+    let released = renderer.backend === 'gpu';
+    if (released) this.#renderers -= 1;
     return {
       width: renderer.width,
       height: renderer.height,
@@ -331,7 +338,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
         session.close(wanted.ended ?? 'stream-closed');
         return;
       }
-      session.setTargetFps(this.#targetFps);
+      session.setTargetFps(this.#targetFps[wanted.renderer.backend === 'gpu' ? 'gpu' : 'cpu']);
       wanted.session = session;
       session.on('closed', ({ reason }) => {
         if (wanted.session === session) this.#end(wanted, reason, true);
@@ -374,26 +381,28 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   }
 
   /**
-   * Load = busy render processes: the sum over sessions of render ms per frame x
-   * rendered frames per second / 1000. Above the budget every session renders less
-   * often (down to minFps); well below it, the rate recovers.
+   * Above a backend's budget its sessions render less often (down to minFps); well below
+   * it, their rate recovers. CPU and GPU sessions are budgeted apart (frameRateSchedule.ts).
    */
   #schedule(): void {
     const sessions = this.sessions();
     if (sessions.length === 0) return;
-    const load = sessions.reduce((sum, s) => {
-      const st = s.stats();
-      // One render process per session: it cannot be more than fully busy.
-      return sum + Math.min(1, (st.renderMsP50 * Math.max(st.renderedFps, 1)) / 1000);
-    }, 0);
-    let target = this.#targetFps;
-    if (load > this.#options.renderBudget) target = Math.max(this.#options.minFps, Math.floor((this.#targetFps * this.#options.renderBudget) / load));
-    else if (load < this.#options.renderBudget * 0.6) target = Math.min(this.#options.fps, this.#targetFps + 2);
-    if (target !== this.#targetFps) {
-      this.#targetFps = target;
-      for (const s of sessions) s.setTargetFps(target);
-      logger.info(`avatar frame rate now ${target} fps (render load ${load.toFixed(2)} of ${sessions.length} session(s))`);
-      this.emit('rateChanged', { targetFps: target, load });
+    const stats = sessions.map((session) => ({ session, stats: session.stats() }));
+    const backendOf = (backend: 'cpu' | 'gpu' | undefined) => (backend === 'gpu' ? 'gpu' : 'cpu');
+    const rates = scheduleFrameRates(
+      stats.map(({ stats: st }) => ({ backend: backendOf(st.backend), renderMsP50: st.renderMsP50, renderedFps: st.renderedFps })),
+      this.#targetFps,
+      { fps: this.#options.fps, minFps: this.#options.minFps, cpuBudget: this.#options.renderBudget, gpuBudget: this.#options.gpuRenderBudget },
+    );
+    for (const backend of ['cpu', 'gpu'] as const) {
+      const { targetFps, load } = rates[backend];
+      if (targetFps === this.#targetFps[backend]) continue;
+      this.#targetFps[backend] = targetFps;
+      const count = stats.filter(({ stats: st }) => backendOf(st.backend) === backend).length;
+      logger.info(`${backend.toUpperCase()} avatar frame rate now ${targetFps} fps (render load ${load.toFixed(2)} of ${count} session(s))`);
+      this.emit('rateChanged', { backend, targetFps, load });
     }
+    // Every tick, not only on a change: a session that moved from the GPU to the CPU (a lost device) takes its new backend's rate.
+    for (const { session, stats: st } of stats) session.setTargetFps(this.#targetFps[backendOf(st.backend)]);
   }
 }

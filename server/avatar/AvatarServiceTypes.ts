@@ -51,6 +51,8 @@ export interface AvatarServiceOptions extends AvatarSessionOptions {
   height: number;
   /** Busy render processes all sessions may use together (each session renders in its own); default 0.6 per core. */
   renderBudget?: number;
+  /** The share of each frame interval a GPU tick (all of a device's sessions) may take; default 0.8. */
+  gpuRenderBudget?: number;
   minFps?: number;
   /** Unset caps are unbounded. */
   limits?: Partial<AvatarLimits>;
@@ -60,8 +62,8 @@ export interface AvatarServiceEvents {
   [key: string]: unknown;
   sessionStarted: AvatarSession;
   sessionEnded: { roomId: string; peerId: string; reason: string };
-  /** The scheduler changed every session's rendered-frame rate (overload or recovery). */
-  rateChanged: { targetFps: number; load: number };
+  /** The scheduler changed the rendered-frame rate of every session on one backend (overload or recovery). */
+  rateChanged: { backend: 'cpu' | 'gpu'; targetFps: number; load: number };
   /** A newer version of the avatar now renders for this peer. */
   avatarReloaded: { roomId: string; peerId: string; avatarId: string };
 }

@@ -43,6 +43,7 @@ test('a GPU render host killed mid-call: its avatars render on, on the CPU, in t
       assert.equal(s.renderer.backend, 'gpu');
     }
     assert.deepEqual(renderProcessPids(), [], 'no per-avatar render process');
+    assert.equal(server.avatars.usage().renderProcesses, 0, 'sessions of the GPU render host hold no render-process slot');
     await waitUntil(() => sessions.map((s) => s.stats().framesRendered), (n) => n.every((x) => x >= 2), 30_000, 'both avatars render on the GPU');
 
     process.kill(pid, 'SIGKILL');
