@@ -11,18 +11,21 @@
 //      transmittance), then the upscale and composite onto the session's under-layer,
 //      resident since the session began; the RGBA frame and the stats come back
 //      (copyFrame, finishFrame).
-// Nothing else crosses the bus: the rays (the rectangle's, 24 bytes each), the folded
-// biases and the coefficients go up; the frame comes down.
+// Nothing else crosses the bus: the pose (96 bytes: the rays are posed on the device from
+// the camera's, resident, poseRays.wgsl), the folded biases and the coefficients go up;
+// the frame comes down.
 import { encodeBakeMotion } from '../../kernels/wgsl/bakeMotion';
 import { encodeBlendVolumes } from '../../kernels/wgsl/blendVolumes';
 import { encodeCompositeFrame } from '../../kernels/wgsl/compositeFrame';
 import type { GpuContext } from '../../kernels/wgsl/GpuContext';
 import { GpuScene } from '../../kernels/wgsl/GpuScene';
+import { encodePoseRays, POSE_RAYS_PARAMS_BYTES, writePoseRays } from '../../kernels/wgsl/poseRays';
 import { encodeDensityAt, encodeRenderRays } from '../../kernels/wgsl/renderRays';
 import type { AvatarModel } from './AvatarModel';
 import type { HeadPose } from './AvatarModelTypes';
 import { GpuFrameBatch } from './GpuFrameBatch';
 import { LiveFrame } from './LiveFrame';
+import { rotationMatrix } from './Pose';
 import type { FrameStats, RendererOptions, RenderSize } from './RendererTypes';
 import type { PixelRect } from './ScreenBounds';
 
@@ -86,6 +89,8 @@ export class GpuStreamingRenderer {
       deformW0: ctx.upload('deform W0', d.W0), deformB0: ctx.upload('deform b0', d.b0),
       deformW1: ctx.upload('deform W1', d.W1), deformB1: ctx.upload('deform b1', d.b1),
       probeSigma: ctx.storage('probe density', 4 * (f.probes.length / 3)),
+      worldOrigins: ctx.upload('camera ray origins', f.worldRays.origins), worldDirs: ctx.upload('camera ray directions', f.worldRays.dirs),
+      pose: ctx.uniform('pose', new Uint8Array(POSE_RAYS_PARAMS_BYTES)),
       origins: ctx.storage('ray origins', 12 * pixels), dirs: ctx.storage('ray directions', 12 * pixels),
       color: ctx.storage('head colour', 12 * pixels), transmittance: ctx.storage('head transmittance', 4 * pixels),
       stats: ctx.storage('render stats', STATS_BYTES),
@@ -169,18 +174,20 @@ export class GpuStreamingRenderer {
   }
 
   /**
-   * Phase 2 into `encoder`: the rectangle's rays go up (queued writes), renderRays over
-   * them, then the upscale and composite onto the under-layer into the frame buffer.
+   * Phase 2 into `encoder`: the pose goes up (a queued write), the rectangle's rays are
+   * posed from the camera's, renderRays over them, then the upscale and composite onto
+   * the under-layer into the frame buffer.
    */
   encodeRays(encoder: GPUCommandEncoder, pose: HeadPose): void {
     const f = this.frame, ctx = this.ctx, B = this.buffers;
     const rect = this.rect = f.raysRect(pose);
     this.rays = 0;
     if (rect) {
-      const { origins, dirs, count } = f.rectRays(rect, pose);
+      const count = writePoseRays(ctx, B.pose!, { ...pose, rect, imageWidth: f.iw, imageHeight: f.ih }, rotationMatrix(pose.rotation));
       this.rays = count;
-      ctx.write(B.origins!, 0, origins);
-      ctx.write(B.dirs!, 0, dirs);
+      encodePoseRays(ctx, encoder, {
+        params: B.pose!, worldOrigins: B.worldOrigins!, worldDirs: B.worldDirs!, origins: B.origins!, dirs: B.dirs!,
+      }, count, f.iw * f.ih);
       encodeRenderRays(ctx, encoder, this.scene, { origins: B.origins!, dirs: B.dirs!, count }, { color: B.color!, transmittance: B.transmittance!, stats: B.stats! });
     }
     encodeCompositeFrame(ctx, encoder, { color: B.color!, transmittance: B.transmittance!, under: B.under!, out: B.out! }, {

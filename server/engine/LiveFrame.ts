@@ -55,7 +55,8 @@ export class LiveFrame {
   readonly occ: Uint8Array;
   private readonly rawOcc: Uint8Array;
   private readonly minSigma: number;
-  private readonly worldRays: { origins: Float32Array; dirs: Float32Array };
+  /** The internal image's camera rays, row-major (the GPU renderer keeps them resident). */
+  readonly worldRays: { readonly origins: Float32Array; readonly dirs: Float32Array };
   /** The rays of this frame's rectangle, compacted row by row (a prefix is in use). */
   private readonly origins: Float32Array;
   private readonly dirs: Float32Array;
