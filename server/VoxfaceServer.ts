@@ -83,7 +83,7 @@ export class VoxfaceServer {
     // The CPU backend: a render process per avatar. A GPU (gpu, auto): every session on one
     // render host process per device, its frames batched per tick (docs/gpu.md).
     const gpuHosts = deps.rendererFactory || config.renderBackend === 'cpu' ? undefined
-      : new GpuRenderHostPool({ backend: config.renderBackend, allowSoftwareGpu: config.renderAllowSoftwareGpu });
+      : new GpuRenderHostPool({ backend: config.renderBackend, allowSoftwareGpu: config.renderAllowSoftwareGpu, recoverAfterMs: config.renderGpuRecoverMs });
     this.gpuHosts = gpuHosts;
     const rendererFactory: RendererFactory = deps.rendererFactory
       ?? ((id, size, signal) => (gpuHosts

@@ -73,6 +73,8 @@ export interface VoxfaceConfig {
   renderBackend: RenderBackendChoice;
   /** Accept a software GPU adapter (SwiftShader) for 'gpu': tests only, never for serving. */
   renderAllowSoftwareGpu: boolean;
+  /** Sessions that moved to the CPU after a lost GPU go back to a GPU host this long after, ms (Infinity: never). */
+  renderGpuRecoverMs: number;
   /** Draw a sequence-number marker into avatar frames (latency benchmarks). */
   avatarMarker: boolean;
   /** Avatar caps: sessions (server, per peer), render processes, video encoders (docs in AvatarServiceTypes). */
@@ -283,6 +285,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     avatarRenderScale: numberFrom(env, 'VOXFACE_AVATAR_RENDER_SCALE', 0.5, 0.1, 1),
     renderBackend: renderBackendFrom(env.VOXFACE_RENDER_BACKEND),
     renderAllowSoftwareGpu: env.VOXFACE_GPU_ALLOW_SOFTWARE === '1',
+    renderGpuRecoverMs: env.VOXFACE_GPU_RECOVER_SECONDS === 'off' ? Infinity : numberFrom(env, 'VOXFACE_GPU_RECOVER_SECONDS', 3, 0.1, 3600) * 1000,
     avatarMarker: env.VOXFACE_AVATAR_MARKER === '1',
     avatarLimits: avatarLimitsFrom(env),
     onboardingDir: env.VOXFACE_ONBOARDING_DIR || undefined,

@@ -12,6 +12,11 @@
  * 0.8 of a core per live avatar), and a native fault in them would end all of them; a
  * process per session is what the CPU backend is built as. Only when that CPU process
  * cannot start, or dies later, does the renderer fault ('renderer-crashed', with both reasons).
+ *
+ * A session on the CPU goes back to a GPU when the pool has a host again (`returnTo`):
+ * it loads on the new host while the CPU process renders on, then the next frame is the
+ * GPU's and the CPU process closes. A GPU server's sessions cannot stay on its CPU for
+ * the rest of their calls: a device holds ~100 avatars, the CPU a handful.
  */
 import { Logger } from '../Logger';
 import type { FaceState } from './DrivenFace';
@@ -27,6 +32,8 @@ export interface GpuHostFrameRendererOptions {
   signal?: AbortSignal;
   /** Called once when the renderer is closed (the pool counts its hosts' sessions). */
   onClose?: () => void;
+  /** Called each time the session moves to the CPU (the pool brings it back to a GPU host when it has one). */
+  onFallBack?: (renderer: GpuHostFrameRenderer) => void;
 }
 
 export class GpuHostFrameRenderer implements FrameRenderer {
@@ -37,7 +44,9 @@ export class GpuHostFrameRenderer implements FrameRenderer {
   readonly #view: GpuSessionView;
   readonly #options: GpuHostFrameRendererOptions;
   #host: GpuRenderHost | null;
-  readonly #session: number;
+  #session: number;
+  /** A GPU session being opened to come back to (returnTo). */
+  #returning?: Promise<boolean>;
   /** The CPU render process this session moved to (loading, then loaded). */
   #cpu?: Promise<ProcessFrameRenderer>;
   #cpuRenderer?: ProcessFrameRenderer;
@@ -58,8 +67,14 @@ export class GpuHostFrameRenderer implements FrameRenderer {
     this.width = view.width;
     this.height = view.height;
     this.fault = new Promise((resolve) => { this.#settleFault = resolve; });
-    // Noticed between frames too: the CPU process starts loading before the next frame asks.
-    void host.ended.then((why) => this.#fallBack(why));
+    this.#watch(host);
+  }
+
+  /** Noticed between frames too: the CPU process starts loading before the next frame asks. */
+  #watch(host: GpuRenderHost): void {
+    void host.ended.then((why) => {
+      if (this.#host === host) this.#fallBack(why);
+    });
   }
 
   /** Opens a session of the avatar file on `host`; rejects with the file's problem, or a HostEndedError. */
@@ -109,6 +124,55 @@ export class GpuHostFrameRenderer implements FrameRenderer {
     return run;
   }
 
+  /** Whether the session renders on the CPU now, not closed or failed (the pool may bring it back). */
+  get onCpu(): boolean {
+    return !this.#host && !this.#closed && !this.#failure;
+  }
+
+  /**
+   * Brings a session that moved to the CPU back to a GPU `host`: it loads there while the
+   * CPU process renders on, then takes over between two frames and the CPU process
+   * closes. Resolves true once back on the GPU, false when it did not (the session was
+   * closed, is already back or on its way, or the host failed: it stays on the CPU).
+   */
+  returnTo(host: GpuRenderHost): Promise<boolean> {
+    if (!this.onCpu || this.#returning) return Promise.resolve(false);
+    const returning = this.#returnTo(host).finally(() => {
+      this.#returning = undefined;
+    });
+    this.#returning = returning;
+    return returning;
+  }
+
+  async #returnTo(host: GpuRenderHost): Promise<boolean> {
+    let session: number;
+    try {
+      session = await host.openSession(this.#avatarPath, this.#view, this.#options.renderScale);
+    } catch (error) {
+      logger.warn(`an avatar session could not go back to the GPU: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
+    }
+    // Between two renders: the frame in flight finishes on the CPU, the next is the GPU's.
+    const swap = this.#tail.then(async () => {
+      if (!this.onCpu || host.endedReason !== undefined) {
+        host.closeSession(session);
+        return false;
+      }
+      const cpu = await this.#cpu?.catch(() => undefined);
+      this.#host = host;
+      this.#session = session;
+      this.#fellBack = undefined;
+      this.#cpu = undefined;
+      this.#cpuRenderer = undefined;
+      cpu?.close();
+      this.#watch(host);
+      logger.info(`an avatar session is back on the GPU (render host ${host.pid})`);
+      return true;
+    });
+    this.#tail = swap.then(() => undefined, () => undefined);
+    return swap;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -144,20 +208,27 @@ export class GpuHostFrameRenderer implements FrameRenderer {
     this.#host = null;
     this.#fellBack = `moved to the CPU: ${why}`;
     logger.warn(`an avatar session moves from its GPU render host to a CPU render process: ${why}`);
-    this.#cpu = ProcessFrameRenderer.open(this.#avatarPath, this.#view, { ...(this.#options.renderScale ? { renderScale: this.#options.renderScale } : {}) }).then(
-      (cpu) => {
-        if (this.#closed) cpu.close();
-        this.#cpuRenderer = cpu;
-        void cpu.fault.then((fault) => this.#fail(`${why}; then its CPU render process failed: ${fault.message}`));
-        return cpu;
+    const cpu = ProcessFrameRenderer.open(this.#avatarPath, this.#view, { ...(this.#options.renderScale ? { renderScale: this.#options.renderScale } : {}) }).then(
+      (renderer) => {
+        // Closed, or back on a GPU, while it loaded: it is nobody's.
+        if (this.#closed || this.#cpu !== cpu) renderer.close();
+        else {
+          this.#cpuRenderer = renderer;
+          void renderer.fault.then((fault) => {
+            if (this.#cpuRenderer === renderer) this.#fail(`${why}; then its CPU render process failed: ${fault.message}`);
+          });
+        }
+        return renderer;
       },
       (error: unknown) => {
-        this.#fail(`${why}, and its CPU render process could not start: ${error instanceof Error ? error.message : String(error)}`);
-        throw this.#failure;
+        if (this.#cpu === cpu) this.#fail(`${why}, and its CPU render process could not start: ${error instanceof Error ? error.message : String(error)}`);
+        throw this.#failure ?? error;
       },
     );
+    this.#cpu = cpu;
     // A render may never come to await it (the session ended meanwhile).
-    this.#cpu.catch(() => undefined);
+    cpu.catch(() => undefined);
+    this.#options.onFallBack?.(this);
   }
 
   #fail(message: string): void {

@@ -3,7 +3,9 @@
  * host with room (each host is one process holding one device, for up to
  * `maxSessionsPerHost` sessions); the first session, or one that finds every host full,
  * starts one. A host whose GPU is gone leaves the pool (its sessions moved to the CPU),
- * so the next session starts a fresh host with a fresh device. A host with no sessions
+ * so the next session starts a fresh host with a fresh device, and the sessions on the
+ * CPU go back to a GPU host `recoverAfterMs` later (backing off, doubling up to 5
+ * minutes, while no GPU host will start). A host with no sessions
  * for `idleCloseMs` is closed. 'auto' on a machine whose host found no hardware GPU
  * renders every later session in a CPU render process, as without hosts.
  */
@@ -23,7 +25,16 @@ export interface GpuRenderHostPoolOptions {
   maxSessionsPerHost?: number;
   /** A host with no sessions this long is closed; default 60 s (a new one costs a device and its pipelines). */
   idleCloseMs?: number;
+  /**
+   * Sessions that moved to the CPU (their host's GPU was lost) go back to a GPU host this
+   * long after; default 3 s (a lost device is most often a driver reset or a killed
+   * process, and a GPU server's CPU cannot carry its GPU's sessions for long). Infinity: never.
+   */
+  recoverAfterMs?: number;
 }
+
+/** The longest wait between attempts to bring sessions back to a GPU. */
+const MAX_RECOVERY_BACKOFF_MS = 300_000;
 
 /** A renderer the pool opened, and why it renders where it does (for the log). */
 export type PooledRenderer = FrameRenderer & { readonly backend: 'cpu' | 'gpu'; readonly backendReason: string };
@@ -37,12 +48,19 @@ export class GpuRenderHostPool {
   #starting?: Promise<GpuRenderHost>;
   /** Why 'auto' renders on the CPU (no hardware GPU adapter), once a host found none. */
   #noGpu?: string;
+  /** GPU sessions that moved to the CPU, to bring back. */
+  readonly #onCpu = new Set<GpuHostFrameRenderer>();
+  #recovery?: ReturnType<typeof setTimeout>;
+  #recoveryDelayMs: number;
   #closed = false;
 
   constructor(options: GpuRenderHostPoolOptions) {
     const maxSessionsPerHost = options.maxSessionsPerHost ?? 128;
     if (!(Number.isInteger(maxSessionsPerHost) && maxSessionsPerHost >= 1)) throw new TypeError(`maxSessionsPerHost must be a positive integer, got ${maxSessionsPerHost}`);
-    this.#options = { allowSoftwareGpu: false, idleCloseMs: 60_000, ...options, maxSessionsPerHost };
+    const recoverAfterMs = options.recoverAfterMs ?? 3000;
+    if (!(recoverAfterMs >= 0)) throw new TypeError(`recoverAfterMs must be a non-negative number of ms or Infinity, got ${recoverAfterMs}`);
+    this.#options = { allowSoftwareGpu: false, idleCloseMs: 60_000, ...options, maxSessionsPerHost, recoverAfterMs };
+    this.#recoveryDelayMs = recoverAfterMs;
   }
 
   /** The hosts serving now (diagnostics and tests). */
@@ -80,7 +98,9 @@ export class GpuRenderHostPool {
     let opening: Promise<GpuHostFrameRenderer>;
     try {
       // openSession counts the session at once: the claim can go.
-      opening = GpuHostFrameRenderer.open(host, avatarPath, view, { ...options, onClose: () => this.#maybeIdle(host) });
+      opening = GpuHostFrameRenderer.open(host, avatarPath, view, {
+        ...options, onClose: () => this.#sessionClosed(), onFallBack: (renderer) => this.#fellBack(renderer),
+      });
     } finally {
       this.#unclaim(host);
     }
@@ -101,6 +121,8 @@ export class GpuRenderHostPool {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#recovery);
+    this.#onCpu.clear();
     for (const timer of this.#idle.values()) clearTimeout(timer);
     this.#idle.clear();
     for (const host of this.#hosts) host.close();
@@ -158,6 +180,68 @@ export class GpuRenderHostPool {
     // Full already (many sessions waited on one start): find or start another.
     if (host.backend === 'gpu' && this.#load(host) >= this.#options.maxSessionsPerHost) return this.#hostWithRoom();
     return this.#claim(host);
+  }
+
+  /** A session closed: it needs no recovery, and its host (whichever it ended on) may now be idle. */
+  #sessionClosed(): void {
+    for (const renderer of this.#onCpu) if (!renderer.onCpu) this.#onCpu.delete(renderer);
+    for (const host of this.#hosts) this.#maybeIdle(host);
+  }
+
+  #fellBack(renderer: GpuHostFrameRenderer): void {
+    this.#onCpu.add(renderer);
+    this.#scheduleRecovery();
+  }
+
+  #scheduleRecovery(): void {
+    if (this.#closed || this.#recovery || this.#recoveryDelayMs === Infinity) return;
+    this.#recovery = setTimeout(() => {
+      this.#recovery = undefined;
+      this.#recover().catch((error: unknown) => logger.warn(`bringing avatar sessions back to the GPU failed: ${String(error)}`));
+    }, this.#recoveryDelayMs);
+    this.#recovery.unref?.();
+  }
+
+  /** Brings every session on the CPU back to a GPU host with room; backs off while none will start. */
+  async #recover(): Promise<void> {
+    for (const renderer of this.#onCpu) if (!renderer.onCpu) this.#onCpu.delete(renderer);
+    if (this.#closed || this.#onCpu.size === 0) return;
+    let back = 0;
+    for (const renderer of [...this.#onCpu]) {
+      let host: GpuRenderHost;
+      try {
+        host = await this.#hostWithRoom();
+      } catch (error) {
+        logger.warn(`no GPU render host to bring ${this.#onCpu.size} avatar session(s) back to: ${error instanceof Error ? error.message : String(error)}`);
+        break;
+      }
+      if (host.backend !== 'gpu') {
+        // auto, and the adapter is gone: the sessions stay on the CPU until a later attempt finds one.
+        host.close();
+        logger.warn(`no GPU to bring avatar sessions back to (${host.backendReason})`);
+        break;
+      }
+      this.#cancelIdle(host);
+      let returned: boolean;
+      try {
+        returned = await renderer.returnTo(host);
+      } finally {
+        this.#unclaim(host);
+      }
+      if (returned) {
+        back++;
+        this.#onCpu.delete(renderer);
+      }
+      this.#maybeIdle(host);
+    }
+    for (const renderer of this.#onCpu) if (!renderer.onCpu) this.#onCpu.delete(renderer);
+    if (back > 0) logger.info(`${back} avatar session(s) back on the GPU`);
+    if (this.#onCpu.size === 0) {
+      this.#recoveryDelayMs = this.#options.recoverAfterMs;
+      return;
+    }
+    this.#recoveryDelayMs = Math.min(MAX_RECOVERY_BACKOFF_MS, Math.max(1000, 2 * this.#recoveryDelayMs));
+    this.#scheduleRecovery();
   }
 
   #maybeIdle(host: GpuRenderHost): void {

@@ -3,7 +3,8 @@
  * real ffmpeg encoders, a real mediasoup worker, peers over real signaling): two peers'
  * avatars render in one GPU render host, and when that host process is killed both calls
  * go on, each avatar now in a CPU render process of its own: no avatarStopped, the same
- * sessions, frames still rendered, /metrics counting them on the CPU.
+ * sessions, frames still rendered, /metrics counting them on the CPU; then both go back
+ * to a fresh GPU host (VOXFACE_GPU_RECOVER_SECONDS), still the same sessions.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,12 +25,13 @@ before(async () => {
   if (!probe) return;
   const avatarFile = syntheticAvatarFile();
   // SwiftShader: a small frame at a low rate.
-  server = await startTestServer({ avatarWidth: 64, avatarHeight: 36, avatarFps: 5, renderBackend: 'gpu', renderAllowSoftwareGpu: true });
+  // The avatars go back to a GPU host 10 s after it died: long enough to look at them on the CPU first.
+  server = await startTestServer({ avatarWidth: 64, avatarHeight: 36, avatarFps: 5, renderBackend: 'gpu', renderAllowSoftwareGpu: true, renderGpuRecoverMs: 10_000 });
   copyFileSync(avatarFile, server.avatarStore.pathOf('synthetic'));
 });
 after(async () => { await server?.close(); });
 
-test('a GPU render host killed mid-call: its avatars render on, on the CPU, in the same sessions, and no peer is told to stop', { skip: probe ? false : 'no Vulkan adapter here' }, async (t) => {
+test('a GPU render host killed mid-call: its avatars render on, on the CPU, in the same sessions, then go back to a fresh GPU host, and no peer is told to stop', { skip: probe ? false : 'no Vulkan adapter here' }, async (t) => {
   const peers = [await joinOverSignaling(server, 'gpu-host-a', 'ada'), await joinOverSignaling(server, 'gpu-host-b', 'bob')];
   const stops = await Promise.all(peers.map((p) => feedCoefficients(server, p.roomId, p.peerId)));
   try {
@@ -62,6 +64,23 @@ test('a GPU render host killed mid-call: its avatars render on, on the CPU, in t
     const metrics = await (await fetch(`${server.adminUrl}/metrics`)).text();
     assert.match(metrics, /^voxface_avatar_sessions_cpu 2$/m);
     assert.match(metrics, /^voxface_avatar_sessions_gpu 0$/m);
+
+    // VOXFACE_GPU_RECOVER_SECONDS later: both back on a fresh host, the same sessions, their CPU processes gone.
+    await waitUntil(() => sessions.map((s) => s.stats().backend), (b) => b.every((x) => x === 'gpu'), 90_000, 'both avatars back on the GPU');
+    // (The assertion above narrowed `hosts` to never[]: read it again untyped by it.)
+    const freshPids = (server.gpuHosts!.hosts as { pid?: number }[]).map((h) => h.pid);
+    assert.equal(freshPids.length, 1, 'a fresh GPU render host');
+    assert.notEqual(freshPids[0], pid);
+    for (const s of sessions) {
+      assert.equal(s.closed, false, 'the same session goes on');
+      assert.equal(s.renderer.pid, freshPids[0]);
+    }
+    const framesBack = sessions.map((s) => s.stats().framesRendered);
+    await waitUntil(() => sessions.map((s, i) => s.stats().framesRendered - framesBack[i]!), (n) => n.every((x) => x >= 2), 30_000, 'both render on the fresh host');
+    await waitUntil(() => renderProcessPids().length, (n) => n === 0, 10_000, 'the CPU render processes closed');
+    const metricsBack = await (await fetch(`${server.adminUrl}/metrics`)).text();
+    assert.match(metricsBack, /^voxface_avatar_sessions_gpu 2$/m);
+    for (const peer of peers) assert.deepEqual(peer.notifications.filter((n) => n.method === 'avatarStopped'), []);
   } finally {
     for (const stop of stops) stop();
     for (const peer of peers) peer.close();

@@ -3,8 +3,9 @@
  * driven as the server drives it (GpuRenderHostPool, one FrameRenderer per session):
  * sessions' frames equal the CPU backend's, a tick of three sessions takes the queue
  * submissions a tick of one does (counted by the host on its device's queue), a forced
- * device loss moves every session to a CPU render process with no failed frame, and a
- * killed host moves only its own sessions, saying why.
+ * device loss moves every session to a CPU render process with no failed frame, a
+ * killed host moves only its own sessions, saying why, and sessions on the CPU go back
+ * to a fresh host.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,7 +104,8 @@ describe('the GPU render host: many avatar sessions on one device', { skip: prob
   });
 
   test('a device lost under the host: every session renders on, on the CPU, with no fault and no failed frame; a new session gets a fresh host', async (t) => {
-    const pool = new GpuRenderHostPool({ backend: 'gpu', allowSoftwareGpu: true });
+    // No recovery here: this test looks at the sessions while they are on the CPU (the next test brings them back).
+    const pool = new GpuRenderHostPool({ backend: 'gpu', allowSoftwareGpu: true, recoverAfterMs: Infinity });
     try {
       const renderers = await Promise.all(Array.from({ length: SESSIONS }, () => pool.open(avatarPath, SIZE)));
       let faults = 0;
@@ -141,7 +143,7 @@ describe('the GPU render host: many avatar sessions on one device', { skip: prob
   });
 
   test('a GPU host killed: only its own sessions move (to the CPU, saying why), another host\'s and a CPU render process\'s render on', async () => {
-    const pool = new GpuRenderHostPool({ backend: 'gpu', allowSoftwareGpu: true, maxSessionsPerHost: 2 });
+    const pool = new GpuRenderHostPool({ backend: 'gpu', allowSoftwareGpu: true, maxSessionsPerHost: 2, recoverAfterMs: Infinity });
     const cpuSession = await ProcessFrameRenderer.open(avatarPath, SIZE);
     try {
       const renderers = await Promise.all(Array.from({ length: SESSIONS }, () => pool.open(avatarPath, SIZE)));
@@ -168,6 +170,50 @@ describe('the GPU render host: many avatar sessions on one device', { skip: prob
       for (const r of renderers) r.close();
     } finally {
       cpuSession.close();
+      pool.close();
+    }
+  });
+
+  test('sessions that moved to the CPU go back to a fresh GPU host: their frames stay the avatar\'s throughout, and their CPU render processes close', async (t) => {
+    const pool = new GpuRenderHostPool({ backend: 'gpu', allowSoftwareGpu: true, recoverAfterMs: 200 });
+    try {
+      const renderers = await Promise.all(Array.from({ length: 2 }, () => pool.open(avatarPath, SIZE)));
+      let faults = 0;
+      for (const r of renderers) void r.fault?.then(() => { faults++; });
+      await tick(renderers, 0);
+      const killed = pool.hosts[0]!, killedPid = killed.pid!;
+      process.kill(killedPid, 'SIGKILL');
+      await killed.ended;
+      await tick(renderers, 1);
+      const cpuPids = renderers.map((r) => r.pid!);
+      assert.ok(cpuPids.every((pid) => pid !== killedPid && renderProcessPids().includes(pid)), 'on CPU render processes after the kill');
+      // Frames go on while the sessions load on the new host; each is the avatar's frame.
+      const deadline = Date.now() + 90_000;
+      for (let i = 2; renderers.some((r) => r.backend !== 'gpu'); i++) {
+        assert.ok(Date.now() < deadline, `back on the GPU within 90 s: ${renderers.map((r) => `${r.backend} (${r.backendReason})`).join(', ')}`);
+        const frames = await tick(renderers, i % FRAMES);
+        for (const [s, frame] of frames.entries()) assert.ok(psnr(toFloat(frame), toFloat(cpuFrames[s]![i % FRAMES]!)) >= 40, `session ${s} frame ${i} is the avatar's frame`);
+        await new Promise((done) => setTimeout(done, 100));
+      }
+      const fresh = pool.hosts;
+      assert.equal(fresh.length, 1, 'one fresh host');
+      assert.notEqual(fresh[0]!.pid, killedPid);
+      for (const [s, r] of renderers.entries()) {
+        assert.equal(r.pid, fresh[0]!.pid, `session ${s} renders in the fresh host`);
+        assert.ok(!r.backendReason.startsWith('moved to the CPU'), r.backendReason);
+        const frame = await r.render(face(s, 3));
+        const score = psnr(toFloat(frame), toFloat(cpuFrames[s]![3]!));
+        t.diagnostic(`back on the GPU, session ${s} vs CPU: ${Number.isFinite(score) ? `${score.toFixed(1)} dB` : 'identical'}`);
+        assert.ok(score >= 40);
+      }
+      assert.equal(faults, 0);
+      const deadlineClosed = Date.now() + 10_000;
+      while (cpuPids.some((pid) => renderProcessPids().includes(pid))) {
+        assert.ok(Date.now() < deadlineClosed, 'the CPU render processes close once their sessions are back');
+        await new Promise((done) => setTimeout(done, 100));
+      }
+      for (const r of renderers) r.close();
+    } finally {
       pool.close();
     }
   });
