@@ -13,6 +13,7 @@
  * applies the projection.
  */
 import { writeFileAtomic } from '../../atomicFile';
+import { validateEncoderParts } from '../../../shared/expression/ExpressionTypes';
 import type { ExpressionEncoder } from '../ExpressionEncoder';
 import { ProtoMessage } from './protobufWriter';
 
@@ -50,6 +51,8 @@ function node(op: string, inputs: string[], output: string, ints: Record<string,
 
 /** The serialised ModelProto of the encoder's network (see the file comment). */
 export function encoderOnnxModel(encoder: ExpressionEncoder): Uint8Array {
+  // Again, not only at construction: training changes the weights in place (a diverged run leaves NaNs).
+  validateEncoderParts(encoder.spec, encoder.normalization, encoder.network);
   const { inputSize: D, hidden: H, codeSize: K } = encoder, { w0, b0, w1, b1 } = encoder.params, { mean, std } = encoder.normalization;
   const graph = new ProtoMessage();
   graph.message(1, node('Sub', [ONNX_INPUT_NAME, 'mean'], 'centred'));
