@@ -20,6 +20,7 @@ import { ENCODER_PARAM_NAMES, ExpressionEncoder } from '../../server/encoder/Exp
 import { expressionInputSpec, fitExpressionEncoder } from '../../server/encoder/fitEncoder';
 import { seededRandom } from '../../shared/coefficients/seededRandom';
 import { poseNormalizedLandmarks, standardize } from '../../shared/expression/expressionInput';
+import { dequantizeCode, quantizeCode } from '../../shared/expression/codeQuantization';
 import { expressionCodes } from '../../shared/expression/expressionNetwork';
 import { normalizer, randomImagePose, syntheticLandmarks } from './encoderFixtures';
 import { SYNTH_CONFIG, TINY_CONFIG, randomModel } from './modelFixtures';
@@ -46,6 +47,13 @@ describe('expression encoder', () => {
     const none = new Float32Array(956).fill(Number.NaN);
     assert.equal(poseNormalizedLandmarks(none, spec), null, 'a frame without a face has no input');
     assert.throws(() => poseNormalizedLandmarks(new Float32Array(10), spec), new RangeError('expression input: 10 landmark values, expected 956 (x, y of 478 points)'));
+  });
+
+  test('int8 codes round-trip within half a step, clamp, and turn NaN into the neutral code', () => {
+    const code = Float32Array.of(-1, -0.5, 0, 0.3, 1, 1.7, Number.NaN);
+    const q = quantizeCode(code), back = dequantizeCode(q);
+    assert.deepEqual([...q], [-127, -63, 0, 38, 127, 127, 0]);
+    for (let i = 0; i < 5; i++) assert.ok(Math.abs(back[i]! - code[i]!) <= 0.5 / 127 + 1e-7, `value ${code[i]} came back as ${back[i]}`);
   });
 
   test("the kernels' forward equals the plain TypeScript forward the browser runs", () => {
@@ -128,9 +136,20 @@ describe('training with the expression encoder', () => {
     assert.ok(enc.params.projection.some((v) => Math.abs(v) > 1e-3), 'the projection trained');
     const driven = frames.map((f) => trainer.coefficientsOf(f)[0]!), truth = frames.map((f) => f.truth[0]!);
     const r = correlation(driven, truth);
-    process.stderr.write(`${JSON.stringify({ encoderTrainingLoss: lines.map((l) => +l.loss.toFixed(4)), mouthCoefficientCorrelation: +r.toFixed(3), ms: Math.round(performance.now() - t0) })}\n`);
+    // The code as a packet would carry it (int8): how far that moves the coefficients.
+    let quantError = 0;
+    for (const f of frames) {
+      const code = enc.forward(cpuKernels, trainer.encoding!.input(f)!, 1).code, q = dequantizeCode(quantizeCode(code));
+      for (let e = 0; e < enc.expressionCount; e++) {
+        let d = 0;
+        for (let j = 0; j < enc.codeSize; j++) d += enc.params.projection[e * enc.codeSize + j]! * (code[j]! - q[j]!);
+        quantError = Math.max(quantError, Math.abs(d));
+      }
+    }
+    process.stderr.write(`${JSON.stringify({ encoderTrainingLoss: lines.map((l) => +l.loss.toFixed(4)), mouthCoefficientCorrelation: +r.toFixed(3), int8CodeMaxCoefficientError: +quantError.toExponential(2), ms: Math.round(performance.now() - t0) })}\n`);
     assert.ok(lines.at(-1)!.loss < 0.8 * lines[0]!.loss, `loss ${lines[0]!.loss} -> ${lines.at(-1)!.loss}`);
     assert.ok(Math.abs(r) > 0.5, `the driven mouth coefficient follows the true opening (correlation ${r})`);
+    assert.ok(quantError < 0.01, `int8 codes move a coefficient by up to ${quantError}`);
   });
 
   test('frames without landmarks are driven by their blendshapes alone', () => {
