@@ -100,6 +100,23 @@ export class ExpressionEncoder {
     return { inputSize: this.inputSize, hidden: this.hidden, codeSize: this.codeSize, w0, b0, w1, b1 };
   }
 
+  /**
+   * The server's half for a received code: blendshape coefficients [E] + projection . code
+   * [K] (the code as the packet carried it; a code that is not K finite values is refused).
+   */
+  applyCode(blendshapeCoefficients: ArrayLike<number>, code: ArrayLike<number>, out = new Float32Array(this.expressionCount)): Float32Array {
+    const E = this.expressionCount, K = this.codeSize, P = this.params.projection;
+    if (blendshapeCoefficients.length !== E) throw new RangeError(`expression encoder: ${blendshapeCoefficients.length} blendshape coefficients, expected ${E}`);
+    if (code.length !== K) throw new RangeError(`expression encoder: a code of ${code.length} values, expected ${K}`);
+    for (let j = 0; j < K; j++) if (!Number.isFinite(code[j])) throw new RangeError(`expression encoder: code value ${j} is not finite`);
+    for (let e = 0; e < E; e++) {
+      let s = blendshapeCoefficients[e]!;
+      for (let j = 0; j < K; j++) s += P[e * K + j]! * code[j]!;
+      out[e] = s;
+    }
+    return out;
+  }
+
   /** Codes [n, K] and coefficient offsets [n, E] of standardised inputs [n, D], on the kernels. */
   forward(k: Kernels, input: Float32Array, n: number): EncoderCache {
     const D = this.inputSize, H = this.hidden, K = this.codeSize, E = this.expressionCount, p = this.params;

@@ -146,7 +146,6 @@ describe('expression encoder ONNX export in headless Chromium', () => {
       page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
       const result = await page.evaluate(async ({ data, n, d, input, output }) => {
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any
         const ort: any = await import('/ort/ort.wasm.min.mjs' as string);
         ort.env.wasm.numThreads = 1; // no cross-origin isolation on this page, and the tracker worker runs one thread
         ort.env.wasm.wasmPaths = '/ort/';

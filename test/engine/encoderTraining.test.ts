@@ -150,6 +150,11 @@ describe('training with the expression encoder', () => {
     assert.ok(lines.at(-1)!.loss < 0.8 * lines[0]!.loss, `loss ${lines[0]!.loss} -> ${lines.at(-1)!.loss}`);
     assert.ok(Math.abs(r) > 0.5, `the driven mouth coefficient follows the true opening (correlation ${r})`);
     assert.ok(quantError < 0.01, `int8 codes move a coefficient by up to ${quantError}`);
+    // The server's half (a received code + the frame's blendshapes) gives the trainer's coefficients.
+    const f = frames[5]!, code = enc.forward(cpuKernels, trainer.encoding!.input(f)!, 1).code;
+    assertClose(enc.applyCode(f.coefficients, code), trainer.coefficientsOf(f), { abs: 1e-6, rel: 0 }, 'applyCode');
+    assert.throws(() => enc.applyCode(f.coefficients, Float32Array.of(1)), new RangeError(`expression encoder: a code of 1 values, expected ${enc.codeSize}`));
+    assert.throws(() => enc.applyCode(f.coefficients, new Float32Array(enc.codeSize).fill(Number.NaN)), new RangeError('expression encoder: code value 0 is not finite'));
   });
 
   test('frames without landmarks are driven by their blendshapes alone', () => {
@@ -166,6 +171,8 @@ describe('training with the expression encoder', () => {
     t.train({ maxSteps: 4 });
     assert.equal(t.exportState().encoder!.step, 0);
     assert.ok(t.renderFrame({ coefficients: blendshapes, pose }).every(Number.isFinite));
+    assert.throws(() => new Trainer(AvatarModel.create(SYNTH_CONFIG, 1), bare, { width: W, height: W, encoder: randomEncoder(3, 1) }),
+      new RangeError('Trainer: the encoder writes 3 coefficients, the model has 2'));
   });
 
   test('a checkpoint resumes the encoder exactly: the resumed run matches the uninterrupted one', () => {
@@ -204,7 +211,7 @@ describe('training with the expression encoder', () => {
 });
 
 /** The avatar file with its JSON header edited and its checksum recomputed. */
-function rewriteHeader(file: Buffer, edit: (header: any) => void): Buffer { // eslint-disable-line @typescript-eslint/no-explicit-any
+function rewriteHeader(file: Buffer, edit: (header: any) => void): Buffer {
   const length = file.readUInt32LE(8), header = JSON.parse(file.toString('utf8', 12, 12 + length));
   edit(header);
   const json = Buffer.from(JSON.stringify(header)), oldStart = (12 + length + 7) & ~7, newStart = (12 + json.length + 7) & ~7;
