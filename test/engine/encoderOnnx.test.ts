@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { cpuKernels } from '../../kernels/index';
+import { protobufFields } from '../../server/dataset/canonicalMesh';
 import { ExpressionEncoder } from '../../server/encoder/ExpressionEncoder';
 import { expressionInputSpec, fitExpressionEncoder } from '../../server/encoder/fitEncoder';
 import { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, encoderOnnxModel, writeEncoderOnnx } from '../../server/encoder/onnx/encoderOnnx';
@@ -80,6 +81,20 @@ describe('expression encoder ONNX export', () => {
     assert.ok(spread > 0.5, `the codes span ${spread}: a comparison of near-constant outputs would prove little`);
     assert.ok(vsTrainer <= TOLERANCE, `ONNX vs trainer: max abs error ${vsTrainer}`);
     assert.ok(vsPlain <= TOLERANCE, `ONNX vs the TypeScript forward: max abs error ${vsPlain}`);
+  });
+
+  test('the model names its producer, its IR and opset, and says which landmarks it reads (read back by an independent protobuf reader)', () => {
+    const bytes = readFileSync(path), top = [...protobufFields(bytes)], text = (b?: Uint8Array) => new TextDecoder().decode(b);
+    const field = (n: number) => top.filter((f) => f.number === n);
+    assert.equal(field(1)[0]!.value, 8, 'ir_version');
+    assert.equal(text(field(2)[0]!.bytes), 'voxface', 'producer_name');
+    const opset = [...protobufFields(field(8)[0]!.bytes!)];
+    assert.equal(opset.find((f) => f.number === 2)!.value, 13, 'opset_import.version');
+    const meta = Object.fromEntries(field(14).map((f) => { const kv = [...protobufFields(f.bytes!)]; return [text(kv[0]!.bytes), text(kv[1]!.bytes)]; }));
+    assert.deepEqual(meta, { 'voxface.landmarkIds': JSON.stringify(encoder.spec.landmarkIds), 'voxface.codeSize': '12' });
+    const ops = [...protobufFields(field(7)[0]!.bytes!)].filter((f) => f.number === 1)
+      .map((n) => text([...protobufFields(n.bytes!)].find((f) => f.number === 4)!.bytes));
+    assert.deepEqual(ops, ['Sub', 'Div', 'Gemm', 'Relu', 'Gemm', 'Tanh']);
   });
 
   test('one frame (pose removal and the network) costs well under the 3 ms budget through onnxruntime-web wasm', async () => {
