@@ -6,6 +6,7 @@
  *   voxface train <dataset> --out <file> [--minutes N] [--res 256] [--resume]   (server/cli/train.ts)
  *   voxface render <avatar> <dataset> --out <dir> [--res 256]                   (server/cli/evaluate.ts)
  *   voxface eval <avatar> <dataset> [--res 256]
+ *   voxface export-encoder <avatar> <out.onnx>                                  (server/cli/exportEncoder.ts)
  *
  * Progress goes to stderr; stdout gets one JSON line with the result. Exit
  * status: 0 done, 1 unexpected failure, 2 bad input or usage, 130 interrupted.
@@ -21,6 +22,7 @@ import { CliInputError } from './common';
 import { EVAL_USAGE, evalCommand, RENDER_USAGE, renderCommand } from './evaluate';
 import { ProgressBar } from './progressBar';
 import { train, TRAIN_USAGE } from './train';
+import { EXPORT_ENCODER_USAGE, exportEncoderCommand } from './exportEncoder';
 
 
 const PREPARE_USAGE = `usage: voxface prepare <video> --out <dir> [options]
@@ -42,7 +44,7 @@ environment:
   VOXFACE_CHROMIUM         Chromium binary (default /usr/bin/chromium)
 `;
 
-const USAGE = `${PREPARE_USAGE}\n${TRAIN_USAGE}\n${RENDER_USAGE}\n${EVAL_USAGE}`;
+const USAGE = `${PREPARE_USAGE}\n${TRAIN_USAGE}\n${RENDER_USAGE}\n${EVAL_USAGE}\n${EXPORT_ENCODER_USAGE}`;
 
 function number(name: string, raw: string | undefined, min: number): number | undefined {
   if (raw === undefined) return undefined;
@@ -118,6 +120,7 @@ export async function main(argv: string[]): Promise<void> {
     else if (command === 'train') await train(rest);
     else if (command === 'render') await renderCommand(rest);
     else if (command === 'eval') await evalCommand(rest);
+    else if (command === 'export-encoder') exportEncoderCommand(rest);
     else if (!command || command === '--help' || command === 'help') process.stdout.write(USAGE);
     else throw new PrepareError(`unknown command '${command}'\n\n${USAGE}`);
   } catch (error) {

@@ -1,7 +1,7 @@
 /**
  * `voxface train <dataset> --out <file> [--minutes N] [--res 256] [--resume] [--force]
  *                [--model default|small|fast] [--rays N] [--seed N]
- *                [--report-every S] [--snapshot-every S]`
+ *                [--report-every S] [--snapshot-every S] [--encoder]`
  *
  * Trains on the dataset's train frames for a wall-clock budget (this invocation's; a
  * resumed run adds to the checkpoint's time). stderr: a progress bar. stdout: JSON lines
@@ -18,6 +18,8 @@
  * inference form (REALTIME) at --res, baselinePsnr the mean training image's on the same frames (the quality the
  * onboarding queue compares with its threshold). The final line carries both too.
  * SIGINT/SIGTERM stop at the next step and save everything (exit 130).
+ * With --encoder, an expression encoder (server/encoder) trains with the avatar and is saved
+ * in the avatar file and the checkpoint; renders and PSNRs use its coefficients.
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -36,6 +38,7 @@ import { REALTIME, render, StreamingRenderer } from '../engine/Renderer';
 import { DEFAULT_RAYS_PER_STEP, Trainer } from '../engine/Trainer';
 import { writeTrainingCurves } from '../engine/TrainingPlots';
 import { CliInputError, MODEL_PRESETS, numberOption, readDataset, round } from './common';
+import { encoderForDataset } from './exportEncoder';
 import { ProgressBar } from './progressBar';
 
 export const TRAIN_USAGE = `usage: voxface train <dataset> --out <file> [options]
@@ -63,6 +66,8 @@ options:
   --seed <n>          initialisation and sampling seed (default 1)
   --report-every <s>  seconds between progress lines (default: budget/10, within 5..60)
   --snapshot-every <s>  write <file>.snapshot.vxa and <file>.preview.png this often
+  --encoder           train an expression encoder with the avatar (landmarks -> 12-value code
+                      beside the blendshapes; docs/fidelity.md), saved in <file>
 `;
 
 /** The shared presets plus `fast` (FAST_CONFIG: 32-wide density/colour heads for live speed). */
@@ -82,7 +87,7 @@ export async function train(args: string[]): Promise<void> {
       model: { type: 'string' }, rays: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean' },
       'report-every': { type: 'string' }, 'snapshot-every': { type: 'string' }, steps: { type: 'string' }, 'cpu-seconds': { type: 'string' },
       'face-rays': { type: 'string' }, 'head-rays': { type: 'string' }, 'patch-rays': { type: 'string' }, 'patch-size': { type: 'string' },
-      ssim: { type: 'string' }, align: { type: 'string' }, 'white-background': { type: 'boolean' },
+      ssim: { type: 'string' }, align: { type: 'string' }, 'white-background': { type: 'boolean' }, encoder: { type: 'boolean' },
     },
   });
   if (values.help) { process.stdout.write(TRAIN_USAGE); return; }
@@ -115,6 +120,7 @@ export async function train(args: string[]): Promise<void> {
   if (ckpt) {
     if (ckpt.run.datasetSha256 !== datasetId(ds)) throw new CliInputError(`${ckptPath} was trained on another dataset`);
     if (ckpt.run.res !== res) throw new CliInputError(`${ckptPath} was trained at --res ${ckpt.run.res}, not ${res}`);
+    if (!!values.encoder !== !!ckpt.encoder) throw new CliInputError(`${ckptPath} was trained ${ckpt.encoder ? 'with' : 'without'} --encoder`);
     model = ckpt.model;
     run = ckpt.run;
   } else {
@@ -124,7 +130,9 @@ export async function train(args: string[]): Promise<void> {
     model = AvatarModel.create(config, seed);
     run = { datasetSha256: datasetId(ds), res, elapsedMs: 0, history: [] };
   }
+  const encoder = ckpt ? ckpt.encoder : values.encoder ? await encoderForDataset(ds, model.config.expressionCount, seed) : undefined;
   const trainer = new Trainer(model, ds.train, {
+    ...(encoder ? { encoder } : {}),
     width: res, height: res, raysPerStep: numberOption('rays', values.rays, 64) ?? DEFAULT_RAYS_PER_STEP, seed,
     faceRayShare: numberOption('face-rays', values['face-rays'], 0, 1), headRayShare: numberOption('head-rays', values['head-rays'], 0, 1),
     patchRayShare: numberOption('patch-rays', values['patch-rays'], 0, 1), patchSize: numberOption('patch-size', values['patch-size'], 2, 32),
@@ -146,7 +154,7 @@ export async function train(args: string[]): Promise<void> {
   // A fresh renderer each time: it derives per-model state (occupancy) from the weights.
   const liveRender = (frames: readonly (typeof validation)[]) => {
     const renderer = new StreamingRenderer(model, { width: res, height: res, ...REALTIME, occupancySlices: 1 });
-    return frames.map((f) => rgbaToRgb(renderer.render(f.coefficients, f.pose)));
+    return frames.map((f) => rgbaToRgb(renderer.render(trainer.coefficientsOf(f), f.pose)));
   };
   const snapshot = (images = liveRender(heldOut)) => {
     const heldOutPsnr = round(images.reduce((sum, img, i) => sum + psnr(img, heldOut[i]!.image), 0) / images.length, 2);
@@ -164,7 +172,7 @@ export async function train(args: string[]): Promise<void> {
   process.once('SIGTERM', interrupt);
   const save = () => {
     run = { ...run, elapsedMs: base + (performance.now() - t0), history };
-    writeCheckpoint(ckptPath, model, trainer.exportState(), run);
+    writeCheckpoint(ckptPath, model, trainer.exportState(), run, encoder);
   };
   try {
     let nextReport = t0 + reportMs, nextSnapshot = t0 + (snapshotEverySec ?? Infinity) * 1000;
@@ -193,7 +201,7 @@ export async function train(args: string[]): Promise<void> {
       }
       if (snapshotDue) {
         const heldOutPsnr = snapshot(images);
-        writeAvatarFile(`${out}.snapshot.vxa`, model, { plates: datasetPlates(ds) });
+        writeAvatarFile(`${out}.snapshot.vxa`, model, { plates: datasetPlates(ds), encoder });
         process.stdout.write(`${JSON.stringify({
           snapshot: `${out}.snapshot.vxa`, preview: `${out}.preview.png`, step: trainer.stepCount, heldOutPsnr, baselinePsnr,
           elapsedMs: Math.round(base + performance.now() - t0),
@@ -210,11 +218,11 @@ export async function train(args: string[]): Promise<void> {
   }
   const trainMs = performance.now() - t0, cpu = process.cpuUsage(cpu0), cpuMs = (cpu.user + cpu.system) / 1000;
   save();
-  writeAvatarFile(out, model, { plates: datasetPlates(ds) });
+  writeAvatarFile(out, model, { plates: datasetPlates(ds), encoder });
   const heldOutPsnr = snapshot();
   writeTrainingCurves(`${out}.curves.png`, history.map((h) => ({ elapsedMs: h.elapsedMs, loss: h.loss, psnr: h.trainPsnr ?? h.psnr, validationPsnr: h.psnr })));
   const picks = [0, 1, 2, 3].map((i) => ds.test[Math.floor((i * ds.test.length) / 4)]!).filter((f, i, a) => a.indexOf(f) === i);
-  const strip = picks.flatMap((f) => [rgbaToRgb(render(model, f.coefficients, f.pose, { width: res, height: res })), f.image]);
+  const strip = picks.flatMap((f) => [rgbaToRgb(render(model, trainer.coefficientsOf(f), f.pose, { width: res, height: res })), f.image]);
   writeRgbStrip(`${out}.heldout.png`, strip, res, res);
   process.stdout.write(`${JSON.stringify({
     done: true, step: trainer.stepCount, msPerStep: round(trainMs / Math.max(1, trainer.stepCount - firstStep), 1),

@@ -47,9 +47,9 @@ export function readStoredZipMember(zip: Uint8Array, name: string): Uint8Array {
   throw new Error(`${name} not found in the model bundle`);
 }
 
-interface Field { number: number; wireType: number; value: number; bytes?: Uint8Array }
+export interface Field { number: number; wireType: number; value: number; bytes?: Uint8Array }
 
-function* protobufFields(bytes: Uint8Array): Generator<Field> {
+export function* protobufFields(bytes: Uint8Array): Generator<Field> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let offset = 0;
   const varint = (): number => {

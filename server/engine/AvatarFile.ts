@@ -19,6 +19,12 @@
 // (a PixelCamera with the model camera's centre and orientation, e.g. the call framing
 // at 1280x720), in the payload after the tensors and under the same checksum. Version-1
 // files (no plates) still load.
+//
+// An optional `encoder` header entry (server/encoder/encoderSection.ts) holds the avatar's
+// expression encoder (issue 16): its input spec and sizes in the header, its float32
+// tensors in the payload after the plates. No version bump: a file without it is a
+// blendshape avatar as before, and a build that predates it reads an encoder avatar as the
+// blendshape avatar it also is (the encoder's code only adds to the blendshapes).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../atomicFile';
@@ -26,6 +32,8 @@ import { AvatarModel, paramShapes } from './AvatarModel';
 import { type AvatarConfig, GRID_PARAMS, PARAM_NAMES, type ParamName, type AvatarParams, validateConfig } from './AvatarModelTypes';
 import type { PixelCamera } from './Framing';
 import { fromHalf, toHalf } from './Half';
+import type { ExpressionEncoder } from '../encoder/ExpressionEncoder';
+import { type EncoderDescriptor, layoutEncoder, readEncoderSection, writeEncoderTensors } from '../encoder/encoderSection';
 
 export const AVATAR_MAGIC = 'VXAV';
 export const AVATAR_FILE_VERSION = 2;
@@ -46,6 +54,8 @@ export interface AvatarPlates {
 export interface AvatarFileContents {
   readonly model: AvatarModel;
   readonly plates: AvatarPlates | null;
+  /** The avatar's expression encoder, null when it was trained without one. */
+  readonly encoder: ExpressionEncoder | null;
 }
 
 interface PlateEntry {
@@ -69,6 +79,7 @@ export interface AvatarHeader {
   readonly tensors: TensorEntry[];
   readonly payloadBytes: number;
   readonly plates?: { readonly camera: PixelCamera; readonly background: PlateEntry; readonly body: PlateEntry };
+  readonly encoder?: EncoderDescriptor;
 }
 
 export interface EncodeOptions {
@@ -76,6 +87,8 @@ export interface EncodeOptions {
   readonly halfGrids?: boolean;
   /** Plates to store with the model (version 2). */
   readonly plates?: AvatarPlates | null;
+  /** The avatar's expression encoder (its expressionCount must be the model's). */
+  readonly encoder?: ExpressionEncoder | null;
 }
 
 /** Throws RangeError unless `camera` is a sane plate camera and the images fit it. */
@@ -110,7 +123,13 @@ export function encodeAvatar(model: AvatarModel, o: EncodeOptions = {}): Buffer 
     const { width, height, distance, focalPx, cx, cy } = p.camera;
     plates = { camera: { width, height, distance, focalPx, cx, cy }, background, body };
   }
-  const header = Buffer.from(JSON.stringify({ config: model.config, tensors, payloadBytes: offset, ...(plates ? { plates } : {}) } satisfies AvatarHeader), 'utf8');
+  let encoder: EncoderDescriptor | undefined;
+  if (o.encoder) {
+    if (o.encoder.expressionCount !== model.config.expressionCount)
+      throw new RangeError(`avatar file: the encoder writes ${o.encoder.expressionCount} coefficients, the model has ${model.config.expressionCount}`);
+    ({ descriptor: encoder, end: offset } = layoutEncoder(o.encoder, offset));
+  }
+  const header = Buffer.from(JSON.stringify({ config: model.config, tensors, payloadBytes: offset, ...(plates ? { plates } : {}), ...(encoder ? { encoder } : {}) } satisfies AvatarHeader), 'utf8');
   const payloadStart = (12 + header.length + 7) & ~7;
   const buf = Buffer.alloc(payloadStart + offset + CHECKSUM_BYTES);
   buf.write(AVATAR_MAGIC, 0, 'latin1');
@@ -126,6 +145,7 @@ export function encodeAvatar(model: AvatarModel, o: EncodeOptions = {}): Buffer 
     buf.set(o.plates.background, payloadStart + plates.background.offset);
     buf.set(o.plates.body, payloadStart + plates.body.offset);
   }
+  if (encoder && o.encoder) writeEncoderTensors(buf, payloadStart, o.encoder, encoder);
   createHash('sha256').update(buf.subarray(0, buf.length - CHECKSUM_BYTES)).digest().copy(buf, buf.length - CHECKSUM_BYTES);
   return buf;
 }
@@ -188,7 +208,13 @@ export function decodeAvatarFile(buf: Uint8Array): AvatarFileContents {
     const { width, height, distance, focalPx, cx, cy } = h.camera;
     plates = { camera: { width, height, distance, focalPx, cx, cy }, background: slice(h.background, 'background'), body: slice(h.body, 'body') };
   }
-  return { model: new AvatarModel(header.config, params), plates };
+  let encoder: ExpressionEncoder | null = null;
+  if (header.encoder !== undefined) {
+    encoder = readEncoderSection(header.encoder, b, payloadStart, header.payloadBytes);
+    if (encoder.expressionCount !== header.config.expressionCount)
+      throw new RangeError(`avatar file: the encoder writes ${encoder.expressionCount} coefficients, the model has ${header.config.expressionCount}`);
+  }
+  return { model: new AvatarModel(header.config, params), plates, encoder };
 }
 
 export function writeAvatarFile(path: string, model: AvatarModel, o: EncodeOptions = {}): void {

@@ -209,9 +209,11 @@ export class AvatarModel {
 
   /**
    * Gradients of sum(dColor * color) + offsetWeight * mean(raw^2) with respect to every
-   * parameter (fresh buffers, same names).
+   * parameter (fresh buffers, same names). With `dCoefficients` ([E]), also adds the
+   * gradient with respect to the frame's coefficients there (the motion blend's and the
+   * heads' coefficient columns): the expression encoder trains through it.
    */
-  backward(k: Kernels, cache: ForwardCache, dColor: Float32Array, offsetWeight: number): AvatarParams {
+  backward(k: Kernels, cache: ForwardCache, dColor: Float32Array, offsetWeight: number, dCoefficients?: Float32Array): AvatarParams {
     const c = this.config, p = this.params, d = modelDims(c), F = c.frequencies, q = cache;
     const S = q.sigma.length;
     const g = {} as AvatarParams;
@@ -229,6 +231,13 @@ export class AvatarModel {
     const dEncA = new Float32Array(S * d.encA);
     copyCols(d0.dX!, d.densIn, 0, dEncA, d.encA, 0, d.encA, S);
     addCols(c0.dX!, d.colorIn, 0, dEncA, d.encA, 0, d.encA, S);
+    if (dCoefficients) {
+      // Heads' inputs end with coefficients / 3 (densIn at encA, colorIn at encA + encV).
+      const E = c.expressionCount, dDens = d0.dX!, dCol = c0.dX!;
+      for (let s = 0; s < S; s++)
+        for (let e = 0; e < E; e++)
+          dCoefficients[e]! += (dDens[s * d.densIn + d.encA + e]! + dCol[s * d.colorIn + d.encA + d.encV + e]!) / 3;
+    }
     g.colorW1 = c1.dW; g.colorB1 = c1.dB; g.colorW0 = c0.dW; g.colorB0 = c0.dB;
     g.densityW1 = d1.dW; g.densityB1 = d1.dB; g.densityW0 = d0.dW; g.densityB0 = d0.dB;
 
@@ -248,6 +257,7 @@ export class AvatarModel {
     const dMotion = new Float32Array(q.motion.length);
     this.sampleStridesBackward(k, q.motion, d.motionShape, q.pm, dFeatM, S, dMotion);
     const bb = k.blendVolumesBackward(p.motionBases, q.coefficients, dMotion);
+    if (dCoefficients) for (let e = 0; e < dCoefficients.length; e++) dCoefficients[e]! += bb.dCoeff[e]!;
     g.motionMean = bb.dMean;
     g.motionBases = bb.dBases;
     return g;

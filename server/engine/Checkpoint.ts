@@ -1,7 +1,9 @@
 // Resumable training checkpoints: fp32 parameters (the avatar file's fp16 grids would
 // perturb a resumed run), Adam moments, step, RNG state, epoch order, occupancy and the
 // per-frame target shifts (version 2; version 1 files have none and still load), plus
-// what the run was trained on (so --resume refuses another dataset or resolution).
+// what the run was trained on (so --resume refuses another dataset or resolution), and the
+// expression encoder with its Adam moments when the run trains one (header entries
+// `encoder` and `encoderAdam`; absent otherwise, so older checkpoints still load).
 //
 //   "VXCK", u32 LE version, u32 LE header length H, H bytes JSON header, padding to 8,
 //   payload (float32 LE tensors, then the occupancy bytes, then float32 LE frame shifts),
@@ -14,6 +16,8 @@ import { writeFileAtomic } from '../atomicFile';
 import { AvatarModel } from './AvatarModel';
 import { type AvatarConfig, type AvatarParams, PARAM_NAMES, validateConfig } from './AvatarModelTypes';
 import type { TrainerState } from './TrainerTypes';
+import { ENCODER_PARAM_NAMES, type EncoderParams, type ExpressionEncoder } from '../encoder/ExpressionEncoder';
+import { type EncoderDescriptor, layoutEncoder, readEncoderSection, writeEncoderTensors } from '../encoder/encoderSection';
 
 const MAGIC = 'VXCK', VERSION = 2, SHA = 32;
 
@@ -36,16 +40,21 @@ interface Header {
   occupancy: { offset: number; length: number };
   /** Version 2, when the run learns per-frame shifts. */
   frameShifts?: { offset: number; length: number };
+  encoder?: EncoderDescriptor;
+  encoderAdam?: { step: number; tensors: { name: string; group: 'm' | 'v'; offset: number; length: number }[] };
   payloadBytes: number;
 }
 
 export interface Checkpoint {
   readonly model: AvatarModel;
+  /** The expression encoder the run trains (its Adam state is in state.encoder). */
+  readonly encoder?: ExpressionEncoder;
   readonly state: TrainerState;
   readonly run: CheckpointRun;
 }
 
-export function encodeCheckpoint(model: AvatarModel, state: TrainerState, run: CheckpointRun): Buffer {
+export function encodeCheckpoint(model: AvatarModel, state: TrainerState, run: CheckpointRun, encoder?: ExpressionEncoder): Buffer {
+  if (!encoder !== !state.encoder) throw new RangeError('checkpoint: an encoder needs its Adam state and the other way round');
   const groups = { param: model.params, m: state.adamM, v: state.adamV } as const;
   const tensors: Header['tensors'] = [];
   let offset = 0;
@@ -58,9 +67,20 @@ export function encodeCheckpoint(model: AvatarModel, state: TrainerState, run: C
   offset += (state.occupancy.length + 7) & ~7;
   const frameShifts = state.frameShifts ? { offset, length: state.frameShifts.length } : undefined;
   offset += 4 * (state.frameShifts?.length ?? 0);
+  let enc: EncoderDescriptor | undefined, encoderAdam: Header['encoderAdam'];
+  if (encoder && state.encoder) {
+    ({ descriptor: enc, end: offset } = layoutEncoder(encoder, (offset + 7) & ~7));
+    encoderAdam = { step: state.encoder.step, tensors: [] };
+    for (const group of ['m', 'v'] as const)
+      for (const name of ENCODER_PARAM_NAMES) {
+        const t = (group === 'm' ? state.encoder.adamM : state.encoder.adamV)[name];
+        encoderAdam.tensors.push({ name, group, offset, length: t.length });
+        offset += 4 * t.length;
+      }
+  }
   const header: Header = {
     config: model.config, run, step: state.step, rngState: state.rngState, order: [...state.order], tensors, occupancy,
-    ...(frameShifts ? { frameShifts } : {}), payloadBytes: offset,
+    ...(frameShifts ? { frameShifts } : {}), ...(enc ? { encoder: enc, encoderAdam } : {}), payloadBytes: offset,
   };
   const json = Buffer.from(JSON.stringify(header), 'utf8'), start = (12 + json.length + 7) & ~7;
   const buf = Buffer.alloc(start + offset + SHA);
@@ -74,6 +94,13 @@ export function encodeCheckpoint(model: AvatarModel, state: TrainerState, run: C
   }
   buf.set(state.occupancy, start + occupancy.offset);
   if (frameShifts) for (let i = 0; i < frameShifts.length; i++) buf.writeFloatLE(state.frameShifts![i]!, start + frameShifts.offset + 4 * i);
+  if (enc && encoder && encoderAdam && state.encoder) {
+    writeEncoderTensors(buf, start, encoder, enc);
+    for (const t of encoderAdam.tensors) {
+      const src = (t.group === 'm' ? state.encoder.adamM : state.encoder.adamV)[t.name as keyof EncoderParams];
+      for (let i = 0; i < src.length; i++) buf.writeFloatLE(src[i]!, start + t.offset + 4 * i);
+    }
+  }
   createHash('sha256').update(buf.subarray(0, buf.length - SHA)).digest().copy(buf, buf.length - SHA);
   return buf;
 }
@@ -100,14 +127,25 @@ export function decodeCheckpoint(b: Buffer): Checkpoint {
   const fs = h.frameShifts;
   if (fs && (!Number.isInteger(fs.length) || fs.length % 2 !== 0 || fs.offset + 4 * fs.length > h.payloadBytes)) throw new RangeError('checkpoint: bad frame shifts entry');
   const frameShifts = fs ? Float32Array.from({ length: fs.length }, (_, i) => b.readFloatLE(start + fs.offset + 4 * i)) : undefined;
+  let encoder: ExpressionEncoder | undefined, encoderState: TrainerState['encoder'];
+  if (h.encoder !== undefined) {
+    encoder = readEncoderSection(h.encoder, b, start, h.payloadBytes);
+    const adam = h.encoderAdam, m = {} as EncoderParams, v = {} as EncoderParams;
+    if (!adam || !Array.isArray(adam.tensors)) throw new RangeError('checkpoint: the encoder has no Adam state');
+    for (const t of adam.tensors) {
+      if (!(ENCODER_PARAM_NAMES as readonly string[]).includes(t.name) || !Number.isInteger(t.length) || t.offset + 4 * t.length > h.payloadBytes) throw new RangeError(`checkpoint: bad encoder tensor entry ${t.name}`);
+      (t.group === 'm' ? m : v)[t.name as keyof EncoderParams] = Float32Array.from({ length: t.length }, (_, i) => b.readFloatLE(start + t.offset + 4 * i));
+    }
+    encoderState = { step: adam.step, adamM: m, adamV: v };
+  }
   return {
-    model, run: h.run,
-    state: { step: h.step, rngState: h.rngState, order: h.order, occupancy, adamM: groups.m, adamV: groups.v, ...(frameShifts ? { frameShifts } : {}) },
+    model, run: h.run, ...(encoder ? { encoder } : {}),
+    state: { step: h.step, rngState: h.rngState, order: h.order, occupancy, adamM: groups.m, adamV: groups.v, ...(frameShifts ? { frameShifts } : {}), ...(encoderState ? { encoder: encoderState } : {}) },
   };
 }
 
-export function writeCheckpoint(path: string, model: AvatarModel, state: TrainerState, run: CheckpointRun): void {
-  writeFileAtomic(path, encodeCheckpoint(model, state, run));
+export function writeCheckpoint(path: string, model: AvatarModel, state: TrainerState, run: CheckpointRun, encoder?: ExpressionEncoder): void {
+  writeFileAtomic(path, encodeCheckpoint(model, state, run, encoder));
 }
 
 export function readCheckpoint(path: string): Checkpoint {

@@ -170,7 +170,8 @@ export async function loadRealDataset(dir: string, config: AvatarConfig, o: Real
     for (let i = 0; i < grey.length; i++) grey[i] = png.data[4 * i]!;
     resample(grey, meta.imageSize, 1, positions, ss, 0, mask);
     const faceRegion = faceOvalRegion(d.landmarks.subarray(lm * index, lm * (index + 1)), toModelView, res, res);
-    out.push({ index, split, image, mask, ...(faceRegion ? { faceRegion } : {}), ...frameInputs(d, index, reference, cfg) });
+    const landmarks = d.landmarks.slice(lm * index, lm * (index + 1)); // crop px, NaN without a face: the expression encoder's input
+    out.push({ index, split, image, mask, landmarks, ...(faceRegion ? { faceRegion } : {}), ...frameInputs(d, index, reference, cfg) });
     o.onProgress?.(++done, wanted.size);
   });
   return { dir: d.dir, meta, res, reference, camera, train: out.filter((f) => f.split === 'train'), test: out.filter((f) => f.split === 'test') };

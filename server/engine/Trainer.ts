@@ -4,8 +4,10 @@
 // smear updates), dense Adam on the MLPs, occupancy refreshed from the model's density.
 // Optional (off by default, measured in docs/engine.md "Trainer"): rays in the face oval /
 // head mask (RaySampler.ts), D-SSIM on ray patches (PatchSsim.ts), per-frame target shifts
-// (FrameAlignment.ts, saved in checkpoints).
+// (FrameAlignment.ts, saved in checkpoints), an expression encoder trained with the avatar
+// (server/encoder/EncoderTraining.ts).
 import { cpuKernels } from '../../kernels/cpu';
+import { EncoderTraining } from '../encoder/EncoderTraining';
 import type { Kernels } from '../../kernels/KernelsTypes';
 import type { AvatarModel } from './AvatarModel';
 import { type ParamName, GRID_PARAMS, PARAM_NAMES } from './AvatarModelTypes';
@@ -31,7 +33,7 @@ export class Trainer {
   readonly model: AvatarModel;
   private readonly frames: readonly TrainingFrame[];
   private readonly k: Kernels;
-  private readonly o: Required<Omit<TrainerOptions, 'kernels'>>;
+  private readonly o: Required<Omit<TrainerOptions, 'kernels' | 'encoder' | 'encoderLr'>>;
   /** mulberry32 state (the same generator as Random.ts), kept here so checkpoints can restore it. */
   private rngState: number;
   private readonly rand = (): number => {
@@ -47,6 +49,8 @@ export class Trainer {
   private order: number[] = [];
   /** Per-frame target shifts (undefined when alignRate is 0). */
   private readonly alignment?: FrameAlignment;
+  /** The expression encoder trained with the model (undefined when TrainerOptions.encoder is not given). */
+  readonly encoding?: EncoderTraining;
   stepCount = 0;
 
   constructor(model: AvatarModel, frames: readonly TrainingFrame[], options: TrainerOptions) {
@@ -75,6 +79,11 @@ export class Trainer {
     if (!(this.o.alignRate >= 0 && this.o.alignRate <= 1)) throw new RangeError(`alignRate must be in [0, 1], got ${this.o.alignRate}`);
     if (this.o.alignRate > 0)
       this.alignment = new FrameAlignment(frames.length, { rate: this.o.alignRate, maxShift: this.o.alignMaxShift, maxStep: 1, damping: 0.1 });
+    if (options.encoder) {
+      if (options.encoder.expressionCount !== model.config.expressionCount)
+        throw new RangeError(`Trainer: the encoder writes ${options.encoder.expressionCount} coefficients, the model has ${model.config.expressionCount}`);
+      this.encoding = new EncoderTraining(options.encoder, this.k, options.encoderLr ?? this.o.mlpLr);
+    }
     this.rngState = this.o.seed >>> 0;
     for (const name of PARAM_NAMES) {
       this.m[name] = new Float32Array(model.params[name].length);
@@ -96,7 +105,8 @@ export class Trainer {
     // model ever saw, so a half-transparent face could borrow it and look right on white; calls
     // draw the head over the room and the body, where such a face shows them through.
     const background = this.o.randomBackground && frame.mask ? Float32Array.of(this.rand(), this.rand(), this.rand()) : undefined;
-    const k = this.k, fwd = this.model.forward(k, frame, rays.origins, rays.dirs, { occupancy: this.occupancy, tEps: this.o.tEps, background });
+    const driven = this.encoding?.coefficients(frame);
+    const k = this.k, fwd = this.model.forward(k, driven ? { pose: frame.pose, coefficients: driven.coefficients } : frame, rays.origins, rays.dirs, { occupancy: this.occupancy, tEps: this.o.tEps, background });
     let target: Float32Array;
     if (this.alignment) {
       // Align first, then fit: the render does not depend on the target, so two Gauss-Newton
@@ -128,8 +138,10 @@ export class Trainer {
     for (let i = 0; i < target.length; i++) se += (fwd.color[i]! - target[i]!) ** 2;
     const dColor = k.l1LossBackward(fwd.color, target, 1 - w);
     const dssim = w > 0 ? patchDssim(fwd.color, target, batch.patchStart, batch.patches, batch.patchSize, w, dColor).dssim : 0;
-    const grads = this.model.backward(k, fwd.cache, dColor, this.o.offsetWeight);
+    const dCoefficients = driven?.cache ? new Float32Array(this.model.config.expressionCount) : undefined;
+    const grads = this.model.backward(k, fwd.cache, dColor, this.o.offsetWeight, dCoefficients);
     this.stepCount++;
+    if (driven?.cache) this.encoding!.step(driven.cache, dCoefficients!);
     for (const name of PARAM_NAMES) {
       const grid = GRID_PARAMS.includes(name);
       const opts = { lr: grid ? this.o.gridLr : this.o.mlpLr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: this.stepCount };
@@ -148,8 +160,13 @@ export class Trainer {
   /** Occupancy for the coefficients of four random training frames, jittered probes. */
   refreshOccupancy(): void {
     const coeffs = Array.from({ length: Math.min(4, this.frames.length) }, () =>
-      this.frames[Math.floor(this.rand() * this.frames.length)]!.coefficients);
+      this.coefficientsOf(this.frames[Math.floor(this.rand() * this.frames.length)]!));
     this.occupancy = computeOccupancy(this.k, this.model, coeffs, { jitter: this.rand });
+  }
+
+  /** The coefficients the model sees for a frame: its own, or through the encoder when the run trains one. */
+  coefficientsOf(frame: Pick<TrainingFrame, 'coefficients' | 'landmarks'>): Float32Array {
+    return this.encoding ? this.encoding.coefficients(frame).coefficients : frame.coefficients;
   }
 
   /** [2F] per-frame target shifts in training pixels (x right, y down), or undefined when alignment is off. */
@@ -166,6 +183,7 @@ export class Trainer {
     return {
       step: this.stepCount, rngState: this.rngState, order: [...this.order], occupancy: this.occupancy, adamM: this.m, adamV: this.v,
       ...(this.alignment ? { frameShifts: this.alignment.shifts } : {}),
+      ...(this.encoding ? { encoder: this.encoding.exportState() } : {}),
     };
   }
 
@@ -180,6 +198,11 @@ export class Trainer {
         if (t?.length !== this.model.params[name].length) throw new RangeError(`Trainer state: Adam ${what} of ${name} has ${String(t?.length)} values, expected ${this.model.params[name].length}`);
     if (s.frameShifts && s.frameShifts.length !== 2 * this.frames.length)
       throw new RangeError(`Trainer state: ${s.frameShifts.length / 2} frame shifts, expected ${this.frames.length}`);
+    if (this.encoding && !s.encoder) throw new RangeError('Trainer state: this run trains an expression encoder, the state has none');
+    if (s.encoder) {
+      if (!this.encoding) throw new RangeError('Trainer state: the state trains an expression encoder, this run has none');
+      this.encoding.importState(s.encoder);
+    }
     this.stepCount = s.step;
     if (this.alignment) this.alignment.shifts.set(s.frameShifts ?? new Float32Array(2 * this.frames.length));
     this.rngState = s.rngState >>> 0;
@@ -192,12 +215,12 @@ export class Trainer {
   }
 
   /** Full-frame render (chunks of 8192 rays) with the training occupancy. */
-  renderFrame(frame: Pick<TrainingFrame, 'coefficients' | 'pose'>): Float32Array {
-    const { width, height } = this.o, out = new Float32Array(width * height * 3), all = width * height;
+  renderFrame(frame: Pick<TrainingFrame, 'coefficients' | 'pose' | 'landmarks'>): Float32Array {
+    const { width, height } = this.o, out = new Float32Array(width * height * 3), all = width * height, coefficients = this.coefficientsOf(frame);
     for (let start = 0; start < all; start += 8192) {
       const px = Int32Array.from({ length: Math.min(8192, all - start) }, (_, i) => start + i);
       const rays = cameraRays(this.model.config.camera, width, height, px);
-      const f = this.model.forward(this.k, frame, rays.origins, rays.dirs, { occupancy: this.occupancy, tEps: this.o.tEps });
+      const f = this.model.forward(this.k, { pose: frame.pose, coefficients }, rays.origins, rays.dirs, { occupancy: this.occupancy, tEps: this.o.tEps });
       out.set(f.color, 3 * start);
     }
     return out;

@@ -1,4 +1,6 @@
 import type { Kernels } from '../../kernels/KernelsTypes';
+import type { EncoderTrainingState } from '../encoder/EncoderTraining';
+import type { ExpressionEncoder } from '../encoder/ExpressionEncoder';
 import type { AvatarParams, HeadPose } from './AvatarModelTypes';
 
 export interface TrainingFrame {
@@ -10,6 +12,8 @@ export interface TrainingFrame {
   readonly mask?: Float32Array;
   /** [H*W] 1 inside the frame's face oval (RaySampler: faceRayShare and patch centres). */
   readonly faceRegion?: Uint8Array;
+  /** [478*2] MediaPipe landmarks, image px (x, y down; NaN without a face): the expression encoder's input. */
+  readonly landmarks?: Float32Array;
 }
 
 export interface TrainerOptions {
@@ -45,6 +49,14 @@ export interface TrainerOptions {
   /** First step that updates the shifts, and their bound (training pixels, per axis). */
   readonly alignFromStep?: number;
   readonly alignMaxShift?: number;
+  /**
+   * Train this expression encoder with the avatar (server/encoder; off by default): a
+   * frame's coefficients become its blendshapes + projection . code of its landmarks, and
+   * the coefficients' gradient trains the encoder (Adam at encoderLr, default mlpLr).
+   * Frames without landmarks keep their blendshapes.
+   */
+  readonly encoder?: ExpressionEncoder;
+  readonly encoderLr?: number;
 }
 
 /** One JSON line of progress. */
@@ -81,4 +93,6 @@ export interface TrainerState {
   readonly adamV: AvatarParams;
   /** [2F] per-frame target shifts (FrameAlignment), training pixels; absent in older checkpoints (all 0). */
   readonly frameShifts?: Float32Array;
+  /** The encoder's Adam state when the run trains one (its weights travel with the model). */
+  readonly encoder?: EncoderTrainingState;
 }

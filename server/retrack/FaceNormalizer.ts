@@ -3,7 +3,7 @@
  * expression (and identity).
  *
  * How: a weighted similarity fit (rotation, scale, translation; Horn's closed
- * form, ./similarityFit.ts) of the frame's landmarks onto MediaPipe's canonical
+ * form, shared/retrack/similarityFit.ts) of the frame's landmarks onto MediaPipe's canonical
  * face mesh, with the weights MediaPipe itself uses to estimate the head pose:
  * the `procrustes_landmark_basis` of the face_landmarker.task bundle (33 points
  * on the forehead, nose bridge, cheekbones and eye corners, which expressions
@@ -26,7 +26,7 @@ import { RETRACK_LANDMARK_COUNT } from '../../shared/retrack/retrackProtocol';
 import { MESH_POINT_COUNT } from './faceRegions';
 import { RetrackError } from './RetrackError';
 import type { RetrackedFace } from './RetrackTypes';
-import { applySimilarity, fitSimilarity } from './similarityFit';
+import { applySimilarity, fitSimilarity } from '../../shared/retrack/similarityFit';
 
 const METADATA_MEMBER = 'geometry_pipeline_metadata_landmarks.binarypb';
 

@@ -12,7 +12,7 @@ import { FACE_REGIONS } from './faceRegions';
 import { compareFaces, lipOpeningPx, summarizeFidelity } from './fidelityMetrics';
 import { RetrackError } from './RetrackError';
 import { toRgbaBytes } from './rgbaBytes';
-import { applySimilarity, fitSimilarity, quaternionToMatrix } from './similarityFit';
+import { applySimilarity, fitSimilarity, quaternionToMatrix } from '../../shared/retrack/similarityFit';
 
 const normalizer = FaceNormalizer.fromModel(FACE_MODEL_PATH);
 
