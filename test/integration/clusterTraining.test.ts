@@ -37,10 +37,14 @@ const root = mkdtempSync(join(tmpdir(), 'voxface-cluster-training-'));
 const avatarDir = join(root, 'shared-avatars');
 const onboardingDir = join(avatarDir, '.onboarding');
 const OPTIONS = { minutes: 0.2, res: 32, model: 'small' as const };
-/** Trainer nodes: progress every second, a checkpoint every 2 s, a job lock of 4 s (so a lost node's job resumes within ~8 s). */
+/**
+ * Trainer nodes: progress every second, a checkpoint every 2 s, a job lock of 4 s (so a lost node's job resumes
+ * within ~8 s; VOXFACE_TEST_TRAINER_LOCK_SECONDS=10 measures the product default).
+ */
+const LOCK_SECONDS = process.env.VOXFACE_TEST_TRAINER_LOCK_SECONDS ?? '4';
 const TRAINER_ENV = {
   VOXFACE_ROLES: 'trainer', VOXFACE_ONBOARDING_REPORT_SECONDS: '1', VOXFACE_ONBOARDING_CHECKPOINT_SECONDS: '2',
-  VOXFACE_TRAINER_LOCK_SECONDS: '4', VOXFACE_ONBOARDING_SNAPSHOT_SECONDS: '5', VOXFACE_ONBOARDING_USABLE_MARGIN_DB: '-100',
+  VOXFACE_TRAINER_LOCK_SECONDS: LOCK_SECONDS, VOXFACE_ONBOARDING_SNAPSHOT_SECONDS: '5', VOXFACE_ONBOARDING_USABLE_MARGIN_DB: '-100',
 };
 
 let redis: TestRedis;
@@ -163,7 +167,9 @@ test('a job enqueued on the SFU node is trained by a trainer node process; progr
   const training = events.filter((e) => e.job.id === job.id && e.progress.stage === 'training');
   assert.ok(training.length >= 3 && training.at(-1)!.progress.step > 0, `progress lines: ${training.length}`);
   assert.ok(done.job.progress.elapsedMs >= OPTIONS.minutes * 60_000 * 0.9, `trained ${done.job.progress.elapsedMs} ms`);
-  assert.ok(installs.length >= 2 && installs.some((i) => !i.final), `a snapshot, then better versions: ${JSON.stringify(installs)}`);
+  // Threshold 0 dB: the first snapshot (5 s) is installed while training goes on; later ones only if better.
+  assert.equal(installs[0]?.final, false, `installs: ${JSON.stringify(installs)}`);
+  for (let i = 1; i < installs.length; i++) assert.ok(installs[i]!.psnr >= installs[i - 1]!.psnr, `each install is better: ${JSON.stringify(installs)}`);
   assert.ok(done.job.usable && done.job.installs === installs.length);
   assert.deepEqual(sfu.onboarding.avatars('alice').map((a) => [a.id, a.ready, a.job?.state]), [['av-one', true, 'done']]);
 
@@ -192,7 +198,7 @@ test('a trainer node killed with SIGKILL after its first checkpoint: another tra
 
   await startTrainerNode('trainer-2');
   const resumed = await until('the job to resume', () => events.slice(from).find((e) => e.job.id === job.id && e.progress.stage === 'loading'), 30_000);
-  console.log(`# SIGKILL of the trainer node to the job resumed on another: ${resumed.at - killedAt} ms (lock 4 s)`);
+  console.log(`# SIGKILL of the trainer node to the job resumed on another: ${resumed.at - killedAt} ms (lock ${LOCK_SECONDS} s)`);
   assert.equal(resumed.progress.elapsedMs, Math.round(savedMs), 'resumed from the checkpoint, not from scratch');
   assert.equal(resumed.job.attempts, 1, 'the lost node counts as an attempt');
   const line = await until('a progress line after the resume', () => events.slice(from).find((e) => e.job.id === job.id && e.progress.stage === 'training'), 30_000);
@@ -202,4 +208,20 @@ test('a trainer node killed with SIGKILL after its first checkpoint: another tra
   assert.ok(done.job.progress.elapsedMs >= 0.35 * 60_000 * 0.9, `trained ${done.job.progress.elapsedMs} ms over both nodes`);
   assert.equal(sfu.avatarStore.ownerOf('av-two'), 'bob');
   assert.equal(readAvatarFile(sfu.avatarStore.existing('av-two')).config.appearanceRes, 32);
+});
+
+test('deleting an avatar on the SFU node stops its job on the trainer node and removes it from the queue', async () => {
+  const job = sfu.trainingQueue.enqueue({ owner: 'carol', avatarId: 'av-three', dataset: join(onboardingDir, 'datasets', 'av-two'), options: { ...OPTIONS, minutes: 1 } });
+  const workDir = join(onboardingDir, 'jobs', job.id);
+  await until('a training progress line', () => events.find((e) => e.job.id === job.id && e.progress.stage === 'training'), 30_000);
+  assert.equal(processesNaming(workDir).length, 1, 'its trainer runs');
+  const startedAt = Date.now();
+  await sfu.onboarding.deleteAvatar('carol', 'av-three');
+  console.log(`# delete of a training avatar: ${Date.now() - startedAt} ms`);
+  assert.equal(processesNaming(workDir).length, 0, 'its trainer is stopped');
+  assert.equal(await queue.getJob(job.id), undefined, 'gone from the queue');
+  assert.equal(existsSync(workDir), false, 'its folder is removed');
+  assert.equal(sfu.trainingQueue.get(job.id), undefined);
+  assert.deepEqual(sfu.onboarding.avatars('carol'), []);
+  assert.equal(nodes.at(-1)!.child.exitCode, null, 'the trainer node goes on');
 });
