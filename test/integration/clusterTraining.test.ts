@@ -225,3 +225,21 @@ test('deleting an avatar on the SFU node stops its job on the trainer node and r
   assert.deepEqual(sfu.onboarding.avatars('carol'), []);
   assert.equal(nodes.at(-1)!.child.exitCode, null, 'the trainer node goes on');
 });
+
+test('a trainer node stopped with SIGTERM saves the checkpoint and puts its job back in the queue without counting an attempt', async () => {
+  const job = sfu.trainingQueue.enqueue({ owner: 'dave', avatarId: 'av-four', dataset: join(onboardingDir, 'datasets', 'av-two'), options: { ...OPTIONS, minutes: 1 } });
+  const checkpoint = join(onboardingDir, 'jobs', job.id, 'avatar.vxa.ckpt');
+  await until('a training progress line', () => events.find((e) => e.job.id === job.id && e.progress.stage === 'training'), 30_000);
+  const node = nodes.at(-1)!.child;
+  const from = events.length;
+  const exited = new Promise<number | null>((resolve) => node.once('exit', (code) => resolve(code)));
+  node.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  const back = await until('the job back in the queue', () => events.slice(from).find((e) => e.job.id === job.id && e.progress.stage === 'queued'), 10_000);
+  assert.equal(back.job.state, 'queued');
+  assert.equal(back.job.attempts, 0, 'a stop is not the job\'s fault');
+  const lastLine = events.slice(0, from).filter((e) => e.job.id === job.id && e.progress.stage === 'training').at(-1)!;
+  assert.ok((checkpointElapsedMs(checkpoint) ?? 0) >= lastLine.progress.elapsedMs, 'the checkpoint was saved on the way out (after the last progress line)');
+  assert.equal(await (await queue.getJob(job.id))!.getState(), 'waiting', 'for the next trainer node');
+  await sfu.trainingQueue.remove(job.id);
+});
