@@ -107,6 +107,12 @@ function processesNaming(text: string): number[] {
   return pids;
 }
 
+/** A process's parent pid, from /proc/<pid>/stat (the field after the parenthesised command name). */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
 before(async () => {
   redis = await startTestRedis();
   connection = new Redis(redis.url, { maxRetriesPerRequest: null });
@@ -160,6 +166,8 @@ test('a job enqueued on the SFU node is trained by a trainer node process; progr
   assert.equal(job.state, 'queued');
   const picked = await until('the job to be picked', () => events.find((e) => e.job.id === job.id && e.progress.stage === 'loading'), 20_000);
   console.log(`# enqueue to picked by a trainer node: ${picked.at - enqueuedAt} ms`);
+  const [trainer] = processesNaming(join(onboardingDir, 'jobs', job.id));
+  assert.equal(parentOf(trainer!), nodes[0]!.child.pid, 'trained by the trainer node process, not by the SFU node');
   const done = await until('the job to finish', () => events.find((e) => e.job.id === job.id && e.job.state !== 'queued' && e.job.state !== 'running'), 60_000);
   assert.equal(done.job.state, 'done', done.job.error);
   const stages = events.filter((e) => e.job.id === job.id).map((e) => e.progress.stage);

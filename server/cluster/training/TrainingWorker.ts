@@ -116,6 +116,8 @@ export class TrainingWorker extends TypedEmitter<TrainingWorkerEvents> {
       maxStalledCount: this.maxAttempts,
     });
     this.#worker.on('error', (error) => logger.warn(`queue: ${error.message}`));
+    // ioredis reconnects by itself; without a listener each failed attempt would be an "unhandled error event".
+    this.#subscriber.on('error', (error: Error) => logger.warn(`cancel channel: ${error.message}`));
     this.#worker.on('failed', (job, error) => {
       if (job) logger.warn(`job ${job.id} failed: ${error.message}`);
     });
