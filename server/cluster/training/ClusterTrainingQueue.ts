@@ -41,6 +41,8 @@ const MAX_PREVIEW_BYTES = 1024 * 1024;
 const EXPIRY_CHECK_MS = 3600_000;
 /** Events kept in the queue's Redis stream: each is a few kB (a job's record), so ~2 MB at most. */
 const EVENTS_MAX_LEN = 1000;
+/** Removed job ids remembered (so a late update cannot bring one back): far more than are removed within any update's delay. */
+const REMOVED_KEPT = 10_000;
 const JOB_STATES = ['active', 'waiting', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
 
 export interface ClusterTrainingQueueOptions {
@@ -175,7 +177,7 @@ export class ClusterTrainingQueue extends TypedEmitter<TrainingQueueEvents> impl
   async remove(id: string): Promise<void> {
     const record = this.#jobs.get(id);
     if (!record) return;
-    this.#removed.add(id);
+    this.#markRemoved(id);
     await this.#connection.set(cancelledKey(id), '1', 'EX', CANCELLED_TTL_SECONDS);
     const deadline = Date.now() + this.#stopTimeoutMs;
     for (;;) {
@@ -212,7 +214,7 @@ export class ClusterTrainingQueue extends TypedEmitter<TrainingQueueEvents> impl
       if (job.state !== 'failed' && job.state !== 'cancelled') continue;
       if (!(now - Date.parse(job.finishedAt ?? job.updatedAt) >= this.#failedRetentionMs)) continue;
       this.#jobs.delete(job.id);
-      this.#removed.add(job.id);
+      this.#markRemoved(job.id);
       rmSync(job.workDir, { recursive: true, force: true });
       void this.#queue.remove(job.id).catch((error: unknown) => logger.warn(`job ${job.id}: not removed from the queue: ${String(error)}`));
       expired.push(job);
@@ -222,6 +224,12 @@ export class ClusterTrainingQueue extends TypedEmitter<TrainingQueueEvents> impl
       this.emit('expired', { job: structuredClone(job) });
     }
     return expired.map((job) => structuredClone(job));
+  }
+
+  #markRemoved(id: string): void {
+    this.#removed.add(id);
+    // Oldest first: a Set iterates in insertion order.
+    if (this.#removed.size > REMOVED_KEPT) this.#removed.delete(this.#removed.values().next().value!);
   }
 
   #inOrder(step: () => Promise<void>): Promise<void> {
