@@ -161,6 +161,8 @@ test('a job whose data fails validation is failed with the reason, and the train
 test('a job enqueued on the SFU node is trained by a trainer node process; progress reaches the SFU node; another SFU node loads the avatar', async () => {
   const installs: { psnr: number; final: boolean }[] = [];
   sfu.trainingQueue.on('installed', ({ job, psnr, final }) => { if (job.avatarId === 'av-one') installs.push({ psnr, final }); });
+  const previews: Buffer[] = [];
+  sfu.trainingQueue.on('preview', ({ job, png }) => { if (job.avatarId === 'av-one') previews.push(png); });
   const enqueuedAt = Date.now();
   const job = sfu.trainingQueue.enqueue({ owner: 'alice', avatarId: 'av-one', dataset: join(onboardingDir, 'datasets', 'av-one'), options: OPTIONS });
   assert.equal(job.state, 'queued');
@@ -179,6 +181,8 @@ test('a job enqueued on the SFU node is trained by a trainer node process; progr
   assert.equal(installs[0]?.final, false, `installs: ${JSON.stringify(installs)}`);
   for (let i = 1; i < installs.length; i++) assert.ok(installs[i]!.psnr >= installs[i - 1]!.psnr, `each install is better: ${JSON.stringify(installs)}`);
   assert.ok(done.job.usable && done.job.installs === installs.length);
+  assert.ok(previews.length >= 1, 'a preview per snapshot, read from the shared job folder');
+  assert.deepEqual([previews[0]!.toString('latin1', 1, 4), previews[0]!.readUInt32BE(16), previews[0]!.readUInt32BE(20)], ['PNG', 64, 32], 'render | ground truth');
   assert.deepEqual(sfu.onboarding.avatars('alice').map((a) => [a.id, a.ready, a.job?.state]), [['av-one', true, 'done']]);
 
   const other = await startSfuNode('sfu-2');
