@@ -211,6 +211,7 @@ test('a trainer node killed with SIGKILL after its first checkpoint: another tra
   await startTrainerNode('trainer-2');
   const resumed = await until('the job to resume', () => events.slice(from).find((e) => e.job.id === job.id && e.progress.stage === 'loading'), 30_000);
   console.log(`# SIGKILL of the trainer node to the job resumed on another: ${resumed.at - killedAt} ms (lock ${LOCK_SECONDS} s)`);
+  assert.deepEqual(events.slice(from).filter((e) => e.job.id === job.id).map((e) => e.job.state).slice(0, 2), ['queued', 'running'], 'shown queued while no node has it');
   assert.equal(resumed.progress.elapsedMs, Math.round(savedMs), 'resumed from the checkpoint, not from scratch');
   assert.equal(resumed.job.attempts, 1, 'the lost node counts as an attempt');
   const line = await until('a progress line after the resume', () => events.slice(from).find((e) => e.job.id === job.id && e.progress.stage === 'training'), 30_000);

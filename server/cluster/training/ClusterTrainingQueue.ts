@@ -10,8 +10,9 @@
  *   from it synchronously): loaded from the queue at start (each job's latest
  *   update is kept with it by BullMQ), then kept current from QueueEvents:
  *   `progress` carries each TrainingUpdate a trainer wrote (checked with zod),
- *   `added` and `removed` the jobs other SFU nodes enqueue and delete, and `failed`
- *   the jobs BullMQ itself failed (a node lost too often, data refused).
+ *   `added` and `removed` the jobs other SFU nodes enqueue and delete, `stalled`
+ *   a job whose trainer node was lost (shown queued until another resumes it), and
+ *   `failed` the jobs BullMQ itself failed (a node lost too often, data refused).
  * - Events: as TrainingQueue's. `installed` reaches every SFU node, so the node
  *   hosting the owner's call reloads the avatar; `preview` reads the PNG from the
  *   job's folder in the shared onboarding folder (not sent through Redis).
@@ -100,6 +101,7 @@ export class ClusterTrainingQueue extends TypedEmitter<TrainingQueueEvents> impl
     this.#events.on('added', ({ jobId }) => this.#inOrder(() => this.#onAdded(jobId)));
     this.#events.on('removed', ({ jobId }) => this.#inOrder(async () => this.#forget(jobId)));
     this.#events.on('failed', ({ jobId, failedReason }) => this.#inOrder(async () => this.#onFailed(jobId, failedReason)));
+    this.#events.on('stalled', ({ jobId }) => this.#inOrder(async () => this.#onStalled(jobId)));
   }
 
   /** Listens to the queue's events, then loads every job's record (so none is missed in between). */
@@ -318,6 +320,17 @@ export class ClusterTrainingQueue extends TypedEmitter<TrainingQueueEvents> impl
     logger.warn(`job ${jobId} (${job.owner}/${job.avatarId}) failed: ${job.error}`);
     this.emit('progress', { job: structuredClone(job), progress: { ...job.progress } });
     this.emit('finished', { job: structuredClone(job) });
+  }
+
+  /** A trainer node was lost mid-job and BullMQ put the job back: the page shows it waiting until another node resumes it. */
+  #onStalled(jobId: string): void {
+    const job = this.#jobs.get(jobId);
+    if (!job || job.state !== 'running') return;
+    logger.warn(`job ${jobId}: its trainer node was lost; back in the queue to resume from its checkpoint`);
+    job.state = 'queued';
+    job.updatedAt = new Date().toISOString();
+    job.progress = { ...job.progress, stage: 'queued' };
+    this.emit('progress', { job: structuredClone(job), progress: { ...job.progress } });
   }
 
   #forget(jobId: string): void {
