@@ -15,7 +15,8 @@
  *   lockSeconds / 2, on every worker) moves the job back to the queue and another
  *   trainer node resumes it from the checkpoint. A trainer child never outlives its
  *   node: it is started under `setpriv --pdeathsig KILL`, so two trainers never
- *   write one checkpoint.
+ *   write one checkpoint (without setpriv, an orphan dies at its next progress line:
+ *   writing to the dead node's pipe fails with EPIPE, checked by hand).
  * - Attempts: trainer crashes and lost nodes together are capped at `maxAttempts`
  *   (VOXFACE_ONBOARDING_MAX_ATTEMPTS), as on one server; exit status 2 (the trainer
  *   refuses its input) fails the job at once.
