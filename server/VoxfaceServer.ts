@@ -32,6 +32,10 @@ import { BackgroundImages } from './backgrounds/BackgroundImages';
 import { backgroundsRouter } from './backgrounds/backgroundsRouter';
 import { OnboardingService } from './onboarding/OnboardingService';
 import { TrainingQueue } from './onboarding/TrainingQueue';
+import type { TrainingJobQueue } from './onboarding/TrainingJobQueue';
+import { ClusterTrainingQueue } from './cluster/training/ClusterTrainingQueue';
+import type { TrainingWorker } from './cluster/training/TrainingWorker';
+import { trainingWorkerFor } from './cluster/training/trainerNode';
 import { OnboardingProgress } from './onboarding/OnboardingProgress';
 
 export interface VoxfaceServerDependencies {
@@ -53,8 +57,10 @@ export class VoxfaceServer {
   readonly avatars: AvatarService;
   /** The GPU render hosts (VOXFACE_RENDER_BACKEND gpu or auto, and no injected renderer factory). */
   readonly gpuHosts?: GpuRenderHostPool;
-  /** Train-on-join: uploads to datasets, and the training job queue behind them. */
-  readonly trainingQueue: TrainingQueue;
+  /** Train-on-join: uploads to datasets, and the training job queue behind them (BullMQ with VOXFACE_REDIS_URL). */
+  readonly trainingQueue: TrainingJobQueue;
+  /** With Redis and role `trainer`: this node also takes training jobs (docs/cluster.md). */
+  readonly #trainingWorker?: TrainingWorker;
   readonly onboarding: OnboardingService;
   readonly metrics: Metrics;
   readonly http: HttpServer;
@@ -78,7 +84,8 @@ export class VoxfaceServer {
     this.tokens = new TokenAuthority(config.tokenSecret, config.tokenAudience, config.devTokenTtlSeconds);
     this.rooms = new RoomManager(pool, config.caps);
     this.coefficients = new CoefficientIngest(this.rooms, { packetsPerSecond: config.coefficientPacketsPerSecond, packetBurst: config.coefficientPacketBurst });
-    this.avatarStore = new AvatarStore(config.avatarDir);
+    // With Redis the folder is shared with other nodes (docs/cluster.md).
+    this.avatarStore = new AvatarStore(config.avatarDir, { shared: config.cluster.redisUrl !== undefined });
     this.backgrounds = new BackgroundImages(join(config.avatarDir, '.backgrounds'));
     // The CPU backend: a render process per avatar. A GPU (gpu, auto): every session on one
     // render host process per device, its frames batched per tick (docs/gpu.md).
@@ -117,11 +124,19 @@ export class VoxfaceServer {
     });
     this.#signaling = new SignalingServer(this.io, config, this.rooms, this.metrics, this.avatars);
     const onboardingDir = config.onboardingDir ?? join(config.avatarDir, '.onboarding');
-    this.trainingQueue = new TrainingQueue({
-      dir: onboardingDir, store: this.avatarStore, concurrency: config.onboardingConcurrency, maxAttempts: config.onboardingMaxAttempts,
-      usablePsnr: config.onboardingUsablePsnr, usableMarginDb: config.onboardingUsableMarginDb, snapshotSeconds: config.onboardingSnapshotSeconds,
-      failedRetentionMs: config.onboardingFailedRetentionMs,
-    });
+    const redisUrl = config.cluster.redisUrl;
+    // With Redis this node only enqueues; trainer nodes (this one too, with role trainer) take the jobs.
+    this.trainingQueue = redisUrl
+      ? new ClusterTrainingQueue({
+        redisUrl, dir: onboardingDir, maxAttempts: config.onboardingMaxAttempts, usablePsnr: config.onboardingUsablePsnr,
+        failedRetentionMs: config.onboardingFailedRetentionMs,
+      })
+      : new TrainingQueue({
+        dir: onboardingDir, store: this.avatarStore, concurrency: config.onboardingConcurrency, maxAttempts: config.onboardingMaxAttempts,
+        usablePsnr: config.onboardingUsablePsnr, usableMarginDb: config.onboardingUsableMarginDb, snapshotSeconds: config.onboardingSnapshotSeconds,
+        failedRetentionMs: config.onboardingFailedRetentionMs,
+      });
+    this.#trainingWorker = redisUrl && config.cluster.roles.has('trainer') ? trainingWorkerFor(config, this.avatarStore) : undefined;
     // Each better version a trainer installs replaces the avatar in its owner's live call.
     this.trainingQueue.on('installed', ({ job }) => {
       this.avatars.reloadAvatar(job.avatarId).catch((error: unknown) => logger.warn(`reloading ${job.avatarId} failed: ${String(error)}`));
@@ -156,6 +171,7 @@ export class VoxfaceServer {
       if (server.admin) await listen(server.admin, config.adminPort!, config.adminHost);
       // Unfinished jobs of a previous run resume now (from their checkpoints).
       await server.trainingQueue.start();
+      await server.#trainingWorker?.start();
       return server;
     } catch (error) {
       // Leave no worker process behind to keep Node alive.
@@ -187,6 +203,7 @@ export class VoxfaceServer {
     this.#progress.close();
     // Trainers save a checkpoint on the way out, so their jobs resume on the next start.
     await this.trainingQueue.close();
+    await this.#trainingWorker?.close();
     this.avatars.close();
     this.gpuHosts?.close();
     this.coefficients.close();

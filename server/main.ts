@@ -2,11 +2,25 @@
 import { loadConfig } from './config';
 import { Logger } from './Logger';
 import { VoxfaceServer } from './VoxfaceServer';
+import { startTrainerNode } from './cluster/training/trainerNode';
 
 const logger = new Logger('main');
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  const { roles } = config.cluster;
+  // A trainer-only node: no mediasoup workers, no HTTP; jobs from Redis, files in the shared folder (docs/cluster.md).
+  if (roles.has('trainer') && !roles.has('sfu') && !roles.has('render')) {
+    const worker = await startTrainerNode(config);
+    logger.info(`trainer node ${config.cluster.nodeName} taking training jobs (${config.avatarDir})`);
+    const stopWorker = (signal: string) => {
+      logger.info(`${signal}: shutting down (trainers save their checkpoints; their jobs go back to the queue)`);
+      worker.close().then(() => process.exit(0), () => process.exit(1));
+    };
+    process.once('SIGINT', () => stopWorker('SIGINT'));
+    process.once('SIGTERM', () => stopWorker('SIGTERM'));
+    return;
+  }
   const server = await VoxfaceServer.start(config);
   logger.info(`listening on ${server.url} with ${server.pool.workers.length} mediasoup worker(s)`);
   if (server.adminUrl) logger.info(`metrics and stream statistics on ${server.adminUrl}/metrics (admin listener)`);

@@ -7,31 +7,36 @@
  * renamed into place, so an owned avatar is never visible without its owner.
  * Avatars without an owner file are the operator's (`voxface train`).
  * Writes are durable (fsync of file and folder); temporary files left by a
- * crashed writer are removed when the store is opened.
+ * crashed writer are removed when the store is opened. It implements
+ * AvatarStorage, what the server and the trainers use of a store.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ID_PATTERN } from '../../shared/signaling/limits';
 import { copyFileAtomic, fsyncFolder, sweepStalePartials, writeFileAtomic } from '../atomicFile';
 import { Logger } from '../Logger';
+import type { AvatarEntry, AvatarStorage } from './AvatarStorage';
+
+export type { AvatarEntry } from './AvatarStorage';
 
 const logger = new Logger('AvatarStore');
 
 export const AVATAR_EXTENSION = '.vxa';
 export const OWNER_EXTENSION = '.owner.json';
 
-export interface AvatarEntry {
-  id: string;
-  bytes: number;
-  modifiedAt: string;
-}
-
-export class AvatarStore {
+/** The folder store: every node of a cluster mounts the same folder (docs/cluster.md). */
+export class AvatarStore implements AvatarStorage {
   readonly dir: string;
 
-  constructor(dir: string) {
+  /**
+   * `shared`: other nodes write into this folder too (a cluster, docs/cluster.md). Then
+   * nothing is swept at open: a temporary file's pid may be a live writer on another
+   * node, which this one cannot see.
+   */
+  constructor(dir: string, options: { shared?: boolean } = {}) {
     this.dir = dir;
     mkdirSync(dir, { recursive: true });
+    if (options.shared) return;
     // Only a dead writer's: `voxface train --out` may be writing into the store right now.
     const swept = sweepStalePartials(dir);
     if (swept.length) logger.warn(`removed ${swept.length} temporary file(s) left by an interrupted write: ${swept.join(', ')}`);

@@ -1,14 +1,14 @@
 /**
  * `voxface train <dataset> --out <file> [--minutes N] [--res 256] [--resume] [--force]
  *                [--model default|small|fast] [--rays N] [--seed N]
- *                [--report-every S] [--snapshot-every S] [--encoder]`
+ *                [--report-every S] [--snapshot-every S] [--checkpoint-every S] [--encoder]`
  *
  * Trains on the dataset's train frames for a wall-clock budget (this invocation's; a
  * resumed run adds to the checkpoint's time). stderr: a progress bar. stdout: JSON lines
  * {step, loss, psnr, trainPsnr, elapsedMs} where psnr is the held-out PSNR of one test
  * frame (the middle one) as a call shows it (the realtime inference form), then a final
  * line with the paths.
- * Files: <out> (avatar), <out>.ckpt (resumable checkpoint, every minute and at the end),
+ * Files: <out> (avatar), <out>.ckpt (resumable checkpoint, every minute (--checkpoint-every) and at the end),
  * <out>.curves.png (loss and PSNR over time), <out>.heldout.png (render | ground truth
  * for up to four test frames, rendered by the product renderer).
  * With --snapshot-every, every S seconds of training: <out>.snapshot.vxa (a usable avatar
@@ -66,6 +66,7 @@ options:
   --seed <n>          initialisation and sampling seed (default 1)
   --report-every <s>  seconds between progress lines (default: budget/10, within 5..60)
   --snapshot-every <s>  write <file>.snapshot.vxa and <file>.preview.png this often
+  --checkpoint-every <s>  seconds between checkpoints (default 60): what a crash loses at most
   --encoder           train an expression encoder with the avatar (landmarks -> 12-value code
                       beside the blendshapes; docs/fidelity.md), saved in <file>
 `;
@@ -85,7 +86,7 @@ export async function train(args: string[]): Promise<void> {
     options: {
       out: { type: 'string' }, minutes: { type: 'string' }, res: { type: 'string' }, resume: { type: 'boolean' }, force: { type: 'boolean' },
       model: { type: 'string' }, rays: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean' },
-      'report-every': { type: 'string' }, 'snapshot-every': { type: 'string' }, steps: { type: 'string' }, 'cpu-seconds': { type: 'string' },
+      'report-every': { type: 'string' }, 'snapshot-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, steps: { type: 'string' }, 'cpu-seconds': { type: 'string' },
       'face-rays': { type: 'string' }, 'head-rays': { type: 'string' }, 'patch-rays': { type: 'string' }, 'patch-size': { type: 'string' },
       ssim: { type: 'string' }, align: { type: 'string' }, 'white-background': { type: 'boolean' }, encoder: { type: 'boolean' },
     },
@@ -105,6 +106,7 @@ export async function train(args: string[]): Promise<void> {
   const seed = numberOption('seed', values.seed, 0, 2 ** 32 - 1) ?? 1;
   const reportEverySec = numberOption('report-every', values['report-every'], 1, 3600);
   const snapshotEverySec = numberOption('snapshot-every', values['snapshot-every'], 5, 24 * 3600);
+  const checkpointEveryMs = (numberOption('checkpoint-every', values['checkpoint-every'], 1, 24 * 3600) ?? 60) * 1000;
   if (values.resume && !existsSync(ckptPath)) throw new CliInputError(`--resume: no checkpoint at ${ckptPath}`);
   if (!values.resume && !values.force && existsSync(out)) throw new CliInputError(`${out} exists (use --resume to continue training it, --force to start over)`);
 
@@ -208,7 +210,7 @@ export async function train(args: string[]): Promise<void> {
         })}\n`);
         nextSnapshot = performance.now() + snapshotEverySec * 1000;
       }
-      if (now - lastCkpt > 60_000) { save(); lastCkpt = performance.now(); }
+      if (now - lastCkpt > checkpointEveryMs) { save(); lastCkpt = performance.now(); }
       await new Promise((r) => setImmediate(r));
     }
   } finally {

@@ -18,7 +18,7 @@
 import type { Namespace, Server as SocketIoServer } from 'socket.io';
 import type { TokenAuthority } from '../auth/TokenAuthority';
 import { Logger } from '../Logger';
-import type { TrainingQueue } from './TrainingQueue';
+import type { TrainingJobQueue } from './TrainingJobQueue';
 import type { TrainingJob, TrainingQueueEvents } from './TrainingJobTypes';
 
 const logger = new Logger('OnboardingProgress');
@@ -34,12 +34,12 @@ export function publicJob(job: TrainingJob): Omit<TrainingJob, 'dataset' | 'work
 
 export class OnboardingProgress {
   readonly #namespace: Namespace;
-  readonly #queue: TrainingQueue;
+  readonly #queue: TrainingJobQueue;
   readonly #onProgress: (e: TrainingQueueEvents['progress']) => void;
   readonly #onPreview: (e: TrainingQueueEvents['preview']) => void;
   #closed = false;
 
-  constructor(io: SocketIoServer, queue: TrainingQueue, tokens: TokenAuthority) {
+  constructor(io: SocketIoServer, queue: TrainingJobQueue, tokens: TokenAuthority) {
     this.#queue = queue;
     this.#namespace = io.of(ONBOARDING_NAMESPACE);
     this.#namespace.use((socket, next) => {

@@ -19,7 +19,7 @@ import {
   CROP_SIZE, DATASET_VERSION, FILES, testStartIndex, type CropWindow, type DatasetMeta,
 } from '../../shared/dataset/format';
 import { fsyncTree } from '../atomicFile';
-import type { AvatarEntry, AvatarStore } from '../avatar/AvatarStore';
+import type { AvatarEntry, AvatarStorage } from '../avatar/AvatarStorage';
 import { DatasetWriter } from '../dataset/DatasetWriter';
 import { Logger } from '../Logger';
 import { CaptureSessions, type CaptureSession, type CaptureSource } from './CaptureSessions';
@@ -32,7 +32,7 @@ import { writePlates } from '../dataset/plates/writePlates';
 import { OnboardingError } from './OnboardingError';
 import { sweepLeftovers } from './sweepLeftovers';
 import type { TrainingJob, TrainingOptions } from './TrainingJobTypes';
-import type { TrainingQueue } from './TrainingQueue';
+import type { TrainingJobQueue } from './TrainingJobQueue';
 
 export interface OnboardingLimits {
   /** Bytes of one frame upload (header, JPEG, mask, landmarks). */
@@ -71,8 +71,8 @@ export const DEFAULT_ONBOARDING_LIMITS: OnboardingLimits = {
 export interface OnboardingServiceOptions {
   /** uploads/ and datasets/ go here. */
   dir: string;
-  store: AvatarStore;
-  queue: TrainingQueue;
+  store: AvatarStorage;
+  queue: TrainingJobQueue;
   limits: OnboardingLimits;
   training: TrainingOptions;
 }
@@ -123,8 +123,8 @@ export class OnboardingService {
   readonly limits: OnboardingLimits;
   readonly sessions: CaptureSessions;
   readonly datasetsDir: string;
-  readonly #store: AvatarStore;
-  readonly #queue: TrainingQueue;
+  readonly #store: AvatarStorage;
+  readonly #queue: TrainingJobQueue;
   readonly #training: TrainingOptions;
   /** Sessions being turned into datasets (a second finish meanwhile is refused). */
   readonly #finishing = new Set<string>();
@@ -350,9 +350,12 @@ export class OnboardingService {
    * `.partial-*` temporaries of a dead writer) and datasets no job refers to (a
    * crash after the dataset was written but before its job was recorded: the
    * session still has its uploads and can be finished again). Orphans are kept
-   * when jobs.json was unreadable: they are the lost jobs' data.
+   * when jobs.json was unreadable: they are the lost jobs' data. Nothing is swept
+   * when the folder is shared with other nodes (a cluster queue).
    */
   #sweepDatasets(): void {
+    // Other nodes write here too (a cluster): their half-written datasets name pids this node cannot see.
+    if (this.#queue.sharedFolders) return;
     const keep = new Set(this.#queue.list().map((job) => job.dataset));
     sweepLeftovers(this.datasetsDir, {
       depth: 1, what: 'dataset folder(s)', orphans: this.#queue.jobsFileMovedAside === undefined ? { prefix: 'av-', keep } : undefined,

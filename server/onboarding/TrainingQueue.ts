@@ -36,7 +36,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TypedEmitter } from '../../shared/TypedEmitter';
 import { makeFolderDurable } from '../atomicFile';
-import type { AvatarStore } from '../avatar/AvatarStore';
+import type { AvatarStorage } from '../avatar/AvatarStorage';
 import { Logger } from '../Logger';
 import {
   QUALITY_POINTS, type TrainingJob, type TrainingOptions, type TrainingProgress, type TrainingQueueEvents,
@@ -44,6 +44,7 @@ import {
 import { loadJobsFile, saveJobsFile } from './jobsFile';
 import { pickNextJob } from './pickNextJob';
 import { sweepLeftovers } from './sweepLeftovers';
+import type { EnqueueRequest, TrainingJobQueue } from './TrainingJobQueue';
 import { checkpointElapsedMs, stderrTail, stopOrphanTrainer, TrainerProcess, type TrainerExit, type TrainerReport } from './TrainerProcess';
 
 const logger = new Logger('TrainingQueue');
@@ -60,7 +61,7 @@ const EXPIRY_CHECK_MS = 3600_000;
 export interface TrainingQueueOptions {
   /** jobs.json and one folder per job (`jobs/<id>/`). */
   dir: string;
-  store: AvatarStore;
+  store: AvatarStorage;
   /** Trainers running at once (default 1). */
   concurrency?: number;
   /** Trainer starts per job before it is failed (default 3). */
@@ -82,18 +83,13 @@ export interface TrainingQueueOptions {
   failedRetentionMs?: number;
 }
 
-export interface EnqueueRequest {
-  owner: string;
-  avatarId: string;
-  dataset: string;
-  options: TrainingOptions;
-}
+export type { EnqueueRequest } from './TrainingJobQueue';
 
-export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
+export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements TrainingJobQueue {
   readonly dir: string;
   readonly concurrency: number;
   readonly maxAttempts: number;
-  readonly #store: AvatarStore;
+  readonly #store: AvatarStorage;
   readonly #command: readonly string[];
   readonly #stopTimeoutMs: number;
   readonly #niceness: number;
@@ -110,6 +106,8 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> {
   #expiryTimer: NodeJS.Timeout | undefined;
   /** Where an unreadable jobs.json was moved at load; undefined when it was read. */
   readonly jobsFileMovedAside: string | undefined;
+  /** One process owns the folder: start() may sweep what a crash left in it. */
+  readonly sharedFolders = false;
   #started = false;
   #closing = false;
 

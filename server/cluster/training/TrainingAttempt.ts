@@ -1,0 +1,168 @@
+/**
+ * One trainer run of one job on a trainer node: `voxface train` as a child
+ * process (TrainerProcess, as the single-process queue runs it), resumed from the
+ * job folder's checkpoint when there is one, its report lines turned into the
+ * job's record and TrainingUpdates, usable snapshots and the final avatar
+ * published to the shared avatar store. The worker (TrainingWorker.ts) decides
+ * what the end means for the BullMQ job; the record rules (threshold, "install
+ * only a better version", budget over restarts) are TrainingQueue's, so a job
+ * trains the same on one server or on a cluster.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AvatarStorage } from '../../avatar/AvatarStorage';
+import { Logger } from '../../Logger';
+import { QUALITY_POINTS } from '../../onboarding/TrainingJobTypes';
+import { checkpointElapsedMs, TrainerProcess, type TrainerExit, type TrainerReport } from '../../onboarding/TrainerProcess';
+import type { SharedJob, TrainingUpdate } from './trainingMessages';
+import { AVATAR_FILE } from './trainingQueueNames';
+
+const logger = new Logger('TrainingAttempt');
+/** The CLI's smallest --minutes. */
+const MIN_MINUTES = 0.01;
+
+export interface TrainingAttemptOptions {
+  /** The job's record so far (from its last update); the attempt changes its own copy. */
+  job: SharedJob;
+  /** Absolute paths on this node: the dataset, and the job's folder in the shared onboarding folder (checkpoint, snapshots). */
+  dataset: string;
+  workDir: string;
+  store: AvatarStorage;
+  command: readonly string[];
+  cwd: string;
+  niceness: number;
+  reportSeconds: number;
+  snapshotSeconds: number;
+  checkpointSeconds: number;
+  /** The held-out PSNR a snapshot needs at least (the enqueuing node's VOXFACE_ONBOARDING_USABLE_PSNR)... */
+  usablePsnrFloor: number;
+  /** ...and how far above the mean training image's PSNR it must be (this node's VOXFACE_ONBOARDING_USABLE_MARGIN_DB). */
+  usableMarginDb: number;
+  /** Every change of the record, in order. */
+  onUpdate: (update: TrainingUpdate) => void;
+}
+
+export type AttemptEnd =
+  | { kind: 'done' }
+  /** Exit status 2: the trainer refuses its input; a retry cannot help. */
+  | { kind: 'refused'; how: string; stderr: string }
+  /** Any other end without an avatar: a crash (or a stop, which the caller knows it asked for). */
+  | { kind: 'crashed'; how: string; stderr: string }
+  | { kind: 'install-failed'; stderr: string };
+
+export class TrainingAttempt {
+  readonly job: SharedJob;
+  /** The checkpoint's training time this run resumed from (undefined: started from scratch). */
+  readonly resumedFromMs: number | undefined;
+  readonly ended: Promise<AttemptEnd>;
+  readonly #o: TrainingAttemptOptions;
+  readonly #trainer: TrainerProcess;
+  readonly #out: string;
+
+  constructor(options: TrainingAttemptOptions) {
+    this.#o = options;
+    this.job = structuredClone(options.job);
+    const job = this.job;
+    this.#out = join(options.workDir, AVATAR_FILE);
+    const checkpoint = `${this.#out}.ckpt`;
+    const trainedMs = existsSync(checkpoint) ? checkpointElapsedMs(checkpoint) : undefined;
+    // An unreadable checkpoint (another version's, or torn by a dying disk) is dropped: starting over beats failing.
+    if (trainedMs === undefined) rmSync(checkpoint, { force: true });
+    this.resumedFromMs = trainedMs;
+    const budgetMs = job.options.minutes * 60_000;
+    const minutes = Math.max(MIN_MINUTES, (budgetMs - (trainedMs ?? 0)) / 60_000);
+    const args = [options.dataset, '--out', this.#out, '--minutes', minutes.toFixed(4), '--res', String(job.options.res),
+      '--model', job.options.model, trainedMs !== undefined ? '--resume' : '--force',
+      '--report-every', String(options.reportSeconds), '--snapshot-every', String(options.snapshotSeconds),
+      '--checkpoint-every', String(options.checkpointSeconds)];
+    this.#trainer = new TrainerProcess(options.command, args, { cwd: options.cwd, niceness: options.niceness });
+    job.state = 'running';
+    job.progress = { ...job.progress, stage: 'loading', elapsedMs: Math.round(trainedMs ?? 0), etaMs: Math.max(0, Math.round(budgetMs - (trainedMs ?? 0))) };
+    this.#update({ kind: 'progress', job });
+    logger.info(`job ${job.id}: ${trainedMs !== undefined ? `resuming from its checkpoint after ${Math.round(trainedMs / 1000)} s` : 'starting'} (${minutes.toFixed(2)} min)`);
+
+    let finishedPsnr: number | null | undefined;
+    this.#trainer.on('report', (report) => {
+      if (report.kind === 'finished') finishedPsnr = report.heldOutPsnr;
+      else this.#onReport(report, budgetMs);
+    });
+    this.ended = new Promise((resolve) => {
+      this.#trainer.on('exit', (exit) => resolve(this.#onExit(finishedPsnr, exit)));
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#trainer.pid;
+  }
+
+  /** SIGINT: the trainer saves its checkpoint and exits 130; SIGTERM likewise; SIGKILL: at once. */
+  kill(signal: NodeJS.Signals): void {
+    this.#trainer.kill(signal);
+  }
+
+  #update(update: TrainingUpdate): void {
+    this.job.updatedAt = new Date().toISOString();
+    this.#o.onUpdate(structuredClone(update));
+  }
+
+  #onReport(report: Exclude<TrainerReport, { kind: 'finished' }>, budgetMs: number): void {
+    const job = this.job;
+    const { step, elapsedMs } = report;
+    if (report.kind === 'progress') {
+      job.progress = {
+        stage: 'training', step, psnr: report.psnr, trainPsnr: report.trainPsnr, loss: report.loss,
+        elapsedMs, etaMs: Math.max(0, Math.round(budgetMs - elapsedMs)),
+      };
+      this.#update({ kind: 'progress', job });
+      return;
+    }
+    const psnr = report.heldOutPsnr;
+    if (psnr === null) return;
+    job.baselinePsnr = report.baselinePsnr ?? job.baselinePsnr;
+    job.usablePsnr = this.#threshold(job.baselinePsnr);
+    job.quality = [...job.quality, { elapsedMs, psnr }].slice(-QUALITY_POINTS);
+    job.progress = { ...job.progress, step, elapsedMs, etaMs: Math.max(0, Math.round(budgetMs - elapsedMs)) };
+    // The files are where this attempt told the trainer to write them; paths in its output are not trusted.
+    if (psnr >= job.usablePsnr && (job.installedPsnr === null || psnr > job.installedPsnr)) this.#install(`${this.#out}.snapshot.vxa`, psnr, false);
+    this.#update({ kind: 'progress', job });
+    this.#update({ kind: 'preview', job, step, psnr, elapsedMs });
+  }
+
+  /** The configured floor, or the margin over the mean image when that is higher (TrainingQueue's rule). */
+  #threshold(baseline: number | null): number {
+    return Math.max(this.#o.usablePsnrFloor, baseline === null ? -Infinity : baseline + this.#o.usableMarginDb);
+  }
+
+  /** Publishes a version to the shared store; false (logged) if that fails: training goes on. */
+  #install(path: string, psnr: number | null, final: boolean): boolean {
+    const job = this.job;
+    try {
+      this.#o.store.installFor(job.owner, job.avatarId, path);
+    } catch (error) {
+      logger.warn(`job ${job.id}: version could not be installed: ${String(error)}`);
+      return false;
+    }
+    job.usable = true;
+    job.installedPsnr = psnr ?? job.installedPsnr;
+    job.installs += 1;
+    logger.info(`job ${job.id}: ${final ? 'final' : 'snapshot'} avatar ${job.avatarId} of ${job.owner} installed (held-out ${psnr ?? '?'} dB)`);
+    this.#update({ kind: 'installed', job, psnr, final });
+    return true;
+  }
+
+  #onExit(finishedPsnr: number | null | undefined, r: TrainerExit): AttemptEnd {
+    const job = this.job;
+    const how = r.spawnError ? `could not start: ${r.spawnError.message}` : r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`;
+    if (r.code === 0 && finishedPsnr !== undefined && existsSync(this.#out)) {
+      job.progress = { ...job.progress, stage: 'installing' };
+      this.#update({ kind: 'progress', job });
+      // The final avatar replaces an installed snapshot unless that one scored better.
+      const better = job.installedPsnr === null || finishedPsnr === null || finishedPsnr >= job.installedPsnr;
+      if (better && !this.#install(this.#out, finishedPsnr, true)) return { kind: 'install-failed', stderr: r.stderr };
+      if (finishedPsnr !== null) job.quality = [...job.quality, { elapsedMs: job.progress.elapsedMs, psnr: finishedPsnr }].slice(-QUALITY_POINTS);
+      return { kind: 'done' };
+    }
+    if (r.code === 2) return { kind: 'refused', how, stderr: r.stderr };
+    return { kind: 'crashed', how, stderr: r.stderr };
+  }
+}
