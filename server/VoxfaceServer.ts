@@ -33,6 +33,7 @@ import { backgroundsRouter } from './backgrounds/backgroundsRouter';
 import { OnboardingService } from './onboarding/OnboardingService';
 import { TrainingQueue } from './onboarding/TrainingQueue';
 import { OnboardingProgress } from './onboarding/OnboardingProgress';
+import { SfuCluster } from './cluster/sfu/SfuCluster';
 
 export interface VoxfaceServerDependencies {
   /** Makes a renderer for a stored avatar (default: a render process per avatar renderer). */
@@ -70,6 +71,8 @@ export class VoxfaceServer {
   /** Fetched on the first request (only the onboarding capture page needs it). */
   #segmenterModel?: Promise<string>;
   readonly #progress: OnboardingProgress;
+  /** Rooms shared with the other SFU nodes (VOXFACE_REDIS_URL and role sfu; docs/cluster.md). */
+  readonly sfuCluster?: SfuCluster;
   #closed = false;
 
   private constructor(config: VoxfaceConfig, pool: WorkerPool, deps: VoxfaceServerDependencies) {
@@ -77,6 +80,11 @@ export class VoxfaceServer {
     this.pool = pool;
     this.tokens = new TokenAuthority(config.tokenSecret, config.tokenAudience, config.devTokenTtlSeconds);
     this.rooms = new RoomManager(pool, config.caps);
+    if (config.cluster.redisUrl && config.cluster.roles.has('sfu')) {
+      this.sfuCluster = new SfuCluster({
+        redisUrl: config.cluster.redisUrl, nodeName: config.cluster.nodeName, roles: config.cluster.roles, config: config.sfuCluster, rooms: this.rooms,
+      });
+    }
     this.coefficients = new CoefficientIngest(this.rooms, { packetsPerSecond: config.coefficientPacketsPerSecond, packetBurst: config.coefficientPacketBurst });
     this.avatarStore = new AvatarStore(config.avatarDir);
     this.backgrounds = new BackgroundImages(join(config.avatarDir, '.backgrounds'));
@@ -115,7 +123,7 @@ export class VoxfaceServer {
       maxHttpBufferSize: SIGNALING_LIMITS.maxTransportMessageBytes,
       serveClient: false,
     });
-    this.#signaling = new SignalingServer(this.io, config, this.rooms, this.metrics, this.avatars);
+    this.#signaling = new SignalingServer(this.io, config, this.rooms, this.metrics, this.avatars, this.sfuCluster);
     const onboardingDir = config.onboardingDir ?? join(config.avatarDir, '.onboarding');
     this.trainingQueue = new TrainingQueue({
       dir: onboardingDir, store: this.avatarStore, concurrency: config.onboardingConcurrency, maxAttempts: config.onboardingMaxAttempts,
@@ -154,6 +162,7 @@ export class VoxfaceServer {
       server = new VoxfaceServer(config, pool, deps);
       await listen(server.http, config.port, config.host);
       if (server.admin) await listen(server.admin, config.adminPort!, config.adminHost);
+      await server.sfuCluster?.start(server.url);
       // Unfinished jobs of a previous run resume now (from their checkpoints).
       await server.trainingQueue.start();
       return server;
@@ -191,6 +200,8 @@ export class VoxfaceServer {
     this.gpuHosts?.close();
     this.coefficients.close();
     this.rooms.close();
+    // After the rooms: their peers' departures reach the other nodes before this one leaves.
+    await this.sfuCluster?.close();
     this.pool.close();
     const closed = new Promise<void>((done) => this.io.close(() => done()));
     // io.close() ends with http.close(), which waits for every open connection: one request a page
@@ -217,6 +228,7 @@ export class VoxfaceServer {
     // Room and peer ids: the admin listener's, or here with the metrics token.
     app.use([...INTERNAL_PATHS], internalGate(this.config.metricsToken));
     app.use(internalRouter(this.metrics, this.coefficients));
+    if (this.sfuCluster) app.use(this.sfuCluster.router());
     app.get('/api/config', (_req, res) => {
       res.json({ devMode: this.config.devMode });
     });

@@ -13,6 +13,7 @@ import type { OnboardingLimits } from './onboarding/OnboardingService';
 import { capsForPortRange, defaultCapLimits, type CapLimits } from './rooms/Capacity';
 import type { TrainingOptions } from './onboarding/TrainingJobTypes';
 import { clusterConfigFrom, type ClusterConfig } from './cluster/clusterConfig';
+import { sfuClusterConfigFrom, type SfuClusterConfig } from './cluster/sfu/sfuClusterConfig';
 
 export interface VoxfaceConfig {
   /** HTTP listen host and port (port 0: any free port). */
@@ -98,6 +99,8 @@ export interface VoxfaceConfig {
   onboardingFailedRetentionMs: number;
   /** Roles, Redis and node name (issue 15, docs/cluster.md); all roles and no Redis by default. */
   cluster: ClusterConfig;
+  /** How this node shows itself to the other SFU nodes when VOXFACE_REDIS_URL is set (pipe address, node URL). */
+  sfuCluster: SfuClusterConfig;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -315,6 +318,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     onboardingSnapshotSeconds: numberFrom(env, 'VOXFACE_ONBOARDING_SNAPSHOT_SECONDS', 20, 5, 3600),
     onboardingFailedRetentionMs: numberFrom(env, 'VOXFACE_ONBOARDING_FAILED_RETENTION_HOURS', 24, 0, 24 * 365) * 3600_000,
     cluster: clusterConfigFrom(env),
+    sfuCluster: sfuClusterConfigFrom(env),
   };
   return { ...config, ...overrides };
 }
