@@ -54,6 +54,9 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
   /** The nodes alive at the last tick, by name. */
   #alive = new Map<string, NodeRecord>();
   #timer?: NodeJS.Timeout;
+  /** Warned once each until they change: a failing heartbeat, malformed records. */
+  #failing = false;
+  readonly #warnedMalformed = new Set<string>();
   #ticking?: Promise<void>;
   #closed = false;
 
@@ -70,7 +73,16 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
   async start(): Promise<void> {
     await this.#tick();
     this.#timer = setInterval(() => {
-      this.#ticking ??= this.#tick().catch((error: unknown) => logger.warn(`heartbeat failed: ${String(error)}`)).finally(() => { this.#ticking = undefined; });
+      this.#ticking ??= this.#tick().then(
+        () => {
+          if (this.#failing) logger.warn('heartbeats reach Redis again');
+          this.#failing = false;
+        },
+        (error: unknown) => {
+          if (!this.#failing) logger.warn(`heartbeat failed (other nodes will count this one dead after ${this.ttlMs} ms): ${String(error)}`);
+          this.#failing = true;
+        },
+      ).finally(() => { this.#ticking = undefined; });
     }, this.heartbeatMs);
     this.#timer.unref();
   }
@@ -98,7 +110,10 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
       }
       const parsed = safeRecord(value);
       if (parsed) nodes.push(parsed);
-      else logger.warn(`ignoring node ${names[index]}: its record is malformed`);
+      else if (!this.#warnedMalformed.has(names[index]!)) {
+        this.#warnedMalformed.add(names[index]!);
+        logger.warn(`ignoring node ${names[index]}: its record is malformed`);
+      }
     });
     // Expired members leave the set (any node may do it; SREM is idempotent).
     if (gone.length > 0) await this.#redis.srem(NODES_KEY, ...gone);

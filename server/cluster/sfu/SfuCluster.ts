@@ -65,6 +65,8 @@ export class SfuCluster {
   readonly #subscriber: Redis;
   readonly #options: SfuClusterOptions;
   readonly #states = new Map<string, RoomState>();
+  /** Directory writes and room events not yet sent (close() lets them land). */
+  readonly #writes = new Set<Promise<void>>();
   #signalingUrl = 'http://127.0.0.1';
   #closed = false;
 
@@ -173,12 +175,12 @@ export class SfuCluster {
     if (this.#closed) return;
     this.#closed = true;
     // Rooms closed before this publish their peers' departure; let those writes land (bounded).
-    const flushes = [...this.#states.values()].map((state) => state.chain);
-    await Promise.race([Promise.allSettled(flushes), new Promise((done) => setTimeout(done, 1000).unref())]);
+    await Promise.race([Promise.allSettled([...this.#writes]), new Promise((done) => setTimeout(done, 1000).unref())]);
     this.pipes.close();
     await this.registry.close().catch(() => undefined);
     this.bus.close();
-    await Promise.allSettled([this.#redis.quit(), this.#subscriber.quit()]);
+    // A connection that never came up has nothing to flush.
+    await Promise.allSettled([this.#redis, this.#subscriber].map((connection) => (connection.status === 'ready' ? connection.quit() : connection.disconnect())));
   }
 
   #track(room: Room): void {
@@ -198,7 +200,10 @@ export class SfuCluster {
       id: peer.id, displayName: peer.displayName, producers: peer.producerInfos().slice(0, MAX_PRODUCERS_SHARED).map((p) => ({ id: p.id, kind: p.kind, appData: p.appData })),
     });
     const then = (step: () => Promise<void>) => {
-      state.chain = state.chain.then(step).catch((error: unknown) => logger.warn(`room ${room.id}: sharing with the cluster failed: ${String(error)}`));
+      const chain = state.chain.then(step).catch((error: unknown) => logger.warn(`room ${room.id}: sharing with the cluster failed: ${String(error)}`));
+      state.chain = chain;
+      this.#writes.add(chain);
+      void chain.finally(() => this.#writes.delete(chain));
     };
     const localPeers = new Set<Peer>();
     room.on('peerJoined', (peer) => {
