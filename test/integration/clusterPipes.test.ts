@@ -17,7 +17,7 @@ import type { Peer } from '../../server/rooms/Peer';
 import type { Room } from '../../server/rooms/Room';
 import { RoomManager } from '../../server/rooms/RoomManager';
 import { pollUntil } from '../helpers/pageProbes';
-import { LISTEN, recordingNotify } from '../helpers/mediasoupFixtures';
+import { LISTEN, opusRtpParameters, recordingNotify } from '../helpers/mediasoupFixtures';
 import { startTestRedis, type TestRedis } from '../helpers/redisServer';
 
 interface TestNode {
@@ -168,4 +168,95 @@ test('malformed messages on a node\'s channel are refused, answered when the sen
   // Still answering: the placement reads the registry through the same connections.
   const placed = await node.cluster.place('anything');
   assert.ok(placed, 'the node still places peers after refusing bad messages');
+});
+
+const OPUS_PAYLOAD_TYPE = 111;
+
+/** A producer fed from Node (DirectTransport), owned by `owner` like any of its tracks. */
+async function directProducer(room: Room, owner: Peer): Promise<types.Producer> {
+  const transport = await room.router.createDirectTransport();
+  const producer = await transport.produce({ kind: 'audio', rtpParameters: opusRtpParameters() });
+  owner.adoptProducer(producer);
+  room.announceProducer(owner, producer);
+  return producer;
+}
+
+/** An RTP packet of `producer` whose last 4 payload bytes carry `index`. */
+function packet(producer: types.Producer, index: number): Buffer {
+  const buffer = Buffer.alloc(12 + 20);
+  buffer[0] = 0x80;
+  buffer[1] = OPUS_PAYLOAD_TYPE;
+  buffer.writeUInt16BE(index & 0xffff, 2);
+  buffer.writeUInt32BE((index * 960) >>> 0, 4);
+  buffer.writeUInt32BE(producer.rtpParameters.encodings![0]!.ssrc!, 8);
+  buffer.writeUInt32BE(index, buffer.length - 4);
+  return buffer;
+}
+
+/** Arrival times (performance.now()) of each packet index at a direct consumer. */
+function arrivals(consumer: types.Consumer): Map<number, number> {
+  const seen = new Map<number, number>();
+  consumer.on('rtp', (rtp: Buffer) => { seen.set(rtp.readUInt32BE(rtp.length - 4), performance.now()); });
+  return seen;
+}
+
+async function directConsumer(room: Room, producerId: string): Promise<types.Consumer> {
+  const transport = await room.router.createDirectTransport();
+  return transport.consume({ producerId, rtpCapabilities: room.router.rtpCapabilities });
+}
+
+test('both nodes opening the pipe of a room at once end up on one link, and media flows both ways over it', async () => {
+  const [one, two] = nodes as [TestNode, TestNode];
+  const { room: roomOne, peer: alice } = await one.rooms.join('both-ways', 'alice', 'Alice', recordingNotify().notify);
+  const { room: roomTwo, peer: bob } = await two.rooms.join('both-ways', 'bob', 'Bob', recordingNotify().notify);
+  const fromAlice = await directProducer(roomOne, alice);
+  const fromBob = await directProducer(roomTwo, bob);
+  const linksBefore = one.cluster.pipes.stats().links + two.cluster.pipes.stats().links;
+  const conflictsBefore = one.cluster.pipes.openConflicts + two.cluster.pipes.openConflicts;
+  const [atBob, atAlice] = await Promise.all([
+    two.cluster.pipes.consumeRemote(roomTwo, fromAlice.id, one.name, (producer) => directConsumer(roomTwo, producer.id)),
+    one.cluster.pipes.consumeRemote(roomOne, fromBob.id, two.name, (producer) => directConsumer(roomOne, producer.id)),
+  ]);
+  assert.equal(one.cluster.pipes.stats().links + two.cluster.pipes.stats().links - linksBefore, 2, 'one link, one end on each node');
+  assert.equal(one.cluster.pipes.openConflicts + two.cluster.pipes.openConflicts - conflictsBefore, 1, 'the two opens met, and one gave way');
+  const seenAtBob = arrivals(atBob);
+  const seenAtAlice = arrivals(atAlice);
+  for (let i = 0; i < 20; i += 1) {
+    fromAlice.send(packet(fromAlice, i));
+    fromBob.send(packet(fromBob, i));
+    await new Promise((done) => setTimeout(done, 5));
+  }
+  await pollUntil(async () => Math.min(seenAtBob.size, seenAtAlice.size), (count) => count >= 18, 5000);
+  assert.ok(seenAtBob.size >= 18 && seenAtAlice.size >= 18, `packets crossed both ways (${seenAtBob.size} to bob, ${seenAtAlice.size} to alice of 20)`);
+});
+
+test('a piped stream arrives complete and in order, and the latency the pipe adds is measured', async (t) => {
+  const [one, two] = nodes as [TestNode, TestNode];
+  const { room: roomOne, peer: alice } = await one.rooms.join('latency', 'alice', 'Alice', recordingNotify().notify);
+  const { room: roomTwo } = await two.rooms.join('latency', 'bob', 'Bob', recordingNotify().notify);
+  const producer = await directProducer(roomOne, alice);
+  const local = await directConsumer(roomOne, producer.id);
+  const remote = await two.cluster.pipes.consumeRemote(roomTwo, producer.id, one.name, (piped) => directConsumer(roomTwo, piped.id));
+  const seenLocal = arrivals(local);
+  const seenRemote = arrivals(remote);
+  const order: number[] = [];
+  remote.on('rtp', (rtp: Buffer) => order.push(rtp.readUInt32BE(rtp.length - 4)));
+  const sentAt = new Map<number, number>();
+  const count = 150;
+  for (let i = 0; i < count; i += 1) {
+    sentAt.set(i, performance.now());
+    producer.send(packet(producer, i));
+    // 20 ms apart, as an Opus stream's packets are.
+    await new Promise((done) => setTimeout(done, 20));
+  }
+  await pollUntil(async () => seenRemote.size, (size) => size >= count, 3000);
+  const delays = (seen: Map<number, number>) => [...seen].map(([i, at]) => at - sentAt.get(i)!).sort((a, b) => a - b);
+  const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const localDelays = delays(seenLocal);
+  const remoteDelays = delays(seenRemote);
+  t.diagnostic(`one router: p50 ${quantile(localDelays, 0.5).toFixed(2)} ms, p95 ${quantile(localDelays, 0.95).toFixed(2)} ms; through the pipe to the other node: p50 ${quantile(remoteDelays, 0.5).toFixed(2)} ms, p95 ${quantile(remoteDelays, 0.95).toFixed(2)} ms; added p50 ${(quantile(remoteDelays, 0.5) - quantile(localDelays, 0.5)).toFixed(2)} ms (${count} packets, loopback)`);
+  assert.equal(seenRemote.size, count, `every packet crossed the pipe (${seenRemote.size} of ${count})`);
+  assert.deepEqual(order, [...order].sort((a, b) => a - b), 'in order');
+  // Loopback UDP between two worker processes: well under a millisecond on an idle machine; 50 ms bounds a loaded CI one.
+  assert.ok(quantile(remoteDelays, 0.5) - quantile(localDelays, 0.5) < 50, 'the pipe adds little latency');
 });

@@ -70,6 +70,8 @@ export class RoomPipes {
   readonly #piping = new Map<string, Promise<PipedProducer>>();
   /** Pipe consumers of this node's producers, feeding other nodes. */
   readonly #pipeConsumers = new Map<string, types.Consumer>();
+  /** Times both nodes opened the same link at once (one open won, the other was answered 'conflict'). */
+  openConflicts = 0;
   #closed = false;
 
   constructor(options: RoomPipesOptions) {
@@ -121,6 +123,7 @@ export class RoomPipes {
     let link = this.#links.get(key);
     // Both nodes opened at once: the smaller name's open wins, the other answers 'conflict' and accepts it.
     if (link && !link.settled && link.outgoing && this.#options.nodeName < from) {
+      this.openConflicts += 1;
       throw new ClusterRequestError('conflict', `node ${this.#options.nodeName} is opening the pipe of room ${room.id} itself`);
     }
     if (link?.settled) {
@@ -146,16 +149,18 @@ export class RoomPipes {
   async handlePipeProducer(from: string, data: ClusterRequestData<'pipeProducer'>): Promise<ClusterReplyData<'pipeProducer'>> {
     const room = this.#openRoom(data.room);
     const link = this.#links.get(linkKey(room.id, from));
-    if (!link?.settled || !link.transport || link.transport.closed) {
-      throw new ClusterRequestError('not-found', `no pipe from node ${from} for room ${room.id}: open one first`);
-    }
+    if (!link) throw new ClusterRequestError('not-found', `no pipe from node ${from} for room ${room.id}: open one first`);
+    // Both nodes opened at once and ours won: the other node uses the link as soon as it
+    // answered our open, which can be before our end has connected.
+    const transport = link.settled ? link.transport! : await link.ready;
+    if (transport.closed) throw new ClusterRequestError('not-found', `the pipe from node ${from} for room ${room.id} closed`);
     // Only producers of this node's own peers: a producer piped in from a third node is not passed on.
     const producer = room.findProducer(data.producerId);
     if (!producer) throw new ClusterRequestError('not-found', `no producer ${data.producerId} of room ${room.id} on node ${this.#options.nodeName}`);
     const key = pipeConsumerKey(room.id, from, producer.id);
     let consumer = this.#pipeConsumers.get(key);
     if (!consumer || consumer.closed) {
-      const made = await link.transport.consume({ producerId: producer.id });
+      const made = await transport.consume({ producerId: producer.id });
       consumer = made;
       this.#pipeConsumers.set(key, made);
       made.observer.on('close', () => {
