@@ -14,6 +14,7 @@ import { SIGNALING_LIMITS } from '../shared/signaling/limits';
 import { devTokenRouter } from './auth/devTokenRouter';
 import { INTERNAL_PATHS, internalGate, internalRouter } from './auth/internalEndpoints';
 import { TokenAuthority } from './auth/TokenAuthority';
+import { verifyAccessToken } from './auth/AccessToken';
 import type { VoxfaceConfig } from './config';
 import { Logger } from './Logger';
 import { WorkerPool } from './media/WorkerPool';
@@ -228,7 +229,10 @@ export class VoxfaceServer {
     // Room and peer ids: the admin listener's, or here with the metrics token.
     app.use([...INTERNAL_PATHS], internalGate(this.config.metricsToken));
     app.use(internalRouter(this.metrics, this.coefficients));
-    if (this.sfuCluster) app.use(this.sfuCluster.router());
+    if (this.sfuCluster) {
+      const { tokenSecret, tokenAudience } = this.config;
+      app.use(this.sfuCluster.router((token, room) => verifyAccessToken(tokenSecret, token, { audience: tokenAudience, scope: 'call', room }).ok));
+    }
     app.get('/api/config', (_req, res) => {
       res.json({ devMode: this.config.devMode });
     });

@@ -95,6 +95,14 @@ async function joinThrough(node: SfuNode, room: string, name: string): Promise<{
   return { ...opened, peerId, joinMs };
 }
 
+/** ms from the page's join to its first remote video frame shown (the demo's own marks). */
+function firstFrameMs(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const { joinStartedAt, firstRemoteFrameAt } = window.voxfaceDemo.timings;
+    return joinStartedAt !== undefined && firstRemoteFrameAt !== undefined ? firstRemoteFrameAt - joinStartedAt : NaN;
+  });
+}
+
 async function seesAndHears(page: Page, who: string, timeoutMs: number): Promise<void> {
   const figures = await pollUntil(
     () => inboundFigures(page),
@@ -148,8 +156,12 @@ test('peers of one room on two SFU nodes see and hear each other, and a killed n
   assert.ok(aliceEvents.includes(`peerJoined:${bob.peerId}`), `alice heard bob join on the other node: ${aliceEvents.join(', ')}`);
 
   // Placement: both nodes host the room with one peer each; a new room goes to the least-loaded node.
-  const placed = await fetch(`${node2.url}/api/cluster/place?room=span`).then((res) => res.json() as Promise<{ node: string; url: string }>);
-  assert.ok(['sfu-1', 'sfu-2'].includes(placed.node), `placement picked a node hosting the room: ${JSON.stringify(placed)}`);
+  const anonymous = await fetch(`${node2.url}/api/cluster/place?room=span`);
+  assert.equal(anonymous.status, 401, 'where a room lives is told only to a holder of its call token');
+  const { callToken } = await fetch(`${node2.url}/api/dev/token?room=span`).then((res) => res.json() as Promise<{ callToken: string }>);
+  const placed = await fetch(`${node2.url}/api/cluster/place?room=span`, { headers: { authorization: `Bearer ${callToken}` } })
+    .then((res) => res.json() as Promise<{ node: string; url: string }>);
+  assert.ok((placed.node === 'sfu-1' && placed.url === node1.url) || (placed.node === 'sfu-2' && placed.url === node2.url), `placement picked a node hosting the room, with its URL: ${JSON.stringify(placed)}`);
 
   // Join round trips over signaling: into a room on this node, and into one hosted only on the other node.
   const sameNode: number[] = [];
@@ -184,6 +196,7 @@ test('peers of one room on two SFU nodes see and hear each other, and a killed n
   const carolPeers = await carol.page.evaluate(() => [...window.voxfaceDemo.room!.peers.keys()]);
   assert.deepEqual(carolPeers, [bob.peerId], 'carol joining node 2 sees bob, not the dead node\'s alice');
   await seesAndHears(carol.page, 'carol seeing bob on node 2', 20_000);
+  t.diagnostic(`join to first remote frame: bob through node 2 seeing alice piped from node 1 ${(await firstFrameMs(bob.page)).toFixed(0)} ms; carol seeing bob on her own node ${(await firstFrameMs(carol.page)).toFixed(0)} ms`);
 
   assert.deepEqual(alice.errors.filter((e) => !/socket|disconnect|WebSocket/i.test(e)), []);
   assert.deepEqual(bob.errors, []);

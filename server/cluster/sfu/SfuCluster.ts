@@ -150,13 +150,22 @@ export class SfuCluster {
     return placeNode(nodes, new Set(hosting));
   }
 
-  /** GET /api/cluster/place?room=R: { node, url } of the node a new peer of R should join through. */
-  router(): express.Router {
+  /**
+   * GET /api/cluster/place?room=R with `Authorization: Bearer <call token for R>`:
+   * { node, url } of the node a new peer of R should join through. Only a holder of a
+   * call token for R learns where R lives. `canJoin` checks the token (the server's keys).
+   */
+  router(canJoin: (token: string, room: string) => boolean): express.Router {
     const router = express.Router();
     router.get('/api/cluster/place', (req, res) => {
       const room = typeof req.query.room === 'string' ? req.query.room : '';
       if (!ID_PATTERN.test(room)) {
         res.status(400).json({ error: 'room must be 1-64 of A-Z a-z 0-9 _ -' });
+        return;
+      }
+      const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (!token || !canJoin(token, room)) {
+        res.status(401).json({ error: `send Authorization: Bearer <call token for room ${room}>` });
         return;
       }
       this.place(room).then(
