@@ -224,7 +224,10 @@ export class VoxfaceServer {
     const app = this.app;
     app.get('/health', (_req, res) => {
       const healthy = this.pool.workers.length > 0;
-      res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'degraded', workers: this.pool.workers.length, rooms: this.rooms.rooms.size });
+      res.status(healthy ? 200 : 503).json({
+        status: healthy ? 'ok' : 'degraded', workers: this.pool.workers.length, rooms: this.rooms.rooms.size,
+        ...(this.sfuCluster ? { cluster: this.sfuCluster.health() } : {}),
+      });
     });
     // Room and peer ids: the admin listener's, or here with the metrics token.
     app.use([...INTERNAL_PATHS], internalGate(this.config.metricsToken));

@@ -178,6 +178,11 @@ test('peers of one room on two SFU nodes see and hear each other, and a killed n
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   t.diagnostic(`signaling join: within one node ${median(sameNode).toFixed(1)} ms, into a room hosted on another node ${median(crossNode).toFixed(1)} ms (medians of 3)`);
 
+  interface Health { status: string; cluster: { node: string; liveNodes: number; links: number; pipedIn: number; pipedOut: number } }
+  const health = () => fetch(`${node2.url}/health`).then((res) => res.json() as Promise<Health>);
+  assert.deepEqual((await health()).cluster, { node: 'sfu-2', liveNodes: 2, links: 1, pipedIn: 2, pipedOut: 2 },
+    'node 2 holds one pipe to node 1 for the room, alice\'s two tracks piped in and bob\'s two piped out');
+
   const killedAt = Date.now();
   node1.kill();
   const events = await pollUntil(
@@ -190,8 +195,9 @@ test('peers of one room on two SFU nodes see and hear each other, and a killed n
   await pollUntil(() => bob.page.locator('.tile.remote').count(), (count) => count === 0, 5_000);
   assert.equal(await bob.page.locator('.tile.remote').count(), 0, 'alice\'s tile is gone from bob\'s page');
 
-  const health = await fetch(`${node2.url}/health`);
-  assert.equal(health.status, 200, 'node 2 stays healthy');
+  const afterDeath = await pollUntil(health, (h) => h.cluster.links === 0, 5_000);
+  assert.equal(afterDeath.status, 'ok', 'node 2 stays healthy');
+  assert.deepEqual(afterDeath.cluster, { node: 'sfu-2', liveNodes: 1, links: 0, pipedIn: 0, pipedOut: 0 }, 'node 2 closed its pipe to the dead node and everything on it');
   const carol = await joinThrough(node2, 'span', 'carol');
   const carolPeers = await carol.page.evaluate(() => [...window.voxfaceDemo.room!.peers.keys()]);
   assert.deepEqual(carolPeers, [bob.peerId], 'carol joining node 2 sees bob, not the dead node\'s alice');

@@ -144,6 +144,11 @@ export class SfuCluster {
     }
   }
 
+  /** What /health shows of the cluster: this node, the live nodes it sees, its pipes. */
+  health(): { node: string; liveNodes: number; links: number; pipedIn: number; pipedOut: number } {
+    return { node: this.nodeName, liveNodes: this.registry.alive().length, ...this.pipes.stats() };
+  }
+
   /** Where a new peer of `room` should connect (placement.ts), from the live nodes in Redis now. */
   async place(room: string): Promise<NodeRecord | undefined> {
     const [nodes, hosting] = await Promise.all([this.registry.liveNodes(), this.directory.roomNodes(room)]);
