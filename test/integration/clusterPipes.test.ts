@@ -235,8 +235,17 @@ test('a piped stream arrives complete and in order, and the latency the pipe add
   const { room: roomOne, peer: alice } = await one.rooms.join('latency', 'alice', 'Alice', recordingNotify().notify);
   const { room: roomTwo } = await two.rooms.join('latency', 'bob', 'Bob', recordingNotify().notify);
   const producer = await directProducer(roomOne, alice);
+  const other = await directProducer(roomOne, alice);
+  let started = performance.now();
   const local = await directConsumer(roomOne, producer.id);
+  const localMs = performance.now() - started;
+  started = performance.now();
   const remote = await two.cluster.pipes.consumeRemote(roomTwo, producer.id, one.name, (piped) => directConsumer(roomTwo, piped.id));
+  const firstRemoteMs = performance.now() - started;
+  started = performance.now();
+  await two.cluster.pipes.consumeRemote(roomTwo, other.id, one.name, (piped) => directConsumer(roomTwo, piped.id));
+  const reusedRemoteMs = performance.now() - started;
+  t.diagnostic(`consume: on the producer's node ${localMs.toFixed(1)} ms; through a new pipe ${firstRemoteMs.toFixed(1)} ms (link opened); over the open pipe ${reusedRemoteMs.toFixed(1)} ms`);
   const seenLocal = arrivals(local);
   const seenRemote = arrivals(remote);
   const order: number[] = [];
