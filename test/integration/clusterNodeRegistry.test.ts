@@ -129,3 +129,17 @@ test('the room directory lists each node\'s peers, and a dead node is forgotten 
   assert.deepEqual(await two.peers('only-one'), []);
   assert.deepEqual(await two.roomNodes('only-one'), []);
 });
+
+test('a node whose key is back (it had only stalled) is not forgotten', async () => {
+  const raw = connection();
+  const stalled = new RoomDirectory(raw, 'dir-3');
+  const other = new RoomDirectory(connection(), 'dir-4');
+  await stalled.addRoom('stall-room');
+  await stalled.putPeer('stall-room', { id: 'erin', displayName: 'Erin', producers: [] });
+  await raw.set(nodeKey('dir-3'), '{}', 'PX', 5000);
+  assert.equal(await other.forgetNode('dir-3'), false, 'its key is alive again: nothing forgotten');
+  assert.deepEqual((await other.peers('stall-room')).map((entry) => entry.peer.id), ['erin']);
+  await raw.del(nodeKey('dir-3'));
+  assert.equal(await other.forgetNode('dir-3'), true);
+  assert.deepEqual(await other.peers('stall-room'), []);
+});

@@ -269,3 +269,41 @@ test('a piped stream arrives complete and in order, and the latency the pipe add
   // Loopback UDP between two worker processes: well under a millisecond on an idle machine; 50 ms bounds a loaded CI one.
   assert.ok(quantile(remoteDelays, 0.5) - quantile(localDelays, 0.5) < 50, 'the pipe adds little latency');
 });
+
+test('nodes whose heartbeats lapsed past their TTL (a stall) re-announce their peers, and the call resumes through a new pipe', async () => {
+  const [one, two] = nodes as [TestNode, TestNode];
+  const aliceNotes = recordingNotify();
+  const bobNotes = recordingNotify();
+  const { room: roomOne, peer: alice } = await one.rooms.join('stall', 'alice', 'Alice', aliceNotes.notify);
+  const { room: roomTwo } = await two.rooms.join('stall', 'bob', 'Bob', bobNotes.notify);
+  const producer = await directProducer(roomOne, alice);
+  await pollUntil(async () => bobNotes.methods(), (methods) => methods.includes('newProducer'), 5000);
+  const before = await two.cluster.pipes.consumeRemote(roomTwo, producer.id, one.name, (piped) => directConsumer(roomTwo, piped.id));
+  const lapses: number[] = [];
+  one.cluster.registry.on('lapsed', (gap) => lapses.push(gap));
+  const seenBefore = bobNotes.received.length;
+
+  // The whole process stalls for longer than the TTL (1.5 s): both nodes' keys expire.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2500);
+
+  const after = () => bobNotes.received.slice(seenBefore);
+  await pollUntil(async () => after(), (list) => list.some((n) => n.method === 'newProducer'), 10_000);
+  assert.ok(lapses.length >= 1 && lapses[0]! > 1500, `node one saw its heartbeat lapse (${lapses.join(', ')} ms)`);
+  const methods = after().map((n) => `${n.method}:${JSON.stringify(n.data).slice(0, 40)}`);
+  const left = after().findIndex((n) => n.method === 'peerLeft' && (n.data as { peerId: string }).peerId === 'alice');
+  const joined = after().findIndex((n) => n.method === 'peerJoined' && (n.data as { peerId: string }).peerId === 'alice');
+  const produced = after().findIndex((n) => n.method === 'newProducer' && (n.data as { producer: { id: string } }).producer.id === producer.id);
+  assert.ok(left >= 0 && joined > left && produced > joined, `bob saw alice leave, come back and publish again, in that order: ${methods.join(', ')}`);
+  await pollUntil(async () => before.closed, (closed) => closed, 5000);
+  assert.equal(before.closed, true, 'the consumer over the stale pipe closed');
+
+  const again = await two.cluster.pipes.consumeRemote(roomTwo, producer.id, one.name, (piped) => directConsumer(roomTwo, piped.id));
+  const seen = arrivals(again);
+  for (let i = 0; i < 10; i += 1) {
+    producer.send(packet(producer, 1000 + i));
+    await new Promise((done) => setTimeout(done, 10));
+  }
+  await pollUntil(async () => seen.size, (size) => size >= 9, 5000);
+  assert.ok(seen.size >= 9, `media flows through the new pipe (${seen.size} of 10 packets)`);
+  assert.ok(aliceNotes.methods().includes('peerJoined'), 'alice heard bob (again)');
+});

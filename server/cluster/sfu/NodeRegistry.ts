@@ -35,6 +35,11 @@ export interface NodeRegistryEvents {
   nodeUp: NodeRecord;
   /** The node's key expired (or it left): its name. */
   nodeDown: string;
+  /**
+   * This node's own heartbeat lapsed longer than its TTL (Redis unreachable, or the
+   * process stalled), so the others may have counted it dead: ms since the last beat.
+   */
+  lapsed: number;
 }
 
 export interface NodeRegistryOptions {
@@ -54,6 +59,8 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
   /** The nodes alive at the last tick, by name. */
   #alive = new Map<string, NodeRecord>();
   #timer?: NodeJS.Timeout;
+  /** When the last heartbeat that reached Redis was sent. */
+  #lastBeatAt?: number;
   /** Warned once each until they change: a failing heartbeat, malformed records. */
   #failing = false;
   readonly #warnedMalformed = new Set<string>();
@@ -134,6 +141,12 @@ export class NodeRegistry extends TypedEmitter<NodeRegistryEvents> {
     if (this.#closed) return;
     const record: NodeRecord = { ...this.#self(), heartbeatAt: Date.now() };
     await this.#redis.multi().set(nodeKey(this.name), JSON.stringify(record), 'PX', this.ttlMs).sadd(NODES_KEY, this.name).exec();
+    const gap = this.#lastBeatAt === undefined ? 0 : record.heartbeatAt - this.#lastBeatAt;
+    this.#lastBeatAt = record.heartbeatAt;
+    if (gap > this.ttlMs) {
+      logger.warn(`this node's heartbeat lapsed for ${gap} ms (TTL ${this.ttlMs} ms): the others may have counted it dead`);
+      this.emit('lapsed', gap);
+    }
     const nodes = await this.liveNodes();
     if (this.#closed) return;
     const next = new Map(nodes.map((node) => [node.name, node]));

@@ -9,15 +9,37 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { Logger } from '../../Logger';
 import { remotePeerInfo, type RemotePeerInfo } from './clusterMessages';
+import { nodeKey } from './NodeRegistry';
 
 const logger = new Logger('RoomDirectory');
+
+/**
+ * KEYS: the node's registry key, its rooms set; ARGV: its name, the room key prefix.
+ * Room keys are derived inside (a standalone Redis allows it; a Redis Cluster would not).
+ */
+const FORGET_NODE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local rooms = redis.call('SMEMBERS', KEYS[2])
+for _, room in ipairs(rooms) do
+  redis.call('SREM', ARGV[2] .. room .. ':nodes', ARGV[1])
+  local peersKey = ARGV[2] .. room .. ':peers'
+  local flat = redis.call('HGETALL', peersKey)
+  for i = 1, #flat, 2 do
+    local ok, entry = pcall(cjson.decode, flat[i + 1])
+    if ok and type(entry) == 'table' and entry.node == ARGV[1] then redis.call('HDEL', peersKey, flat[i]) end
+  end
+end
+redis.call('DEL', KEYS[2])
+return #rooms
+`;
 
 const entrySchema = z.object({ node: z.string().min(1).max(64), peer: remotePeerInfo }).strict();
 
 export type DirectoryEntry = z.infer<typeof entrySchema>;
 
-const roomNodesKey = (room: string) => `voxface:sfu:room:${room}:nodes`;
-const roomPeersKey = (room: string) => `voxface:sfu:room:${room}:peers`;
+const ROOM_PREFIX = 'voxface:sfu:room:';
+const roomNodesKey = (room: string) => `${ROOM_PREFIX}${room}:nodes`;
+const roomPeersKey = (room: string) => `${ROOM_PREFIX}${room}:peers`;
 const nodeRoomsKey = (node: string) => `voxface:sfu:node:${node}:rooms`;
 
 export class RoomDirectory {
@@ -65,11 +87,14 @@ export class RoomDirectory {
     return this.#redis.smembers(roomNodesKey(room));
   }
 
-  /** Forgets a dead node: out of every room it hosted, with its peers. */
-  async forgetNode(node: string): Promise<void> {
-    const rooms = await this.#redis.smembers(nodeRoomsKey(node));
-    for (const room of rooms) await this.#removeNodeFromRoom(node, room);
-    await this.#redis.del(nodeRoomsKey(node));
+  /**
+   * Forgets a dead node: out of every room it hosted, with its peers. Atomic, and
+   * nothing is forgotten if the node's key is back (it had only stalled, and is
+   * re-announcing its peers): returns whether it was forgotten.
+   */
+  async forgetNode(node: string): Promise<boolean> {
+    const result = await this.#redis.eval(FORGET_NODE, 2, nodeKey(node), nodeRoomsKey(node), node, ROOM_PREFIX);
+    return result !== -1;
   }
 
   async #removeNodeFromRoom(node: string, room: string): Promise<void> {

@@ -213,6 +213,11 @@ export class RoomPipes {
     for (const link of [...this.#links.values()]) if (link.node === node) this.#closeLink(link, true);
   }
 
+  /** Closes every link, telling the other ends (this node's heartbeat lapsed: they may hold stale ones). */
+  closeAllLinks(): void {
+    for (const link of [...this.#links.values()]) this.#closeLink(link, false);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -17,12 +17,13 @@ import type { Peer } from '../../rooms/Peer';
 import type { Room } from '../../rooms/Room';
 import type { RoomManager } from '../../rooms/RoomManager';
 import { SignalingError } from '../../signaling/SignalingError';
-import type { ClusterNoticeData, ClusterNoticeMethod, ClusterRequestData, ClusterRequestMethod, RemotePeerInfo, RoomEvent } from './clusterMessages';
+import type { ClusterNoticeData, ClusterNoticeMethod, ClusterRequestData, ClusterRequestMethod, RoomEvent } from './clusterMessages';
 import { ClusterRequestError, NodeBus } from './NodeBus';
 import { NodeRegistry, type NodeRecord } from './NodeRegistry';
 import { placeNode } from './placement';
 import { RoomDirectory } from './RoomDirectory';
 import { RoomPipes } from './RoomPipes';
+import { ClusterRoom } from './ClusterRoom';
 import { requirePipeAddress, type SfuClusterConfig } from './sfuClusterConfig';
 
 const logger = new Logger('SfuCluster');
@@ -37,24 +38,6 @@ export interface SfuClusterOptions {
   requestTimeoutMs?: number;
 }
 
-interface RemotePeer {
-  node: string;
-  info: RemotePeerInfo;
-}
-
-interface RoomState {
-  readonly room: Room;
-  /** Peers of this room on other nodes, by id. */
-  readonly remotePeers: Map<string, RemotePeer>;
-  /** Settles once the directory's peers of this room are in `remotePeers`. */
-  loaded: Promise<void>;
-  /** Directory writes and event publications of this room, in order. */
-  chain: Promise<void>;
-}
-
-/** At most this many producers per peer cross the bus (the per-peer cap is 4). */
-const MAX_PRODUCERS_SHARED = 16;
-
 export class SfuCluster {
   readonly nodeName: string;
   readonly registry: NodeRegistry;
@@ -64,7 +47,7 @@ export class SfuCluster {
   readonly #redis: Redis;
   readonly #subscriber: Redis;
   readonly #options: SfuClusterOptions;
-  readonly #states = new Map<string, RoomState>();
+  readonly #states = new Map<string, ClusterRoom>();
   /** Directory writes and room events not yet sent (close() lets them land). */
   readonly #writes = new Set<Promise<void>>();
   #signalingUrl = 'http://127.0.0.1';
@@ -102,6 +85,7 @@ export class SfuCluster {
       }),
     });
     this.registry.on('nodeDown', (node) => this.#onNodeDown(node));
+    this.registry.on('lapsed', () => this.#onLapsed());
     options.rooms.on('roomCreated', (room) => this.#track(room));
   }
 
@@ -116,20 +100,14 @@ export class SfuCluster {
 
   /** The room's peers on other nodes, with their producers, as a newcomer sees them. */
   async remotePeerInfos(room: Room, except: Peer): Promise<PeerInfo[]> {
-    const state = this.#states.get(room.id);
-    if (!state || state.room !== room) return [];
-    await state.loaded;
-    return [...state.remotePeers.values()]
-      .filter(({ info }) => info.id !== except.id && !room.peers.has(info.id))
-      .map(({ info }) => ({ id: info.id, displayName: info.displayName, producers: info.producers.map((p) => ({ ...p, kind: p.kind })) }));
+    const shared = this.#states.get(room.id);
+    return shared?.room === room ? shared.remotePeerInfos(except) : [];
   }
 
-  /** Whether `producerId` is a producer of a peer of this room on another node. */
+  /** The node of the remote peer of `room` that owns `producerId`, if any. */
   ownerOf(room: Room, producerId: string): string | undefined {
-    const state = this.#states.get(room.id);
-    if (!state) return undefined;
-    for (const { node, info } of state.remotePeers.values()) if (info.producers.some((p) => p.id === producerId)) return node;
-    return undefined;
+    const shared = this.#states.get(room.id);
+    return shared?.room === room ? shared.ownerOf(producerId) : undefined;
   }
 
   /** Consumes a remote peer's producer for `peer`, piping it in from its node first. */
@@ -198,99 +176,35 @@ export class SfuCluster {
   }
 
   #track(room: Room): void {
-    const state: RoomState = { room, remotePeers: new Map(), loaded: Promise.resolve(), chain: Promise.resolve() };
-    this.#states.set(room.id, state);
-    // Registered first, then read: a peer another node adds after the read arrives as an event.
-    state.loaded = this.directory.addRoom(room.id)
-      .then(() => this.directory.peers(room.id))
-      .then((entries) => {
-        for (const entry of entries) {
-          if (entry.node === this.nodeName || !this.registry.isAlive(entry.node)) continue;
-          if (!state.remotePeers.has(entry.peer.id)) state.remotePeers.set(entry.peer.id, { node: entry.node, info: entry.peer });
-        }
-      })
-      .catch((error: unknown) => logger.warn(`reading the directory of room ${room.id} failed: ${String(error)}`));
-    const infoOf = (peer: Peer): RemotePeerInfo => ({
-      id: peer.id, displayName: peer.displayName, producers: peer.producerInfos().slice(0, MAX_PRODUCERS_SHARED).map((p) => ({ id: p.id, kind: p.kind, appData: p.appData })),
+    const shared = new ClusterRoom(room, {
+      nodeName: this.nodeName,
+      directory: this.directory,
+      bus: this.bus,
+      isAlive: (node) => this.registry.isAlive(node),
+      track: (write) => {
+        this.#writes.add(write);
+        void write.finally(() => this.#writes.delete(write));
+      },
+      closed: (closed) => {
+        if (this.#states.get(room.id) === closed) this.#states.delete(room.id);
+      },
     });
-    const then = (step: () => Promise<void>) => {
-      const chain = state.chain.then(step).catch((error: unknown) => logger.warn(`room ${room.id}: sharing with the cluster failed: ${String(error)}`));
-      state.chain = chain;
-      this.#writes.add(chain);
-      void chain.finally(() => this.#writes.delete(chain));
-    };
-    const localPeers = new Set<Peer>();
-    room.on('peerJoined', (peer) => {
-      localPeers.add(peer);
-      then(async () => {
-        await this.directory.putPeer(room.id, infoOf(peer));
-        await this.bus.publishRoomEvent({ event: 'peerJoined', room: room.id, peer: infoOf(peer) });
-      });
-    });
-    room.on('newProducer', ({ peer, producer }) => {
-      const info = { id: producer.id, kind: producer.kind, appData: { ...producer.appData } };
-      then(async () => {
-        await this.directory.putPeer(room.id, infoOf(peer));
-        await this.bus.publishRoomEvent({ event: 'newProducer', room: room.id, peerId: peer.id, producer: info });
-      });
-      producer.observer.on('close', () => {
-        if (room.closed || peer.closed) return;
-        then(async () => {
-          await this.directory.putPeer(room.id, infoOf(peer));
-          await this.bus.publishRoomEvent({ event: 'producerClosed', room: room.id, peerId: peer.id, producerId: producer.id });
-        });
-      });
-    });
-    const left = (peer: Peer) => {
-      if (!localPeers.delete(peer)) return;
-      then(async () => {
-        await this.directory.removePeer(room.id, peer.id);
-        await this.bus.publishRoomEvent({ event: 'peerLeft', room: room.id, peerId: peer.id });
-      });
-    };
-    room.on('peerLeft', left);
-    room.on('closed', () => {
-      // A room closing with peers in it (a shutdown, a dead worker) lets each of them go.
-      for (const peer of [...localPeers]) left(peer);
-      then(() => this.directory.removeRoom(room.id));
-      if (this.#states.get(room.id) === state) this.#states.delete(room.id);
-    });
+    this.#states.set(room.id, shared);
   }
 
   #onRoomEvent(from: string, event: RoomEvent): void {
-    const state = this.#states.get(event.room);
-    if (!state || state.room.closed || from === this.nodeName) return;
-    const { room, remotePeers } = state;
-    switch (event.event) {
-      case 'peerJoined': {
-        // A peer id present here is this node's (a reconnection elsewhere replaces it on its own node).
-        if (room.peers.has(event.peer.id)) return;
-        const known = remotePeers.has(event.peer.id);
-        remotePeers.set(event.peer.id, { node: from, info: event.peer });
-        if (!known) room.broadcast('peerJoined', { peerId: event.peer.id, displayName: event.peer.displayName });
-        return;
-      }
-      case 'peerLeft': {
-        if (remotePeers.get(event.peerId)?.node !== from) return;
-        remotePeers.delete(event.peerId);
-        room.broadcast('peerLeft', { peerId: event.peerId });
-        return;
-      }
-      case 'newProducer': {
-        const remote = remotePeers.get(event.peerId);
-        if (remote?.node !== from) return;
-        if (remote.info.producers.some((p) => p.id === event.producer.id)) return;
-        if (remote.info.producers.length >= MAX_PRODUCERS_SHARED) return;
-        remote.info = { ...remote.info, producers: [...remote.info.producers, event.producer] };
-        room.broadcast('newProducer', { peerId: event.peerId, producer: event.producer });
-        return;
-      }
-      case 'producerClosed': {
-        const remote = remotePeers.get(event.peerId);
-        if (remote?.node !== from) return;
-        remote.info = { ...remote.info, producers: remote.info.producers.filter((p) => p.id !== event.producerId) };
-      }
-    }
+    if (from === this.nodeName) return;
+    this.#states.get(event.room)?.onRoomEvent(from, event);
+  }
+
+  /**
+   * This node's heartbeat lapsed past its TTL: the others may have counted it dead, closed
+   * their pipes to it and dropped its peers. Start over: close every pipe (telling the
+   * others), and have every room re-announce its peers and re-read the others'.
+   */
+  #onLapsed(): void {
+    this.pipes.closeAllLinks();
+    for (const shared of this.#states.values()) shared.resync();
   }
 
   async #onRequest(from: string, method: ClusterRequestMethod, data: unknown): Promise<unknown> {
@@ -305,15 +219,10 @@ export class SfuCluster {
     this.bus.failRequestsTo(node);
     this.pipes.closeNode(node);
     let gone = 0;
-    for (const { room, remotePeers } of this.#states.values()) {
-      for (const [peerId, remote] of [...remotePeers]) {
-        if (remote.node !== node) continue;
-        remotePeers.delete(peerId);
-        room.broadcast('peerLeft', { peerId });
-        gone += 1;
-      }
-    }
+    for (const shared of this.#states.values()) gone += shared.nodeDown(node);
     logger.warn(`node ${node} is gone: ${gone} of its peers left this node's rooms, its pipes closed`);
-    this.directory.forgetNode(node).catch((error: unknown) => logger.warn(`forgetting node ${node} failed: ${String(error)}`));
+    this.directory.forgetNode(node).then((forgotten) => {
+      if (!forgotten) logger.warn(`node ${node} is back (it had stalled): its directory entries stay`);
+    }).catch((error: unknown) => logger.warn(`forgetting node ${node} failed: ${String(error)}`));
   }
 }
