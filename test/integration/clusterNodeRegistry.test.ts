@@ -4,11 +4,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { NodeRegistry, NODES_KEY, nodeKey, type NodeRecord } from '../../server/cluster/sfu/NodeRegistry';
 import { RoomDirectory } from '../../server/cluster/sfu/RoomDirectory';
 import { placeNode } from '../../server/cluster/sfu/placement';
 import { startTestRedis, type TestRedis } from '../helpers/redisServer';
+import { startTestServer } from '../helpers/testServer';
 
 let redis: TestRedis;
 const connections: Redis[] = [];
@@ -142,4 +144,22 @@ test('a node whose key is back (it had only stalled) is not forgotten', async ()
   await raw.del(nodeKey('dir-3'));
   assert.equal(await other.forgetNode('dir-3'), true);
   assert.deepEqual(await other.peers('stall-room'), []);
+});
+
+test('an SFU node that cannot reach Redis fails to start, naming the URL without its password', async () => {
+  // A port nothing listens on: the test Redis's, once that server is gone, would do; this one never had one.
+  const closedPort = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+  await assert.rejects(
+    startTestServer({ cluster: { roles: new Set(['sfu']), redisUrl: `redis://:hunter2@127.0.0.1:${closedPort}`, nodeName: 'unreachable' } }),
+    (error: Error) => {
+      assert.match(error.message, new RegExp(`cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${closedPort}`));
+      assert.doesNotMatch(error.message, /hunter2/);
+      return true;
+    },
+  );
 });

@@ -61,7 +61,13 @@ export class SfuCluster {
     this.#redis = new Redis(options.redisUrl, redisOptions);
     this.#subscriber = new Redis(options.redisUrl, redisOptions);
     for (const connection of [this.#redis, this.#subscriber]) {
-      connection.on('error', (error: Error) => logger.warn(`redis: ${error.message}`));
+      // ioredis retries for ever and reports each failure: say each new one once.
+      let last = '';
+      connection.on('error', (error: Error) => {
+        if (error.message !== last) logger.warn(`redis: ${error.message}`);
+        last = error.message;
+      });
+      connection.on('ready', () => { last = ''; });
     }
     this.directory = new RoomDirectory(this.#redis, this.nodeName);
     this.bus = new NodeBus(this.nodeName, this.#redis, this.#subscriber, {
@@ -92,7 +98,13 @@ export class SfuCluster {
   /** Connects to Redis, listens on the bus and heartbeats `signalingUrl` (the server's, unless VOXFACE_NODE_URL says). */
   async start(signalingUrl: string): Promise<void> {
     this.#signalingUrl = this.#options.config.nodeUrl ?? signalingUrl;
-    await Promise.all([this.#redis.connect(), this.#subscriber.connect()]);
+    try {
+      await Promise.all([this.#redis.connect(), this.#subscriber.connect()]);
+    } catch (error) {
+      const shown = new URL(this.#options.redisUrl);
+      if (shown.password) shown.password = '***';
+      throw new Error(`cannot reach Redis at ${shown.href} (VOXFACE_REDIS_URL): ${error instanceof Error ? error.message : String(error)}`);
+    }
     await this.bus.start();
     await this.registry.start();
     logger.info(`SFU node ${this.nodeName} in the cluster at ${this.#signalingUrl} (pipes on ${requirePipeAddress(this.#options.config)})`);
