@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import type { types } from 'mediasoup';
 import { VideoInjector } from '../../server/avatar/VideoInjector';
 import { SfuCluster } from '../../server/cluster/sfu/SfuCluster';
-import { nodeChannel } from '../../server/cluster/sfu/NodeBus';
+import { NodeBus, nodeChannel } from '../../server/cluster/sfu/NodeBus';
 import { WorkerPool } from '../../server/media/WorkerPool';
 import type { Peer } from '../../server/rooms/Peer';
 import type { Room } from '../../server/rooms/Room';
@@ -306,4 +306,20 @@ test('nodes whose heartbeats lapsed past their TTL (a stall) re-announce their p
   await pollUntil(async () => seen.size, (size) => size >= 9, 5000);
   assert.ok(seen.size >= 9, `media flows through the new pipe (${seen.size} of 10 packets)`);
   assert.ok(aliceNotes.methods().includes('peerJoined'), 'alice heard bob (again)');
+});
+
+test('a request that cannot be sent (Redis gone) fails at once, and nothing rejects unheard later', async () => {
+  const publisher = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  publisher.on('error', () => undefined);
+  const subscriber = new Redis(redis.url);
+  const bus = new NodeBus('cut-off', publisher, subscriber, { request: async () => ({}), notice: () => undefined, roomEvent: () => undefined }, 100);
+  await bus.start();
+  publisher.disconnect();
+  await assert.rejects(bus.request('nobody', 'pipeProducer', { room: 'R', producerId: '5b0c1c0e-2f7a-4d0e-9a51-3c1d2b9e7f10' }), {
+    name: 'ClusterRequestError', message: /pipeProducer to node nobody was not sent/,
+  });
+  // Past the request timeout: an unhandled rejection here would fail the test run.
+  await new Promise((done) => setTimeout(done, 300));
+  bus.close();
+  subscriber.disconnect();
 });

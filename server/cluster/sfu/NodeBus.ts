@@ -81,7 +81,16 @@ export class NodeBus {
       }, this.#requestTimeoutMs);
       this.#pending.set(id, { method, to, resolve, reject, timer });
     });
-    await this.#publish(nodeChannel(to), { type: 'request', id, from: this.nodeName, method, data });
+    try {
+      await this.#publish(nodeChannel(to), { type: 'request', id, from: this.nodeName, method, data });
+    } catch (error) {
+      // Never sent: no answer will come, and the waiting promise must not reject unheard.
+      const pending = this.#pending.get(id);
+      if (pending) clearTimeout(pending.timer);
+      this.#pending.delete(id);
+      answer.catch(() => undefined);
+      throw new ClusterRequestError('internal', `${method} to node ${to} was not sent: ${error instanceof Error ? error.message : String(error)}`);
+    }
     const reply = parseReply(method, await answer);
     if (!reply.ok) throw new ClusterRequestError('bad-request', reply.error);
     return reply.value;
