@@ -14,6 +14,7 @@ import { SIGNALING_LIMITS } from '../shared/signaling/limits';
 import { devTokenRouter } from './auth/devTokenRouter';
 import { INTERNAL_PATHS, internalGate, internalRouter } from './auth/internalEndpoints';
 import { TokenAuthority } from './auth/TokenAuthority';
+import { verifyAccessToken } from './auth/AccessToken';
 import type { VoxfaceConfig } from './config';
 import { Logger } from './Logger';
 import { WorkerPool } from './media/WorkerPool';
@@ -37,6 +38,7 @@ import { ClusterTrainingQueue } from './cluster/training/ClusterTrainingQueue';
 import type { TrainingWorker } from './cluster/training/TrainingWorker';
 import { trainingWorkerFor } from './cluster/training/trainerNode';
 import { OnboardingProgress } from './onboarding/OnboardingProgress';
+import { SfuCluster } from './cluster/sfu/SfuCluster';
 
 export interface VoxfaceServerDependencies {
   /** Makes a renderer for a stored avatar (default: a render process per avatar renderer). */
@@ -76,6 +78,8 @@ export class VoxfaceServer {
   /** Fetched on the first request (only the onboarding capture page needs it). */
   #segmenterModel?: Promise<string>;
   readonly #progress: OnboardingProgress;
+  /** Rooms shared with the other SFU nodes (VOXFACE_REDIS_URL and role sfu; docs/cluster.md). */
+  readonly sfuCluster?: SfuCluster;
   #closed = false;
 
   private constructor(config: VoxfaceConfig, pool: WorkerPool, deps: VoxfaceServerDependencies) {
@@ -83,6 +87,11 @@ export class VoxfaceServer {
     this.pool = pool;
     this.tokens = new TokenAuthority(config.tokenSecret, config.tokenAudience, config.devTokenTtlSeconds);
     this.rooms = new RoomManager(pool, config.caps);
+    if (config.cluster.redisUrl && config.cluster.roles.has('sfu')) {
+      this.sfuCluster = new SfuCluster({
+        redisUrl: config.cluster.redisUrl, nodeName: config.cluster.nodeName, roles: config.cluster.roles, config: config.sfuCluster, rooms: this.rooms,
+      });
+    }
     this.coefficients = new CoefficientIngest(this.rooms, { packetsPerSecond: config.coefficientPacketsPerSecond, packetBurst: config.coefficientPacketBurst });
     // With Redis the folder is shared with other nodes (docs/cluster.md).
     this.avatarStore = new AvatarStore(config.avatarDir, { shared: config.cluster.redisUrl !== undefined });
@@ -122,7 +131,7 @@ export class VoxfaceServer {
       maxHttpBufferSize: SIGNALING_LIMITS.maxTransportMessageBytes,
       serveClient: false,
     });
-    this.#signaling = new SignalingServer(this.io, config, this.rooms, this.metrics, this.avatars);
+    this.#signaling = new SignalingServer(this.io, config, this.rooms, this.metrics, this.avatars, this.sfuCluster);
     const onboardingDir = config.onboardingDir ?? join(config.avatarDir, '.onboarding');
     const redisUrl = config.cluster.redisUrl;
     // With Redis this node only enqueues; trainer nodes (this one too, with role trainer) take the jobs.
@@ -169,6 +178,7 @@ export class VoxfaceServer {
       server = new VoxfaceServer(config, pool, deps);
       await listen(server.http, config.port, config.host);
       if (server.admin) await listen(server.admin, config.adminPort!, config.adminHost);
+      await server.sfuCluster?.start(server.url);
       // Unfinished jobs of a previous run resume now (from their checkpoints).
       await server.trainingQueue.start();
       await server.#trainingWorker?.start();
@@ -208,6 +218,8 @@ export class VoxfaceServer {
     this.gpuHosts?.close();
     this.coefficients.close();
     this.rooms.close();
+    // After the rooms: their peers' departures reach the other nodes before this one leaves.
+    await this.sfuCluster?.close();
     this.pool.close();
     const closed = new Promise<void>((done) => this.io.close(() => done()));
     // io.close() ends with http.close(), which waits for every open connection: one request a page
@@ -229,11 +241,18 @@ export class VoxfaceServer {
     const app = this.app;
     app.get('/health', (_req, res) => {
       const healthy = this.pool.workers.length > 0;
-      res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'degraded', workers: this.pool.workers.length, rooms: this.rooms.rooms.size });
+      res.status(healthy ? 200 : 503).json({
+        status: healthy ? 'ok' : 'degraded', workers: this.pool.workers.length, rooms: this.rooms.rooms.size,
+        ...(this.sfuCluster ? { cluster: this.sfuCluster.health() } : {}),
+      });
     });
     // Room and peer ids: the admin listener's, or here with the metrics token.
     app.use([...INTERNAL_PATHS], internalGate(this.config.metricsToken));
     app.use(internalRouter(this.metrics, this.coefficients));
+    if (this.sfuCluster) {
+      const { tokenSecret, tokenAudience } = this.config;
+      app.use(this.sfuCluster.router((token, room) => verifyAccessToken(tokenSecret, token, { audience: tokenAudience, scope: 'call', room }).ok));
+    }
     app.get('/api/config', (_req, res) => {
       res.json({ devMode: this.config.devMode });
     });

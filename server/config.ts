@@ -14,6 +14,7 @@ import { capsForPortRange, defaultCapLimits, type CapLimits } from './rooms/Capa
 import type { TrainingOptions } from './onboarding/TrainingJobTypes';
 import { clusterConfigFrom, type ClusterConfig } from './cluster/clusterConfig';
 import { clusterTrainingConfigFrom, type ClusterTrainingConfig } from './cluster/training/clusterTrainingConfig';
+import { sfuClusterConfigFrom, type SfuClusterConfig } from './cluster/sfu/sfuClusterConfig';
 
 export interface VoxfaceConfig {
   /** HTTP listen host and port (port 0: any free port). */
@@ -103,6 +104,8 @@ export interface VoxfaceConfig {
   cluster: ClusterConfig;
   /** Training on a queue: checkpoint and progress periods, job lock (docs/cluster.md). */
   clusterTraining: ClusterTrainingConfig;
+  /** How this node shows itself to the other SFU nodes when VOXFACE_REDIS_URL is set (pipe address, node URL). */
+  sfuCluster: SfuClusterConfig;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -322,6 +325,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     onboardingFailedRetentionMs: numberFrom(env, 'VOXFACE_ONBOARDING_FAILED_RETENTION_HOURS', 24, 0, 24 * 365) * 3600_000,
     cluster: clusterConfigFrom(env),
     clusterTraining: clusterTrainingConfigFrom(env),
+    sfuCluster: sfuClusterConfigFrom(env),
   };
   return { ...config, ...overrides };
 }

@@ -16,6 +16,7 @@ import { RateLimiter } from './RateLimiter';
 import { requestHandlers, type Session } from './requestHandlers';
 import { SignalingError } from './SignalingError';
 import type { AvatarService } from '../avatar/AvatarService';
+import type { SfuCluster } from '../cluster/sfu/SfuCluster';
 
 const logger = new Logger('SignalingServer');
 
@@ -34,10 +35,13 @@ export class SignalingServer {
   readonly #metrics: Metrics;
   /** Absent: this server renders no avatars (enableAvatar answers not-found). */
   readonly avatars?: AvatarService;
+  /** Absent: a single-node server (no remote peers, nothing piped). */
+  readonly #cluster?: SfuCluster;
 
-  constructor(io: SocketIoServer, config: VoxfaceConfig, rooms: RoomManager, metrics: Metrics, avatars?: AvatarService) {
+  constructor(io: SocketIoServer, config: VoxfaceConfig, rooms: RoomManager, metrics: Metrics, avatars?: AvatarService, cluster?: SfuCluster) {
     this.#io = io;
     this.avatars = avatars;
+    this.#cluster = cluster;
     this.#config = config;
     this.#rooms = rooms;
     this.#metrics = metrics;
@@ -112,7 +116,7 @@ export class SignalingServer {
     }
     try {
       const handler = requestHandlers[method] as (ctx: unknown, s: Session, d: unknown) => Promise<unknown>;
-      const result = await handler({ config: this.#config, rooms: this.#rooms, avatars: this.avatars }, session, parsed.data);
+      const result = await handler({ config: this.#config, rooms: this.#rooms, avatars: this.avatars, cluster: this.#cluster }, session, parsed.data);
       return { answer: { ok: true, data: result }, method };
     } catch (error) {
       if (error instanceof SignalingError) return { answer: failure(error.code, error.message), method };

@@ -15,6 +15,7 @@ import type { Room } from '../rooms/Room';
 import type { RoomManager } from '../rooms/RoomManager';
 import { SignalingError } from './SignalingError';
 import type { AvatarService } from '../avatar/AvatarService';
+import type { SfuCluster } from '../cluster/sfu/SfuCluster';
 
 export interface Session {
   room?: Room;
@@ -27,6 +28,8 @@ export interface HandlerContext {
   rooms: RoomManager;
   /** Absent when this server renders no avatars. */
   avatars?: AvatarService;
+  /** Absent on a single-node server: the room's peers are all here. */
+  cluster?: SfuCluster;
 }
 
 type Handler<M extends RequestMethod> = (ctx: HandlerContext, session: Session, data: RequestData<M>) => Promise<unknown>;
@@ -47,7 +50,9 @@ const join: Handler<'join'> = async (ctx, session, data): Promise<JoinReply> => 
   const { room, peer } = await ctx.rooms.join(data.room, peerId, data.displayName, session.notify, check.claims.sub);
   session.room = room;
   session.peer = peer;
-  return { peerId: peer.id, room: room.id, routerRtpCapabilities: room.router.rtpCapabilities, peers: room.peerInfos(peer) };
+  // Peers of the room on other SFU nodes look like local ones (their producers are piped in on consume).
+  const remote = ctx.cluster ? await ctx.cluster.remotePeerInfos(room, peer) : [];
+  return { peerId: peer.id, room: room.id, routerRtpCapabilities: room.router.rtpCapabilities, peers: [...room.peerInfos(peer), ...remote] };
 };
 
 const createWebRtcTransport: Handler<'createWebRtcTransport'> = async (ctx, session, data): Promise<TransportReply> => {
@@ -95,13 +100,16 @@ const produceData: Handler<'produceData'> = async (_ctx, session, data) => {
   return { id: dataProducer.id };
 };
 
-const consume: Handler<'consume'> = async (_ctx, session, data): Promise<ConsumeReply> => {
+const consume: Handler<'consume'> = async (ctx, session, data): Promise<ConsumeReply> => {
   const { room, peer } = joined(session);
   const transport = peer.ownTransport(data.transportId, (id) => room.isOwnedByAnyone(id));
+  const rtpCapabilities = data.rtpCapabilities as unknown as types.RtpCapabilities;
   const producer = room.findProducer(data.producerId);
-  if (!producer) throw new SignalingError('not-found', `no producer ${data.producerId} in this room`);
-  const consumer = await peer.consume(room.router, transport, producer, data.rtpCapabilities as unknown as types.RtpCapabilities);
-  return { id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters, appData: { ...consumer.appData } };
+  let consumer: types.Consumer;
+  if (producer) consumer = await peer.consume(room.router, transport, producer, rtpCapabilities);
+  else if (ctx.cluster?.ownerOf(room, data.producerId)) consumer = await ctx.cluster.consumeRemote(room, peer, transport, data.producerId, rtpCapabilities);
+  else throw new SignalingError('not-found', `no producer ${data.producerId} in this room`);
+  return { id: consumer.id, producerId: consumer.producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters, appData: { ...consumer.appData } };
 };
 
 const resumeConsumer: Handler<'resumeConsumer'> = async (_ctx, session, data) => {
