@@ -1,0 +1,184 @@
+// The training loop on the GPU: Trainer's step (TrainingBatch.ts draws the same frames,
+// pixels and backgrounds from the same seed) with the model's forward and backward
+// (GpuTrainStep), the L1 loss and Adam (masked for the grids, dense for the MLPs) on
+// parameters and moments resident on the device. A step's readbacks: the march's sample
+// count (GpuTrainStep.prepare); the loss and colour only every `lossEvery` steps; the
+// parameters at each occupancy refresh, whose density probes run on the CPU
+// (computeOccupancy with cpuKernels, drawing from the same generator as Trainer) — a
+// device-side probe pass is not written yet (docs/gpu.md "Not done yet").
+import { cpuKernels } from '../../kernels/cpu';
+import type { GpuContext } from '../../kernels/wgsl/GpuContext';
+import { encodeAdamStep } from '../../kernels/wgsl/adam';
+import type { AvatarModel } from './AvatarModel';
+import { type AvatarParams, type ParamName, GRID_PARAMS, PARAM_NAMES } from './AvatarModelTypes';
+import { GpuTrainStep } from './GpuTrainStep';
+import { psnrFromMse } from './Metrics';
+import { computeOccupancy } from './Occupancy';
+import { cameraRays, raysToCanonical } from './Pose';
+import {
+  type ResolvedTrainerOptions, TrainingRandom, drawTrainingBatch, gatherTarget, moveTargetOntoBackground, occupancyCoefficients,
+  refreshesOccupancy, resolveTrainerOptions, validateTrainingFrames,
+} from './TrainingBatch';
+import type { TrainerOptions, TrainingFrame, TrainingProgress, TrainRunOptions } from './TrainerTypes';
+
+export interface GpuTrainerOptions extends Omit<TrainerOptions, 'kernels'> {
+  /** Steps between readbacks of the batch's loss (default 10): each one waits for the device. */
+  readonly lossEvery?: number;
+}
+
+export interface GpuStepResult {
+  readonly samples: number;
+  readonly rays: number;
+  /** The batch's loss and colour MSE, on the steps that read them back (every lossEvery). */
+  readonly loss?: number;
+  readonly mse?: number;
+}
+
+const WHITE = Float32Array.of(1, 1, 1);
+
+export class GpuTrainer {
+  /** The CPU copy of the parameters: stale between syncModel() calls (the occupancy refresh makes one). */
+  readonly model: AvatarModel;
+  readonly step: GpuTrainStep;
+  stepCount = 0;
+  private readonly ctx: GpuContext;
+  private readonly frames: readonly TrainingFrame[];
+  private readonly o: ResolvedTrainerOptions;
+  private readonly lossEvery: number;
+  private readonly random: TrainingRandom;
+  private readonly m = {} as Record<ParamName, GPUBuffer>;
+  private readonly v = {} as Record<ParamName, GPUBuffer>;
+  private order: number[] = [];
+  private occupancy: Uint8Array;
+  private closed = false;
+
+  constructor(ctx: GpuContext, model: AvatarModel, frames: readonly TrainingFrame[], options: GpuTrainerOptions) {
+    validateTrainingFrames(frames, options.width, options.height, model.config.expressionCount, 'GpuTrainer');
+    this.o = resolveTrainerOptions(options);
+    // Not on the device yet: D-SSIM needs patch sums of the colour, alignment its Gauss-Newton solve.
+    if (this.o.patchRayShare > 0) throw new RangeError('GpuTrainer: patchRayShare (D-SSIM) is not supported on the GPU yet');
+    if (this.o.alignRate > 0) throw new RangeError('GpuTrainer: alignRate (per-frame target shifts) is not supported on the GPU yet');
+    this.lossEvery = options.lossEvery ?? 10;
+    if (!Number.isInteger(this.lossEvery) || this.lossEvery < 1) throw new RangeError(`GpuTrainer: lossEvery must be a positive integer, got ${this.lossEvery}`);
+    this.ctx = ctx;
+    this.model = model;
+    this.frames = frames;
+    this.random = new TrainingRandom(this.o.seed);
+    this.step = new GpuTrainStep(ctx, model.config, model.params, Math.min(this.o.raysPerStep, this.o.width * this.o.height));
+    for (const name of PARAM_NAMES) {
+      this.m[name] = ctx.storage(`train adam m ${name}`, 4 * model.params[name].length);
+      this.v[name] = ctx.storage(`train adam v ${name}`, 4 * model.params[name].length);
+    }
+    const G = model.config.occupancyRes;
+    this.occupancy = new Uint8Array(G * G * G).fill(1);
+  }
+
+  get currentOccupancy(): Uint8Array {
+    return this.occupancy;
+  }
+
+  /** One optimisation step, as Trainer.step (without D-SSIM and frame alignment). */
+  async trainStep(): Promise<GpuStepResult> {
+    if (this.closed) throw new Error('GpuTrainer: closed');
+    const rand = this.random.next, o = this.o, config = this.model.config;
+    const drawn = drawTrainingBatch(this.frames, this.order, o, config.camera, rand);
+    const { pixels } = drawn.batch, n = pixels.length;
+    const target = gatherTarget(drawn.frame, pixels);
+    if (drawn.background) moveTargetOntoBackground(target, drawn.frame, pixels, drawn.background);
+    const origins = drawn.rays.origins, dirs = drawn.rays.dirs;
+    raysToCanonical(drawn.frame.pose, origins, dirs);
+    const samples = await this.step.prepare({ origins, dirs, coefficients: drawn.frame.coefficients, background: drawn.background ?? WHITE, target });
+
+    const ctx = this.ctx, encoder = ctx.device.createCommandEncoder({ label: `${ctx.label} train step encoder` });
+    this.step.encodeForward(encoder, o.tEps);
+    this.step.encodeL1Loss(encoder);
+    this.step.encodeBackward(encoder, o.offsetWeight);
+    this.stepCount++;
+    const b = this.step.buffers;
+    for (const name of PARAM_NAMES) {
+      const grid = GRID_PARAMS.includes(name);
+      const opts = { lr: grid ? o.gridLr : o.mlpLr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: this.stepCount };
+      encodeAdamStep(ctx, encoder, { param: b.params[name], grad: b.grads[name], m: this.m[name], v: this.v[name] }, { n: this.model.params[name].length, masked: grid }, opts);
+    }
+    ctx.device.queue.submit([encoder.finish()]);
+
+    let result: GpuStepResult = { samples, rays: n };
+    if (this.stepCount % this.lossEvery === 0) {
+      const [loss, color] = await Promise.all([this.step.readLoss(), this.step.read(b.rays.color, 3 * n)]);
+      let se = 0;
+      for (let i = 0; i < target.length; i++) se += (color[i]! - target[i]!) ** 2;
+      result = { ...result, loss: loss.l1 + o.offsetWeight * loss.offsetMeanSquare, mse: se / target.length };
+    }
+    if (refreshesOccupancy(this.stepCount, o.occupancyEvery)) await this.refreshOccupancy();
+    return result;
+  }
+
+  /** Occupancy for four random training frames' coefficients, from the parameters read back. */
+  async refreshOccupancy(): Promise<void> {
+    await this.syncModel();
+    const coeffs = occupancyCoefficients(this.frames, this.random.next);
+    this.occupancy = computeOccupancy(cpuKernels, this.model, coeffs, { jitter: this.random.next });
+    this.step.setOccupancy(this.occupancy);
+  }
+
+  /** Every parameter read back from the device (fresh arrays: for snapshots and checkpoints). */
+  exportParams(): Promise<AvatarParams> {
+    return this.step.readAll('params');
+  }
+
+  /** Copies the device's parameters into this.model.params and returns the model. */
+  async syncModel(): Promise<AvatarModel> {
+    const params = await this.exportParams();
+    for (const name of PARAM_NAMES) this.model.params[name].set(params[name]);
+    return this.model;
+  }
+
+  /** Mean PSNR over frames, dB: full frames rendered by the CPU model from the parameters read back. */
+  async evaluate(frames: readonly TrainingFrame[]): Promise<number> {
+    const model = await this.syncModel(), { width, height } = this.o;
+    let sum = 0;
+    for (const f of frames) {
+      const rays = cameraRays(model.config.camera, width, height);
+      const img = model.forward(cpuKernels, f, rays.origins, rays.dirs, { occupancy: this.occupancy, tEps: this.o.tEps }).color;
+      let se = 0;
+      for (let i = 0; i < img.length; i++) se += (img[i]! - f.image[i]!) ** 2;
+      sum += psnrFromMse(se / img.length);
+    }
+    return sum / frames.length;
+  }
+
+  /** Runs steps until maxSteps or maxMs; reports (loss and PSNR of the steps that read them back) every reportEvery steps. */
+  async train(run: TrainRunOptions): Promise<TrainingProgress[]> {
+    const t0 = performance.now(), every = run.reportEvery ?? 50, reports: TrainingProgress[] = [];
+    let loss = 0, se = 0, count = 0, samples = 0, rays = 0, done = 0;
+    const report = async () => {
+      const p: TrainingProgress = {
+        step: this.stepCount, loss: loss / Math.max(count, 1), psnr: psnrFromMse(se / Math.max(count, 1)),
+        ...(run.validation ? { validationPsnr: await this.evaluate(run.validation) } : {}),
+        elapsedMs: Math.round(performance.now() - t0), samplesPerRay: samples / Math.max(rays, 1),
+      };
+      reports.push(p);
+      run.onProgress?.(p);
+      loss = se = count = samples = rays = 0;
+    };
+    while ((run.maxSteps === undefined || done < run.maxSteps) && (run.maxMs === undefined || performance.now() - t0 < run.maxMs)) {
+      const s = await this.trainStep();
+      samples += s.samples; rays += s.rays; done++;
+      if (s.loss !== undefined) { loss += s.loss; se += s.mse!; count++; }
+      if (done % every === 0) await report();
+    }
+    if (done % every !== 0) await report();
+    return reports;
+  }
+
+  /** Frees the device's buffers (the context is the caller's); idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.step.close();
+    for (const name of PARAM_NAMES) {
+      this.m[name].destroy();
+      this.v[name].destroy();
+    }
+  }
+}
