@@ -99,12 +99,72 @@ export class GpuTrainStep {
   }
 
   /** [S, 3C]: the grid sampled at strides 1, 2, 4, concatenated per point (AvatarModel.sampleStrides). */
-  private encodeSampleStrides(encoder: GPUCommandEncoder, grid: GPUBuffer, shape: GridShape, points: GPUBuffer, feat: GPUBuffer): void {
-    const { ctx, S } = this, s = this.buffers.samples, C = shape.c, W = STRIDES.length * C;
+  private encodeSampleStrides(encoder: GPUCommandEncoder, grid: GPUBuffer, shape: GridShape, points: GPUBuffer, feat: GPUBuffer, S: number): void {
+    const { ctx } = this, s = this.buffers.samples, C = shape.c, W = STRIDES.length * C;
     STRIDES.forEach((stride, j) => {
       encodeGridSample3d(ctx, encoder, { grid, points, out: s.strideFeat }, { shape, stride: stride as GridStride, count: S });
       encodeCopyCols(ctx, encoder, { buffer: s.strideFeat, width: C, start: 0 }, { buffer: feat, width: W, start: j * C }, C, S);
     });
+  }
+
+  /**
+   * Encodes sigma (before relu) at the n points in samples.positions under the
+   * coefficients in buffers.coefficients / coeff, keeping what the colour head and the
+   * backward need (AvatarModel.forward's first half; AvatarModel.density).
+   */
+  private encodeDensity(encoder: GPUCommandEncoder, n: number): void {
+    const { ctx, config: c, dims: d } = this, b = this.buffers, s = b.samples, p = b.params, E = c.expressionCount, F = c.frequencies;
+    const dense = (x: GPUBuffer, w: ParamName, bias: ParamName, y: GPUBuffer, inFeatures: number, outFeatures: number, act: 'none' | 'relu' | 'leakyRelu') =>
+      encodeDense(ctx, encoder, { x, w: p[w], b: p[bias], y }, { n, inFeatures, outFeatures, act });
+
+    // Motion: blended volume at strides 1/2/4 -> encoded -> deformation MLP.
+    encodeBlendVolumes(ctx, encoder, { mean: p.motionMean, bases: p.motionBases, coeff: b.coefficients, out: b.motion }, E, d.motionVoxels);
+    encodeToBox(ctx, encoder, { points: s.positions, out: s.pm }, n, c.motionBox);
+    this.encodeSampleStrides(encoder, b.motion, d.motionShape, s.pm, s.featM, n);
+    encodePositionalEncoding(ctx, encoder, { x: s.featM, out: s.encM }, n, d.featM, F);
+    dense(s.encM, 'deformW0', 'deformB0', s.h1, d.encM, c.deformHidden, 'leakyRelu');
+    dense(s.h1, 'deformW1', 'deformB1', s.raw, c.deformHidden, 3, 'none');
+
+    // Appearance at the moved point, then the expression-conditioned density head.
+    encodeToBox(ctx, encoder, { points: s.positions, raw: s.raw, out: s.pa }, n, c.appearanceBox, 0.1);
+    this.encodeSampleStrides(encoder, p.appearance, d.appearanceShape, s.pa, s.featA, n);
+    encodePositionalEncoding(ctx, encoder, { x: s.featA, out: s.encA }, n, d.featA, F);
+    encodeCopyCols(ctx, encoder, { buffer: s.encA, width: d.encA, start: 0 }, { buffer: s.densIn, width: d.densIn, start: 0 }, d.encA, n);
+    if (E > 0) encodeFillCols(ctx, encoder, b.coeff, { buffer: s.densIn, width: d.densIn, start: d.encA }, E, n);
+    dense(s.densIn, 'densityW0', 'densityB0', s.hD, d.densIn, c.densityHidden, 'relu');
+    dense(s.hD, 'densityW1', 'densityB1', s.sigma, c.densityHidden, 1, 'none');
+  }
+
+  /**
+   * Density (before relu) at `points` [N,3] for each coefficient vector, on the device
+   * (the occupancy refresh's probes): one submission per vector, one readback of all.
+   * Overwrites the per-sample tensors: call between steps.
+   */
+  async density(points: Float32Array, coefficientSets: readonly Float32Array[]): Promise<Float32Array[]> {
+    const N = points.length / 3, E = this.config.expressionCount, ctx = this.ctx, b = this.buffers;
+    if (!Number.isInteger(N)) throw new RangeError(`GpuTrainStep.density: points has ${points.length} values, not a multiple of 3`);
+    for (const coefficients of coefficientSets)
+      if (coefficients.length !== E) throw new RangeError(`GpuTrainStep.density: expected ${E} coefficients, got ${coefficients.length}`);
+    if (N === 0 || coefficientSets.length === 0) return coefficientSets.map(() => new Float32Array(0));
+    b.ensureSamples(N);
+    ctx.write(b.samples.positions, 0, points);
+    const out = ctx.storage('train probe sigmas', 4 * N * coefficientSets.length);
+    try {
+      coefficientSets.forEach((coefficients, k) => {
+        if (E > 0) {
+          ctx.write(b.coefficients, 0, coefficients);
+          ctx.write(b.coeff, 0, coefficients.map((x) => x / 3));
+        }
+        const encoder = ctx.device.createCommandEncoder({ label: `${ctx.label} train density encoder` });
+        this.encodeDensity(encoder, N);
+        encoder.copyBufferToBuffer(b.samples.sigma, 0, out, 4 * N * k, 4 * N);
+        ctx.device.queue.submit([encoder.finish()]);
+      });
+      const all = new Float32Array(await ctx.read(out, 4 * N * coefficientSets.length));
+      return coefficientSets.map((_, k) => all.slice(k * N, (k + 1) * N));
+    } finally {
+      out.destroy();
+    }
   }
 
   /** Encodes the march's fill and the model's forward: colour [R,3] in buffers.rays.color. */
@@ -112,26 +172,11 @@ export class GpuTrainStep {
     const { ctx, config: c, dims: d, R, S } = this, b = this.buffers, s = b.samples, p = b.params, E = c.expressionCount, F = c.frequencies;
     const march = { origins: b.rays.origins, dirs: b.rays.dirs, occupancy: b.occupancy, rayOffsets: b.rayOffsets, scratch: b.marchScratch };
     encodeMarchFill(ctx, encoder, { ...march, positions: s.positions, deltas: s.deltas }, this.marchDims(), S);
-    const dense = (x: GPUBuffer, w: ParamName, bias: ParamName, y: GPUBuffer, inFeatures: number, outFeatures: number, act: 'none' | 'relu' | 'leakyRelu' | 'sigmoid') =>
+    this.encodeDensity(encoder, S);
+    const dense = (x: GPUBuffer, w: ParamName, bias: ParamName, y: GPUBuffer, inFeatures: number, outFeatures: number, act: 'none' | 'relu' | 'sigmoid') =>
       encodeDense(ctx, encoder, { x, w: p[w], b: p[bias], y }, { n: S, inFeatures, outFeatures, act });
 
-    // Motion: blended volume at strides 1/2/4 -> encoded -> deformation MLP.
-    encodeBlendVolumes(ctx, encoder, { mean: p.motionMean, bases: p.motionBases, coeff: b.coefficients, out: b.motion }, E, d.motionVoxels);
-    encodeToBox(ctx, encoder, { points: s.positions, out: s.pm }, S, c.motionBox);
-    this.encodeSampleStrides(encoder, b.motion, d.motionShape, s.pm, s.featM);
-    encodePositionalEncoding(ctx, encoder, { x: s.featM, out: s.encM }, S, d.featM, F);
-    dense(s.encM, 'deformW0', 'deformB0', s.h1, d.encM, c.deformHidden, 'leakyRelu');
-    dense(s.h1, 'deformW1', 'deformB1', s.raw, c.deformHidden, 3, 'none');
-
-    // Appearance at the moved point, then the expression-conditioned heads.
-    encodeToBox(ctx, encoder, { points: s.positions, raw: s.raw, out: s.pa }, S, c.appearanceBox, 0.1);
-    this.encodeSampleStrides(encoder, p.appearance, d.appearanceShape, s.pa, s.featA);
-    encodePositionalEncoding(ctx, encoder, { x: s.featA, out: s.encA }, S, d.featA, F);
-    encodeCopyCols(ctx, encoder, { buffer: s.encA, width: d.encA, start: 0 }, { buffer: s.densIn, width: d.densIn, start: 0 }, d.encA, S);
-    if (E > 0) encodeFillCols(ctx, encoder, b.coeff, { buffer: s.densIn, width: d.densIn, start: d.encA }, E, S);
-    dense(s.densIn, 'densityW0', 'densityB0', s.hD, d.densIn, c.densityHidden, 'relu');
-    dense(s.hD, 'densityW1', 'densityB1', s.sigma, c.densityHidden, 1, 'none');
-
+    // The view direction's encoding, repeated on each ray's samples, then the colour head.
     encodePositionalEncoding(ctx, encoder, { x: b.rays.dirs, out: b.rays.encV }, R, 3, F);
     encodeCopyCols(ctx, encoder, { buffer: s.encA, width: d.encA, start: 0 }, { buffer: s.colorIn, width: d.colorIn, start: 0 }, d.encA, S);
     encodeBroadcastRays(ctx, encoder, { buffer: b.rays.encV, width: d.encV, start: 0 }, b.rayOffsets, { buffer: s.colorIn, width: d.colorIn, start: d.encA }, d.encV, R, S);

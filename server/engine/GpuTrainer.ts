@@ -3,17 +3,17 @@
 // (GpuTrainStep), the L1 loss and Adam (masked for the grids, dense for the MLPs) on
 // parameters and moments resident on the device. A step's readbacks: the march's sample
 // count (GpuTrainStep.prepare); the loss and colour only every `lossEvery` steps; the
-// parameters at each occupancy refresh, whose density probes run on the CPU
-// (computeOccupancy with cpuKernels, drawing from the same generator as Trainer) — a
-// device-side probe pass is not written yet (docs/gpu.md "Not done yet").
-import { cpuKernels } from '../../kernels/cpu';
+// probes' densities at each occupancy refresh (evaluated on the device, GpuTrainStep.density,
+// at the jittered probes Trainer draws from the same generator; thresholded and dilated on
+// the CPU as computeOccupancy does). No CPU kernel runs: a GPU server's CPU is not needed
+// (nor its addon's SIMD level), and held-out frames render on the device too.
 import type { GpuContext } from '../../kernels/wgsl/GpuContext';
 import { encodeAdamStep } from '../../kernels/wgsl/adam';
-import type { AvatarModel } from './AvatarModel';
+import { type AvatarModel, modelDims } from './AvatarModel';
 import { type AvatarParams, type ParamName, GRID_PARAMS, PARAM_NAMES } from './AvatarModelTypes';
 import { GpuTrainStep } from './GpuTrainStep';
 import { psnrFromMse } from './Metrics';
-import { computeOccupancy } from './Occupancy';
+import { occupancyFromDensity, occupancyProbes } from './Occupancy';
 import { cameraRays, raysToCanonical } from './Pose';
 import {
   type ResolvedTrainerOptions, TrainingRandom, drawTrainingBatch, gatherTarget, moveTargetOntoBackground, occupancyCoefficients,
@@ -37,7 +37,7 @@ export interface GpuStepResult {
 const WHITE = Float32Array.of(1, 1, 1);
 
 export class GpuTrainer {
-  /** The CPU copy of the parameters: stale between syncModel() calls (the occupancy refresh makes one). */
+  /** The CPU copy of the parameters: as given at the start, then stale until syncModel(). */
   readonly model: AvatarModel;
   readonly step: GpuTrainStep;
   stepCount = 0;
@@ -113,11 +113,13 @@ export class GpuTrainer {
     return result;
   }
 
-  /** Occupancy for four random training frames' coefficients, from the parameters read back. */
+  /** Occupancy for four random training frames' coefficients (computeOccupancy's, the probes' densities on the device). */
   async refreshOccupancy(): Promise<void> {
-    await this.syncModel();
     const coeffs = occupancyCoefficients(this.frames, this.random.next);
-    this.occupancy = computeOccupancy(cpuKernels, this.model, coeffs, { jitter: this.random.next });
+    const probes = occupancyProbes(this.model, this.random.next);
+    const sigmas = await this.step.density(probes, coeffs);
+    const c = this.model.config, stepDensity = modelDims(c).step * c.densityScale;
+    this.occupancy = occupancyFromDensity(sigmas, c.occupancyRes, stepDensity, 0.01);
     this.step.setOccupancy(this.occupancy);
   }
 
@@ -133,13 +135,27 @@ export class GpuTrainer {
     return this.model;
   }
 
-  /** Mean PSNR over frames, dB: full frames rendered by the CPU model from the parameters read back. */
+  /** A full frame [H*W*3] on white, rendered on the device with the training occupancy (chunks of the batch's size). */
+  async renderFrame(frame: Pick<TrainingFrame, 'coefficients' | 'pose'>): Promise<Float32Array> {
+    const { width, height } = this.o, all = width * height, out = new Float32Array(3 * all), chunk = this.step.buffers.maxRays;
+    for (let start = 0; start < all; start += chunk) {
+      const px = Int32Array.from({ length: Math.min(chunk, all - start) }, (_, i) => start + i);
+      const rays = cameraRays(this.model.config.camera, width, height, px);
+      raysToCanonical(frame.pose, rays.origins, rays.dirs);
+      await this.step.prepare({ origins: rays.origins, dirs: rays.dirs, coefficients: frame.coefficients, background: WHITE });
+      const encoder = this.ctx.device.createCommandEncoder({ label: `${this.ctx.label} train render encoder` });
+      this.step.encodeForward(encoder, this.o.tEps);
+      this.ctx.device.queue.submit([encoder.finish()]);
+      out.set(await this.step.read(this.step.buffers.rays.color, 3 * px.length), 3 * start);
+    }
+    return out;
+  }
+
+  /** Mean PSNR over frames, dB (Trainer.evaluate, rendered on the device). */
   async evaluate(frames: readonly TrainingFrame[]): Promise<number> {
-    const model = await this.syncModel(), { width, height } = this.o;
     let sum = 0;
     for (const f of frames) {
-      const rays = cameraRays(model.config.camera, width, height);
-      const img = model.forward(cpuKernels, f, rays.origins, rays.dirs, { occupancy: this.occupancy, tEps: this.o.tEps }).color;
+      const img = await this.renderFrame(f);
       let se = 0;
       for (let i = 0; i < img.length; i++) se += (img[i]! - f.image[i]!) ** 2;
       sum += psnrFromMse(se / img.length);

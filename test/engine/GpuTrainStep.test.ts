@@ -26,7 +26,7 @@ describe('a training step on WGSL', { skip: ctx ? false : 'no Vulkan adapter her
   after(() => ctx?.close());
   const g = ctx!;
 
-  test('the colour and every parameter\'s gradient equal AvatarModel.forward and .backward on the CPU kernels', async () => {
+  test('the colour, every parameter\'s gradient and the density at probe points equal AvatarModel.forward, .backward and .density on the CPU kernels', async () => {
     const config = { ...TINY_CONFIG, samplesPerRay: 12 }, model = randomModel(config, 3), rand = rng(11);
     const W = 12, H = 10, pixels = Int32Array.from({ length: 60 }, () => Math.floor(rand() * W * H));
     const pose = { rotation: [0.05, -0.1, 0.02], translation: [0.02, -0.03, 0], scale: 1.02 };
@@ -65,6 +65,15 @@ describe('a training step on WGSL', { skip: ctx ? false : 'no Vulkan adapter her
         // 3e-5 to 5e-5 (dSigma sums a ray's later samples), every other tensor under 4e-6.
         assert.ok(err < 2e-4, `${name} off by ${err} of its scale ${scale}`);
       }
+      // The occupancy refresh's probes on the device (GpuTrainStep.density) against AvatarModel.density.
+      const probes = uniform(3 * 150, -1, 1, rand), sets = [frame.coefficients, Float32Array.of(0, 1)];
+      const sigmas = await step.density(probes, sets);
+      sets.forEach((coefficients, k) => {
+        const sigmaErr = relativeError(sigmas[k]!, model.density(cpuKernels, coefficients, probes));
+        // Measured 3.5e-7.
+        assert.ok(sigmaErr.err < 2e-6 && sigmaErr.scale > 0, `density off by ${sigmaErr.err} of ${sigmaErr.scale}`);
+        report.push(`density ${sigmaErr.err.toExponential(1)}`);
+      });
       console.log(`${S} samples; colour ${colorErr.err.toExponential(1)}; gradient errors (relative to each gradient's largest value): ${report.join(', ')}`);
     } finally {
       step.close();
