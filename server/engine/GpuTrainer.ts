@@ -79,7 +79,7 @@ export class GpuTrainer {
 
   /** One optimisation step, as Trainer.step (without D-SSIM and frame alignment). */
   async trainStep(): Promise<GpuStepResult> {
-    if (this.closed) throw new Error('GpuTrainer: closed');
+    if (this.closed) throw new DOMException('GpuTrainer is closed', 'InvalidStateError');
     const rand = this.random.next, o = this.o, config = this.model.config;
     const drawn = drawTrainingBatch(this.frames, this.order, o, config.camera, rand);
     const { pixels } = drawn.batch, n = pixels.length;

@@ -73,4 +73,11 @@ describe('training on WGSL', { skip: ctx ? false : 'no Vulkan adapter here' }, (
     assert.throws(() => new GpuTrainer(g, model, train, { width: W, height: W, alignRate: 0.5 }), /GpuTrainer: alignRate \(per-frame target shifts\) is not supported on the GPU yet/);
     assert.throws(() => new GpuTrainer(g, model, [], { width: W, height: W }), /GpuTrainer: no training frames/);
   });
+
+  test('a closed trainer refuses further steps, and closing twice is harmless', async () => {
+    const gpu = new GpuTrainer(g, AvatarModel.create(config, 2), train, { width: W, height: W, raysPerStep: 8 });
+    gpu.close();
+    gpu.close();
+    await assert.rejects(gpu.trainStep(), (e: DOMException) => e.name === 'InvalidStateError' && e.message === 'GpuTrainer is closed');
+  });
 });
