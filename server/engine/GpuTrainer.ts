@@ -19,7 +19,7 @@ import {
   type ResolvedTrainerOptions, TrainingRandom, drawTrainingBatch, gatherTarget, moveTargetOntoBackground, occupancyCoefficients,
   refreshesOccupancy, resolveTrainerOptions, validateTrainingFrames,
 } from './TrainingBatch';
-import type { TrainerOptions, TrainingFrame, TrainingProgress, TrainRunOptions } from './TrainerTypes';
+import type { TrainerOptions, TrainerState, TrainingFrame, TrainingProgress, TrainRunOptions } from './TrainerTypes';
 
 export interface GpuTrainerOptions extends Omit<TrainerOptions, 'kernels'> {
   /** Steps between readbacks of the batch's loss (default 10): each one waits for the device. */
@@ -126,6 +126,37 @@ export class GpuTrainer {
   /** Every parameter read back from the device (fresh arrays: for snapshots and checkpoints). */
   exportParams(): Promise<AvatarParams> {
     return this.step.readAll('params');
+  }
+
+  /** Everything besides the parameters that a resumed run needs (Trainer.exportState's shape: Checkpoint.ts stores it). */
+  async exportState(): Promise<TrainerState> {
+    const read = async (group: Record<ParamName, GPUBuffer>) => {
+      const out = {} as AvatarParams;
+      await Promise.all(PARAM_NAMES.map(async (name) => { out[name] = await this.step.read(group[name], this.model.params[name].length); }));
+      return out;
+    };
+    const [adamM, adamV] = await Promise.all([read(this.m), read(this.v)]);
+    return { step: this.stepCount, rngState: this.random.state, order: [...this.order], occupancy: Uint8Array.from(this.occupancy), adamM, adamV };
+  }
+
+  /** Restores exportState's output (the caller builds this trainer's model from the checkpoint's parameters). */
+  importState(s: TrainerState): void {
+    const G = this.model.config.occupancyRes;
+    if (s.occupancy.length !== G * G * G) throw new RangeError(`GpuTrainer state: occupancy has ${s.occupancy.length} cells, expected ${G ** 3}`);
+    if (s.order.some((i) => !Number.isInteger(i) || i < 0 || i >= this.frames.length))
+      throw new RangeError('GpuTrainer state: frame order refers to frames this trainer does not have');
+    for (const name of PARAM_NAMES)
+      for (const [what, t] of [['m', s.adamM[name]], ['v', s.adamV[name]]] as const)
+        if (t?.length !== this.model.params[name].length) throw new RangeError(`GpuTrainer state: Adam ${what} of ${name} has ${String(t?.length)} values, expected ${this.model.params[name].length}`);
+    this.stepCount = s.step;
+    this.random.state = s.rngState >>> 0;
+    this.order = [...s.order];
+    this.occupancy = Uint8Array.from(s.occupancy);
+    this.step.setOccupancy(this.occupancy);
+    for (const name of PARAM_NAMES) {
+      this.ctx.write(this.m[name], 0, s.adamM[name]);
+      this.ctx.write(this.v[name], 0, s.adamV[name]);
+    }
   }
 
   /** Copies the device's parameters into this.model.params and returns the model. */

@@ -74,6 +74,31 @@ describe('training on WGSL', { skip: ctx ? false : 'no Vulkan adapter here' }, (
     assert.throws(() => new GpuTrainer(g, model, [], { width: W, height: W }), /GpuTrainer: no training frames/);
   });
 
+  test('a run resumed from exportParams and exportState goes on as the uninterrupted run does', async () => {
+    const opts = { width: W, height: W, raysPerStep: 16, seed: 3, occupancyEvery: 2 };
+    const first = new GpuTrainer(g, AvatarModel.create(config, 2), train, opts);
+    let resumed: GpuTrainer | undefined;
+    try {
+      for (let i = 0; i < 3; i++) await first.trainStep();
+      const params = await first.exportParams(), state = await first.exportState();
+      assert.equal(state.step, 3);
+      assert.ok(state.adamV.colorW0.some((x) => x > 0), 'the moments are read back');
+      resumed = new GpuTrainer(g, new AvatarModel(config, params), train, opts);
+      resumed.importState(state);
+      assert.deepEqual(await resumed.exportState(), state);
+      const [a, b] = [await first.trainStep(), await resumed.trainStep()];
+      assert.equal(b.samples, a.samples, 'the same frame, pixels and occupancy');
+      const [pa, pb] = [await first.exportParams(), await resumed.exportParams()];
+      // The same step on the same state: only the grid scatter's order may differ (float32 rounding).
+      for (const name of PARAM_NAMES) for (let i = 0; i < pa[name].length; i++)
+        assert.ok(Math.abs(pa[name][i]! - pb[name][i]!) < 1e-4, `${name}[${i}]: ${pa[name][i]} against ${pb[name][i]}`);
+      assert.throws(() => resumed!.importState({ ...state, occupancy: new Uint8Array(3) }), /GpuTrainer state: occupancy has 3 cells, expected 64/);
+    } finally {
+      first.close();
+      resumed?.close();
+    }
+  });
+
   test('a closed trainer refuses further steps, and closing twice is harmless', async () => {
     const gpu = new GpuTrainer(g, AvatarModel.create(config, 2), train, { width: W, height: W, raysPerStep: 8 });
     gpu.close();
