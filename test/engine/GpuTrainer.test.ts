@@ -50,9 +50,11 @@ describe('training on WGSL', { skip: ctx ? false : 'no Vulkan adapter here' }, (
         if (GRID_PARAMS.includes(name)) {
           // Adam's first steps move each cell by about lr x sign(its gradient): a cell whose
           // gradient is within float noise of 0 may step the other way (measured: 8 of 864
-          // appearance cells, up to 2.5e-4), every other cell within 1e-5.
-          assert.ok(off <= 0.02 * b.length, `${name}: ${off} of ${b.length} cells off by more than 1e-5`);
-          assert.ok(worst < 2e-3, `${name} off by ${worst}`);
+          // appearance cells, up to 2.5e-4; 5 of 500 motion-basis values), every other cell
+          // within 1e-5. Bounds with room for another CPU's rounding (AVX-512 kernels):
+          // a wrong gradient moves nearly every cell.
+          assert.ok(off <= 0.04 * b.length, `${name}: ${off} of ${b.length} cells off by more than 1e-5`);
+          assert.ok(worst < 5e-3, `${name} off by ${worst}`);
         } else {
           // Measured within 2.4e-7.
           assert.ok(worst < 2e-6, `${name} off by ${worst}`);
