@@ -49,6 +49,8 @@ export class GpuTrainer {
   private readonly m = {} as Record<ParamName, GPUBuffer>;
   private readonly v = {} as Record<ParamName, GPUBuffer>;
   private order: number[] = [];
+  /** The last step's target, for reading its loss back later (train's final report). */
+  private lastTarget: Float32Array | undefined;
   private occupancy: Uint8Array;
   private closed = false;
 
@@ -77,8 +79,8 @@ export class GpuTrainer {
     return this.occupancy;
   }
 
-  /** One optimisation step, as Trainer.step (without D-SSIM and frame alignment). */
-  async trainStep(): Promise<GpuStepResult> {
+  /** One optimisation step, as Trainer.step (without D-SSIM and frame alignment); the loss is read back every lossEvery steps, or when asked. */
+  async trainStep(readLoss = false): Promise<GpuStepResult> {
     if (this.closed) throw new DOMException('GpuTrainer is closed', 'InvalidStateError');
     const rand = this.random.next, o = this.o, config = this.model.config;
     const drawn = drawTrainingBatch(this.frames, this.order, o, config.camera, rand);
@@ -102,15 +104,21 @@ export class GpuTrainer {
     }
     ctx.device.queue.submit([encoder.finish()]);
 
+    this.lastTarget = target;
     let result: GpuStepResult = { samples, rays: n };
-    if (this.stepCount % this.lossEvery === 0) {
-      const [loss, color] = await Promise.all([this.step.readLoss(), this.step.read(b.rays.color, 3 * n)]);
-      let se = 0;
-      for (let i = 0; i < target.length; i++) se += (color[i]! - target[i]!) ** 2;
-      result = { ...result, loss: loss.l1 + o.offsetWeight * loss.offsetMeanSquare, mse: se / target.length };
-    }
+    if (readLoss || this.stepCount % this.lossEvery === 0) result = { ...result, ...(await this.readLastLoss())! };
     if (refreshesOccupancy(this.stepCount, o.occupancyEvery)) await this.refreshOccupancy();
     return result;
+  }
+
+  /** The last step's loss and colour MSE, read back (undefined before the first step). */
+  async readLastLoss(): Promise<{ loss: number; mse: number } | undefined> {
+    const target = this.lastTarget;
+    if (!target) return undefined;
+    const [loss, color] = await Promise.all([this.step.readLoss(), this.step.read(this.step.buffers.rays.color, target.length)]);
+    let se = 0;
+    for (let i = 0; i < target.length; i++) se += (color[i]! - target[i]!) ** 2;
+    return { loss: loss.l1 + this.o.offsetWeight * loss.offsetMeanSquare, mse: se / target.length };
   }
 
   /** Occupancy for four random training frames' coefficients (computeOccupancy's, the probes' densities on the device). */
@@ -194,7 +202,7 @@ export class GpuTrainer {
     return sum / frames.length;
   }
 
-  /** Runs steps until maxSteps or maxMs; reports (loss and PSNR of the steps that read them back) every reportEvery steps. */
+  /** Runs steps until maxSteps or maxMs; reports every reportEvery steps (loss and PSNR averaged over the steps that read them back, the report's own always among them). */
   async train(run: TrainRunOptions): Promise<TrainingProgress[]> {
     const t0 = performance.now(), every = run.reportEvery ?? 50, reports: TrainingProgress[] = [];
     let loss = 0, se = 0, count = 0, samples = 0, rays = 0, done = 0;
@@ -209,12 +217,19 @@ export class GpuTrainer {
       loss = se = count = samples = rays = 0;
     };
     while ((run.maxSteps === undefined || done < run.maxSteps) && (run.maxMs === undefined || performance.now() - t0 < run.maxMs)) {
-      const s = await this.trainStep();
+      // A report step always reads its loss back, so no report is without one.
+      const s = await this.trainStep((done + 1) % every === 0);
       samples += s.samples; rays += s.rays; done++;
       if (s.loss !== undefined) { loss += s.loss; se += s.mse!; count++; }
       if (done % every === 0) await report();
     }
-    if (done % every !== 0) await report();
+    if (done % every !== 0) {
+      if (count === 0) {
+        const last = await this.readLastLoss();
+        if (last) { loss += last.loss; se += last.mse; count++; }
+      }
+      await report();
+    }
     return reports;
   }
 

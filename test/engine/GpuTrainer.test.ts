@@ -101,6 +101,23 @@ describe('training on WGSL', { skip: ctx ? false : 'no Vulkan adapter here' }, (
     }
   });
 
+  test('train reports every reportEvery steps with a loss read back for each report, and a last partial report', async () => {
+    const gpu = new GpuTrainer(g, AvatarModel.create(config, 2), train, { width: W, height: W, raysPerStep: 8, lossEvery: 100 });
+    try {
+      const seen: number[] = [];
+      const reports = await gpu.train({ maxSteps: 3, reportEvery: 2, validation: heldOut, onProgress: (p) => seen.push(p.step) });
+      assert.deepEqual(reports.map((r) => r.step), [2, 3]);
+      assert.deepEqual(seen, [2, 3]);
+      for (const r of reports) {
+        assert.ok(r.loss > 0 && r.loss < 1, `loss ${r.loss}`);
+        assert.ok(Number.isFinite(r.psnr) && Number.isFinite(r.validationPsnr!), `psnr ${r.psnr}, held-out ${r.validationPsnr}`);
+        assert.ok(r.samplesPerRay > 0);
+      }
+    } finally {
+      gpu.close();
+    }
+  });
+
   test('a closed trainer refuses further steps, and closing twice is harmless', async () => {
     const gpu = new GpuTrainer(g, AvatarModel.create(config, 2), train, { width: W, height: W, raysPerStep: 8 });
     gpu.close();
