@@ -11,7 +11,10 @@
 // VOXFACE_GPU_CHECK_SIZE=WxH (timing frame, default 320x180), VOXFACE_GPU_CHECK_AVATARS
 // (default 1,8,32,128), VOXFACE_GPU_CHECK_BUDGET_S (timing budget, default 180),
 // VOXFACE_GPU_CHECK_NO_CPU=1 (skip the CPU backend: run.sh sets it when this CPU lacks
-// the addon's SIMD level).
+// the addon's SIMD level), VOXFACE_GPU_CHECK_TRAIN_S (a timed GpuTrainer run on the
+// synthetic scene after the timing, trainTiming.ts; default 0: skipped, as run.sh's
+// default timeout leaves no room: give it ~120 and VOXFACE_GPU_CHECK_TIMEOUT_S 420),
+// VOXFACE_GPU_CHECK_TRAIN_SIZE=WxH (default 128x128; the DEFAULT_CONFIG model, 1024 rays a step).
 import { mkdirSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +23,8 @@ import { GpuContext, type GpuAdapterSummary } from '../../kernels/wgsl/GpuContex
 import { createWgslKernels } from '../../kernels/wgsl/wgslKernels';
 import { checkOps, deviceErrorScopes, type OpName, type OpReport } from './opChecks';
 import { timeRenderRays, type TimingReport } from './renderTiming';
+import { timeTraining, type TrainTimingReport } from './trainTiming';
+import { DEFAULT_CONFIG } from '../../server/engine/AvatarModelTypes';
 
 export interface CheckOptions {
   readonly allowSoftware: boolean;
@@ -28,6 +33,10 @@ export interface CheckOptions {
   readonly avatarCounts: readonly number[];
   readonly budgetMs: number;
   readonly useCpu: boolean;
+  /** Wall time of the training part (0: skipped), and its frame size. */
+  readonly trainBudgetMs: number;
+  readonly trainWidth: number;
+  readonly trainHeight: number;
   /** Where the JSON goes (null: stdout only). */
   readonly jsonPath: string | null;
 }
@@ -42,7 +51,12 @@ export function checkOptions(env: NodeJS.ProcessEnv): CheckOptions {
     throw new RangeError(`VOXFACE_GPU_CHECK_AVATARS must be a comma-separated list of integers in [1, 1024], got ${avatars}`);
   const budget = Number(env['VOXFACE_GPU_CHECK_BUDGET_S'] ?? 180);
   if (!(budget > 0 && budget <= 3600)) throw new RangeError(`VOXFACE_GPU_CHECK_BUDGET_S must be in (0, 3600], got ${env['VOXFACE_GPU_CHECK_BUDGET_S']}`);
+  const train = Number(env['VOXFACE_GPU_CHECK_TRAIN_S'] ?? 0);
+  if (!(train >= 0 && train <= 3600)) throw new RangeError(`VOXFACE_GPU_CHECK_TRAIN_S must be in [0, 3600], got ${env['VOXFACE_GPU_CHECK_TRAIN_S']}`);
+  const trainSize = env['VOXFACE_GPU_CHECK_TRAIN_SIZE'] ?? '128x128', t = /^(\d{1,4})x(\d{1,4})$/.exec(trainSize);
+  if (!t || Number(t[1]) < 8 || Number(t[2]) < 8) throw new RangeError(`VOXFACE_GPU_CHECK_TRAIN_SIZE must be WxH of at least 8x8 (e.g. 128x128), got ${trainSize}`);
   return {
+    trainBudgetMs: train * 1000, trainWidth: Number(t[1]), trainHeight: Number(t[2]),
     allowSoftware: env['VOXFACE_GPU_CHECK_ALLOW_SOFTWARE'] === '1',
     width: Number(m[1]), height: Number(m[2]), avatarCounts, budgetMs: budget * 1000,
     useCpu: env['VOXFACE_GPU_CHECK_NO_CPU'] !== '1',
@@ -53,7 +67,7 @@ export function checkOptions(env: NodeJS.ProcessEnv): CheckOptions {
 export interface CheckReport {
   check: 'voxface-gpu-check';
   version: 1;
-  phase: 'adapter' | 'ops' | 'timing' | 'done';
+  phase: 'adapter' | 'ops' | 'timing' | 'training' | 'done';
   /** Every op within the suite's tolerances, and the adapter a hardware one (or software allowed). */
   ok: boolean;
   startedAt: string;
@@ -63,6 +77,8 @@ export interface CheckReport {
   cpu: { threads: number; simd: string } | { error: string } | null;
   ops: Partial<Record<OpName, OpReport>>;
   timing: TimingReport | null;
+  /** GpuTrainer's ms per step and time to usable (VOXFACE_GPU_CHECK_TRAIN_S > 0), else null. */
+  training: TrainTimingReport | null;
   uncapturedErrors: string[];
   error?: string;
   totalMs?: number;
@@ -90,7 +106,7 @@ export async function runGpuCheck(o: CheckOptions, log: (line: string) => void =
   const t0 = performance.now();
   const report: CheckReport = {
     check: 'voxface-gpu-check', version: 1, phase: 'adapter', ok: false, startedAt: new Date().toISOString(), node: process.version,
-    adapter: null, adapterAccepted: false, cpu: null, ops: {}, timing: null, uncapturedErrors: [],
+    adapter: null, adapterAccepted: false, cpu: null, ops: {}, timing: null, training: null, uncapturedErrors: [],
   };
   const finish = (error?: string) => {
     if (error) report.error = error;
@@ -120,6 +136,11 @@ export async function runGpuCheck(o: CheckOptions, log: (line: string) => void =
     report.phase = 'timing';
     save(report, o.jsonPath);
     report.timing = await timeRenderRays(gpu, cpuKernels, { width: o.width, height: o.height, avatarCounts: o.avatarCounts, budgetMs: o.budgetMs, log });
+    if (o.trainBudgetMs > 0) {
+      report.phase = 'training';
+      save(report, o.jsonPath);
+      report.training = await timeTraining(ctx, { config: DEFAULT_CONFIG, width: o.trainWidth, height: o.trainHeight, raysPerStep: 1024, budgetMs: o.trainBudgetMs, log });
+    }
     report.phase = 'done';
     report.ok = Object.values(report.ops).every((r) => r.ok) && report.uncapturedErrors.length === 0;
     return finish();
