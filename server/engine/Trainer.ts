@@ -12,37 +12,26 @@ import type { Kernels } from '../../kernels/KernelsTypes';
 import type { AvatarModel } from './AvatarModel';
 import { type ParamName, GRID_PARAMS, PARAM_NAMES } from './AvatarModelTypes';
 import { computeOccupancy } from './Occupancy';
+import { cameraRays } from './Pose';
 import { FrameAlignment } from './FrameAlignment';
 import { patchDssim } from './PatchSsim';
-import { cameraRays } from './Pose';
-import { sampleRays, validateSamplerOptions } from './RaySampler';
 import { psnrFromMse } from './Metrics';
 import type { TrainerOptions, TrainerState, TrainingFrame, TrainingProgress, TrainRunOptions } from './TrainerTypes';
+import {
+  drawTrainingBatch, gatherTarget, moveTargetOntoBackground, occupancyFrames, refreshesOccupancy, resolveTrainerOptions,
+  type ResolvedTrainerOptions, TrainingRandom, validateTrainingFrames,
+} from './TrainingBatch';
 
-/**
- * 1024, not 2048: at equal CPU time (240 CPU-s on KatieHill, 256 px, fast model) 1024 rays a
- * step ran 391 steps against 127 (614.7 vs 1903.6 CPU-ms a step: a 2048-ray step costs more
- * than two 1024-ray ones, and the first 10 steps, before the first occupancy refresh, march
- * every sample of the box) and scored 20.83 dB / 0.038 face sharpness in `voxface eval`
- * against 19.55 / 0.020 (docs/engine.md "Trainer"). An under-trained model gains more from
- * more Adam steps than from bigger batches.
- */
-export const DEFAULT_RAYS_PER_STEP = 1024;
+export { DEFAULT_RAYS_PER_STEP } from './TrainingBatch';
 
 export class Trainer {
   readonly model: AvatarModel;
   private readonly frames: readonly TrainingFrame[];
   private readonly k: Kernels;
-  private readonly o: Required<Omit<TrainerOptions, 'kernels' | 'encoder' | 'encoderLr'>>;
-  /** mulberry32 state (the same generator as Random.ts), kept here so checkpoints can restore it. */
-  private rngState: number;
-  private readonly rand = (): number => {
-    this.rngState = (this.rngState + 0x6d2b79f5) >>> 0;
-    let t = this.rngState;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  private readonly o: ResolvedTrainerOptions;
+  /** The seeded generator (its state is checkpointed), shared in kind with GpuTrainer (TrainingBatch.ts). */
+  private readonly random: TrainingRandom;
+  private readonly rand: () => number;
   private readonly m = {} as Record<ParamName, Float32Array>;
   private readonly v = {} as Record<ParamName, Float32Array>;
   private occupancy: Uint8Array;
@@ -54,29 +43,11 @@ export class Trainer {
   stepCount = 0;
 
   constructor(model: AvatarModel, frames: readonly TrainingFrame[], options: TrainerOptions) {
-    if (frames.length === 0) throw new RangeError('Trainer: no training frames');
-    const px = options.width * options.height * 3;
-    frames.forEach((f, i) => {
-      if (f.image.length !== px) throw new RangeError(`Trainer: frame ${i} image has ${f.image.length} values, expected ${px}`);
-      if (f.coefficients.length !== model.config.expressionCount)
-        throw new RangeError(`Trainer: frame ${i} has ${f.coefficients.length} coefficients, expected ${model.config.expressionCount}`);
-    });
+    validateTrainingFrames(frames, options.width, options.height, model.config.expressionCount);
     this.model = model;
     this.frames = frames;
     this.k = options.kernels ?? cpuKernels;
-    this.o = {
-      width: options.width, height: options.height,
-      raysPerStep: options.raysPerStep ?? DEFAULT_RAYS_PER_STEP, gridLr: options.gridLr ?? 1e-2, mlpLr: options.mlpLr ?? 1e-3,
-      offsetWeight: options.offsetWeight ?? 1e-3, occupancyEvery: options.occupancyEvery ?? 50,
-      tEps: options.tEps ?? 1e-4, seed: options.seed ?? 1, randomBackground: options.randomBackground ?? true,
-      faceRayShare: options.faceRayShare ?? 0, headRayShare: options.headRayShare ?? 0,
-      patchRayShare: options.patchRayShare ?? 0, patchSize: options.patchSize ?? 8, ssimWeight: options.ssimWeight ?? 0.2,
-      alignRate: options.alignRate ?? 0, alignFromStep: options.alignFromStep ?? 60,
-      alignMaxShift: options.alignMaxShift ?? Math.max(1, 0.03 * Math.max(options.width, options.height)),
-    };
-    validateSamplerOptions(this.o);
-    if (!(this.o.ssimWeight >= 0 && this.o.ssimWeight <= 1)) throw new RangeError(`ssimWeight must be in [0, 1], got ${this.o.ssimWeight}`);
-    if (!(this.o.alignRate >= 0 && this.o.alignRate <= 1)) throw new RangeError(`alignRate must be in [0, 1], got ${this.o.alignRate}`);
+    this.o = resolveTrainerOptions(options);
     if (this.o.alignRate > 0)
       this.alignment = new FrameAlignment(frames.length, { rate: this.o.alignRate, maxShift: this.o.alignMaxShift, maxStep: 1, damping: 0.1 });
     if (options.encoder) {
@@ -84,7 +55,8 @@ export class Trainer {
         throw new RangeError(`Trainer: the encoder writes ${options.encoder.expressionCount} coefficients, the model has ${model.config.expressionCount}`);
       this.encoding = new EncoderTraining(options.encoder, this.k, options.encoderLr ?? this.o.mlpLr);
     }
-    this.rngState = this.o.seed >>> 0;
+    this.random = new TrainingRandom(this.o.seed);
+    this.rand = this.random.next;
     for (const name of PARAM_NAMES) {
       this.m[name] = new Float32Array(model.params[name].length);
       this.v[name] = new Float32Array(model.params[name].length);
@@ -95,16 +67,10 @@ export class Trainer {
 
   /** One optimisation step; returns the batch's loss and colour MSE. */
   step(): { loss: number; mse: number; samples: number; rays: number } {
-    const { width, height, raysPerStep } = this.o;
-    if (this.order.length === 0) this.order = shuffle(this.frames.length, this.rand);
-    const index = this.order.pop()!, frame = this.frames[index]!;
-    const batch = sampleRays(frame, width, height, Math.min(raysPerStep, width * height), this.o, this.rand);
+    const { width, height } = this.o;
+    // Refills this.order in place when an epoch ends.
+    const { index, frame, batch, rays, background } = drawTrainingBatch(this.frames, this.order, this.o, this.model.config.camera, this.rand);
     const { pixels } = batch, n = pixels.length;
-    const rays = cameraRays(this.model.config.camera, width, height, pixels);
-    // A random background colour a step (frames with a mask): white was the only background the
-    // model ever saw, so a half-transparent face could borrow it and look right on white; calls
-    // draw the head over the room and the body, where such a face shows them through.
-    const background = this.o.randomBackground && frame.mask ? Float32Array.of(this.rand(), this.rand(), this.rand()) : undefined;
     const driven = this.encoding?.coefficients(frame);
     const k = this.k, fwd = this.model.forward(k, driven ? { pose: frame.pose, coefficients: driven.coefficients } : frame, rays.origins, rays.dirs, { occupancy: this.occupancy, tEps: this.o.tEps, background });
     let target: Float32Array;
@@ -121,17 +87,9 @@ export class Trainer {
         }
       target = aligned.target;
     } else {
-      target = new Float32Array(3 * n);
-      for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) target[3 * i + c] = frame.image[3 * pixels[i]! + c]!;
+      target = gatherTarget(frame, pixels);
     }
-    if (background) {
-      // The frame's image is composited on white with its mask: move that white to the step's colour.
-      const mask = frame.mask!;
-      for (let i = 0; i < n; i++) {
-        const out = 1 - mask[pixels[i]!]!;
-        for (let c = 0; c < 3; c++) target[3 * i + c]! += (background[c]! - 1) * out;
-      }
-    }
+    if (background) moveTargetOntoBackground(target, frame, pixels, background);
     const w = batch.patches > 0 ? this.o.ssimWeight : 0;
     const l1 = k.l1Loss(fwd.color, target);
     let se = 0;
@@ -147,10 +105,7 @@ export class Trainer {
       const opts = { lr: grid ? this.o.gridLr : this.o.mlpLr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: this.stepCount };
       (grid ? k.adamStepMasked : k.adamStep)(this.model.params[name], grads[name], this.m[name], this.v[name], opts);
     }
-    // Also every 10 steps before the first regular refresh: short runs (tests, quick looks)
-    // otherwise march every sample of the box for their first occupancyEvery steps.
-    const every = this.o.occupancyEvery;
-    if (this.stepCount % every === 0 || (this.stepCount < every && this.stepCount % 10 === 0)) {
+    if (refreshesOccupancy(this.stepCount, this.o.occupancyEvery)) {
       this.refreshOccupancy();
       this.alignment?.recentre();
     }
@@ -159,8 +114,7 @@ export class Trainer {
 
   /** Occupancy for the coefficients of four random training frames, jittered probes. */
   refreshOccupancy(): void {
-    const coeffs = Array.from({ length: Math.min(4, this.frames.length) }, () =>
-      this.coefficientsOf(this.frames[Math.floor(this.rand() * this.frames.length)]!));
+    const coeffs = occupancyFrames(this.frames, this.rand).map((frame) => this.coefficientsOf(frame));
     this.occupancy = computeOccupancy(this.k, this.model, coeffs, { jitter: this.rand });
   }
 
@@ -181,7 +135,7 @@ export class Trainer {
   /** Everything besides the parameters that a resumed run needs to continue exactly. */
   exportState(): TrainerState {
     return {
-      step: this.stepCount, rngState: this.rngState, order: [...this.order], occupancy: this.occupancy, adamM: this.m, adamV: this.v,
+      step: this.stepCount, rngState: this.random.state, order: [...this.order], occupancy: this.occupancy, adamM: this.m, adamV: this.v,
       ...(this.alignment ? { frameShifts: this.alignment.shifts } : {}),
       ...(this.encoding ? { encoder: this.encoding.exportState() } : {}),
     };
@@ -205,7 +159,7 @@ export class Trainer {
     }
     this.stepCount = s.step;
     if (this.alignment) this.alignment.shifts.set(s.frameShifts ?? new Float32Array(2 * this.frames.length));
-    this.rngState = s.rngState >>> 0;
+    this.random.state = s.rngState >>> 0;
     this.order = [...s.order];
     this.occupancy = Uint8Array.from(s.occupancy);
     for (const name of PARAM_NAMES) {
@@ -260,13 +214,4 @@ export class Trainer {
     if (count > 0) report();
     return reports;
   }
-}
-
-function shuffle(n: number, rand: () => number): number[] {
-  const a = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
 }

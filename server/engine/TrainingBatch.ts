@@ -18,7 +18,7 @@ import type { TrainerOptions, TrainingFrame } from './TrainerTypes';
  */
 export const DEFAULT_RAYS_PER_STEP = 1024;
 
-export type ResolvedTrainerOptions = Required<Omit<TrainerOptions, 'kernels'>>;
+export type ResolvedTrainerOptions = Required<Omit<TrainerOptions, 'kernels' | 'encoder' | 'encoderLr'>>;
 
 /** The options with their defaults, checked (the messages Trainer has always thrown). */
 export function resolveTrainerOptions(options: TrainerOptions): ResolvedTrainerOptions {
@@ -129,7 +129,12 @@ export function refreshesOccupancy(stepCount: number, every: number): boolean {
   return stepCount % every === 0 || (stepCount < every && stepCount % 10 === 0);
 }
 
+/** The frames whose coefficients the occupancy is probed for: four random training frames. */
+export function occupancyFrames(frames: readonly TrainingFrame[], rand: () => number): TrainingFrame[] {
+  return Array.from({ length: Math.min(4, frames.length) }, () => frames[Math.floor(rand() * frames.length)]!);
+}
+
 /** The coefficients the occupancy is probed for: four random training frames'. */
 export function occupancyCoefficients(frames: readonly TrainingFrame[], rand: () => number): Float32Array[] {
-  return Array.from({ length: Math.min(4, frames.length) }, () => frames[Math.floor(rand() * frames.length)]!.coefficients);
+  return occupancyFrames(frames, rand).map((frame) => frame.coefficients);
 }

@@ -21,6 +21,7 @@
  * - Expiry: failed and cancelled jobs are forgotten after the retention, as on one
  *   server (every SFU node does it; each step is idempotent).
  */
+import { bullConnectionOptions, settleWithin } from '../bullConnections';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
@@ -91,8 +92,8 @@ export class ClusterTrainingQueue extends TypedEmitter<TrainingQueueEvents> impl
     this.#stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new RangeError(`maxAttempts must be an integer >= 1, got ${this.maxAttempts}`);
     if (!(this.#failedRetentionMs >= 0)) throw new RangeError(`failedRetentionMs must be >= 0, got ${this.#failedRetentionMs}`);
-    this.#connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
-    this.#eventsConnection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+    this.#connection = new Redis(options.redisUrl, bullConnectionOptions(() => this.#closing !== undefined));
+    this.#eventsConnection = new Redis(options.redisUrl, bullConnectionOptions(() => this.#closing !== undefined));
     this.#queue = new Queue(TRAINING_QUEUE, { connection: this.#connection, prefix: QUEUE_PREFIX, streams: { events: { maxLen: EVENTS_MAX_LEN } } });
     this.#queue.on('error', (error) => logger.warn(`queue: ${error.message}`));
     this.#events = new QueueEvents(TRAINING_QUEUE, { connection: this.#eventsConnection, prefix: QUEUE_PREFIX, autorun: false });
@@ -125,8 +126,11 @@ export class ClusterTrainingQueue extends TypedEmitter<TrainingQueueEvents> impl
   async close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#expiryTimer);
-      await this.#events.close().catch(() => undefined);
-      await this.#queue.close().catch(() => undefined);
+      // Bounded: with Redis unreachable the graceful close would wait for it for good.
+      await settleWithin((async () => {
+        await this.#events.close().catch(() => undefined);
+        await this.#queue.close().catch(() => undefined);
+      })(), 2000);
       this.#eventsConnection.disconnect();
       this.#connection.disconnect();
     })();

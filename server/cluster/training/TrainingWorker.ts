@@ -25,6 +25,7 @@
  * - Cancel: an SFU node publishes a job id on CANCEL_CHANNEL (the user deleted the
  *   avatar); the node running it stops its trainer and ends the job as cancelled.
  */
+import { bullConnectionOptions, settleWithin } from '../bullConnections';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,8 +109,8 @@ export class TrainingWorker extends TypedEmitter<TrainingWorkerEvents> {
     const train = [process.execPath, join(REPO_ROOT, 'bin', 'voxface.js'), 'train'];
     this.#command = options.trainerCommand ?? (existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...train] : train);
     // BullMQ's blocking connections must retry forever (maxRetriesPerRequest: null).
-    this.#connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
-    this.#subscriber = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+    this.#connection = new Redis(options.redisUrl, bullConnectionOptions(() => this.#closing !== undefined));
+    this.#subscriber = new Redis(options.redisUrl, bullConnectionOptions(() => this.#closing !== undefined));
     this.#worker = new Worker(TRAINING_QUEUE, (job, token) => this.#process(job, token), {
       connection: this.#connection, prefix: QUEUE_PREFIX, concurrency, autorun: false,
       lockDuration: this.lockSeconds * 1000, stalledInterval: this.lockSeconds * 500,
@@ -158,7 +159,8 @@ export class TrainingWorker extends TypedEmitter<TrainingWorkerEvents> {
       });
       const closing = this.#worker.close();
       await Promise.all(waits);
-      await closing;
+      // Bounded: with Redis unreachable the worker's graceful close would wait for it for good.
+      await settleWithin(closing, 5000);
       this.#subscriber.disconnect();
       this.#connection.disconnect();
     })();
