@@ -9,80 +9,15 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { io } from 'socket.io-client';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openPage } from '../helpers/browser';
 import { inboundFigures, pollUntil } from '../helpers/pageProbes';
 import { startTestRedis, type TestRedis } from '../helpers/redisServer';
-import { FACE_MODEL_PATH, SEGMENTER_MODEL_PATH } from '../helpers/sharedData';
-
-interface SfuNode {
-  name: string;
-  url: string;
-  child: ChildProcess;
-  output: () => string;
-  kill(): void;
-}
+import { clusterCallToken, signalingJoinMs, startSfuNode, type SfuNode } from '../helpers/clusterNodes';
 
 let redis: TestRedis;
 let browser: Browser;
 const nodes: SfuNode[] = [];
-const dirs: string[] = [];
-const SECRET = 'cluster-e2e-secret-0123456789';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Spawns one SFU node in its own process group (so a SIGKILL takes its mediasoup worker too, as a dead machine would). */
-async function startNode(name: string, rtcMinPort: number): Promise<SfuNode> {
-  const port = await freePort();
-  const avatarDir = mkdtempSync(join(tmpdir(), `voxface-${name}-`));
-  dirs.push(avatarDir);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    VOXFACE_ROLES: 'sfu', VOXFACE_REDIS_URL: redis.url, VOXFACE_NODE_NAME: name,
-    VOXFACE_HOST: '127.0.0.1', VOXFACE_PORT: String(port), VOXFACE_ADMIN_PORT: 'off', VOXFACE_WORKERS: '1', VOXFACE_QUIET: '1',
-    VOXFACE_RTC_LISTEN_IP: '127.0.0.1', VOXFACE_RTC_MIN_PORT: String(rtcMinPort), VOXFACE_RTC_MAX_PORT: String(rtcMinPort + 199),
-    VOXFACE_SECRET: SECRET, VOXFACE_DEV: '1', VOXFACE_DEV_TOKENS_PER_MINUTE: '100000', VOXFACE_AVATAR_DIR: avatarDir,
-    VOXFACE_FACE_MODEL: FACE_MODEL_PATH, VOXFACE_SEGMENTER_MODEL: SEGMENTER_MODEL_PATH,
-  };
-  delete env.VOXFACE_RTC_ANNOUNCED_IP;
-  delete env.VOXFACE_PIPE_ANNOUNCED_IP;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  const node: SfuNode = {
-    name, url: `http://localhost:${port}`, child, output: () => output,
-    kill() {
-      if (child.exitCode === null && child.signalCode === null && child.pid) {
-        try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
-      }
-    },
-  };
-  nodes.push(node);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`node ${name} exited (${child.exitCode ?? child.signalCode}): ${output}`);
-    const healthy = await fetch(`${node.url}/health`).then((res) => res.ok, () => false);
-    if (healthy) return node;
-    if (Date.now() > deadline) throw new Error(`node ${name} did not become healthy within 60 s: ${output}`);
-    await new Promise((done) => setTimeout(done, 200));
-  }
-}
 
 async function joinThrough(node: SfuNode, room: string, name: string): Promise<{ page: Page; errors: string[]; peerId: string; joinMs: number }> {
   const opened = await openPage(browser, `${node.url}/?room=${room}&name=${name}`);
@@ -117,29 +52,16 @@ async function seesAndHears(page: Page, who: string, timeoutMs: number): Promise
   assert.ok(width > 0, `${who}'s remote video element shows a picture (videoWidth ${width})`);
 }
 
-/** Signaling-only join round trip (ms): a token minted by the node, then `join` over socket.io. */
-async function signalingJoinMs(node: SfuNode, room: string): Promise<{ ms: number; peers: number; close: () => void }> {
-  const { callToken: token } = await fetch(`${node.url}/api/dev/token?room=${room}`).then((res) => res.json() as Promise<{ callToken: string }>);
-  const socket = io(node.url, { transports: ['websocket'], reconnection: false });
-  await new Promise<void>((resolve, reject) => { socket.once('connect', () => resolve()); socket.once('connect_error', reject); });
-  const started = performance.now();
-  const reply = await socket.timeout(10_000).emitWithAck('request', { method: 'join', data: { token, room, displayName: 'probe' } });
-  const ms = performance.now() - started;
-  assert.equal(reply.ok, true, JSON.stringify(reply));
-  return { ms, peers: reply.data.peers.length, close: () => socket.close() };
-}
-
 before(async () => {
   redis = await startTestRedis();
   browser = await launchChromium();
-  await Promise.all([startNode('sfu-1', 43000), startNode('sfu-2', 43200)]);
+  nodes.push(...await Promise.all([startSfuNode('sfu-1', redis.url, 43000), startSfuNode('sfu-2', redis.url, 43200)]));
 });
 
 after(async () => {
-  for (const node of nodes) node.kill();
+  for (const node of nodes) node.dispose();
   await browser?.close();
   await redis?.close();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 test('peers of one room on two SFU nodes see and hear each other, and a killed node\'s peer leaves the other node\'s call', async (t) => {
@@ -158,7 +80,7 @@ test('peers of one room on two SFU nodes see and hear each other, and a killed n
   // Placement: both nodes host the room with one peer each; a new room goes to the least-loaded node.
   const anonymous = await fetch(`${node2.url}/api/cluster/place?room=span`);
   assert.equal(anonymous.status, 401, 'where a room lives is told only to a holder of its call token');
-  const { callToken } = await fetch(`${node2.url}/api/dev/token?room=span`).then((res) => res.json() as Promise<{ callToken: string }>);
+  const callToken = await clusterCallToken(node2, 'span');
   const placed = await fetch(`${node2.url}/api/cluster/place?room=span`, { headers: { authorization: `Bearer ${callToken}` } })
     .then((res) => res.json() as Promise<{ node: string; url: string }>);
   assert.ok((placed.node === 'sfu-1' && placed.url === node1.url) || (placed.node === 'sfu-2' && placed.url === node2.url), `placement picked a node hosting the room, with its URL: ${JSON.stringify(placed)}`);

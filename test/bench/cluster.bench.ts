@@ -1,0 +1,100 @@
+/**
+ * `npm run bench:cluster`: what a second SFU node costs a join (issue 15). A real
+ * redis-server and two SFU node processes (test/helpers/clusterNodes.ts); ROUNDS rooms,
+ * each first joined on node 1, then joined again on node 1 (the baseline: a join within
+ * one node) and on node 2 (a join into a room hosted on another node), over signaling
+ * only (socket.io join round trips; browsers add their own seconds, see
+ * test/e2e/clusterRoom.test.ts). Redis commands per join and per placement are counted
+ * from Redis's own `total_commands_processed`, less the nodes' heartbeats over the same
+ * time (measured idle first) and this command's own INFO calls.
+ * What it does not measure: a piped stream's latency and CPU (the latency is in
+ * clusterPipes.test.ts's diagnostics: within 0.3 ms at p95 on loopback) and avatar
+ * placement (render nodes are not built yet).
+ */
+import { Redis } from 'ioredis';
+import { clusterCallToken, signalingJoinMs, startSfuNode, type SfuNode } from '../helpers/clusterNodes';
+import { startTestRedis } from '../helpers/redisServer';
+import { percentile, printResult, progress, round, runBench } from './benchUtil';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 15);
+
+async function commandsProcessed(redis: Redis): Promise<number> {
+  const info = await redis.info('stats');
+  const match = /total_commands_processed:(\d+)/.exec(info);
+  if (!match) throw new Error('Redis INFO stats has no total_commands_processed');
+  return Number(match[1]);
+}
+
+/** Commands Redis processed during `work`, less the background rate over its duration and the two INFO calls. */
+async function commandsDuring(redis: Redis, backgroundPerMs: number, work: () => Promise<unknown>): Promise<number> {
+  const before = await commandsProcessed(redis);
+  const started = performance.now();
+  await work();
+  const elapsed = performance.now() - started;
+  const after = await commandsProcessed(redis);
+  return after - before - 1 - backgroundPerMs * elapsed;
+}
+
+async function main(): Promise<void> {
+  const redisServer = await startTestRedis();
+  const redis = new Redis(redisServer.url);
+  const nodes: SfuNode[] = [];
+  try {
+    progress('bench:cluster: starting two SFU nodes');
+    nodes.push(...await Promise.all([startSfuNode('bench-1', redisServer.url, 44000), startSfuNode('bench-2', redisServer.url, 44200)]));
+    const [node1, node2] = nodes as [SfuNode, SfuNode];
+    // Heartbeats and directory upkeep with nothing happening: the background to subtract.
+    const idleMs = 6000;
+    const idleBefore = await commandsProcessed(redis);
+    await new Promise((done) => setTimeout(done, idleMs));
+    const backgroundPerMs = (await commandsProcessed(redis) - idleBefore - 1) / idleMs;
+
+    const within: number[] = [], across: number[] = [], opsWithin: number[] = [], opsAcross: number[] = [], opsPlace: number[] = [];
+    const open: Array<() => void> = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const room = `bench${i}`;
+      const host = await signalingJoinMs(node1, room);
+      open.push(host.close);
+      let local!: Awaited<ReturnType<typeof signalingJoinMs>>, remote!: Awaited<ReturnType<typeof signalingJoinMs>>;
+      opsWithin.push(await commandsDuring(redis, backgroundPerMs, async () => { local = await signalingJoinMs(node1, room); }));
+      opsAcross.push(await commandsDuring(redis, backgroundPerMs, async () => { remote = await signalingJoinMs(node2, room); }));
+      if (remote.peers !== 2) throw new Error(`the join through node 2 listed ${remote.peers} peers, expected node 1's 2`);
+      open.push(local.close, remote.close);
+      within.push(local.ms);
+      across.push(remote.ms);
+      const token = await clusterCallToken(node2, room);
+      opsPlace.push(await commandsDuring(redis, backgroundPerMs, async () => {
+        const res = await fetch(`${node2.url}/api/cluster/place?room=${room}`, { headers: { authorization: `Bearer ${token}` } });
+        if (!res.ok) throw new Error(`placement answered ${res.status}`);
+      }));
+      progress(`bench:cluster: round ${i + 1}/${ROUNDS}: join within one node ${round(local.ms)} ms, across nodes ${round(remote.ms)} ms`);
+    }
+    for (const close of open) close();
+    const p50 = (values: number[]) => percentile(values, 50);
+    const withinP50 = p50(within), acrossP50 = p50(across);
+    const redisPerJoinAcross = p50(opsAcross);
+    printResult({
+      bench: 'cluster',
+      rounds: ROUNDS,
+      joinMsWithinNodeP50: round(withinP50),
+      joinMsAcrossNodesP50: round(acrossP50),
+      joinMsAcrossNodesP95: round(percentile(across, 95)),
+      // The baseline is the join within one node, measured in the same run.
+      acrossVsWithinRatio: round(acrossP50 / withinP50, 2),
+      redisCommandsPerJoinWithinNode: round(p50(opsWithin)),
+      redisCommandsPerJoinAcrossNodes: round(redisPerJoinAcross),
+      redisCommandsPerPlacement: round(p50(opsPlace)),
+      redisBackgroundCommandsPerSecond: round(backgroundPerMs * 1000),
+      // Capacity model, Redis side: a single Redis serves on the order of 100k simple
+      // commands a second, so joins are bounded there by ~100k / commands per join.
+      joinsPerSecondPerRedisAt100kOps: Math.floor(100_000 / Math.max(1, redisPerJoinAcross)),
+      notMeasured: ['piped stream CPU per side', 'pipe latency (clusterPipes.test.ts diagnostics)', 'avatar placement (no render nodes yet)'],
+    });
+  } finally {
+    for (const node of nodes) node.dispose();
+    redis.disconnect();
+    await redisServer.close();
+  }
+}
+
+runBench(main);
