@@ -49,6 +49,10 @@ test('a transport asked to connect whose DTLS never connects is closed after the
   // Listening before the consume: its transport's deadline starts with it.
   const bobConsumerClosed = bob.nextNotification('consumerClosed');
   const bobTold = bob.nextNotification('transportClosed');
+  // Bob's deadline must end well after Alice's: two deadlines a few ms apart let Bob's
+  // transport close his consumer before the worker reports its producer closed, and then
+  // no 'consumerClosed' is owed (a CI run lost that race). A third of the timeout apart.
+  await new Promise((r) => setTimeout(r, TIMEOUT_MS / 3));
   const consumed = await bob.request('consume', { transportId: bobRecv.id, producerId, rtpCapabilities: server.rooms.get('deadline')!.router.rtpCapabilities });
   assert.equal(consumed.ok, true, JSON.stringify(consumed));
 
