@@ -41,6 +41,7 @@ import { Logger } from '../Logger';
 import {
   QUALITY_POINTS, type TrainingJob, type TrainingOptions, type TrainingProgress, type TrainingQueueEvents,
 } from './TrainingJobTypes';
+import { installVersion } from './installVersion';
 import { loadJobsFile, saveJobsFile } from './jobsFile';
 import { pickNextJob } from './pickNextJob';
 import { sweepLeftovers } from './sweepLeftovers';
@@ -413,16 +414,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
 
   /** Installs a version into the store; false (logged) if that fails: training goes on. */
   #install(job: TrainingJob, path: string, psnr: number | null, final: boolean): boolean {
-    try {
-      this.#store.installFor(job.owner, job.avatarId, path);
-    } catch (error) {
-      logger.warn(`job ${job.id}: version could not be installed: ${String(error)}`);
-      return false;
-    }
-    job.usable = true;
-    job.installedPsnr = psnr ?? job.installedPsnr;
-    job.installs += 1;
-    logger.info(`job ${job.id}: ${final ? 'final' : 'snapshot'} avatar ${job.avatarId} of ${job.owner} installed (held-out ${psnr ?? '?'} dB)`);
+    if (!installVersion(this.#store, job, path, psnr, final, logger)) return false;
     this.emit('installed', { job: structuredClone(job), psnr: psnr ?? Number.NaN, final });
     return true;
   }

@@ -6,10 +6,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
+import { freePort } from './redisServer';
 import { FACE_MODEL_PATH, SEGMENTER_MODEL_PATH } from './sharedData';
 
 export interface SfuNode {
@@ -25,17 +25,6 @@ export interface SfuNode {
 
 /** Every node of a cluster signs tokens with this secret (a token minted by one is valid on all). */
 export const CLUSTER_TEST_SECRET = 'cluster-e2e-secret-0123456789';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts node `name` on RTC ports [rtcMinPort, rtcMinPort + 199]; resolves once /health answers. */
 export async function startSfuNode(name: string, redisUrl: string, rtcMinPort: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<SfuNode> {

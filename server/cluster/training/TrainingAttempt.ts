@@ -12,6 +12,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AvatarStorage } from '../../avatar/AvatarStorage';
 import { Logger } from '../../Logger';
+import { installVersion } from '../../onboarding/installVersion';
 import { QUALITY_POINTS } from '../../onboarding/TrainingJobTypes';
 import { checkpointElapsedMs, TrainerProcess, type TrainerExit, type TrainerReport } from '../../onboarding/TrainerProcess';
 import type { SharedJob, TrainingUpdate } from './trainingMessages';
@@ -136,16 +137,7 @@ export class TrainingAttempt {
   /** Publishes a version to the shared store; false (logged) if that fails: training goes on. */
   #install(path: string, psnr: number | null, final: boolean): boolean {
     const job = this.job;
-    try {
-      this.#o.store.installFor(job.owner, job.avatarId, path);
-    } catch (error) {
-      logger.warn(`job ${job.id}: version could not be installed: ${String(error)}`);
-      return false;
-    }
-    job.usable = true;
-    job.installedPsnr = psnr ?? job.installedPsnr;
-    job.installs += 1;
-    logger.info(`job ${job.id}: ${final ? 'final' : 'snapshot'} avatar ${job.avatarId} of ${job.owner} installed (held-out ${psnr ?? '?'} dB)`);
+    if (!installVersion(this.#o.store, job, path, psnr, final, logger)) return false;
     this.#update({ kind: 'installed', job, psnr, final });
     return true;
   }
