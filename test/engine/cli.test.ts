@@ -5,9 +5,9 @@
  * renders, a resumed run, and bad input.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { loadDataset } from '../../server/dataset/loadDataset';
@@ -16,36 +16,16 @@ import { cropToOutput, faceOvalRegion, personRegion, regionArea } from '../../se
 import { loadRealDataset } from '../../server/engine/RealDataset';
 import { LANDMARK_COUNT } from '../../shared/dataset/format';
 import { NON_NEUTRAL_BLENDSHAPES } from '../../server/engine/PoseMapping';
-import { FACE_MODEL_PATH } from '../helpers/sharedData';
-import { runPrepare, scratchDir, SEGMENTER_MODEL_PATH } from '../helpers/prepareCli';
+import { runPrepare, runVoxface, scratchDir, type VoxfaceRun } from '../helpers/prepareCli';
 import { clipPath } from '../helpers/sharedData';
 
-const BIN = resolve(process.cwd(), 'bin', 'voxface.js');
-
-interface Run { code: number | null; stdout: string; stderr: string; lines: Record<string, unknown>[] }
-
-function voxface(args: string[], timeoutMs = 90_000): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, VOXFACE_FACE_MODEL: FACE_MODEL_PATH, VOXFACE_SEGMENTER_MODEL: SEGMENTER_MODEL_PATH }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); fail(new Error(`voxface ${args[0]} timed out:\n${stderr}`)); }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const lines = stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-      done({ code, stdout, stderr, lines });
-    });
-  });
-}
+const voxface = (args: string[], timeoutMs = 90_000) => runVoxface(args, timeoutMs);
 
 const png = (path: string) => PNG.sync.read(readFileSync(path));
 
 describe('voxface train, eval and render on a shared clip', () => {
   const dir = scratchDir(), data = join(dir, 'katie'), avatar = join(dir, 'katie.vxa');
-  let trained: Run;
+  let trained: VoxfaceRun;
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   before(async () => {

@@ -5,9 +5,8 @@
  * landmarks, and bad input gets a clear one-line error.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-web';
 import { loadDataset } from '../../server/dataset/loadDataset';
@@ -16,23 +15,10 @@ import { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from '../../server/encoder/onnx/enc
 import { LANDMARK_COUNT } from '../../shared/dataset/format';
 import { poseNormalizedLandmarks, standardize } from '../../shared/expression/expressionInput';
 import { expressionCodes } from '../../shared/expression/expressionNetwork';
-import { runPrepare, scratchDir, SEGMENTER_MODEL_PATH } from '../helpers/prepareCli';
-import { clipPath, FACE_MODEL_PATH } from '../helpers/sharedData';
+import { runPrepare, runVoxface, scratchDir } from '../helpers/prepareCli';
+import { clipPath } from '../helpers/sharedData';
 
-const BIN = resolve(process.cwd(), 'bin', 'voxface.js');
-
-function voxface(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, VOXFACE_FACE_MODEL: FACE_MODEL_PATH, VOXFACE_SEGMENTER_MODEL: SEGMENTER_MODEL_PATH }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); fail(new Error(`voxface ${args[0]} timed out:\n${stderr}`)); }, timeoutMs);
-    child.on('close', (code) => { clearTimeout(timer); done({ code, stdout, stderr }); });
-  });
-}
+const voxface = (args: string[], timeoutMs = 120_000) => runVoxface(args, timeoutMs);
 
 describe('voxface train --encoder and export-encoder on a shared clip', () => {
   const dir = scratchDir(), data = join(dir, 'clip'), avatar = join(dir, 'clip.vxa'), onnx = join(dir, 'clip.onnx');

@@ -20,24 +20,39 @@ export interface CliRun {
   result?: { frames: number; seconds: number; fps: number; faceFoundRatio: number; reprojectionErrorPx: number };
 }
 
-export function runPrepare(args: string[], timeoutMs = 120_000): Promise<CliRun> {
+/** One run of the CLI (`bin/voxface.js`): its exit code, output, and the JSON lines of its stdout. */
+export interface VoxfaceRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  lines: Record<string, unknown>[];
+}
+
+/** Runs `voxface <args>` with the shared MediaPipe models; rejects (the process killed) after timeoutMs. */
+export function runVoxface(args: string[], timeoutMs = 120_000): Promise<VoxfaceRun> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, 'prepare', ...args], {
+    const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, VOXFACE_FACE_MODEL: FACE_MODEL_PATH, VOXFACE_SEGMENTER_MODEL: SEGMENTER_MODEL_PATH },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = ''; let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`voxface prepare timed out:\n${stderr}`)); }, timeoutMs);
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`voxface ${args[0]} timed out:\n${stderr}`)); }, timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const last = stdout.trim().split('\n').pop() ?? '';
-      let result: CliRun['result'];
-      try { result = JSON.parse(last); } catch { result = undefined; }
-      resolvePromise({ code, stdout, stderr, result });
+      const lines = stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      resolvePromise({ code, stdout, stderr, lines });
     });
   });
+}
+
+export async function runPrepare(args: string[], timeoutMs = 120_000): Promise<CliRun> {
+  const { code, stdout, stderr } = await runVoxface(['prepare', ...args], timeoutMs);
+  const last = stdout.trim().split('\n').pop() ?? '';
+  let result: CliRun['result'];
+  try { result = JSON.parse(last); } catch { result = undefined; }
+  return { code, stdout, stderr, result };
 }
 
 export function scratchDir(): string {
