@@ -20,7 +20,10 @@ import { clipToY4m } from '../helpers/sharedData';
 
 const OPTIONS: OnboardingServerOptions = {
   // Short but real: the fast model at 64 px, snapshots every 8 s, "usable" = 0.5 dB over the mean image.
-  training: { minutes: 1.5, res: 64, model: 'fast' },
+  // 2.5 minutes, not 1.5: a CI run on a slower CPU became usable so late in 1.5 that no better
+  // version followed (here, with two helpers' work beside it, usable came at 48 s of 90 and
+  // the held-out PSNR was still rising 1-2 dB per 8 s snapshot).
+  training: { minutes: 2.5, res: 64, model: 'fast' },
   usablePsnr: 12,
   usableMarginDb: 0.5,
   snapshotSeconds: 8,
@@ -45,7 +48,8 @@ after(async () => {
 });
 
 test('a newcomer records, trains through a server restart, and joins the call as the avatar others then see', async (t) => {
-  const onboard = await openPage(browser, `${server.url}/onboard.html?room=${ROOM}&seconds=12&fps=10&autostart=1`);
+  // 16 s, not 12: with other work on the 2 cores the page tracked 30 frames in 12 s (40 needed).
+  const onboard = await openPage(browser, `${server.url}/onboard.html?room=${ROOM}&seconds=16&fps=10&autostart=1`);
   // The page talks to our server only (MediaPipe's own telemetry posts are answered locally).
   const elsewhere: string[] = [];
   onboard.page.on('request', (r) => { if (!/^(blob|data):/.test(r.url()) && new URL(r.url()).origin !== server.url) elsewhere.push(r.url()); });
@@ -55,7 +59,7 @@ test('a newcomer records, trains through a server restart, and joins the call as
   assert.equal(recorded.framesUploaded, recorded.framesCaptured);
   const jobId = recorded.jobId!;
   assert.match(jobId, /^job-/);
-  // The recording's plates: the page sent whole frames (one every 2 of the 120 due, up to 48) and finish estimated them.
+  // The recording's plates: the page sent whole frames (one every 2 of the 160 due, up to 48) and finish estimated them.
   const plates = loadDataset(join(server.onboarding.datasetsDir, recorded.avatarId!)).meta.plates;
   t.diagnostic(`plates: ${JSON.stringify(plates && { width: plates.width, height: plates.height, samples: plates.samples })}`);
   // Whole frames at the camera's size, the long side at most 640 (the fake camera gives Chromium's portrait 480x640 here).
@@ -102,12 +106,12 @@ test('a newcomer records, trains through a server restart, and joins the call as
   assert.ok(sources.includes('video:avatar') && !sources.includes('video:camera'), sources.join(', '));
 
   // Training goes on; each better version is installed and swapped into the live call.
-  const done = await waitForOnboarding(onboard.page, (p) => p.job?.state === 'done', 120_000, 'the final avatar');
+  const done = await waitForOnboarding(onboard.page, (p) => p.job?.state === 'done', 180_000, 'the final avatar');
   const session = server.avatars.sessions().find((x) => x.peer.id === myId)!;
   // The last install's reload (a render process starting) may still be under way.
   await pollUntil(async () => session.stats().rendererSwaps, (n) => n >= 1, 15_000);
   t.diagnostic(`final: ${done.job!.installs} versions installed, best ${done.job!.installedPsnr} dB; live session ${JSON.stringify(session.stats())}`);
-  assert.ok((done.job!.installs ?? 0) >= 2, 'a better version followed the first usable one');
+  assert.ok((done.job!.installs ?? 0) >= 2, `a better version followed the first usable one: ${JSON.stringify(done.job)}`);
   assert.ok(session.stats().rendererSwaps >= 1, 'the live call picked up a better version');
   // Still decoding after the last swap, not frozen: over 3 s, not 1, and at 3 fps, not 10. This
   // machine runs three pages (one tracking its camera with MediaPipe on the CPU), the encoder and
