@@ -21,6 +21,7 @@ import { baselinesFrom, type EvalFrame, evaluateFrames, rgbaToRgb, type Scores }
 import { datasetPlates, loadFramedEval } from '../engine/FramedEvaluate';
 import { framingCamera } from '../engine/Framing';
 import { buildUnderLayer } from '../engine/AvatarPlates';
+import { callCoefficients } from '../engine/CallCoefficients';
 import { cropToOutput, faceOvalRegion } from '../engine/FaceRegion';
 import type { RealDataset, RealFrame } from '../engine/RealDataset';
 import { evenlySpaced, SideBySideVideo, writeStripPng } from '../engine/SideBySide';
@@ -132,7 +133,7 @@ function parseEval(args: string[]): EvalArgs | undefined {
 
 /** The held-out frames in the call's framing against the source video (FramedEvaluate.ts), rendered as calls render them. */
 async function framedRun(a: EvalArgs, bar: ProgressBar) {
-  const { model, plates } = readAvatarContents(a.avatar), config = loadConfig();
+  const { model, plates, encoder } = readAvatarContents(a.avatar), config = loadConfig(), drive = callCoefficients(encoder);
   const width = a.size?.width ?? config.avatarWidth, height = a.size?.height ?? config.avatarHeight;
   // The frames' images are not used here (the video's are): the smallest resolution loads fastest.
   const ds = await readDataset(a.dataset, model.config, { res: 16, onProgress: (d, t) => bar.update('load', d, t) });
@@ -152,14 +153,14 @@ async function framedRun(a: EvalArgs, bar: ProgressBar) {
   const renderScale = config.avatarRenderScale, under = buildUnderLayer({ kind: 'room' }, plates, cam);
   const renderer = new StreamingRenderer(model, { ...LIVE, renderScale, width, height, camera: cam, under });
   return {
-    width, height, framing: 'call' as const, test: framed.test, baselines: framed.baselines, renderScale,
-    render: (f: EvalFrame) => rgbaToRgb(renderer.render(f.coefficients, f.pose)), heldOutFps: heldOutFps(ds, files.frames, ds.test),
+    width, height, framing: 'call' as const, test: framed.test, baselines: framed.baselines, renderScale, driver: drive.driver,
+    render: (f: EvalFrame) => rgbaToRgb(renderer.render(drive(f), f.pose)), heldOutFps: heldOutFps(ds, files.frames, ds.test),
   };
 }
 
 /** The held-out frames in the model's square view against the dataset's head crops on white (the measure before the call framing). */
 async function squareRun(a: EvalArgs, bar: ProgressBar) {
-  const model = readAvatar(a.avatar);
+  const { model, encoder } = readAvatarContents(a.avatar), drive = callCoefficients(encoder);
   const ds = await readDataset(a.dataset, model.config, { res: a.res, onProgress: (d, t) => bar.update('load', d, t) });
   bar.end();
   checkCamera(model, ds);
@@ -169,8 +170,8 @@ async function squareRun(a: EvalArgs, bar: ProgressBar) {
   const renderScale = loadConfig().avatarRenderScale;
   const renderer = new StreamingRenderer(model, { ...LIVE, renderScale, width: a.res, height: a.res });
   return {
-    width: a.res, height: a.res, framing: 'model-square' as const, test, baselines: baselinesFrom(ds.train), renderScale,
-    render: (f: EvalFrame) => rgbaToRgb(renderer.render(f.coefficients, f.pose)), heldOutFps: heldOutFps(ds, files.frames, test),
+    width: a.res, height: a.res, framing: 'model-square' as const, test, baselines: baselinesFrom(ds.train), renderScale, driver: drive.driver,
+    render: (f: EvalFrame) => rgbaToRgb(renderer.render(drive(f), f.pose)), heldOutFps: heldOutFps(ds, files.frames, test),
   };
 }
 
@@ -206,7 +207,7 @@ export async function evalCommand(args: string[]): Promise<void> {
     const region = (x: { psnr: number; ssim: number }) => ({ psnr: round(x.psnr, 2), ssim: round(x.ssim, 4) });
     const s = (x: Scores) => ({ ...region(x), face: { ...region(x.face), sharpness: round(x.face.sharpness, 3) }, person: region(x.person) });
     process.stdout.write(`${JSON.stringify({
-      frames: r.frames, framing: run.framing, width, height, res: a.video ? undefined : a.res, renderer: 'LIVE', renderScale: r.renderScale,
+      frames: r.frames, framing: run.framing, width, height, res: a.video ? undefined : a.res, renderer: 'LIVE', renderScale: r.renderScale, driver: run.driver,
       faceFrames: r.faceFrames, faceShare: round(r.faceShare, 3),
       model: s(r.model), meanImage: s(r.meanImage), nearestFrame: s(r.nearestFrame), renderMsPerFrame: round(r.renderMsPerFrame, 1),
       ...(fid ? { fidelity: fid } : {}), ...(out ? { out } : {}),

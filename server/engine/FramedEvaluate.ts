@@ -94,7 +94,7 @@ export async function loadFramedEval(o: FramedEvalInput): Promise<FramedEval> {
         // Only where the video has a truth: the person region never reaches the grey beyond it.
         for (let p = 0; p < N; p++) mask[p] = video.inside[p] ? Math.max(crop.inside[p] ? head[p]! : 0, body[p]!) : 0;
         const face = faceOvalRegion(files.landmarks.subarray(n * index, n * (index + 1)), toFraming, W, H);
-        test.push({ coefficients: f.coefficients, pose: f.pose, image, mask, face, frame: video.inside });
+        test.push({ coefficients: f.coefficients, pose: f.pose, landmarks: f.landmarks, image, mask, face, frame: video.inside });
         testIndices.push(index);
       }
     }

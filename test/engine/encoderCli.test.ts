@@ -15,6 +15,7 @@ import { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from '../../server/encoder/onnx/enc
 import { LANDMARK_COUNT } from '../../shared/dataset/format';
 import { poseNormalizedLandmarks, standardize } from '../../shared/expression/expressionInput';
 import { expressionCodes } from '../../shared/expression/expressionNetwork';
+import { callCoefficients } from '../../server/engine/CallCoefficients';
 import { runPrepare, runVoxface, scratchDir } from '../helpers/prepareCli';
 import { clipPath } from '../helpers/sharedData';
 
@@ -81,6 +82,40 @@ describe('voxface train --encoder and export-encoder on a shared clip', () => {
       const r = await voxface([...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
       assert.match(r.stderr, message);
+    }
+  });
+
+  test('voxface eval drives an encoder avatar by the code a page sends (int8, as on the wire), a plain one by its blendshapes', async () => {
+    const { encoder } = readAvatarFileContents(avatar);
+    assert.ok(encoder, 'the first test trained it');
+    // A projection with weight, so the code moves the coefficients (12 steps leave it near 0).
+    for (let i = 0; i < encoder.params.projection.length; i++) encoder.params.projection[i] = Math.sin(1.7 * i);
+    const drive = callCoefficients(encoder), ds = loadDataset(data), lm = 2 * LANDMARK_COUNT, E = encoder.expressionCount, K = encoder.codeSize;
+    assert.equal(drive.driver, 'encoder');
+    let compared = 0, moved = 0;
+    for (let i = 0; i < ds.meta.frameCount; i++) {
+      const landmarks = ds.landmarks.slice(lm * i, lm * (i + 1)), coefficients = Float32Array.from({ length: E }, (_, e) => 0.01 * ((i + e) % 7));
+      const x = poseNormalizedLandmarks(landmarks, encoder.spec);
+      if (!x) continue;
+      const code = expressionCodes(encoder.network, standardize(x, encoder.normalization), 1);
+      const got = drive({ coefficients, landmarks });
+      for (let e = 0; e < E; e++) {
+        let want = coefficients[e]!;
+        for (let k = 0; k < K; k++) want += encoder.params.projection[e * K + k]! * Math.round(127 * code[k]!) / 127;
+        assert.ok(Math.abs(got[e]! - want) < 1e-5, `frame ${i} coefficient ${e}: ${got[e]} vs ${want}`);
+        if (Math.abs(got[e]! - coefficients[e]!) > 1e-3) moved++;
+      }
+      compared++;
+    }
+    assert.ok(compared > 0 && moved > 0, `${compared} frames compared, ${moved} coefficients moved by the code`);
+    const noFace = new Float32Array(lm).fill(Number.NaN), plainCoefficients = new Float32Array(E).fill(0.2);
+    assert.equal(drive({ coefficients: plainCoefficients, landmarks: noFace }), plainCoefficients, 'no face: the blendshapes alone, as the page\'s neutral code');
+    assert.equal(callCoefficients(null).driver, 'blendshapes');
+
+    for (const [file, driver] of [[avatar, 'encoder'], [join(dir, 'plain.vxa'), 'blendshapes']] as const) {
+      const r = await voxface(['eval', file, data, '--res', '32']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout.trim().split('\n').pop()!).driver, driver, file);
     }
   });
 });
