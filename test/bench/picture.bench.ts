@@ -11,37 +11,18 @@
 // --minutes overrides the onboarding budget (10 min: the whole run is then about 70 min on
 // 2 cores); --cpu-seconds budgets the trainer's CPU time instead (fair on a shared machine); --reuse keeps datasets and avatars already in --work; --stills copies each
 // clip's strip (original | avatar, six held-out frames) into DIR/<clip>.png for the docs.
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../server/config';
 import { SHARED_DATA } from '../helpers/sharedData';
 import { printResult, progress, round, runBench } from './benchUtil';
+import { lastJson, voxface as run } from './voxfaceCli';
 
 interface EvalLine {
   model: Scores; nearestFrame: Scores; meanImage: Scores; frames: number; framing?: string;
 }
 interface Scores { psnr: number; ssim: number; face: { psnr: number; ssim: number; sharpness: number }; person: { psnr: number; ssim: number } }
-
-const CLI = resolve('bin/voxface.js');
-
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
-    child.on('error', fail);
-    child.on('close', (code) => (code === 0 ? done(out) : fail(new Error(`voxface ${args[0]} exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`))));
-  });
-}
-
-function lastJson(text: string): EvalLine {
-  const line = text.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (!line) throw new Error(`no JSON line in: ${text.slice(-300)}`);
-  return JSON.parse(line) as EvalLine;
-}
 
 runBench(async () => {
   const { values } = parseArgs({ options: {
@@ -70,7 +51,7 @@ runBench(async () => {
       await run(['train', ds, '--out', avatar, '--force', ...budget, '--res', String(training.res), '--model', training.model]);
     }
     progress(`${name}: eval`);
-    const r = lastJson(await run(['eval', avatar, ds, '--video', video, '--out', join(dir, 'eval')]));
+    const r = lastJson<EvalLine>(await run(['eval', avatar, ds, '--video', video, '--out', join(dir, 'eval')]));
     if (values.stills) { mkdirSync(values.stills, { recursive: true }); copyFileSync(join(dir, 'eval', 'strip.png'), join(values.stills, `${name}.png`)); }
     const row = {
       clip: name, frames: r.frames, framing: r.framing,
