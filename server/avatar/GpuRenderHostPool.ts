@@ -184,8 +184,13 @@ export class GpuRenderHostPool {
 
   /** A session closed: it needs no recovery, and its host (whichever it ended on) may now be idle. */
   #sessionClosed(): void {
-    for (const renderer of this.#onCpu) if (!renderer.onCpu) this.#onCpu.delete(renderer);
+    this.#forgetRecovered();
     for (const host of this.#hosts) this.#maybeIdle(host);
+  }
+
+  /** Drops the sessions no longer on the CPU: closed, or back on a GPU host by another path. */
+  #forgetRecovered(): void {
+    for (const renderer of this.#onCpu) if (!renderer.onCpu) this.#onCpu.delete(renderer);
   }
 
   #fellBack(renderer: GpuHostFrameRenderer): void {
@@ -204,7 +209,7 @@ export class GpuRenderHostPool {
 
   /** Brings every session on the CPU back to a GPU host with room; backs off while none will start. */
   async #recover(): Promise<void> {
-    for (const renderer of this.#onCpu) if (!renderer.onCpu) this.#onCpu.delete(renderer);
+    this.#forgetRecovered();
     if (this.#closed || this.#onCpu.size === 0) return;
     let back = 0;
     for (const renderer of [...this.#onCpu]) {
@@ -234,7 +239,7 @@ export class GpuRenderHostPool {
       }
       this.#maybeIdle(host);
     }
-    for (const renderer of this.#onCpu) if (!renderer.onCpu) this.#onCpu.delete(renderer);
+    this.#forgetRecovered();
     if (back > 0) logger.info(`${back} avatar session(s) back on the GPU`);
     if (this.#onCpu.size === 0) {
       this.#recoveryDelayMs = this.#options.recoverAfterMs;
