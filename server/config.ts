@@ -73,6 +73,8 @@ export interface VoxfaceConfig {
   avatarRenderScale: number;
   /** Where avatars render: 'auto' (a hardware GPU when there is one, else the CPU), 'cpu' or 'gpu' (docs/gpu.md). */
   renderBackend: RenderBackendChoice;
+  /** VOXFACE_TRAIN_BACKEND: where `voxface train` and the onboarding's trainers train (server/engine/StepTrainer.ts). */
+  trainBackend: RenderBackendChoice;
   /** Accept a software GPU adapter (SwiftShader) for 'gpu': tests only, never for serving. */
   renderAllowSoftwareGpu: boolean;
   /** Sessions that moved to the CPU after a lost GPU go back to a GPU host this long after, ms (Infinity: never). */
@@ -131,10 +133,10 @@ function avatarSizeFrom(env: NodeJS.ProcessEnv): { avatarWidth: number; avatarHe
   return { avatarWidth, avatarHeight };
 }
 
-function renderBackendFrom(raw: string | undefined): RenderBackendChoice {
+function backendFrom(raw: string | undefined, name: string): RenderBackendChoice {
   if (raw === undefined || raw === '') return 'auto';
   if (raw === 'auto' || raw === 'cpu' || raw === 'gpu') return raw;
-  throw new TypeError(`VOXFACE_RENDER_BACKEND must be auto, cpu or gpu, got '${raw}'`);
+  throw new TypeError(`${name} must be auto, cpu or gpu, got '${raw}'`);
 }
 
 function codecFrom(raw: string | undefined): 'VP8' | 'H264' {
@@ -289,7 +291,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     avatarCodec: codecFrom(env.VOXFACE_AVATAR_CODEC),
     avatarBitrateKbps: intFrom(env, 'VOXFACE_AVATAR_BITRATE', 600, 50, 10000),
     avatarRenderScale: numberFrom(env, 'VOXFACE_AVATAR_RENDER_SCALE', 0.5, 0.1, 1),
-    renderBackend: renderBackendFrom(env.VOXFACE_RENDER_BACKEND),
+    renderBackend: backendFrom(env.VOXFACE_RENDER_BACKEND, 'VOXFACE_RENDER_BACKEND'),
+    // Read by the trainer processes (they inherit the environment); checked here so a typo fails at start, not in every job.
+    trainBackend: backendFrom(env.VOXFACE_TRAIN_BACKEND, 'VOXFACE_TRAIN_BACKEND'),
     renderAllowSoftwareGpu: env.VOXFACE_GPU_ALLOW_SOFTWARE === '1',
     renderGpuRecoverMs: env.VOXFACE_GPU_RECOVER_SECONDS === 'off' ? Infinity : numberFrom(env, 'VOXFACE_GPU_RECOVER_SECONDS', 3, 0.1, 3600) * 1000,
     avatarMarker: env.VOXFACE_AVATAR_MARKER === '1',

@@ -1,7 +1,7 @@
 /**
  * `voxface train <dataset> --out <file> [--minutes N] [--res 256] [--resume] [--force]
  *                [--model default|small|fast] [--rays N] [--seed N]
- *                [--report-every S] [--snapshot-every S] [--checkpoint-every S] [--encoder]`
+ *                [--report-every S] [--snapshot-every S] [--checkpoint-every S] [--encoder] [--backend auto|cpu|gpu]`
  *
  * Trains on the dataset's train frames for a wall-clock budget (this invocation's; a
  * resumed run adds to the checkpoint's time). stderr: a progress bar. stdout: JSON lines
@@ -20,6 +20,7 @@
  * SIGINT/SIGTERM stop at the next step and save everything (exit 130).
  * With --encoder, an expression encoder (server/encoder) trains with the avatar and is saved
  * in the avatar file and the checkpoint; renders and PSNRs use its coefficients.
+ * --backend (default VOXFACE_TRAIN_BACKEND, else auto) picks the device: StepTrainer.ts.
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -35,7 +36,8 @@ import { writeRgbStrip } from '../engine/Png';
 import { expressionNamesOf } from '../engine/PoseMapping';
 import type { RealDataset } from '../engine/RealDataset';
 import { REALTIME, render, StreamingRenderer } from '../engine/Renderer';
-import { DEFAULT_RAYS_PER_STEP, Trainer } from '../engine/Trainer';
+import { openStepTrainer, TRAIN_BACKEND_CHOICES, type TrainBackendChoice } from '../engine/StepTrainer';
+import { DEFAULT_RAYS_PER_STEP } from '../engine/Trainer';
 import { writeTrainingCurves } from '../engine/TrainingPlots';
 import { CliInputError, MODEL_PRESETS, numberOption, readDataset, round } from './common';
 import { encoderForDataset } from './exportEncoder';
@@ -69,7 +71,16 @@ options:
   --checkpoint-every <s>  seconds between checkpoints (default 60): what a crash loses at most
   --encoder           train an expression encoder with the avatar (landmarks -> 12-value code
                       beside the blendshapes; docs/fidelity.md), saved in <file>
+  --backend <b>       auto | cpu | gpu (default: VOXFACE_TRAIN_BACKEND, else auto): auto trains
+                      on a hardware GPU when there is one (never a software adapter), else the
+                      CPU; --encoder, --patch-rays and --align train on the CPU only
 `;
+
+function backendChoice(raw: string | undefined, from: string): TrainBackendChoice {
+  const value = raw === undefined || raw === '' ? 'auto' : raw;
+  if ((TRAIN_BACKEND_CHOICES as readonly string[]).includes(value)) return value as TrainBackendChoice;
+  throw new CliInputError(`${from} must be auto, cpu or gpu, got '${raw}'`);
+}
 
 /** The shared presets plus `fast` (FAST_CONFIG: 32-wide density/colour heads for live speed). */
 export const TRAIN_PRESETS: Readonly<Record<string, AvatarConfig>> = { ...MODEL_PRESETS, fast: FAST_CONFIG };
@@ -89,6 +100,7 @@ export async function train(args: string[]): Promise<void> {
       'report-every': { type: 'string' }, 'snapshot-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, steps: { type: 'string' }, 'cpu-seconds': { type: 'string' },
       'face-rays': { type: 'string' }, 'head-rays': { type: 'string' }, 'patch-rays': { type: 'string' }, 'patch-size': { type: 'string' },
       ssim: { type: 'string' }, align: { type: 'string' }, 'white-background': { type: 'boolean' }, encoder: { type: 'boolean' },
+      backend: { type: 'string' },
     },
   });
   if (values.help) { process.stdout.write(TRAIN_USAGE); return; }
@@ -109,6 +121,7 @@ export async function train(args: string[]): Promise<void> {
   const checkpointEveryMs = (numberOption('checkpoint-every', values['checkpoint-every'], 1, 24 * 3600) ?? 60) * 1000;
   if (values.resume && !existsSync(ckptPath)) throw new CliInputError(`--resume: no checkpoint at ${ckptPath}`);
   if (!values.resume && !values.force && existsSync(out)) throw new CliInputError(`${out} exists (use --resume to continue training it, --force to start over)`);
+  const backend = values.backend !== undefined ? backendChoice(values.backend, '--backend') : backendChoice(process.env.VOXFACE_TRAIN_BACKEND, 'VOXFACE_TRAIN_BACKEND');
 
   const bar = new ProgressBar();
   const ds = await readDataset(positionals[0]!, preset, { res, onProgress: (d, t) => bar.update('load', d, t) });
@@ -133,14 +146,17 @@ export async function train(args: string[]): Promise<void> {
     run = { datasetSha256: datasetId(ds), res, elapsedMs: 0, history: [] };
   }
   const encoder = ckpt ? ckpt.encoder : values.encoder ? await encoderForDataset(ds, model.config.expressionCount, seed) : undefined;
-  const trainer = new Trainer(model, ds.train, {
+  const trainer = await openStepTrainer(backend, model, ds.train, {
     ...(encoder ? { encoder } : {}),
     width: res, height: res, raysPerStep: numberOption('rays', values.rays, 64) ?? DEFAULT_RAYS_PER_STEP, seed,
     faceRayShare: numberOption('face-rays', values['face-rays'], 0, 1), headRayShare: numberOption('head-rays', values['head-rays'], 0, 1),
     patchRayShare: numberOption('patch-rays', values['patch-rays'], 0, 1), patchSize: numberOption('patch-size', values['patch-size'], 2, 32),
     ssimWeight: numberOption('ssim', values.ssim, 0, 1), alignRate: numberOption('align', values.align, 0, 1),
     randomBackground: !values['white-background'],
+  }, { allowSoftware: process.env.VOXFACE_GPU_ALLOW_SOFTWARE === '1' }).catch((error: unknown) => {
+    throw error instanceof RangeError ? new CliInputError(error.message) : error;
   });
+  process.stderr.write(`voxface train: on the ${trainer.backend.toUpperCase()} (${trainer.reason})\n`);
   if (ckpt) trainer.importState(ckpt.state);
   const firstStep = trainer.stepCount;
   let cpuStart = process.cpuUsage(); // reset when training starts (loading is not counted)
@@ -154,13 +170,15 @@ export async function train(args: string[]): Promise<void> {
   const heldOut = [validation, ds.test[0]!, ds.test[ds.test.length - 1]!].filter((f, i, a) => a.indexOf(f) === i);
   const baselinePsnr = round(heldOut.reduce((sum, f) => sum + psnr(meanImage(ds.train.map((t) => t.image)), f.image), 0) / heldOut.length, 2);
   // A fresh renderer each time: it derives per-model state (occupancy) from the weights.
-  const liveRender = (frames: readonly (typeof validation)[]) => {
+  const liveRender = async (frames: readonly (typeof validation)[]) => {
+    await trainer.syncModel();
     const renderer = new StreamingRenderer(model, { width: res, height: res, ...REALTIME, occupancySlices: 1 });
     return frames.map((f) => rgbaToRgb(renderer.render(trainer.coefficientsOf(f), f.pose)));
   };
-  const snapshot = (images = liveRender(heldOut)) => {
+  const snapshot = async (images?: Float32Array[]) => {
+    images ??= await liveRender(heldOut);
     const heldOutPsnr = round(images.reduce((sum, img, i) => sum + psnr(img, heldOut[i]!.image), 0) / images.length, 2);
-    writeRgbStrip(`${out}.preview.png`, [images[0]!, validation.image], res, res);
+    writeRgbStrip(`${out}.preview.png`, [images![0]!, validation.image], res, res);
     return heldOutPsnr;
   };
   const history = [...run.history];
@@ -172,9 +190,10 @@ export async function train(args: string[]): Promise<void> {
   const interrupt = () => { stop = true; };
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
-  const save = () => {
+  const save = async () => {
     run = { ...run, elapsedMs: base + (performance.now() - t0), history };
-    writeCheckpoint(ckptPath, model, trainer.exportState(), run, encoder);
+    const state = await trainer.exportState();
+    writeCheckpoint(ckptPath, await trainer.syncModel(), state, run, encoder);
   };
   try {
     let nextReport = t0 + reportMs, nextSnapshot = t0 + (snapshotEverySec ?? Infinity) * 1000;
@@ -182,16 +201,21 @@ export async function train(args: string[]): Promise<void> {
       // Steps in slices of ~1 s, yielding between them so signals are seen.
       const sliceEnd = Math.min(performance.now() + 1000, t0 + budgetMs);
       while (performance.now() < sliceEnd && !stepsDone()) {
-        const s = trainer.step();
-        loss += s.loss; se += s.mse; count++;
+        const s = await trainer.step();
+        if (s.loss !== undefined && s.mse !== undefined) { loss += s.loss; se += s.mse; count++; }
       }
       const now = performance.now();
       bar.update('train', Math.round((now - t0) / 1000), Math.round(budgetMs / 1000));
       const reportDue = now >= nextReport || now - t0 >= budgetMs || stepsDone();
       const snapshotDue = snapshotEverySec !== undefined && now >= nextSnapshot && now - t0 < budgetMs;
       // When both fall due together, one render of the held-out frames serves both (the validation frame is the first).
-      const images = snapshotDue ? liveRender(heldOut) : reportDue ? liveRender([validation]) : [];
+      const images = snapshotDue ? await liveRender(heldOut) : reportDue ? await liveRender([validation]) : [];
       if (reportDue) {
+        if (count === 0) {
+          // No step since the last report measured its loss (the GPU reads it back every 10 steps): read the last one's.
+          const last = await trainer.lastStepStats();
+          if (last.loss !== undefined && last.mse !== undefined) { loss = last.loss; se = last.mse; count = 1; }
+        }
         const p = {
           step: trainer.stepCount, loss: round(loss / Math.max(count, 1), 5), psnr: round(psnr(images[0]!, validation.image), 2),
           trainPsnr: round(psnrFromMse(se / Math.max(count, 1)), 2), elapsedMs: Math.round(base + now - t0),
@@ -202,7 +226,7 @@ export async function train(args: string[]): Promise<void> {
         nextReport = now + reportMs;
       }
       if (snapshotDue) {
-        const heldOutPsnr = snapshot(images);
+        const heldOutPsnr = await snapshot(images);
         writeAvatarFile(`${out}.snapshot.vxa`, model, { plates: datasetPlates(ds), encoder });
         process.stdout.write(`${JSON.stringify({
           snapshot: `${out}.snapshot.vxa`, preview: `${out}.preview.png`, step: trainer.stepCount, heldOutPsnr, baselinePsnr,
@@ -210,7 +234,7 @@ export async function train(args: string[]): Promise<void> {
         })}\n`);
         nextSnapshot = performance.now() + snapshotEverySec * 1000;
       }
-      if (now - lastCkpt > checkpointEveryMs) { save(); lastCkpt = performance.now(); }
+      if (now - lastCkpt > checkpointEveryMs) { await save(); lastCkpt = performance.now(); }
       await new Promise((r) => setImmediate(r));
     }
   } finally {
@@ -219,15 +243,16 @@ export async function train(args: string[]): Promise<void> {
     bar.end();
   }
   const trainMs = performance.now() - t0, cpu = process.cpuUsage(cpu0), cpuMs = (cpu.user + cpu.system) / 1000;
-  save();
+  await save();
   writeAvatarFile(out, model, { plates: datasetPlates(ds), encoder });
-  const heldOutPsnr = snapshot();
+  const heldOutPsnr = await snapshot();
   writeTrainingCurves(`${out}.curves.png`, history.map((h) => ({ elapsedMs: h.elapsedMs, loss: h.loss, psnr: h.trainPsnr ?? h.psnr, validationPsnr: h.psnr })));
   const picks = [0, 1, 2, 3].map((i) => ds.test[Math.floor((i * ds.test.length) / 4)]!).filter((f, i, a) => a.indexOf(f) === i);
   const strip = picks.flatMap((f) => [rgbaToRgb(render(model, trainer.coefficientsOf(f), f.pose, { width: res, height: res })), f.image]);
   writeRgbStrip(`${out}.heldout.png`, strip, res, res);
+  trainer.close();
   process.stdout.write(`${JSON.stringify({
-    done: true, step: trainer.stepCount, msPerStep: round(trainMs / Math.max(1, trainer.stepCount - firstStep), 1),
+    done: true, backend: trainer.backend, step: trainer.stepCount, msPerStep: round(trainMs / Math.max(1, trainer.stepCount - firstStep), 1),
     cpuMsPerStep: round(cpuMs / Math.max(1, trainer.stepCount - firstStep), 1), psnr: history.at(-1)?.psnr ?? null, heldOutPsnr, baselinePsnr, elapsedMs: Math.round(run.elapsedMs),
     avatar: out, checkpoint: ckptPath, curves: `${out}.curves.png`, heldout: `${out}.heldout.png`, preview: `${out}.preview.png`, interrupted: stop,
   })}\n`);

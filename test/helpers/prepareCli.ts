@@ -29,10 +29,10 @@ export interface VoxfaceRun {
 }
 
 /** Runs `voxface <args>` with the shared MediaPipe models; rejects (the process killed) after timeoutMs. */
-export function runVoxface(args: string[], timeoutMs = 120_000): Promise<VoxfaceRun> {
+export function runVoxface(args: string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): Promise<VoxfaceRun> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, VOXFACE_FACE_MODEL: FACE_MODEL_PATH, VOXFACE_SEGMENTER_MODEL: SEGMENTER_MODEL_PATH },
+      env: { ...process.env, VOXFACE_FACE_MODEL: FACE_MODEL_PATH, VOXFACE_SEGMENTER_MODEL: SEGMENTER_MODEL_PATH, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = ''; let stderr = '';
