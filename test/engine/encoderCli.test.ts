@@ -85,7 +85,7 @@ describe('voxface train --encoder and export-encoder on a shared clip', () => {
     }
   });
 
-  test('voxface eval drives an encoder avatar by the code a page sends (int8, as on the wire), a plain one by its blendshapes', async () => {
+  test('voxface eval drives an encoder avatar by the code packet a page sends (4-bit scores, int8 code), a plain one by version 1\'s 6-bit scores', async () => {
     const { encoder } = readAvatarFileContents(avatar);
     assert.ok(encoder, 'the first test trained it');
     // A projection with weight, so the code moves the coefficients (12 steps leave it near 0).
@@ -100,17 +100,20 @@ describe('voxface train --encoder and export-encoder on a shared clip', () => {
       const code = expressionCodes(encoder.network, standardize(x, encoder.normalization), 1);
       const got = drive({ coefficients, landmarks });
       for (let e = 0; e < E; e++) {
-        let want = coefficients[e]!;
+        let want = Math.round(coefficients[e]! * 15) / 15;
         for (let k = 0; k < K; k++) want += encoder.params.projection[e * K + k]! * Math.round(127 * code[k]!) / 127;
         assert.ok(Math.abs(got[e]! - want) < 1e-5, `frame ${i} coefficient ${e}: ${got[e]} vs ${want}`);
-        if (Math.abs(got[e]! - coefficients[e]!) > 1e-3) moved++;
+        if (Math.abs(got[e]! - Math.round(coefficients[e]! * 15) / 15) > 1e-3) moved++;
       }
       compared++;
     }
     assert.ok(compared > 0 && moved > 0, `${compared} frames compared, ${moved} coefficients moved by the code`);
+    // 0.2 is 12.6 steps of 63 (sent as 13/63), 3 of 15 exactly: the two packets' scores differ.
     const noFace = new Float32Array(lm).fill(Number.NaN), plainCoefficients = new Float32Array(E).fill(0.2);
-    assert.equal(drive({ coefficients: plainCoefficients, landmarks: noFace }), plainCoefficients, 'no face: the blendshapes alone, as the page\'s neutral code');
-    assert.equal(callCoefficients(null).driver, 'blendshapes');
+    assert.deepEqual(drive({ coefficients: plainCoefficients, landmarks: noFace }), new Float32Array(E).fill(13 / 63), 'no face: version 1 packets, the blendshapes alone');
+    const plain = callCoefficients(null);
+    assert.equal(plain.driver, 'blendshapes');
+    assert.deepEqual(plain({ coefficients: Float32Array.of(-0.5, 0.2, 1.7) }), Float32Array.of(0, 13 / 63, 1));
 
     for (const [file, driver] of [[avatar, 'encoder'], [join(dir, 'plain.vxa'), 'blendshapes']] as const) {
       const r = await voxface(['eval', file, data, '--res', '32']);
