@@ -26,7 +26,7 @@ import { SignalingError } from '../signaling/SignalingError';
 import { AvatarSession } from './AvatarSession';
 import { type BackgroundChoice, DEFAULT_BACKGROUND } from '../../shared/signaling/background';
 import type { RenderBackground } from '../engine/AvatarPlates';
-import type { AvatarLimits, AvatarServiceEvents, AvatarServiceOptions, AvatarUsage, RendererFactory } from './AvatarServiceTypes';
+import type { AvatarLimits, AvatarServiceEvents, AvatarServiceOptions, AvatarUsage, HostedAvatarSession, RendererFactory } from './AvatarServiceTypes';
 import type { FrameRenderer } from './FrameRendererTypes';
 import { VideoInjector } from './VideoInjector';
 
@@ -47,6 +47,8 @@ interface Wanted {
   background: RenderBackground;
   renderer: FrameRenderer;
   session?: AvatarSession;
+  /** The session when another process hosts it (options.hosting); `renderer` then stands by. */
+  hosted?: HostedAvatarSession;
   /** A start under way (the stream may open while enable() is still starting one). */
   starting?: Promise<void>;
   /** Counts reloads, so a version that loads after a newer one is dropped. */
@@ -73,7 +75,7 @@ function sameLook(x: { avatarId: string; background: RenderBackground }, avatarI
 export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   readonly #ingest: CoefficientIngest;
   readonly #createRenderer: RendererFactory;
-  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker' | 'authorize' | 'backgroundImage' | 'limits'>> & AvatarServiceOptions;
+  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker' | 'authorize' | 'backgroundImage' | 'limits' | 'hosting'>> & AvatarServiceOptions;
   readonly #limits: AvatarLimits;
   /** Keyed by `${roomId}/${peerId}`. */
   readonly #wanted = new Map<string, Wanted>();
@@ -97,7 +99,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     this.#targetFps = { cpu: options.fps, gpu: options.fps };
     ingest.on('streamOpened', ({ roomId, peerId }) => {
       const wanted = this.#wanted.get(`${roomId}/${peerId}`);
-      if (wanted && !wanted.session) this.#startSession(wanted, false).catch(() => undefined);
+      if (wanted && !wanted.session && !wanted.hosted) this.#startSession(wanted, false).catch(() => undefined);
     });
     ingest.on('streamClosed', ({ roomId, peerId }) => {
       const wanted = this.#wanted.get(`${roomId}/${peerId}`);
@@ -193,6 +195,8 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       wanted.renderer = renderer;
       this.#watchFault(wanted, renderer);
       previous.close();
+      // A hosted session loads the new version on its host (the one here stands by).
+      wanted.hosted?.reload().catch((error: unknown) => logger.warn(`the host of ${wanted.peer.id}'s avatar did not reload it: ${String(error)}`));
       this.emit('avatarReloaded', { roomId: wanted.room.id, peerId: wanted.peer.id, avatarId });
       return true;
     }));
@@ -316,10 +320,11 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
 
   async #startSession(wanted: Wanted, requested: boolean): Promise<void> {
     const stream = this.#ingest.get(wanted.room.id, wanted.peer.id);
-    if (!stream || wanted.starting || wanted.session) return;
+    if (!stream || wanted.starting || wanted.session || wanted.hosted) return;
     let done!: () => void;
     wanted.starting = new Promise<void>((resolve) => { done = resolve; });
     try {
+      if (await this.#host(wanted)) return;
       if (VideoInjector.runningEncoders + this.#encodersStarting >= this.#limits.maxEncoders) {
         throw new SignalingError('encoder-limit', `the server runs ${VideoInjector.runningEncoders + this.#encodersStarting} video encoders, its limit`);
       }
@@ -357,6 +362,37 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   }
 
   /**
+   * Asks options.hosting to host the wish's session; says whether it took it. One whose
+   * host ends it (the host died) falls back to a session here, with the standing-by renderer.
+   */
+  async #host(wanted: Wanted): Promise<boolean> {
+    const hosting = this.#options.hosting;
+    if (!hosting) return false;
+    let hosted: HostedAvatarSession | undefined;
+    try {
+      hosted = await hosting.host({ room: wanted.room, peer: wanted.peer, avatarId: wanted.avatarId, background: wanted.background });
+    } catch (error) {
+      logger.warn(`the avatar of ${wanted.peer.id} could not be hosted elsewhere, rendering it here: ${String(error)}`);
+      return false;
+    }
+    if (!hosted) return false;
+    // Abandoned while it was placed, or its stream closed meanwhile.
+    if (this.#wanted.get(wanted.key) !== wanted || !this.#ingest.get(wanted.room.id, wanted.peer.id)) {
+      hosted.close(wanted.ended ?? 'stream-closed');
+      return true;
+    }
+    wanted.hosted = hosted;
+    hosted.onEnded((reason) => {
+      if (wanted.hosted !== hosted) return;
+      wanted.hosted = undefined;
+      logger.warn(`the avatar of ${wanted.peer.id} ended on its host (${reason}): rendering it here`);
+      this.emit('sessionEnded', { roomId: wanted.room.id, peerId: wanted.peer.id, reason });
+      if (this.#wanted.get(wanted.key) === wanted) this.#startSession(wanted, false).catch(() => undefined);
+    });
+    return true;
+  }
+
+  /**
    * Ends the wish's session; `forget` also drops the wish (a closed stream keeps it, to
    * restart on reopen). Only the wish in place acts: one a later request replaced is gone already.
    */
@@ -364,6 +400,9 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     if (this.#wanted.get(wanted.key) !== wanted) return;
     const session = wanted.session;
     wanted.session = undefined;
+    const hosted = wanted.hosted;
+    wanted.hosted = undefined;
+    hosted?.close(reason);
     if (forget) {
       wanted.ended = reason;
       this.#wanted.delete(wanted.key);
@@ -374,7 +413,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       // Keep the renderer for when the stream comes back; close only the video.
       session.close(reason);
     }
-    if (session || forget) this.emit('sessionEnded', { roomId: wanted.room.id, peerId: wanted.peer.id, reason });
+    if (session || hosted || forget) this.emit('sessionEnded', { roomId: wanted.room.id, peerId: wanted.peer.id, reason });
     if (forget && notify && UNASKED.has(reason)) {
       wanted.peer.notify('avatarStopped', { avatarId: wanted.avatarId, reason: reason as AvatarStopReason, message });
     }
