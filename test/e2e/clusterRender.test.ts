@@ -1,0 +1,156 @@
+/**
+ * An avatar rendered on a render node (issue 15): real redis-server, two SFU node
+ * processes and one render node process (VOXFACE_ROLES=render) sharing one avatar
+ * folder, real Chromium. A joins through SFU node 1 as its avatar (a trained synthetic
+ * avatar, driven by the face tracked in a real clip), B through SFU node 2: B decodes A's
+ * avatar while the render node's /health shows the session there, rendering. Then the
+ * render node is SIGKILLed: SFU node 1 renders A's avatar itself (its standing-by
+ * renderer) and B keeps decoding it; the longest pause in B's decoded frames is measured.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { AvatarStore } from '../../server/avatar/AvatarStore';
+import { launchChromium, openPage } from '../helpers/browser';
+import { pollUntil } from '../helpers/pageProbes';
+import { startTestRedis, type TestRedis } from '../helpers/redisServer';
+import { startRenderNode, startSfuNode, type SfuNode } from '../helpers/clusterNodes';
+import { clipToY4m } from '../helpers/sharedData';
+import { syntheticAvatarFile } from '../helpers/syntheticAvatar';
+
+let redis: TestRedis;
+let browser: Browser;
+let avatarDir: string;
+const nodes: SfuNode[] = [];
+
+interface RenderHealth {
+  status: string;
+  render: { node: string; capacity: number; sessions: { sfuNode: string; room: string; peer: string; avatarId: string; framesRendered: number; fps: number }[] };
+}
+interface SfuHealth { renderPlacement: { hosted: number; byNode: Record<string, number>; lost: number } }
+
+/** B's decoded frames of each of A's video consumers (a fallback is a new consumer), with their source. */
+function avatarFrames(page: Page, peerId: string): Promise<{ consumerId: string; source: string; framesDecoded: number }[]> {
+  return page.evaluate(async (id) => {
+    const room = window.voxfaceDemo.room;
+    if (!room) return [];
+    const out: { consumerId: string; source: string; framesDecoded: number }[] = [];
+    for (const remote of room.remoteTracks.values()) {
+      if (remote.peerId !== id || remote.kind !== 'video') continue;
+      const consumer = room.consumer(remote.consumerId);
+      if (!consumer) continue;
+      let frames = 0;
+      (await consumer.getStats()).forEach((stat: Record<string, unknown>) => { if (stat.type === 'inbound-rtp') frames += Number(stat.framesDecoded ?? 0); });
+      out.push({ consumerId: remote.consumerId, source: String(remote.appData.source), framesDecoded: frames });
+    }
+    return out;
+  }, peerId);
+}
+
+before(async () => {
+  avatarDir = mkdtempSync(join(tmpdir(), 'voxface-render-e2e-'));
+  copyFileSync(syntheticAvatarFile(), new AvatarStore(avatarDir).pathOf('synthetic'));
+  redis = await startTestRedis();
+  browser = await launchChromium({ fakeVideoFile: clipToY4m('womanLonghair', { width: 480, fps: 30, seconds: 12 }) });
+  const shared = { VOXFACE_AVATAR_DIR: avatarDir, VOXFACE_AVATAR_FPS: '25' };
+  nodes.push(...await Promise.all([
+    startSfuNode('sfu-1', redis.url, 43400, shared),
+    startSfuNode('sfu-2', redis.url, 43600, shared),
+    startRenderNode('render-1', redis.url, 43800, avatarDir, { VOXFACE_AVATAR_FPS: '25' }),
+  ]));
+});
+
+after(async () => {
+  for (const node of nodes) node.dispose();
+  await browser?.close();
+  await redis?.close();
+  if (avatarDir) rmSync(avatarDir, { recursive: true, force: true });
+});
+
+test('A\'s avatar renders on the render node and B on the other SFU node decodes it; the render node killed, SFU node 1 renders it and B\'s video resumes within 5 s', async (t) => {
+  const [node1, node2, render] = nodes as [SfuNode, SfuNode, SfuNode];
+  // The SFU nodes see the render node in the registry before A asks for its avatar.
+  await pollUntil(() => fetch(`${render.url}/health`).then((res) => res.json() as Promise<RenderHealth>), (h) => h.status === 'ok', 10_000);
+  await new Promise((done) => setTimeout(done, 1500));
+
+  const a = await openPage(browser, `${node1.url}/?room=rendered&name=Ada`);
+  await a.page.evaluate(() => window.voxfaceDemo.join({ avatarId: 'synthetic', background: { kind: 'colour', rgb: '#2a6f97' } }));
+  const aId = await a.page.evaluate(() => window.voxfaceDemo.room!.peerId);
+  const b = await openPage(browser, `${node2.url}/?room=rendered&name=Bob`);
+  await b.page.evaluate(() => window.voxfaceDemo.join());
+
+  const decoding = await pollUntil(() => avatarFrames(b.page, aId), (f) => f.some((x) => x.source === 'avatar' && x.framesDecoded >= 30), 40_000);
+  assert.ok(decoding.some((x) => x.source === 'avatar' && x.framesDecoded >= 30), `B decodes A's avatar (>= 30 frames): ${JSON.stringify(decoding)}`);
+  const renderHealth = await fetch(`${render.url}/health`).then((res) => res.json() as Promise<RenderHealth>);
+  t.diagnostic(`render node health: ${JSON.stringify(renderHealth.render)}`);
+  const hosted = renderHealth.render.sessions.find((s) => s.peer === aId);
+  assert.ok(hosted && hosted.sfuNode === 'sfu-1' && hosted.room === 'rendered' && hosted.avatarId === 'synthetic',
+    `the render node hosts A's session for SFU node 1: ${JSON.stringify(renderHealth.render.sessions)}`);
+  assert.ok(hosted.framesRendered > 10, `the render node renders A's avatar: ${hosted.framesRendered} frames`);
+  const sfu1 = await fetch(`${node1.url}/health`).then((res) => res.json() as Promise<SfuHealth>);
+  assert.deepEqual(sfu1.renderPlacement, { hosted: 1, byNode: { 'render-1': 1 }, lost: 0 }, 'SFU node 1 placed A\'s avatar on the render node');
+
+  // Progress of B's decoding, sampled every ~100 ms: a pause is the time between two samples that saw new frames.
+  const seen = new Map<string, number>();
+  let lastProgressAt = Date.now();
+  let longestPause = 0;
+  const sample = async () => {
+    const frames = await avatarFrames(b.page, aId);
+    let progressed = false;
+    for (const f of frames) {
+      if (f.source !== 'avatar') continue;
+      if (f.framesDecoded > (seen.get(f.consumerId) ?? 0)) progressed = true;
+      seen.set(f.consumerId, Math.max(f.framesDecoded, seen.get(f.consumerId) ?? 0));
+    }
+    const now = Date.now();
+    if (progressed) {
+      longestPause = Math.max(longestPause, now - lastProgressAt);
+      lastProgressAt = now;
+    }
+    return frames;
+  };
+  for (let i = 0; i < 10; i++) {
+    await sample();
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  const pauseBefore = longestPause;
+  const consumersBefore = new Set(seen.keys());
+  longestPause = 0;
+  const killedAt = Date.now();
+  render.kill();
+  let resumedOn: string | undefined;
+  const marks: Record<string, number> = {};
+  while (Date.now() - killedAt < 15_000) {
+    const frames = await sample();
+    if (marks.lost === undefined) {
+      const h = await fetch(`${node1.url}/health`).then((res) => res.json() as Promise<SfuHealth>);
+      if (h.renderPlacement.lost > 0) marks.lost = Date.now() - killedAt;
+    }
+    const newOne = frames.find((f) => f.source === 'avatar' && !consumersBefore.has(f.consumerId));
+    if (newOne && marks.consumer === undefined) marks.consumer = Date.now() - killedAt;
+    if (newOne && newOne.framesDecoded > 0 && marks.firstFrame === undefined) marks.firstFrame = Date.now() - killedAt;
+    if (frames.filter((f) => consumersBefore.has(f.consumerId)).length === 0 && marks.oldGone === undefined) marks.oldGone = Date.now() - killedAt;
+    const fresh = frames.find((f) => f.source === 'avatar' && !consumersBefore.has(f.consumerId) && f.framesDecoded >= 30);
+    if (fresh) {
+      resumedOn = fresh.consumerId;
+      break;
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  t.diagnostic(`after the kill (ms): ${JSON.stringify(marks)}`);
+  t.diagnostic(`longest pause in B's decoded avatar frames: ${pauseBefore} ms before the kill, ${longestPause} ms across it (the new producer decoded 30 frames ${Date.now() - killedAt} ms after the kill)`);
+  assert.ok(resumedOn, `B decodes A's avatar from a new producer after the render node died: ${JSON.stringify([...seen])}`);
+  assert.ok(longestPause <= 5000, `B's avatar video of A paused ${longestPause} ms across the render node's death (at most 5 s)`);
+
+  const after = await pollUntil(() => fetch(`${node1.url}/health`).then((res) => res.json() as Promise<SfuHealth>), (h) => h.renderPlacement.hosted === 0, 5000);
+  assert.deepEqual(after.renderPlacement, { hosted: 0, byNode: {}, lost: 1 }, 'SFU node 1 lost the session on the render node and renders A\'s avatar itself');
+  const sources = await b.page.evaluate((id) => [...window.voxfaceDemo.room!.remoteTracks.values()]
+    .filter((x) => x.peerId === id).map((x) => `${x.kind}:${String(x.appData.source)}`).sort(), aId);
+  assert.deepEqual(sources, ['audio:mic', 'video:avatar'], 'B has one avatar video of A (the dead one closed) and its microphone');
+  assert.deepEqual(b.errors, []);
+  assert.deepEqual(a.errors, []);
+  assert.equal(node1.child.exitCode, null, `SFU node 1 still runs: ${node1.output().slice(-2000)}`);
+});
