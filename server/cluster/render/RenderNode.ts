@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { Logger } from '../../Logger';
 import type { AvatarService } from '../../avatar/AvatarService';
 import type { RoomManager } from '../../rooms/RoomManager';
+import type { CoefficientIngest } from '../../streams/CoefficientIngest';
 import { ClusterRequestError, NodeBus } from '../sfu/NodeBus';
 import { NodeRegistry } from '../sfu/NodeRegistry';
 import type { ClusterRequestData, ClusterRequestMethod } from '../sfu/clusterMessages';
@@ -23,6 +24,8 @@ export interface RenderNodeOptions {
   nodeName: string;
   rooms: RoomManager;
   avatars: AvatarService;
+  /** The coefficient streams of its rooms (their packets' delay since capture is shown per session). */
+  ingest: CoefficientIngest;
   /** Avatar sessions this node takes at most (its VOXFACE_MAX_AVATAR_SESSIONS). */
   capacity: number;
   listenIp: string;
@@ -36,7 +39,11 @@ export interface RenderNodeHealth {
   node: string;
   capacity: number;
   liveNodes: number;
-  sessions: { session: string; sfuNode: string; room: string; peer: string; avatarId: string; framesRendered: number; fps: number; producersSent: number }[];
+  sessions: {
+    session: string; sfuNode: string; room: string; peer: string; avatarId: string; framesRendered: number; fps: number; renderedFps: number; producersSent: number;
+    /** Median ms from a coefficient packet's capture (the sender's clock) to its arrival here, over the last 250 packets. */
+    coefficientDelayMsP50: number | null;
+  }[];
 }
 
 export class RenderNode {
@@ -47,6 +54,8 @@ export class RenderNode {
   readonly #subscriber: Redis;
   readonly #options: RenderNodeOptions;
   readonly #sessions = new Map<string, HostedAvatar>();
+  /** `${room}/${peer}` -> the last 250 packets' delays since capture (ms). */
+  readonly #delays = new Map<string, number[]>();
   #healthUrl = 'http://127.0.0.1';
   #closed = false;
 
@@ -93,6 +102,14 @@ export class RenderNode {
     this.registry.on('lapsed', () => {
       for (const hosted of [...this.#sessions.values()]) hosted.close();
     });
+    options.ingest.on('frame', ({ roomId, peerId, frame, receivedAtMs }) => {
+      const key = `${roomId}/${peerId}`;
+      const delays = this.#delays.get(key) ?? [];
+      delays.push(receivedAtMs - frame.captureTimeMs);
+      if (delays.length > 250) delays.shift();
+      this.#delays.set(key, delays);
+    });
+    options.ingest.on('streamClosed', ({ roomId, peerId }) => this.#delays.delete(`${roomId}/${peerId}`));
     options.avatars.on('sessionStarted', (session) => {
       const hosted = [...this.#sessions.values()].find((h) => h.peer === session.peer);
       if (hosted) hosted.useSession(session);
@@ -125,9 +142,11 @@ export class RenderNode {
       liveNodes: this.registry.alive().length,
       sessions: [...this.#sessions.values()].map((hosted) => {
         const stats = hosted.session?.stats();
+        const delays = [...(this.#delays.get(`${hosted.room.id}/${hosted.peer.id}`) ?? [])].sort((a, b) => a - b);
         return {
           session: hosted.id, sfuNode: hosted.from, room: hosted.room.id, peer: hosted.peer.id, avatarId: hosted.avatarId,
-          framesRendered: stats?.framesRendered ?? 0, fps: stats?.fps ?? 0, producersSent: hosted.producersSent,
+          framesRendered: stats?.framesRendered ?? 0, fps: stats?.fps ?? 0, renderedFps: stats?.renderedFps ?? 0, producersSent: hosted.producersSent,
+          coefficientDelayMsP50: delays.length ? delays[Math.floor(delays.length / 2)]! : null,
         };
       }),
     };

@@ -65,7 +65,7 @@ export async function startRenderNode(config: VoxfaceConfig): Promise<StartedRen
     },
   });
   const node = new RenderNode({
-    redisUrl, nodeName: config.cluster.nodeName, rooms, avatars, capacity: config.avatarLimits.maxSessions,
+    redisUrl, nodeName: config.cluster.nodeName, rooms, avatars, ingest, capacity: config.avatarLimits.maxSessions,
     listenIp: config.sfuCluster.pipeListenIp, announcedAddress, enableSrtp: config.sfuCluster.pipeSrtp, ttlMs: config.sfuCluster.nodeTtlMs,
   });
   const app = express().disable('x-powered-by');
