@@ -88,7 +88,7 @@ test('A\'s avatar renders on the render node and B on the other SFU node decodes
   t.diagnostic(`render node health: ${JSON.stringify(renderHealth.render)}`);
   const hosted = renderHealth.render.sessions.find((s) => s.peer === aId);
   assert.ok(hosted && hosted.sfuNode === 'sfu-1' && hosted.room === 'rendered' && hosted.avatarId === 'synthetic',
-    `the render node hosts A's session for SFU node 1: ${JSON.stringify(renderHealth.render.sessions)}`);
+    `the render node hosts A's session for SFU node 1: ${JSON.stringify(renderHealth.render.sessions)}; SFU node 1 said: ${node1.output().slice(-3000)}; the render node said: ${render.output().slice(-3000)}`);
   assert.ok(hosted.framesRendered > 10, `the render node renders A's avatar: ${hosted.framesRendered} frames`);
   const sfu1 = await fetch(`${node1.url}/health`).then((res) => res.json() as Promise<SfuHealth>);
   assert.deepEqual(sfu1.renderPlacement, { hosted: 1, byNode: { 'render-1': 1 }, lost: 0 }, 'SFU node 1 placed A\'s avatar on the render node');

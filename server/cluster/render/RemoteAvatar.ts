@@ -23,12 +23,16 @@ const logger = new Logger('RemoteAvatar');
 
 /**
  * No media through the pipe this long (the video runs at the avatar's frame rate, a
- * stalled face repeats its last frame) means the render node is gone. A render node's
- * encoder restart is silent for ~0.5 s (VideoInjector's 200 ms pause and ffmpeg's start).
+ * stalled face repeats its last frame) means the render node is gone. The 5 s a moved
+ * avatar may take (issue 15) are spent as: this, the local session's start and its
+ * announcement through the room (~1 s on a loaded 2-core machine), and the receiver's
+ * consume and first keyframe (~2 s there); 1.2 s left a pause of 4.6 s. A render node
+ * whose encoder restarts (VideoInjector's 200 ms pause and ffmpeg's start) or stalls
+ * this long loses the session too: its avatar renders on the SFU node, no tile goes black.
  */
-export const SILENCE_MS = 1200;
+export const SILENCE_MS = 1000;
 /** How often the pipe's received bytes are read (one worker request per session). */
-const SILENCE_POLL_MS = 200;
+const SILENCE_POLL_MS = 100;
 /** A render node that sent no video this long after the session was placed has failed it (loading an avatar takes ~1-3 s). */
 export const FIRST_VIDEO_TIMEOUT_MS = 15_000;
 

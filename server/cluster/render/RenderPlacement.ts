@@ -9,7 +9,9 @@
  *
  * A render node that dies (its heartbeat lapses, or no media comes through the pipe),
  * or ends a session itself, loses the session: the AvatarService falls back to its
- * standing-by renderer here, and that node is not chosen again for SHUN_MS.
+ * standing-by renderer here at once (~0.3 s to its first frame, where a second render
+ * node would first load the avatar), that peer's avatar is not placed again for
+ * SHUN_MS, nor is the lost node chosen for anyone's.
  */
 import { randomUUID } from 'node:crypto';
 import type { types } from 'mediasoup';
@@ -56,7 +58,7 @@ function choiceOf(background: RenderBackground): BackgroundChoice {
 export class RenderPlacement implements AvatarHosting {
   readonly #options: RenderPlacementOptions;
   readonly #sessions = new Map<string, RemoteAvatar>();
-  /** Render node name -> until when it is not chosen. */
+  /** Render node name, or `${room}/${peer}` of a lost session -> until when it is not placed there / at all. */
   readonly #shunned = new Map<string, number>();
   #lost = 0;
   #closed = false;
@@ -87,6 +89,8 @@ export class RenderPlacement implements AvatarHosting {
     const { room, peer } = wish;
     const now = Date.now();
     for (const [name, until] of this.#shunned) if (until <= now) this.#shunned.delete(name);
+    // A peer whose session was lost renders here (the fallback) rather than moving again.
+    if (this.#shunned.has(`${room.id}/${peer.id}`)) return undefined;
     const node = pickRenderNode(this.#options.cluster.registry.alive(), new Set(this.#shunned.keys()));
     if (!node) return undefined;
     const ingested = this.#options.ingest.streams().find((stream) => stream.roomId === room.id && stream.peerId === peer.id);
@@ -119,6 +123,7 @@ export class RenderPlacement implements AvatarHosting {
       lost: () => {
         this.#lost += 1;
         this.#shun(node.name);
+        this.#shun(`${room.id}/${peer.id}`);
       },
     });
     this.#sessions.set(id, session);
