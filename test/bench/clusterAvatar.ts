@@ -16,6 +16,7 @@
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { AvatarStore } from '../../server/avatar/AvatarStore';
 import type { RenderNodeHealth } from '../../server/cluster/render/RenderNode';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
@@ -86,6 +87,8 @@ export interface PipedAvatarFigures {
   /** The same at the SFU node while it renders the avatar itself (its own event loop busy with the frames). */
   coefficientDelayMsAtSfuRenderingP50: number;
   pipedVideoKbps: number;
+  /** Redis commands from enableAvatar to the piped producer (the bus's request, answer and notices), less the heartbeats' rate. */
+  redisCommandsPerAvatarPlacement: number;
   /** SIGKILL of the render node to the avatar's video produced by the SFU node itself. */
   fallbackMs: number;
   /** Avatars one render node core holds at 25 fps: 1 / (cores per avatar scaled to 25 rendered fps). */
@@ -98,6 +101,8 @@ export async function benchPipedAvatar(redisUrl: string): Promise<PipedAvatarFig
   copyFileSync(syntheticAvatarFile(), new AvatarStore(avatarDir).pathOf('synthetic'));
   let server: VoxfaceServer | undefined;
   let render: SfuNode | undefined;
+  const info = new Redis(redisUrl);
+  const commands = async () => Number(/total_commands_processed:(\d+)/.exec(await info.info('stats'))?.[1] ?? NaN);
   try {
     progress('bench:cluster: starting a render node and an in-process SFU node for the avatar');
     render = await startRenderNode('bench-render', redisUrl, 44400, avatarDir);
@@ -115,10 +120,16 @@ export async function benchPipedAvatar(redisUrl: string): Promise<PipedAvatarFig
     const sfuCpu = () => cpuSeconds(process.pid, true, [renderPid]);
     const measure = async (read: () => number) => { const before = read(); const started = performance.now(); await new Promise((r) => setTimeout(r, WINDOW_MS)); return (read() - before) / ((performance.now() - started) / 1000); };
 
+    const idleCommands = await commands();
+    const idleStarted = performance.now();
     const idleRender = await measure(() => cpuSeconds(renderPid, true));
+    const backgroundPerMs = (await commands() - idleCommands - 1) / (performance.now() - idleStarted);
+    const placingCommands = await commands();
+    const placingStarted = performance.now();
     const enabled = await peer.request('enableAvatar', { avatarId: 'synthetic' });
     if (!enabled.ok) throw new Error(`enableAvatar failed: ${JSON.stringify(enabled)}`);
     const hosted = await until(() => sfu.renderPlacement!.sessionOf('benchavatar', 'ada'), (s) => s?.producer !== undefined, 20_000, 'the render node sent no avatar video');
+    const placementCommands = await commands() - placingCommands - 1 - backgroundPerMs * (performance.now() - placingStarted);
     // Let the render process and encoder settle (first frames, the start-up keyframes).
     await new Promise((r) => setTimeout(r, 3000));
     progress('bench:cluster: avatar hosted on the render node: measuring');
@@ -160,11 +171,13 @@ export async function benchPipedAvatar(redisUrl: string): Promise<PipedAvatarFig
       coefficientDelayMsAtRenderNodeP50: round(session.coefficientDelayMsP50 ?? NaN, 2),
       coefficientDelayMsAtSfuRenderingP50: round(sfuDelayLocalP50, 2),
       pipedVideoKbps: round(videoKbps),
+      redisCommandsPerAvatarPlacement: round(placementCommands),
       fallbackMs: round(fallbackMs),
       avatarsPerRenderNodeCoreAt25Fps: round(1 / Math.max(0.001, coresAt25), 2),
       cores: cpus().length,
     };
   } finally {
+    info.disconnect();
     await server?.close();
     render?.dispose();
     rmSync(avatarDir, { recursive: true, force: true });
