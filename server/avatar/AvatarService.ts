@@ -24,6 +24,7 @@ import type { Room } from '../rooms/Room';
 import type { CoefficientIngest } from '../streams/CoefficientIngest';
 import { SignalingError } from '../signaling/SignalingError';
 import { AvatarSession } from './AvatarSession';
+import { DrivenFace } from './DrivenFace';
 import { type BackgroundChoice, DEFAULT_BACKGROUND } from '../../shared/signaling/background';
 import type { RenderBackground } from '../engine/AvatarPlates';
 import type { AvatarLimits, AvatarServiceEvents, AvatarServiceOptions, AvatarUsage, HostedAvatarSession, RendererFactory } from './AvatarServiceTypes';
@@ -47,8 +48,9 @@ interface Wanted {
   background: RenderBackground;
   renderer: FrameRenderer;
   session?: AvatarSession;
-  /** The session when another process hosts it (options.hosting); `renderer` then stands by. */
+  /** The session when another process hosts it (options.hosting); `renderer` then stands by, and `standby` (an encoder) with it. */
   hosted?: HostedAvatarSession;
+  standby?: Promise<VideoInjector | undefined>;
   /** A start under way (the stream may open while enable() is still starting one). */
   starting?: Promise<void>;
   /** Counts reloads, so a version that loads after a newer one is dropped. */
@@ -325,7 +327,10 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     wanted.starting = new Promise<void>((resolve) => { done = resolve; });
     try {
       if (await this.#host(wanted)) return;
-      if (VideoInjector.runningEncoders + this.#encodersStarting >= this.#limits.maxEncoders) {
+      // A fallback from a lost host takes the encoder standing by (counted among the running ones already).
+      const standby = await wanted.standby;
+      wanted.standby = undefined;
+      if (!standby && VideoInjector.runningEncoders + this.#encodersStarting >= this.#limits.maxEncoders) {
         throw new SignalingError('encoder-limit', `the server runs ${VideoInjector.runningEncoders + this.#encodersStarting} video encoders, its limit`);
       }
       this.#encodersStarting += 1;
@@ -334,7 +339,10 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
         session = await AvatarSession.start(wanted.room, wanted.peer, stream, wanted.renderer, {
           fps: this.#options.fps, codec: this.#options.codec, bitrateKbps: this.#options.bitrateKbps, stallMs: this.#options.stallMs,
           marker: this.#options.marker,
-        });
+        }, standby);
+      } catch (error) {
+        standby?.close();
+        throw error;
       } finally {
         this.#encodersStarting -= 1;
       }
@@ -382,6 +390,22 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       return true;
     }
     wanted.hosted = hosted;
+    // The standing-by renderer draws one frame now, unused: a render process's first frame
+    // takes 2-3x a later one (155 ms against 66 ms idle; 1.7 s on a loaded 2-core machine),
+    // and a fallback's first frame waits on it.
+    const stream = this.#ingest.get(wanted.room.id, wanted.peer.id);
+    if (stream) wanted.renderer.render(new DrivenFace(stream, { stallMs: this.#options.stallMs ?? 2000 }).at(Date.now())).catch(() => undefined);
+    // An encoder stands by too, its producer not announced (an idle ffmpeg: memory, no CPU):
+    // ffmpeg's start to its first packet took 0.7 s, and 3.4 s beside two browsers, of a fallback's pause.
+    if (VideoInjector.runningEncoders + this.#encodersStarting < this.#limits.maxEncoders) {
+      wanted.standby = VideoInjector.create({
+        router: wanted.room.router, width: wanted.renderer.width, height: wanted.renderer.height, fps: this.#options.fps,
+        codec: this.#options.codec, bitrateKbps: this.#options.bitrateKbps, appData: { peerId: wanted.peer.id, source: 'avatar' },
+      }).catch((error: unknown) => {
+        logger.warn(`no encoder stands by for ${wanted.peer.id}'s hosted avatar: ${String(error)}`);
+        return undefined;
+      });
+    }
     hosted.onEnded((reason) => {
       if (wanted.hosted !== hosted) return;
       wanted.hosted = undefined;
@@ -403,6 +427,9 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     const hosted = wanted.hosted;
     wanted.hosted = undefined;
     hosted?.close(reason);
+    const standby = wanted.standby;
+    wanted.standby = undefined;
+    void standby?.then((injector) => injector?.close());
     if (forget) {
       wanted.ended = reason;
       this.#wanted.delete(wanted.key);
