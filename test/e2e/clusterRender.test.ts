@@ -99,7 +99,7 @@ test('A\'s avatar renders on the render node and B on the other SFU node decodes
   // B's page samples its own decoding every 50 ms (this process is too busy on a loaded
   // machine to sample finely): a pause is the time between two samples with new frames.
   await b.page.evaluate((id) => {
-    // fresh: when each consumer was first seen, and (`<id>:frame`) first had a decoded frame (Date.now()).
+    // fresh: when each consumer was first seen, first had a packet (`<id>:packet`) and a decoded frame (`<id>:frame`), Date.now().
     const state = { last: performance.now(), longest: 0, seen: {} as Record<string, number>, fresh: {} as Record<string, number>, timer: 0 };
     (window as unknown as { avatarProgress: typeof state }).avatarProgress = state;
     state.timer = window.setInterval(async () => {
@@ -110,8 +110,9 @@ test('A\'s avatar renders on the render node and B on the other SFU node decodes
         if (remote.peerId !== id || remote.kind !== 'video' || remote.appData.source !== 'avatar') continue;
         const consumer = room.consumer(remote.consumerId);
         if (!consumer) continue;
-        let frames = 0;
-        (await consumer.getStats()).forEach((stat: Record<string, unknown>) => { if (stat.type === 'inbound-rtp') frames += Number(stat.framesDecoded ?? 0); });
+        let frames = 0, packets = 0;
+        (await consumer.getStats()).forEach((stat: Record<string, unknown>) => { if (stat.type === 'inbound-rtp') { frames += Number(stat.framesDecoded ?? 0); packets += Number(stat.packetsReceived ?? 0); } });
+        if (packets > 0 && !((remote.consumerId + ':packet') in state.fresh)) state.fresh[remote.consumerId + ':packet'] = Date.now();
         if (!(remote.consumerId in state.fresh)) state.fresh[remote.consumerId] = Date.now();
         if (frames > 0 && !((remote.consumerId + ':frame') in state.fresh)) state.fresh[remote.consumerId + ':frame'] = Date.now();
         if (frames > (state.seen[remote.consumerId] ?? 0)) {
@@ -156,8 +157,9 @@ test('A\'s avatar renders on the render node and B on the other SFU node decodes
   }
   t.diagnostic(`after the kill, as this process saw it (ms): ${JSON.stringify(marks)}`);
   const seenAt = await b.page.evaluate(() => (window as unknown as { avatarProgress: { fresh: Record<string, number> } }).avatarProgress.fresh);
-  const fresh = Object.entries(seenAt).filter(([key]) => !consumersBefore.has(key.replace(/:frame$/, '')));
-  t.diagnostic(`B's page: the new avatar consumer appeared ${fresh.filter(([k]) => !k.endsWith(':frame')).map(([, v]) => v - killedAt).join(', ')} ms after the kill, its first frame decoded ${fresh.filter(([k]) => k.endsWith(':frame')).map(([, v]) => v - killedAt).join(', ')} ms after`);
+  const fresh = Object.entries(seenAt).filter(([key]) => !consumersBefore.has(key.replace(/:(frame|packet)$/, '')));
+  const when = (suffix: string) => fresh.filter(([k]) => (suffix ? k.endsWith(suffix) : !k.includes(':'))).map(([, v]) => v - killedAt).join(', ') || 'never';
+  t.diagnostic(`B's page, ms after the kill: the new avatar consumer appeared ${when('')}, its first packet ${when(':packet')}, its first decoded frame ${when(':frame')}`);
   t.diagnostic(`longest pause in B's decoded avatar frames: ${before.longest.toFixed(0)} ms in 1.5 s before the kill, ${resumed?.longest.toFixed(0)} ms across it (the new producer decoded 30 frames ${Date.now() - killedAt} ms after the kill)`);
   assert.ok(resumed, `B decodes A's avatar from a new producer after the render node died: ${JSON.stringify(await progressOf())}`);
   assert.ok(resumed.longest <= 5000, `B's avatar video of A paused ${resumed.longest.toFixed(0)} ms across the render node's death (at most 5 s)`);
