@@ -10,7 +10,7 @@
  *
  * Lost (`onEnded`): the render node says the session ended, it died (the registry), or
  * no media came through the pipe for SILENCE_MS once the video flowed (a SIGKILLed
- * node is heard of here within ~1.3 s rather than the registry's TTL of ~3 s).
+ * node is heard of here within ~1.1 s rather than the registry's TTL of ~3 s).
  */
 import type { types } from 'mediasoup';
 import { Logger } from '../../Logger';
