@@ -39,6 +39,7 @@ import type { TrainingWorker } from './cluster/training/TrainingWorker';
 import { trainingWorkerFor } from './cluster/training/trainerNode';
 import { OnboardingProgress } from './onboarding/OnboardingProgress';
 import { SfuCluster } from './cluster/sfu/SfuCluster';
+import { RenderPlacement } from './cluster/render/RenderPlacement';
 
 export interface VoxfaceServerDependencies {
   /** Makes a renderer for a stored avatar (default: a render process per avatar renderer). */
@@ -80,6 +81,8 @@ export class VoxfaceServer {
   readonly #progress: OnboardingProgress;
   /** Rooms shared with the other SFU nodes (VOXFACE_REDIS_URL and role sfu; docs/cluster.md). */
   readonly sfuCluster?: SfuCluster;
+  /** Avatar sessions placed on render nodes (with the SFU cluster; docs/cluster.md, "Render nodes"). */
+  readonly renderPlacement?: RenderPlacement;
   #closed = false;
 
   private constructor(config: VoxfaceConfig, pool: WorkerPool, deps: VoxfaceServerDependencies) {
@@ -93,6 +96,12 @@ export class VoxfaceServer {
       });
     }
     this.coefficients = new CoefficientIngest(this.rooms, { packetsPerSecond: config.coefficientPacketsPerSecond, packetBurst: config.coefficientPacketBurst });
+    if (this.sfuCluster) {
+      this.renderPlacement = new RenderPlacement({
+        cluster: this.sfuCluster, ingest: this.coefficients, listenIp: config.sfuCluster.pipeListenIp,
+        announcedAddress: this.sfuCluster.pipeAddress, enableSrtp: config.sfuCluster.pipeSrtp,
+      });
+    }
     // With Redis the folder is shared with other nodes (docs/cluster.md).
     this.avatarStore = new AvatarStore(config.avatarDir, { shared: config.cluster.redisUrl !== undefined });
     this.backgrounds = new BackgroundImages(join(config.avatarDir, '.backgrounds'));
@@ -111,7 +120,7 @@ export class VoxfaceServer {
       }));
     this.avatars = new AvatarService(this.coefficients, rendererFactory, {
       width: config.avatarWidth, height: config.avatarHeight, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
-      marker: config.avatarMarker, limits: config.avatarLimits,
+      marker: config.avatarMarker, limits: config.avatarLimits, hosting: this.renderPlacement,
       authorize: (userId, avatarId) => {
         if (!this.avatarStore.canDrive(userId, avatarId)) {
           throw new SignalingError('forbidden', `avatar '${avatarId}' belongs to another user`);
@@ -214,6 +223,7 @@ export class VoxfaceServer {
     // Trainers save a checkpoint on the way out, so their jobs resume on the next start.
     await this.trainingQueue.close();
     await this.#trainingWorker?.close();
+    this.renderPlacement?.close();
     this.avatars.close();
     this.gpuHosts?.close();
     this.coefficients.close();
@@ -244,6 +254,7 @@ export class VoxfaceServer {
       res.status(healthy ? 200 : 503).json({
         status: healthy ? 'ok' : 'degraded', workers: this.pool.workers.length, rooms: this.rooms.rooms.size,
         ...(this.sfuCluster ? { cluster: this.sfuCluster.health() } : {}),
+        ...(this.renderPlacement ? { renderPlacement: this.renderPlacement.health() } : {}),
       });
     });
     // Room and peer ids: the admin listener's, or here with the metrics token.

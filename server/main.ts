@@ -3,6 +3,7 @@ import { loadConfig } from './config';
 import { Logger } from './Logger';
 import { VoxfaceServer } from './VoxfaceServer';
 import { startTrainerNode } from './cluster/training/trainerNode';
+import { startRenderNode } from './cluster/render/renderNodeMain';
 
 const logger = new Logger('main');
 
@@ -19,6 +20,19 @@ async function main(): Promise<void> {
     };
     process.once('SIGINT', () => stopWorker('SIGINT'));
     process.once('SIGTERM', () => stopWorker('SIGTERM'));
+    return;
+  }
+  // A render node (with or without trainer): avatar sessions placed by SFU nodes, /health only (docs/cluster.md).
+  if (roles.has('render') && !roles.has('sfu')) {
+    const render = await startRenderNode(config);
+    const worker = roles.has('trainer') ? await startTrainerNode(config) : undefined;
+    logger.info(`render node ${config.cluster.nodeName} ready (health on ${render.url}/health)`);
+    const stopRender = (signal: string) => {
+      logger.info(`${signal}: shutting down (SFU nodes render its sessions themselves)`);
+      Promise.all([render.close(), worker?.close()]).then(() => process.exit(0), () => process.exit(1));
+    };
+    process.once('SIGINT', () => stopRender('SIGINT'));
+    process.once('SIGTERM', () => stopRender('SIGTERM'));
     return;
   }
   const server = await VoxfaceServer.start(config);

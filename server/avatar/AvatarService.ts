@@ -24,9 +24,10 @@ import type { Room } from '../rooms/Room';
 import type { CoefficientIngest } from '../streams/CoefficientIngest';
 import { SignalingError } from '../signaling/SignalingError';
 import { AvatarSession } from './AvatarSession';
+import { DrivenFace } from './DrivenFace';
 import { type BackgroundChoice, DEFAULT_BACKGROUND } from '../../shared/signaling/background';
 import type { RenderBackground } from '../engine/AvatarPlates';
-import type { AvatarLimits, AvatarServiceEvents, AvatarServiceOptions, AvatarUsage, RendererFactory } from './AvatarServiceTypes';
+import type { AvatarLimits, AvatarServiceEvents, AvatarServiceOptions, AvatarUsage, HostedAvatarSession, RendererFactory } from './AvatarServiceTypes';
 import type { FrameRenderer } from './FrameRendererTypes';
 import { VideoInjector } from './VideoInjector';
 
@@ -47,6 +48,9 @@ interface Wanted {
   background: RenderBackground;
   renderer: FrameRenderer;
   session?: AvatarSession;
+  /** The session when another process hosts it (options.hosting); `renderer` then stands by, and `standby` (an encoder) with it. */
+  hosted?: HostedAvatarSession;
+  standby?: Promise<VideoInjector | undefined>;
   /** A start under way (the stream may open while enable() is still starting one). */
   starting?: Promise<void>;
   /** Counts reloads, so a version that loads after a newer one is dropped. */
@@ -73,7 +77,7 @@ function sameLook(x: { avatarId: string; background: RenderBackground }, avatarI
 export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   readonly #ingest: CoefficientIngest;
   readonly #createRenderer: RendererFactory;
-  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker' | 'authorize' | 'backgroundImage' | 'limits'>> & AvatarServiceOptions;
+  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker' | 'authorize' | 'backgroundImage' | 'limits' | 'hosting'>> & AvatarServiceOptions;
   readonly #limits: AvatarLimits;
   /** Keyed by `${roomId}/${peerId}`. */
   readonly #wanted = new Map<string, Wanted>();
@@ -97,7 +101,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     this.#targetFps = { cpu: options.fps, gpu: options.fps };
     ingest.on('streamOpened', ({ roomId, peerId }) => {
       const wanted = this.#wanted.get(`${roomId}/${peerId}`);
-      if (wanted && !wanted.session) this.#startSession(wanted, false).catch(() => undefined);
+      if (wanted && !wanted.session && !wanted.hosted) this.#startSession(wanted, false).catch(() => undefined);
     });
     ingest.on('streamClosed', ({ roomId, peerId }) => {
       const wanted = this.#wanted.get(`${roomId}/${peerId}`);
@@ -193,6 +197,8 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       wanted.renderer = renderer;
       this.#watchFault(wanted, renderer);
       previous.close();
+      // A hosted session loads the new version on its host (the one here stands by).
+      wanted.hosted?.reload().catch((error: unknown) => logger.warn(`the host of ${wanted.peer.id}'s avatar did not reload it: ${String(error)}`));
       this.emit('avatarReloaded', { roomId: wanted.room.id, peerId: wanted.peer.id, avatarId });
       return true;
     }));
@@ -316,11 +322,15 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
 
   async #startSession(wanted: Wanted, requested: boolean): Promise<void> {
     const stream = this.#ingest.get(wanted.room.id, wanted.peer.id);
-    if (!stream || wanted.starting || wanted.session) return;
+    if (!stream || wanted.starting || wanted.session || wanted.hosted) return;
     let done!: () => void;
     wanted.starting = new Promise<void>((resolve) => { done = resolve; });
     try {
-      if (VideoInjector.runningEncoders + this.#encodersStarting >= this.#limits.maxEncoders) {
+      if (await this.#host(wanted)) return;
+      // A fallback from a lost host takes the encoder standing by (counted among the running ones already).
+      const standby = await wanted.standby;
+      wanted.standby = undefined;
+      if (!standby && VideoInjector.runningEncoders + this.#encodersStarting >= this.#limits.maxEncoders) {
         throw new SignalingError('encoder-limit', `the server runs ${VideoInjector.runningEncoders + this.#encodersStarting} video encoders, its limit`);
       }
       this.#encodersStarting += 1;
@@ -329,7 +339,10 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
         session = await AvatarSession.start(wanted.room, wanted.peer, stream, wanted.renderer, {
           fps: this.#options.fps, codec: this.#options.codec, bitrateKbps: this.#options.bitrateKbps, stallMs: this.#options.stallMs,
           marker: this.#options.marker,
-        });
+        }, standby);
+      } catch (error) {
+        standby?.close();
+        throw error;
       } finally {
         this.#encodersStarting -= 1;
       }
@@ -357,6 +370,53 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   }
 
   /**
+   * Asks options.hosting to host the wish's session; says whether it took it. One whose
+   * host ends it (the host died) falls back to a session here, with the standing-by renderer.
+   */
+  async #host(wanted: Wanted): Promise<boolean> {
+    const hosting = this.#options.hosting;
+    if (!hosting) return false;
+    let hosted: HostedAvatarSession | undefined;
+    try {
+      hosted = await hosting.host({ room: wanted.room, peer: wanted.peer, avatarId: wanted.avatarId, background: wanted.background });
+    } catch (error) {
+      logger.warn(`the avatar of ${wanted.peer.id} could not be hosted elsewhere, rendering it here: ${String(error)}`);
+      return false;
+    }
+    if (!hosted) return false;
+    // Abandoned while it was placed, or its stream closed meanwhile.
+    if (this.#wanted.get(wanted.key) !== wanted || !this.#ingest.get(wanted.room.id, wanted.peer.id)) {
+      hosted.close(wanted.ended ?? 'stream-closed');
+      return true;
+    }
+    wanted.hosted = hosted;
+    // The standing-by renderer draws one frame now, unused: a render process's first frame
+    // takes 2-3x a later one (155 ms against 66 ms idle; 1.7 s on a loaded 2-core machine),
+    // and a fallback's first frame waits on it.
+    const stream = this.#ingest.get(wanted.room.id, wanted.peer.id);
+    if (stream) wanted.renderer.render(new DrivenFace(stream, { stallMs: this.#options.stallMs ?? 2000 }).at(Date.now())).catch(() => undefined);
+    // An encoder stands by too, its producer not announced (an idle ffmpeg: memory, no CPU):
+    // ffmpeg's start to its first packet took 0.7 s, and 3.4 s beside two browsers, of a fallback's pause.
+    if (VideoInjector.runningEncoders + this.#encodersStarting < this.#limits.maxEncoders) {
+      wanted.standby = VideoInjector.create({
+        router: wanted.room.router, width: wanted.renderer.width, height: wanted.renderer.height, fps: this.#options.fps,
+        codec: this.#options.codec, bitrateKbps: this.#options.bitrateKbps, appData: { peerId: wanted.peer.id, source: 'avatar' },
+      }).catch((error: unknown) => {
+        logger.warn(`no encoder stands by for ${wanted.peer.id}'s hosted avatar: ${String(error)}`);
+        return undefined;
+      });
+    }
+    hosted.onEnded((reason) => {
+      if (wanted.hosted !== hosted) return;
+      wanted.hosted = undefined;
+      logger.warn(`the avatar of ${wanted.peer.id} ended on its host (${reason}): rendering it here`);
+      this.emit('sessionEnded', { roomId: wanted.room.id, peerId: wanted.peer.id, reason });
+      if (this.#wanted.get(wanted.key) === wanted) this.#startSession(wanted, false).catch(() => undefined);
+    });
+    return true;
+  }
+
+  /**
    * Ends the wish's session; `forget` also drops the wish (a closed stream keeps it, to
    * restart on reopen). Only the wish in place acts: one a later request replaced is gone already.
    */
@@ -364,6 +424,12 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     if (this.#wanted.get(wanted.key) !== wanted) return;
     const session = wanted.session;
     wanted.session = undefined;
+    const hosted = wanted.hosted;
+    wanted.hosted = undefined;
+    hosted?.close(reason);
+    const standby = wanted.standby;
+    wanted.standby = undefined;
+    void standby?.then((injector) => injector?.close());
     if (forget) {
       wanted.ended = reason;
       this.#wanted.delete(wanted.key);
@@ -374,7 +440,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       // Keep the renderer for when the stream comes back; close only the video.
       session.close(reason);
     }
-    if (session || forget) this.emit('sessionEnded', { roomId: wanted.room.id, peerId: wanted.peer.id, reason });
+    if (session || hosted || forget) this.emit('sessionEnded', { roomId: wanted.room.id, peerId: wanted.peer.id, reason });
     if (forget && notify && UNASKED.has(reason)) {
       wanted.peer.notify('avatarStopped', { avatarId: wanted.avatarId, reason: reason as AvatarStopReason, message });
     }

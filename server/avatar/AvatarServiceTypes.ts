@@ -1,6 +1,8 @@
 /** The AvatarService's options, events, caps and figures. */
 import type { BackgroundChoice } from '../../shared/signaling/background';
 import type { RenderBackground } from '../engine/AvatarPlates';
+import type { Peer } from '../rooms/Peer';
+import type { Room } from '../rooms/Room';
 import type { AvatarSession, AvatarSessionOptions } from './AvatarSession';
 import type { FrameRenderer } from './FrameRendererTypes';
 
@@ -39,7 +41,31 @@ export interface AvatarUsage {
   limits: AvatarLimits;
 }
 
+/**
+ * An avatar session hosted by another process (a render node, server/cluster/render/):
+ * its video comes into the room as the peer's avatar producer, as a local session's does.
+ */
+export interface HostedAvatarSession {
+  /** Ends it on its host (idempotent); its video producer here closes. */
+  close(reason: string): void;
+  /** Asks the host to load the stored version of the avatar anew (train-on-join installed one). */
+  reload(): Promise<boolean>;
+  /** Called once if it ends without close() (its host died or failed it): the service renders it here then. */
+  onEnded(listener: (reason: string) => void): void;
+}
+
+/** Places avatar sessions elsewhere; undefined (or a throw): the service renders here. */
+export interface AvatarHosting {
+  host(wish: { room: Room; peer: Peer; avatarId: string; background: RenderBackground }): Promise<HostedAvatarSession | undefined>;
+}
+
 export interface AvatarServiceOptions extends AvatarSessionOptions {
+  /**
+   * Where sessions may render instead of here (a cluster's render nodes). The service
+   * still loads its own renderer for each avatar: a session whose host is lost falls
+   * back to it at once.
+   */
+  hosting?: AvatarHosting;
   /** Throws (a SignalingError) when the peer's user may not drive `avatarId`. */
   authorize?: (userId: string, avatarId: string) => void;
   /**

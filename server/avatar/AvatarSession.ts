@@ -97,9 +97,14 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
     this.#face = new DrivenFace(stream, { stallMs: options.stallMs ?? 2000 });
   }
 
-  static async start(room: Room, peer: Peer, stream: CoefficientStream, renderer: FrameRenderer, options: AvatarSessionOptions): Promise<AvatarSession> {
+  /**
+   * `injector`: an encoder started beforehand for this peer's avatar on this room's router
+   * (the AvatarService keeps one standing by for a session hosted elsewhere: an encoder's
+   * start is 0.7-3 s of a fallback's first frame on a loaded machine); the session owns it.
+   */
+  static async start(room: Room, peer: Peer, stream: CoefficientStream, renderer: FrameRenderer, options: AvatarSessionOptions, injector?: VideoInjector): Promise<AvatarSession> {
     const session = new AvatarSession(room, peer, stream, renderer, options);
-    session.#injector = await VideoInjector.create({
+    session.#injector = injector && !injector.closed ? injector : await VideoInjector.create({
       router: room.router,
       width: renderer.width,
       height: renderer.height,

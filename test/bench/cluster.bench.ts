@@ -7,14 +7,17 @@
  * test/e2e/clusterRoom.test.ts). Redis commands per join and per placement are counted
  * from Redis's own `total_commands_processed`, less the nodes' heartbeats over the same
  * time (measured idle first) and this command's own INFO calls.
- * What it does not measure: a piped stream's latency and CPU (the latency is in
- * clusterPipes.test.ts's diagnostics: within 0.3 ms at p95 on loopback) and avatar
- * placement (render nodes are not built yet).
+ * Then (unless AVATAR=0) an avatar rendered on a render node process: CPU per side, the
+ * coefficients' extra hop, the fallback when the render node is killed (clusterAvatar.ts).
+ * What it does not measure: a piped RTP stream's latency (clusterPipes.test.ts's
+ * diagnostics: within 0.3 ms at p95 on loopback; the render node's video comes back
+ * through the same kind of pipe) and a camera stream's CPU per side.
  */
 import { Redis } from 'ioredis';
 import { clusterCallToken, signalingJoinMs, startSfuNode, type SfuNode } from '../helpers/clusterNodes';
 import { startTestRedis } from '../helpers/redisServer';
 import { percentile, printResult, progress, round, runBench } from './benchUtil';
+import { benchPipedAvatar, type PipedAvatarFigures } from './clusterAvatar';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 15);
 
@@ -70,6 +73,8 @@ async function main(): Promise<void> {
       progress(`bench:cluster: round ${i + 1}/${ROUNDS}: join within one node ${round(local.ms)} ms, across nodes ${round(remote.ms)} ms`);
     }
     for (const close of open) close();
+    for (const node of nodes) node.dispose();
+    const avatar: PipedAvatarFigures | undefined = process.env.AVATAR === '0' ? undefined : await benchPipedAvatar(redisServer.url);
     const p50 = (values: number[]) => percentile(values, 50);
     const withinP50 = p50(within), acrossP50 = p50(across);
     const redisPerJoinAcross = p50(opsAcross);
@@ -88,7 +93,8 @@ async function main(): Promise<void> {
       // Capacity model, Redis side: a single Redis serves on the order of 100k simple
       // commands a second, so joins are bounded there by ~100k / commands per join.
       joinsPerSecondPerRedisAt100kOps: Math.floor(100_000 / Math.max(1, redisPerJoinAcross)),
-      notMeasured: ['piped stream CPU per side', 'pipe latency (clusterPipes.test.ts diagnostics)', 'avatar placement (no render nodes yet)'],
+      ...(avatar ? { avatar } : {}),
+      notMeasured: ['a camera stream\'s CPU per side', 'RTP pipe latency (clusterPipes.test.ts diagnostics)'],
     });
   } finally {
     for (const node of nodes) node.dispose();

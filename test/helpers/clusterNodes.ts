@@ -93,3 +93,11 @@ export async function signalingJoinMs(node: SfuNode, room: string): Promise<{ ms
   }
   return { ms, peers: reply.data.peers.length, close: () => socket.close() };
 }
+
+/**
+ * Starts a render node (VOXFACE_ROLES=render: avatar sessions placed by SFU nodes, `/health`
+ * only) on RTC ports [rtcMinPort, rtcMinPort + 199]; `avatarDir` is the folder every node shares.
+ */
+export function startRenderNode(name: string, redisUrl: string, rtcMinPort: number, avatarDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<SfuNode> {
+  return startSfuNode(name, redisUrl, rtcMinPort, { VOXFACE_ROLES: 'render', VOXFACE_AVATAR_DIR: avatarDir, ...extraEnv });
+}

@@ -27,11 +27,11 @@ function services(text: string): Map<string, string> {
 
 const value = (block: string, key: string) => new RegExp(`^\\s+${key}:\\s*(.+?)\\s*$`, 'm').exec(block)?.[1];
 
-test('the cluster compose runs Redis, two SFU nodes and a trainer node, every node on the shared store and Redis', () => {
+test('the cluster compose runs Redis, two SFU nodes, a render node and a trainer node, every node on the shared store and Redis', () => {
   const all = services(compose);
-  assert.deepEqual([...all.keys()], ['redis', 'sfu-1', 'sfu-2', 'trainer']);
+  assert.deepEqual([...all.keys()], ['redis', 'sfu-1', 'sfu-2', 'render', 'trainer']);
   // Every node takes the shared anchors: the volume, the secret, the Redis URL.
-  for (const name of ['sfu-1', 'sfu-2', 'trainer']) {
+  for (const name of ['sfu-1', 'sfu-2', 'render', 'trainer']) {
     const block = all.get(name)!;
     assert.match(block, /^\s+<<: \*node$/m, `${name} is a node`);
     assert.match(block, /^\s+<<: \*node-env$/m, `${name} has the nodes' environment`);
@@ -47,6 +47,10 @@ test('the cluster compose runs Redis, two SFU nodes and a trainer node, every no
   assert.ok(!/VOXFACE_SECRET\s*[:=]\s*[^/\s]/.test(compose.replace(/VOXFACE_SECRET_FILE: \/run/g, '')), 'a literal secret in compose');
   assert.equal(value(all.get('trainer')!, 'VOXFACE_ROLES'), 'trainer');
   assert.ok(!/ports:/.test(all.get('trainer')!), 'a trainer node serves nothing');
+  const render = all.get('render')!;
+  assert.equal(value(render, 'VOXFACE_ROLES'), 'render');
+  assert.ok(!/ports:/.test(render), 'a render node publishes nothing: its media goes through pipes on the compose network');
+  assert.equal(value(render, 'VOXFACE_PIPE_ANNOUNCED_IP'), value(render, 'ipv4_address'), 'the render node announces pipes where it is');
 });
 
 test('each SFU node has its own node name, RTP range and host ports, and announces pipes on its own compose address', () => {

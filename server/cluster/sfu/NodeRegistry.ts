@@ -24,7 +24,13 @@ export const nodeRecordSchema = z.object({
   signalingUrl: z.string().url().max(512),
   /** The address its pipe transports announce to other nodes. */
   pipeAddress: z.string().ip(),
-  load: z.object({ peers: z.number().int().min(0), rooms: z.number().int().min(0) }).strict(),
+  load: z.object({
+    peers: z.number().int().min(0),
+    rooms: z.number().int().min(0),
+    /** Render nodes: the avatar sessions they host, and how many they take (docs/cluster.md, "Render nodes"). */
+    avatars: z.number().int().min(0).optional(),
+    avatarCapacity: z.number().int().min(0).optional(),
+  }).strict(),
   heartbeatAt: z.number(),
 }).strict();
 

@@ -44,12 +44,16 @@ export class SfuCluster {
   readonly directory: RoomDirectory;
   readonly bus: NodeBus;
   readonly pipes: RoomPipes;
+  /** The address this node's pipe transports announce. */
+  readonly pipeAddress: string;
   readonly #redis: Redis;
   readonly #subscriber: Redis;
   readonly #options: SfuClusterOptions;
   readonly #states = new Map<string, ClusterRoom>();
   /** Directory writes and room events not yet sent (close() lets them land). */
   readonly #writes = new Set<Promise<void>>();
+  /** Notices for another part of this node (render placement, server/cluster/render/), by method. */
+  readonly #noticeRoutes = new Map<string, (from: string, method: string, data: unknown) => void>();
   #signalingUrl = 'http://127.0.0.1';
   #closed = false;
 
@@ -57,6 +61,7 @@ export class SfuCluster {
     this.#options = options;
     this.nodeName = options.nodeName;
     const pipeAddress = requirePipeAddress(options.config);
+    this.pipeAddress = pipeAddress;
     const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 3 };
     this.#redis = new Redis(options.redisUrl, redisOptions);
     this.#subscriber = new Redis(options.redisUrl, redisOptions);
@@ -72,7 +77,11 @@ export class SfuCluster {
     this.directory = new RoomDirectory(this.#redis, this.nodeName);
     this.bus = new NodeBus(this.nodeName, this.#redis, this.#subscriber, {
       request: (from, method, data) => this.#onRequest(from, method, data),
-      notice: (from, method, data) => this.pipes.handleNotice(from, method as ClusterNoticeMethod, data as ClusterNoticeData<ClusterNoticeMethod>),
+      notice: (from, method, data) => {
+        const route = this.#noticeRoutes.get(method);
+        if (route) route(from, method, data);
+        else this.pipes.handleNotice(from, method as ClusterNoticeMethod, data as ClusterNoticeData<ClusterNoticeMethod>);
+      },
       roomEvent: (from, event) => this.#onRoomEvent(from, event),
     }, options.requestTimeoutMs);
     this.pipes = new RoomPipes({
@@ -108,6 +117,11 @@ export class SfuCluster {
     await this.bus.start();
     await this.registry.start();
     logger.info(`SFU node ${this.nodeName} in the cluster at ${this.#signalingUrl} (pipes on ${requirePipeAddress(this.#options.config)})`);
+  }
+
+  /** Hands the bus's notices of `methods` (checked already) to `handler` instead of the pipes. */
+  routeNotices(methods: Iterable<string>, handler: (from: string, method: string, data: unknown) => void): void {
+    for (const method of methods) this.#noticeRoutes.set(method, handler);
   }
 
   /** The room's peers on other nodes, with their producers, as a newcomer sees them. */

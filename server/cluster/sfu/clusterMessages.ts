@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ID_PATTERN, SIGNALING_LIMITS } from '../../../shared/signaling/limits';
+import { renderNoticeSchemas, renderReplySchemas, renderRequestSchemas } from '../render/renderMessages';
 
 /** Largest message on the bus: a pipe consumer's RTP parameters are ~2 KB, a peer with 4 producers ~1 KB. */
 export const MAX_CLUSTER_MESSAGE_BYTES = 64 * 1024;
@@ -41,6 +42,8 @@ export const clusterRequestSchemas = {
   openPipe: z.object({ room: roomId, ip, port, srtpParameters: srtpParameters.optional() }).strict(),
   /** "Consume `producerId` on your end of our pipe": the answer is what the other end produces with. */
   pipeProducer: z.object({ room: roomId, producerId: objectId }).strict(),
+  /** Between SFU nodes and render nodes (render/renderMessages.ts). */
+  ...renderRequestSchemas,
 } as const;
 
 export const clusterReplySchemas = {
@@ -51,6 +54,7 @@ export const clusterReplySchemas = {
     paused: z.boolean(),
     appData,
   }).strict(),
+  ...renderReplySchemas,
 } as const;
 
 /** One-way notices between two nodes (nothing to answer). */
@@ -62,6 +66,8 @@ export const clusterNoticeSchemas = {
   pipedProducerPaused: z.object({ room: roomId, producerId: objectId, paused: z.boolean() }).strict(),
   /** The sender closed its end of the pipe for `room` (its room closed): close ours. */
   closePipe: z.object({ room: roomId }).strict(),
+  /** Between SFU nodes and render nodes (render/renderMessages.ts). */
+  ...renderNoticeSchemas,
 } as const;
 
 /** What a node tells every node about its rooms (they pass it on to their own peers of that room). */
