@@ -27,6 +27,7 @@ import { CoefficientIngest } from './streams/CoefficientIngest';
 import { AvatarService, type RendererFactory } from './avatar/AvatarService';
 import { AvatarStore } from './avatar/AvatarStore';
 import { ProcessFrameRenderer } from './avatar/ProcessFrameRenderer';
+import { encoderCodeSizeOf } from './encoder/EncoderModels';
 import { GpuRenderHostPool } from './avatar/GpuRenderHostPool';
 import { onboardingRouter } from './onboarding/onboardingRouter';
 import { BackgroundImages } from './backgrounds/BackgroundImages';
@@ -112,6 +113,7 @@ export class VoxfaceServer {
     this.avatars = new AvatarService(this.coefficients, rendererFactory, {
       width: config.avatarWidth, height: config.avatarHeight, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
       marker: config.avatarMarker, limits: config.avatarLimits,
+      codeSizeOf: (avatarId) => encoderCodeSizeOf(this.avatarStore.existing(avatarId)),
       authorize: (userId, avatarId) => {
         if (!this.avatarStore.canDrive(userId, avatarId)) {
           throw new SignalingError('forbidden', `avatar '${avatarId}' belongs to another user`);
