@@ -285,6 +285,8 @@ export class VoxfaceServer {
     // The wasm runtime of @mediapipe/tasks-vision, served from the installed package.
     const tasksVision = dirname(createRequire(import.meta.url).resolve('@mediapipe/tasks-vision'));
     app.use('/mediapipe/wasm', express.static(resolve(tasksVision, 'wasm'), { maxAge: '1d' }));
+    // onnxruntime-web's wasm build for the tracker worker's expression encoder (client/tracking/ExpressionEncoderRunner.ts).
+    app.use('/ort', express.static(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), { maxAge: '1d', index: false }));
     const clientDir = resolve(this.config.clientDir);
     if (!existsSync(clientDir)) logger.warn(`client not built (${clientDir} is missing): run 'npm run build:client'`);
     app.use(express.static(clientDir, { index: 'index.html', maxAge: 0 }));
