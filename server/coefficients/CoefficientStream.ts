@@ -50,6 +50,7 @@ export class CoefficientStream {
   private closed = false;
   private packetsReceived = 0;
   private packetsAccepted = 0;
+  private codePacketsAccepted = 0;
   private readonly droppedByReason = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<
     DropReason,
     number
@@ -134,6 +135,7 @@ export class CoefficientStream {
     }
 
     this.packetsAccepted++;
+    if (frame.code) this.codePacketsAccepted++;
     this.packetsLost += lost;
     this.acceptedRate.add(receivedAtMs, 1);
     this.newestFrame = frame;
@@ -205,6 +207,7 @@ export class CoefficientStream {
       closed: this.closed,
       packetsReceived: this.packetsReceived,
       packetsAccepted: this.packetsAccepted,
+      codePacketsAccepted: this.codePacketsAccepted,
       packetsDropped,
       droppedByReason: { ...this.droppedByReason },
       ignoredAfterClose: this.ignoredAfterClose,

@@ -50,6 +50,8 @@ export interface CoefficientStreamStats {
   /** Packets pushed while open, valid or not. */
   packetsReceived: number;
   packetsAccepted: number;
+  /** Accepted code packets (version 2): the avatar's expression code drove the render. */
+  codePacketsAccepted: number;
   packetsDropped: number;
   droppedByReason: Record<DropReason, number>;
   /** push() calls after close(). */
