@@ -2,8 +2,8 @@
  * Join a call as an avatar with an expression encoder (issue 16), end to end: real
  * Chromium (a real clip as its camera), real mediasoup, the avatar a real file: the
  * synthetic-scene avatar the other e2e tests train, with an expression encoder attached
- * (its network random, its projection set so the code moves the mouth coefficient; the
- * encoder's training is covered by test/engine/encoderTraining.test.ts). The page fetches
+ * (test/helpers/encoderAvatar.ts; the encoder's training is covered by
+ * test/engine/encoderTraining.test.ts and encoderCli.test.ts). The page fetches
  * the ONNX model as its owner, verifies its sha256, runs it in the tracker's worker and
  * sends code packets, which the server accepts and renders from. A tampered model (its
  * bytes changed on the way) and a missing one fall back to blendshape packets, and the
@@ -16,39 +16,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { ExpressionEncoder } from '../../server/encoder/ExpressionEncoder';
-import { expressionInputSpec } from '../../server/encoder/fitEncoder';
-import { readAvatarFileContents, writeAvatarFile } from '../../server/engine/AvatarFile';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
-import { seededRandom } from '../../shared/coefficients/seededRandom';
-import { inputStatistics, poseNormalizedLandmarks } from '../../shared/expression/expressionInput';
 import { launchChromium, openPage } from '../helpers/browser';
+import { encoderAvatarFile } from '../helpers/encoderAvatar';
 import { clipToY4m, FACE_MODEL_PATH } from '../helpers/sharedData';
 import { syntheticAvatarFile } from '../helpers/syntheticAvatar';
 import { startTestServer } from '../helpers/testServer';
-import { normalizer, randomImagePose, syntheticLandmarks } from '../engine/encoderFixtures';
 
 let server: VoxfaceServer;
 let browser: Browser;
 let scratch: string;
 
-/** The synthetic avatar with an encoder: standardisation from synthetic faces, a projection onto coefficient 0 (jawOpen's basis). */
-function encoderAvatarFile(): string {
-  const { model, plates } = readAvatarFileContents(syntheticAvatarFile());
-  const spec = expressionInputSpec(normalizer);
-  const rand = seededRandom(3);
-  const inputs = Array.from({ length: 40 }, () => poseNormalizedLandmarks(syntheticLandmarks(rand(), rand(), randomImagePose(rand)), spec)!);
-  const encoder = ExpressionEncoder.create(spec, inputStatistics(inputs, 2 * spec.landmarkIds.length), model.config.expressionCount, { seed: 5 });
-  for (let k = 0; k < encoder.codeSize; k++) encoder.params.projection[k] = 0.3; // row 0: every code value moves the mouth
-  const path = join(scratch, 'coded.vxa');
-  writeAvatarFile(path, model, { ...(plates ? { plates } : {}), encoder });
-  return path;
-}
-
 before(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'voxface-encoder-call-'));
   server = await startTestServer({ faceModelPath: FACE_MODEL_PATH, avatarWidth: 128, avatarHeight: 128 });
-  server.avatarStore.installFor('owner', 'coded', encoderAvatarFile());
+  server.avatarStore.installFor('owner', 'coded', encoderAvatarFile(scratch));
   server.avatarStore.installFor('owner', 'plain', syntheticAvatarFile());
   browser = await launchChromium({ fakeVideoFile: clipToY4m('womanLonghair', { width: 480, fps: 30, seconds: 12 }) });
 });
