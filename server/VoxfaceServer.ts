@@ -27,6 +27,7 @@ import { CoefficientIngest } from './streams/CoefficientIngest';
 import { AvatarService, type RendererFactory } from './avatar/AvatarService';
 import { AvatarStore } from './avatar/AvatarStore';
 import { ProcessFrameRenderer } from './avatar/ProcessFrameRenderer';
+import { encoderCodeSizeOf } from './encoder/EncoderModels';
 import { GpuRenderHostPool } from './avatar/GpuRenderHostPool';
 import { onboardingRouter } from './onboarding/onboardingRouter';
 import { BackgroundImages } from './backgrounds/BackgroundImages';
@@ -121,6 +122,7 @@ export class VoxfaceServer {
     this.avatars = new AvatarService(this.coefficients, rendererFactory, {
       width: config.avatarWidth, height: config.avatarHeight, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
       marker: config.avatarMarker, limits: config.avatarLimits, hosting: this.renderPlacement,
+      codeSizeOf: (avatarId) => encoderCodeSizeOf(this.avatarStore.existing(avatarId)),
       authorize: (userId, avatarId) => {
         if (!this.avatarStore.canDrive(userId, avatarId)) {
           throw new SignalingError('forbidden', `avatar '${avatarId}' belongs to another user`);
@@ -294,6 +296,8 @@ export class VoxfaceServer {
     // The wasm runtime of @mediapipe/tasks-vision, served from the installed package.
     const tasksVision = dirname(createRequire(import.meta.url).resolve('@mediapipe/tasks-vision'));
     app.use('/mediapipe/wasm', express.static(resolve(tasksVision, 'wasm'), { maxAge: '1d' }));
+    // onnxruntime-web's wasm build for the tracker worker's expression encoder (client/tracking/ExpressionEncoderRunner.ts).
+    app.use('/ort', express.static(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), { maxAge: '1d', index: false }));
     const clientDir = resolve(this.config.clientDir);
     if (!existsSync(clientDir)) logger.warn(`client not built (${clientDir} is missing): run 'npm run build:client'`);
     app.use(express.static(clientDir, { index: 'index.html', maxAge: 0 }));

@@ -10,6 +10,7 @@ import { uploadBackground } from '../sdk/backgrounds';
 import { ID_PATTERN } from '../../shared/signaling/limits';
 import { CoefficientStreaming } from '../sdk/CoefficientStreaming';
 import { fetchDevTokens } from '../sdk/devTokens';
+import { startExpressionEncoder, type EncoderOutcome } from '../sdk/expressionEncoder';
 import { joinRoom, type RemoteTrack, type VoxfaceRoom } from '../sdk/VoxfaceRoom';
 
 declare global {
@@ -27,6 +28,8 @@ declare global {
       /** Uploads a picture (PNG or JPEG) as this user's background and shows it; resolves with its id. */
       useBackgroundPicture: (picture: Blob) => Promise<string>;
       events: string[];
+      /** How the avatar's expression travels: code packets, or blendshapes and why (undefined until decided). */
+      encoder?: EncoderOutcome;
       /** Reads the latency marker of avatar frames (benchmarks). */
       readMarker: typeof readMarker;
       /** performance.now() marks: join started, joined (publishing), first remote video frame shown. */
@@ -222,6 +225,7 @@ async function loadOwnAvatars(): Promise<string[]> {
     ? params.get('onboardingToken')
     : await fetchDevTokens(roomInput.value.trim() || 'demo').then((t) => t.onboardingToken, () => null);
   if (!token) return [];
+  ownerToken = token;
   const reply = await fetch('/api/onboarding/avatars', { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
   if (!reply?.ok) return [];
   const { avatars } = (await reply.json()) as { avatars: { id: string; ready: boolean }[] };
@@ -237,6 +241,27 @@ async function loadAvatarChoices(): Promise<void> {
   // An avatar the link names but no list shows (the link's user is not this page's): the server decides when driving it.
   if (wanted && ID_PATTERN.test(wanted) && !own.includes(wanted) && !avatars.some((a) => a.id === wanted)) avatarSelect.append(new Option(`avatar: ${wanted}`, wanted));
   if (wanted && [...avatarSelect.options].some((o) => o.value === wanted)) avatarSelect.value = wanted;
+}
+
+/** The onboarding token the avatar list was fetched with: it also fetches the user's avatars' encoders. */
+let ownerToken: string | null = null;
+
+/**
+ * Code packets when the avatar has an expression encoder (sdk/expressionEncoder.ts); any
+ * failure stays on blendshape packets, logged as `encoder:fallback:<reason>`.
+ */
+async function useExpressionEncoder(avatarId: string): Promise<void> {
+  const streaming = window.voxfaceDemo.coefficients;
+  if (!streaming) return;
+  const outcome: EncoderOutcome = ownerToken
+    ? await startExpressionEncoder(streaming, { avatarId, onboardingToken: ownerToken })
+    : { mode: 'blendshapes', reason: 'no-encoder', message: 'no onboarding token: only its owner may fetch an encoder' };
+  window.voxfaceDemo.encoder = outcome;
+  if (outcome.mode === 'code') log(`encoder:code:${outcome.fromCache ? 'cached' : 'downloaded'}`);
+  else {
+    log(`encoder:fallback:${outcome.reason}`);
+    if (outcome.reason !== 'no-encoder') console.warn(`expression encoder not used, sending blendshapes: ${outcome.message}`);
+  }
 }
 
 /** Sends the camera instead of the avatar (once per join), saying why. */
@@ -266,6 +291,7 @@ async function startAvatar(room: VoxfaceRoom, avatarId: string, stream: MediaStr
     await room.enableAvatar(avatarId, { background });
     drivenAvatar = avatarId;
     log(`avatar:${avatarId}`);
+    void useExpressionEncoder(avatarId);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     await fallBackToCamera(room, stream, `Your avatar could not be used (${reason}): sending your camera instead.`);

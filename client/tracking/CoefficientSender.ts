@@ -5,7 +5,7 @@
  * 2 Hz keep-alive; if tracking stalls altogether the keep-alive goes on from a timer.
  */
 import { BLENDSHAPE_COUNT, blendshapeIndex } from '../../shared/coefficients/blendshapes';
-import { encodeCoefficientFrame, COEFFICIENT_PACKET_BYTES, TRANSLATION_LIMIT_CM, type CoefficientFrame } from '../../shared/coefficients/CoefficientPacket';
+import { encodeCoefficientFrame, CODE_PACKET_MAX_BYTES, COEFFICIENT_PACKET_BYTES, TRANSLATION_LIMIT_CM, type CoefficientFrame } from '../../shared/coefficients/CoefficientPacket';
 import { poseFromMatrix, type Quaternion, type Vec3 } from '../../shared/coefficients/pose';
 import type { TrackedFace } from './FaceTrackerTypes';
 
@@ -27,6 +27,8 @@ export interface SentPacket {
   captureTimeMs: number;
   facePresent: boolean;
   jawOpen: number;
+  /** Whether it carried the expression code (a version 2 packet). */
+  code: boolean;
 }
 
 export interface CoefficientSenderStats {
@@ -34,6 +36,8 @@ export interface CoefficientSenderStats {
   keepAlivesSent: number;
   skippedCongested: number;
   bytesSent: number;
+  /** Packets that carried the avatar's expression code (version 2). */
+  codePacketsSent: number;
   /** Payload kilobits per second over the last second. */
   payloadKbps: number;
   packetsPerSecond: number;
@@ -41,17 +45,19 @@ export interface CoefficientSenderStats {
 
 export class CoefficientSender {
   readonly #channel: PacketChannel;
-  readonly #buffer = new Uint8Array(COEFFICIENT_PACKET_BYTES);
+  readonly #buffer = new Uint8Array(Math.max(COEFFICIENT_PACKET_BYTES, CODE_PACKET_MAX_BYTES));
   #sequence = 0;
   #lastSentAt = -Infinity;
-  #last: { blendshapes: Float32Array; rotation: Quaternion; translationCm: Vec3; facePresent: boolean } = {
-    blendshapes: new Float32Array(BLENDSHAPE_COUNT), rotation: [0, 0, 0, 1], translationCm: [0, 0, 0], facePresent: false,
+  #last: { blendshapes: Float32Array; rotation: Quaternion; translationCm: Vec3; facePresent: boolean; code: Int8Array | null } = {
+    blendshapes: new Float32Array(BLENDSHAPE_COUNT), rotation: [0, 0, 0, 1], translationCm: [0, 0, 0], facePresent: false, code: null,
   };
+  readonly #sentBytes: number[] = [];
+  #sendCodes = true;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #sentTimes: number[] = [];
   /** The most recent packets sent (bounded), for readouts and end-to-end checks. */
   readonly history: SentPacket[] = [];
-  readonly #stats = { packetsSent: 0, keepAlivesSent: 0, skippedCongested: 0, bytesSent: 0 };
+  readonly #stats = { packetsSent: 0, keepAlivesSent: 0, skippedCongested: 0, bytesSent: 0, codePacketsSent: 0 };
   #closed = false;
 
   constructor(channel: PacketChannel) {
@@ -72,11 +78,12 @@ export class CoefficientSender {
         rotation: pose.rotation,
         translationCm: pose.translationCm.map((v) => Math.max(-limit, Math.min(limit, v))) as Vec3,
         facePresent: true,
+        code: this.#sendCodes ? face.code ?? null : null,
       };
       this.#send(false, face.captureTimeMs);
     } else {
       const wasPresent = this.#last.facePresent;
-      this.#last = { ...this.#last, facePresent: false };
+      this.#last = { ...this.#last, facePresent: false, code: null };
       // Say "face lost" at once, then only keep the stream alive.
       if (wasPresent || performance.now() - this.#lastSentAt >= KEEP_ALIVE_INTERVAL_MS) this.#send(true, face.captureTimeMs);
     }
@@ -84,12 +91,18 @@ export class CoefficientSender {
 
   stats(): CoefficientSenderStats {
     const now = performance.now();
-    while (this.#sentTimes.length && this.#sentTimes[0]! < now - 1000) this.#sentTimes.shift();
+    while (this.#sentTimes.length && this.#sentTimes[0]! < now - 1000) { this.#sentTimes.shift(); this.#sentBytes.shift(); }
     return {
       ...this.#stats,
       packetsPerSecond: this.#sentTimes.length,
-      payloadKbps: (this.#sentTimes.length * COEFFICIENT_PACKET_BYTES * 8) / 1000,
+      payloadKbps: (this.#sentBytes.reduce((sum, b) => sum + b, 0) * 8) / 1000,
     };
+  }
+
+  /** Whether faces' codes go out (code packets) or only their blendshapes (the fallback). */
+  set sendCodes(on: boolean) {
+    this.#sendCodes = on;
+    if (!on) this.#last = { ...this.#last, code: null };
   }
 
   close(): void {
@@ -114,16 +127,20 @@ export class CoefficientSender {
       blendshapes: this.#last.blendshapes,
       rotation: this.#last.rotation,
       translationCm: this.#last.translationCm,
+      // Keep-alives carry no tracking data: always the plain version 1.
+      ...(this.#last.code && !keepAlive ? { code: this.#last.code } : {}),
     };
     const bytes = encodeCoefficientFrame(frame, this.#buffer);
     this.#channel.send(bytes.slice().buffer);
     this.#sequence = (this.#sequence + 1) >>> 0;
     this.#lastSentAt = performance.now();
     this.#sentTimes.push(this.#lastSentAt);
+    this.#sentBytes.push(bytes.length);
+    if (frame.code) this.#stats.codePacketsSent += 1;
     this.#stats.packetsSent += 1;
     this.#stats.bytesSent += bytes.length;
     if (keepAlive) this.#stats.keepAlivesSent += 1;
-    this.history.push({ sequence: frame.sequence, captureTimeMs, facePresent: frame.facePresent, jawOpen: frame.blendshapes[JAW_OPEN] ?? 0 });
+    this.history.push({ sequence: frame.sequence, captureTimeMs, facePresent: frame.facePresent, jawOpen: frame.blendshapes[JAW_OPEN] ?? 0, code: frame.code !== undefined });
     if (this.history.length > HISTORY_LENGTH) this.history.shift();
   }
 }

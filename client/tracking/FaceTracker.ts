@@ -11,7 +11,7 @@
  */
 import { TypedEmitter } from '../../shared/TypedEmitter';
 import type {
-  FaceTrackerOptions, FromTrackerWorker, ToTrackerWorker, TrackedFace, TrackerDelegate,
+  EncoderLoad, FaceTrackerOptions, FromTrackerWorker, ToTrackerWorker, TrackedFace, TrackerDelegate,
 } from './FaceTrackerTypes';
 
 export interface FaceTrackerEvents {
@@ -27,6 +27,8 @@ export interface FaceTrackerStats {
   framesTracked: number;
   /** Recent per-frame FaceLandmarker times, ms (up to the last 300). */
   recentTrackerMs: number[];
+  /** Recent per-frame expression encoder times in the worker, ms (up to the last 300; empty without an encoder). */
+  recentEncoderMs: number[];
 }
 
 type PendingFrame = Extract<ToTrackerWorker, { type: 'frame' }>;
@@ -46,6 +48,8 @@ export class FaceTracker extends TypedEmitter<FaceTrackerEvents> {
   readonly #completions: number[] = [];
   readonly #recentTrackerMs: number[] = [];
   #framesTracked = 0;
+  #encoderLoad?: { resolve: (loadMs: number) => void; reject: (error: Error) => void };
+  readonly #recentEncoderMs: number[] = [];
 
   private constructor(worker: Worker, delegate: TrackerDelegate, options: Required<FaceTrackerOptions>) {
     super();
@@ -112,6 +116,25 @@ export class FaceTracker extends TypedEmitter<FaceTrackerEvents> {
     }
   }
 
+  /**
+   * Runs the avatar's expression encoder in the worker from now on (faces then carry
+   * `code`); resolves with the load time in ms, rejects when the model does not load
+   * (the tracker goes on without it). The ONNX bytes are transferred.
+   */
+  loadEncoder(load: EncoderLoad): Promise<number> {
+    if (this.#closed) return Promise.reject(new Error('FaceTracker closed'));
+    this.#encoderLoad?.reject(new Error('another encoder was loaded'));
+    return new Promise<number>((resolve, reject) => {
+      this.#encoderLoad = { resolve, reject };
+      this.#worker.postMessage({ type: 'encoder', ...load } satisfies ToTrackerWorker, [load.onnx]);
+    });
+  }
+
+  /** Stops running the encoder: faces carry no code from the next frame on. */
+  dropEncoder(): void {
+    if (!this.#closed) this.#worker.postMessage({ type: 'dropEncoder' } satisfies ToTrackerWorker);
+  }
+
   stop(): void {
     this.#generation += 1;
     this.#stopSource?.();
@@ -121,7 +144,10 @@ export class FaceTracker extends TypedEmitter<FaceTrackerEvents> {
   stats(): FaceTrackerStats {
     const now = performance.now();
     while (this.#completions.length && this.#completions[0]! < now - 1000) this.#completions.shift();
-    return { delegate: this.delegate, fps: this.#completions.length, framesTracked: this.#framesTracked, recentTrackerMs: [...this.#recentTrackerMs] };
+    return {
+      delegate: this.delegate, fps: this.#completions.length, framesTracked: this.#framesTracked,
+      recentTrackerMs: [...this.#recentTrackerMs], recentEncoderMs: [...this.#recentEncoderMs],
+    };
   }
 
   close(): void {
@@ -131,6 +157,8 @@ export class FaceTracker extends TypedEmitter<FaceTrackerEvents> {
     this.#pending?.bitmap.close();
     this.#pending = undefined;
     this.#worker.terminate();
+    this.#encoderLoad?.reject(new Error('FaceTracker closed'));
+    this.#encoderLoad = undefined;
     this.removeAllListeners();
   }
 
@@ -187,7 +215,16 @@ export class FaceTracker extends TypedEmitter<FaceTrackerEvents> {
       this.#completions.push(performance.now());
       this.#recentTrackerMs.push(message.face.trackerMs);
       if (this.#recentTrackerMs.length > 300) this.#recentTrackerMs.shift();
+      if (message.face.encoderMs !== undefined) {
+        this.#recentEncoderMs.push(message.face.encoderMs);
+        if (this.#recentEncoderMs.length > 300) this.#recentEncoderMs.shift();
+      }
       this.emit('face', message.face);
+    } else if (message.type === 'encoder') {
+      const load = this.#encoderLoad;
+      this.#encoderLoad = undefined;
+      if (message.ok) load?.resolve(message.loadMs);
+      else load?.reject(new Error(message.message));
     } else if (message.type === 'error') {
       this.#next();
       this.emit('error', new Error(message.message));

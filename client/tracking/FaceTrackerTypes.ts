@@ -1,4 +1,6 @@
 /** What the face tracker reports for one video frame, and how it is configured. */
+import type { ExpressionInputSpec } from '../../shared/expression/ExpressionTypes';
+
 export interface TrackedFace {
   /** The frame's time on the page's clock (performance.timeOrigin + performance.now()), ms. */
   captureTimeMs: number;
@@ -14,6 +16,20 @@ export interface TrackedFace {
   frameHeight: number;
   /** Time spent in FaceLandmarker for this frame, ms. */
   trackerMs: number;
+  /** The avatar's expression code (int8 steps) when an encoder is loaded and found the face. */
+  code?: Int8Array | null;
+  /** Time the encoder took on this frame (pose removal and the ONNX model), ms. */
+  encoderMs?: number;
+}
+
+/** An avatar's expression encoder for the worker (ExpressionEncoderRunner). */
+export interface EncoderLoad {
+  /** Where onnxruntime-web's dist folder is served (the server's /ort/). */
+  ortBaseUrl: string;
+  /** The ONNX model, its checksum already verified by the page. */
+  onnx: ArrayBuffer;
+  spec: ExpressionInputSpec;
+  codeSize: number;
 }
 
 export type TrackerDelegate = 'GPU' | 'CPU';
@@ -36,9 +52,13 @@ export interface FaceTrackerOptions {
 /** Messages between FaceTracker (page) and its worker. */
 export type ToTrackerWorker =
   | { type: 'init'; wasmBaseUrl: string; modelUrl: string; delegate: TrackerDelegate | 'auto'; withLandmarks: boolean }
-  | { type: 'frame'; bitmap: ImageBitmap; captureTimeMs: number; frameWidth: number; frameHeight: number };
+  | { type: 'frame'; bitmap: ImageBitmap; captureTimeMs: number; frameWidth: number; frameHeight: number }
+  | ({ type: 'encoder' } & EncoderLoad)
+  | { type: 'dropEncoder' };
 
 export type FromTrackerWorker =
   | { type: 'ready'; delegate: TrackerDelegate }
   | { type: 'result'; face: TrackedFace }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  | { type: 'encoder'; ok: true; loadMs: number }
+  | { type: 'encoder'; ok: false; message: string };

@@ -77,7 +77,7 @@ function sameLook(x: { avatarId: string; background: RenderBackground }, avatarI
 export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   readonly #ingest: CoefficientIngest;
   readonly #createRenderer: RendererFactory;
-  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker' | 'authorize' | 'backgroundImage' | 'limits' | 'hosting'>> & AvatarServiceOptions;
+  readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker' | 'authorize' | 'backgroundImage' | 'limits' | 'hosting' | 'codeSizeOf'>> & AvatarServiceOptions;
   readonly #limits: AvatarLimits;
   /** Keyed by `${roomId}/${peerId}`. */
   readonly #wanted = new Map<string, Wanted>();
@@ -278,6 +278,15 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     if (this.#ingest.get(room.id, peer.id)) await this.#startSession(wanted, true);
   }
 
+  #codeSizeOf(avatarId: string): number | null {
+    try {
+      return this.#options.codeSizeOf?.(avatarId) ?? null;
+    } catch (error) {
+      logger.warn(`cannot tell whether avatar '${avatarId}' has an expression encoder: ${error instanceof Error ? error.message : String(error)}`);
+      return null;
+    }
+  }
+
   /** A renderer from the factory, counted against maxRenderProcesses while it loads and, on the CPU, until it is closed. */
   async #openRenderer(avatarId: string, background: RenderBackground, signal?: AbortSignal): Promise<FrameRenderer> {
     if (this.#renderers >= this.#limits.maxRenderProcesses) {
@@ -323,6 +332,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   async #startSession(wanted: Wanted, requested: boolean): Promise<void> {
     const stream = this.#ingest.get(wanted.room.id, wanted.peer.id);
     if (!stream || wanted.starting || wanted.session || wanted.hosted) return;
+    stream.setCodeSize(this.#codeSizeOf(wanted.avatarId));
     let done!: () => void;
     wanted.starting = new Promise<void>((resolve) => { done = resolve; });
     try {

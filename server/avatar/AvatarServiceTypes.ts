@@ -73,6 +73,12 @@ export interface AvatarServiceOptions extends AvatarSessionOptions {
    * when `id` is not one of the user's. Without it, image backgrounds are refused.
    */
   backgroundImage?: (userId: string, id: string) => string;
+  /**
+   * The code length of `avatarId`'s expression encoder, null when it has none (or the
+   * file cannot say): whether the peer's code packets can drive it (CoefficientStream.setCodeSize).
+   * Without it every code packet is dropped as 'no-encoder'.
+   */
+  codeSizeOf?: (avatarId: string) => number | null;
   width: number;
   height: number;
   /** Busy render processes all sessions may use together (each session renders in its own); default 0.6 per core. */

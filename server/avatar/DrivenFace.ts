@@ -23,6 +23,8 @@ export interface FaceState {
   ageMs: number | null;
   /** Sequence number of the newest packet the face reflects (null before any). */
   sequence: number | null;
+  /** The smoothed expression code of code packets (values in [-1, 1]); null or absent: blendshapes alone. */
+  code?: Float32Array | null;
 }
 
 export interface DrivenFaceOptions {
@@ -52,6 +54,7 @@ export class DrivenFace {
       translationCm: options.neutralTranslationCm ?? [0, 0, -40],
       ageMs: null,
       sequence: null,
+      code: null,
     };
   }
 
@@ -74,6 +77,7 @@ export class DrivenFace {
       state.blendshapes.set(smoothed.blendshapes);
       state.rotation = smoothed.rotation;
       state.translationCm = smoothed.translationCm;
+      state.code = smoothed.code;
       return state;
     }
     if (this.#lostSinceMs === null) {
@@ -81,6 +85,8 @@ export class DrivenFace {
       this.#lostFrom.set(state.blendshapes);
     }
     state.status = 'lost';
+    // A code of 0 is the blendshape avatar: the expression relaxes with the scores.
+    state.code = null;
     const keep = Math.exp(-(nowMs - this.#lostSinceMs) / this.#relaxMs);
     for (let i = 0; i < BLENDSHAPE_COUNT; i++) state.blendshapes[i] = this.#lostFrom[i]! * keep;
     return state;

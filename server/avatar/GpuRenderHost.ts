@@ -152,7 +152,10 @@ export class GpuRenderHost {
     if (session.pending) throw new DOMException('GpuRenderHost: a render of this session is in flight', 'InvalidStateError');
     const renderMs = await new Promise<number>((resolve, reject) => {
       session.pending = { resolve, reject };
-      this.#send({ type: 'render', session: id, face: { blendshapes: Array.from(face.blendshapes), rotation: face.rotation, translationCm: face.translationCm } });
+      this.#send({
+        type: 'render', session: id,
+        face: { blendshapes: Array.from(face.blendshapes), rotation: face.rotation, translationCm: face.translationCm, ...(face.code ? { code: Array.from(face.code) } : {}) },
+      });
     });
     return { frame: session.frame, renderMs };
   }

@@ -184,7 +184,9 @@ export class ProcessFrameRenderer implements FrameRenderer {
     if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
       this.#pending = { resolve, reject, sentAt: performance.now() };
-      const request: RenderProcessRequest = { face: { blendshapes: Array.from(face.blendshapes), rotation: face.rotation, translationCm: face.translationCm } };
+      const request: RenderProcessRequest = {
+        face: { blendshapes: Array.from(face.blendshapes), rotation: face.rotation, translationCm: face.translationCm, ...(face.code ? { code: Array.from(face.code) } : {}) },
+      };
       this.#child.stdin!.write(`${JSON.stringify(request)}\n`);
     });
   }

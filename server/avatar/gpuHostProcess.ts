@@ -143,14 +143,14 @@ if (backend?.kind === 'gpu') {
 
   const open = (request: Extract<GpuHostRequest, { type: 'open' }>) => {
     if (sessions.has(request.session)) throw new Error(`session ${request.session} is open already`);
-    const { model, plates } = readAvatarFileContents(request.avatarPath);
+    const { model, plates, encoder } = readAvatarFileContents(request.avatarPath);
     // As renderProcess.ts: the call's framing and the session's under-layer, the LIVE preset.
     const camera = framingCamera(model.config.camera, request.width, request.height);
     const under = buildUnderLayer(request.background ?? { kind: 'blur' }, plates, camera);
     const options: RendererOptions = {
       width: request.width, height: request.height, camera, under, ...LIVE, ...(request.renderScale ? { renderScale: request.renderScale } : {}),
     };
-    const session: Session = { id: request.session, renderer: new GpuStreamingRenderer(ctx, model, options), inputs: new FaceToModelInputs(model.config), warm: false };
+    const session: Session = { id: request.session, renderer: new GpuStreamingRenderer(ctx, model, options), inputs: new FaceToModelInputs(model.config, encoder), warm: false };
     sessions.set(session.id, session);
     stats.sessions = sessions.size;
     // Its warm-up frame (pipelines compile on a shape's first use) goes in the next tick.
@@ -171,7 +171,7 @@ if (backend?.kind === 'gpu') {
       case 'render': {
         const session = sessions.get(request.session);
         if (!session?.warm) return;
-        const { coefficients, pose } = session.inputs.map({ ...request.face, blendshapes: Float32Array.from(request.face.blendshapes) });
+        const { coefficients, pose } = session.inputs.map({ ...request.face, blendshapes: Float32Array.from(request.face.blendshapes), code: request.face.code ?? null });
         pending.set(session.id, { session, coefficients, pose, receivedAt: performance.now() });
         schedule();
         return;

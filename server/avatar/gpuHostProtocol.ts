@@ -41,6 +41,7 @@ export const hostRequest = z.discriminatedUnion('type', [
     type: z.literal('render'), session: sessionId,
     face: z.object({
       blendshapes: z.array(finite).max(256), rotation: z.tuple([finite, finite, finite, finite]), translationCm: z.tuple([finite, finite, finite]),
+      code: z.array(finite).min(1).max(64).optional(),
     }).strict(),
   }).strict(),
   z.object({ type: z.literal('close'), session: sessionId }).strict(),

@@ -28,7 +28,7 @@ function sendText(type: typeof MESSAGE_TYPE.ready | typeof MESSAGE_TYPE.error, t
 let renderer: StreamingRenderer;
 let inputs: FaceToModelInputs;
 try {
-  const { model, plates } = readAvatarFileContents(init.avatarPath);
+  const { model, plates, encoder } = readAvatarFileContents(init.avatarPath);
   // The call's framing (a webcam's view of the person), and the layers behind the head
   // built once for this session and size (Compositing.ts, AvatarPlates.ts).
   const camera = framingCamera(model.config.camera, init.width, init.height);
@@ -38,7 +38,7 @@ try {
   const options: RendererOptions = {
     width: init.width, height: init.height, camera, under, ...LIVE, ...(init.renderScale ? { renderScale: init.renderScale } : {}),
   };
-  inputs = new FaceToModelInputs(model.config);
+  inputs = new FaceToModelInputs(model.config, encoder);
   renderer = new StreamingRenderer(model, options);
   sendText(MESSAGE_TYPE.ready, JSON.stringify({ expressionCount: model.config.expressionCount }));
 } catch (error) {
@@ -54,7 +54,7 @@ createInterface({ input: process.stdin, crlfDelay: Infinity })
       try {
         const { face } = JSON.parse(line) as RenderProcessRequest;
         const started = performance.now();
-        const { coefficients, pose } = inputs.map({ ...face, blendshapes: Float32Array.from(face.blendshapes) });
+        const { coefficients, pose } = inputs.map({ ...face, blendshapes: Float32Array.from(face.blendshapes), code: face.code ?? null });
         const rgba = renderer.render(coefficients, pose);
         out.write(messageHeader(MESSAGE_TYPE.frame, rgba.length, performance.now() - started));
         out.write(rgba);

@@ -25,7 +25,7 @@ export interface RenderProcessInit {
 
 /** The face as JSON (a typed array would serialize as an object). */
 export interface RenderProcessRequest {
-  face: { blendshapes: number[]; rotation: FaceState['rotation']; translationCm: FaceState['translationCm'] };
+  face: { blendshapes: number[]; rotation: FaceState['rotation']; translationCm: FaceState['translationCm']; code?: number[] };
 }
 
 export const MESSAGE_TYPE = { ready: 1, frame: 2, error: 3 } as const;

@@ -9,6 +9,7 @@
 import { BLENDSHAPE_COUNT } from '../../shared/coefficients/blendshapes';
 import type { CoefficientFrame } from '../../shared/coefficients/CoefficientPacket';
 import { normalizeQuaternion, type Quaternion, type Vec3 } from '../../shared/coefficients/pose';
+import { dequantizeCode } from '../../shared/expression/codeQuantization';
 import { OneEuroFilter, type OneEuroParams } from './OneEuroFilter';
 
 export interface SmoothingParams {
@@ -41,6 +42,8 @@ export interface SmoothedFace {
   /** Unit quaternion [x, y, z, w] with w >= 0. */
   rotation: Quaternion;
   translationCm: Vec3;
+  /** The expression code (values q / 127), smoothed like the scores; null when the newest frame had none. */
+  code: Float32Array | null;
 }
 
 export class CoefficientSmoother {
@@ -48,6 +51,9 @@ export class CoefficientSmoother {
   private readonly blendshapeFilter: OneEuroFilter;
   private readonly translationFilter: OneEuroFilter;
   private readonly rotationFilter: OneEuroFilter;
+  private readonly blendshapeParams: OneEuroParams;
+  /** Made for the code length in use (a code packet after blendshape ones, or a new length, starts it afresh). */
+  private codeFilter: OneEuroFilter | null = null;
   private latest: SmoothedFace | null = null;
   // Filtered rotation before canonicalization; incoming quaternions are
   // sign-aligned to it so q and -q (same rotation) do not average to zero.
@@ -59,6 +65,7 @@ export class CoefficientSmoother {
     }
     this.maxGapMs = params.maxGapMs;
     this.blendshapeFilter = new OneEuroFilter(BLENDSHAPE_COUNT, params.blendshapes);
+    this.blendshapeParams = params.blendshapes;
     this.translationFilter = new OneEuroFilter(3, params.translation);
     this.rotationFilter = new OneEuroFilter(4, params.rotation);
   }
@@ -82,6 +89,14 @@ export class CoefficientSmoother {
     const timeSec = frame.captureTimeMs / 1000;
     const blendshapes = Float32Array.from(this.blendshapeFilter.filter(frame.blendshapes, timeSec));
     const translation = this.translationFilter.filter(frame.translationCm, timeSec);
+    let code: Float32Array | null = null;
+    if (frame.code) {
+      // Code values are tanh outputs in [-1, 1], moving like scores: the scores' filter settings.
+      if (this.codeFilter?.channels !== frame.code.length) this.codeFilter = new OneEuroFilter(frame.code.length, this.blendshapeParams);
+      code = Float32Array.from(this.codeFilter.filter(dequantizeCode(frame.code), timeSec));
+    } else {
+      this.codeFilter = null;
+    }
     const filteredRotation = this.rotationFilter.filter(this.alignSign(frame.rotation), timeSec);
     this.rotationState = [
       filteredRotation[0] ?? 0,
@@ -96,6 +111,7 @@ export class CoefficientSmoother {
       blendshapes,
       rotation: normalizeQuaternion(this.rotationState),
       translationCm: [translation[0] ?? 0, translation[1] ?? 0, translation[2] ?? 0],
+      code,
     };
   }
 
@@ -108,6 +124,7 @@ export class CoefficientSmoother {
     this.blendshapeFilter.reset();
     this.translationFilter.reset();
     this.rotationFilter.reset();
+    this.codeFilter = null;
     this.latest = null;
     this.rotationState = null;
   }

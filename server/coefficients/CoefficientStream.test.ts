@@ -211,3 +211,44 @@ describe('CoefficientStream invalid input', () => {
     });
   });
 });
+
+describe('CoefficientStream code packets (version 2)', () => {
+  const codePacket = (sequence: number, code: number[]): Uint8Array => packet(sequence, { code: Int8Array.from(code) });
+
+  test('without an encoder a code packet is dropped as no-encoder and blendshape packets go on', () => {
+    const stream = new CoefficientStream();
+    assert.deepEqual(stream.push(codePacket(1, [1, 2, 3]), START_MS), {
+      accepted: false, reason: 'no-encoder', message: 'a code packet (3 values) for an avatar without an expression encoder',
+    });
+    assert.equal(stream.push(packet(2), START_MS + FRAME_MS).accepted, true);
+    const stats = stream.stats(START_MS + 100);
+    assert.equal(stats.droppedByReason['no-encoder'], 1);
+    assert.equal(stats.packetsAccepted, 1);
+    assert.equal(stream.smoothed(START_MS + 100)?.code, null);
+  });
+
+  test('a code of another length than the encoder reads is dropped as code-size', () => {
+    const stream = new CoefficientStream();
+    stream.setCodeSize(12);
+    assert.deepEqual(stream.push(codePacket(1, [1, 2, 3]), START_MS), {
+      accepted: false, reason: 'code-size', message: "a code of 3 values; the avatar's encoder reads 12",
+    });
+    assert.equal(stream.stats(START_MS).droppedByReason['code-size'], 1);
+  });
+
+  test('with the encoder the code is accepted and smoothed, and a blendshape packet after it clears the code', () => {
+    const stream = new CoefficientStream();
+    stream.setCodeSize(3);
+    assert.equal(stream.expressionCodeSize, 3);
+    assert.equal(stream.push(codePacket(1, [127, -127, 0]), START_MS).accepted, true);
+    const first = stream.smoothed(START_MS)!.code!;
+    assert.deepEqual([...first], [1, -1, 0]);
+    // One Euro: a step is followed only part of the way.
+    assert.equal(stream.push(codePacket(2, [0, 0, 0]), START_MS + FRAME_MS).accepted, true);
+    const second = stream.smoothed(START_MS + FRAME_MS)!.code!;
+    assert.ok(second[0]! > 0 && second[0]! < 1, `smoothed ${second[0]}`);
+    assert.equal(stream.push(packet(3), START_MS + 2 * FRAME_MS).accepted, true);
+    assert.equal(stream.smoothed(START_MS + 2 * FRAME_MS)!.code, null);
+    assert.throws(() => stream.setCodeSize(0), { name: 'RangeError', message: 'codeSize must be a positive integer or null; got 0' });
+  });
+});

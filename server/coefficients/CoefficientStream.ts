@@ -50,6 +50,7 @@ export class CoefficientStream {
   private closed = false;
   private packetsReceived = 0;
   private packetsAccepted = 0;
+  private codePacketsAccepted = 0;
   private readonly droppedByReason = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<
     DropReason,
     number
@@ -59,6 +60,8 @@ export class CoefficientStream {
   private resyncs = 0;
   private consecutiveStale = 0;
 
+  /** The code length the peer's avatar's encoder reads; null: code packets are dropped. */
+  private codeSize: number | null = null;
   private newestFrame: CoefficientFrame | null = null;
   private newestReceivedAtMs = 0;
   private smoothedReceivedAtMs = 0;
@@ -98,6 +101,14 @@ export class CoefficientStream {
     const decoded = decodeCoefficientPacket(bytes, receivedAtMs);
     if (!decoded.ok) return this.drop(decoded.reason, decoded.message);
     const frame = decoded.frame;
+    if (frame.code) {
+      if (this.codeSize === null) {
+        return this.drop('no-encoder', `a code packet (${frame.code.length} values) for an avatar without an expression encoder`);
+      }
+      if (frame.code.length !== this.codeSize) {
+        return this.drop('code-size', `a code of ${frame.code.length} values; the avatar's encoder reads ${this.codeSize}`);
+      }
+    }
 
     let lost = 0;
     let resynced = false;
@@ -124,6 +135,7 @@ export class CoefficientStream {
     }
 
     this.packetsAccepted++;
+    if (frame.code) this.codePacketsAccepted++;
     this.packetsLost += lost;
     this.acceptedRate.add(receivedAtMs, 1);
     this.newestFrame = frame;
@@ -132,6 +144,23 @@ export class CoefficientStream {
     this.smoother.update(frame);
     if (frame.facePresent && !frame.keepAlive) this.smoothedReceivedAtMs = receivedAtMs;
     return { accepted: true, frame, lost, resynced };
+  }
+
+  /**
+   * Says whether code packets (version 2) can drive this peer's avatar: the code length
+   * its expression encoder reads, or null (the default) when there is none, so they are
+   * dropped as 'no-encoder'. Set by whoever renders the avatar (AvatarService).
+   */
+  setCodeSize(codeSize: number | null): void {
+    if (codeSize !== null && !(Number.isInteger(codeSize) && codeSize >= 1)) {
+      throw new RangeError(`codeSize must be a positive integer or null; got ${codeSize}`);
+    }
+    this.codeSize = codeSize;
+  }
+
+  /** The code length set by setCodeSize (null: no encoder). */
+  get expressionCodeSize(): number | null {
+    return this.codeSize;
   }
 
   /**
@@ -178,6 +207,7 @@ export class CoefficientStream {
       closed: this.closed,
       packetsReceived: this.packetsReceived,
       packetsAccepted: this.packetsAccepted,
+      codePacketsAccepted: this.codePacketsAccepted,
       packetsDropped,
       droppedByReason: { ...this.droppedByReason },
       ignoredAfterClose: this.ignoredAfterClose,

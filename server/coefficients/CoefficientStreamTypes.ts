@@ -7,11 +7,14 @@ import type { SmoothedFace, SmoothingParams } from './CoefficientSmoother';
 
 /**
  * Why a packet was not accepted: it failed to decode, it was not newer than the newest
- * accepted, or its peer sent more than its rate limit allows (refused before decoding).
+ * accepted, or its peer sent more than its rate limit allows (refused before decoding);
+ * or it is a code packet (version 2) while the peer's avatar has no expression encoder
+ * ('no-encoder': no avatar rendered, or one trained without it), or its code's length
+ * is not the encoder's ('code-size').
  */
-export type DropReason = DecodeFailure | 'stale' | 'rate-limited';
+export type DropReason = DecodeFailure | 'stale' | 'rate-limited' | 'no-encoder' | 'code-size';
 
-export const DROP_REASONS: readonly DropReason[] = [...DECODE_FAILURES, 'stale', 'rate-limited'];
+export const DROP_REASONS: readonly DropReason[] = [...DECODE_FAILURES, 'stale', 'rate-limited', 'no-encoder', 'code-size'];
 
 export type PushOutcome =
   | {
@@ -47,6 +50,8 @@ export interface CoefficientStreamStats {
   /** Packets pushed while open, valid or not. */
   packetsReceived: number;
   packetsAccepted: number;
+  /** Accepted code packets (version 2): the avatar's expression code drove the render. */
+  codePacketsAccepted: number;
   packetsDropped: number;
   droppedByReason: Record<DropReason, number>;
   /** push() calls after close(). */

@@ -313,6 +313,13 @@ export class OnboardingService {
     return view;
   }
 
+  /** The stored file of the owner's avatar (404 for anyone else's, or one still training). */
+  avatarFile(owner: string, id: string): string {
+    const view = this.avatar(owner, id);
+    if (!view.ready) throw new OnboardingError(404, 'no_avatar', `avatar '${view.id}' is still training`);
+    return this.#store.existing(view.id);
+  }
+
   job(owner: string, id: string): TrainingJob {
     const job = this.#queue.get(id);
     if (!job || job.owner !== owner) throw new OnboardingError(404, 'no_job', `no training job '${id.slice(0, 64)}'`);

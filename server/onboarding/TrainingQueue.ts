@@ -341,7 +341,8 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
     const minutes = Math.max(MIN_MINUTES, (budgetMs - (trainedMs ?? 0)) / 60_000);
     const args = [job.dataset, '--out', out, '--minutes', minutes.toFixed(4), '--res', String(job.options.res),
       '--model', job.options.model, trainedMs !== undefined ? '--resume' : '--force',
-      '--report-every', String(this.#reportSeconds), '--snapshot-every', String(this.#snapshotSeconds)];
+      '--report-every', String(this.#reportSeconds), '--snapshot-every', String(this.#snapshotSeconds),
+      ...(job.options.encoder ? ['--encoder'] : [])];
     const trainer = new TrainerProcess(this.#command, args, { cwd: REPO_ROOT, niceness: this.#niceness });
     this.#running.set(job.id, trainer);
     this.#starts += 1;

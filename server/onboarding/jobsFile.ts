@@ -36,7 +36,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function isJobRecord(v: unknown): v is TrainingJob {
   if (!isObject(v)) return false;
   const strings = ['id', 'owner', 'avatarId', 'dataset', 'workDir', 'createdAt', 'updatedAt'].every((k) => typeof v[k] === 'string');
-  const options = isObject(v.options) && typeof v.options.minutes === 'number' && typeof v.options.res === 'number' && typeof v.options.model === 'string';
+  const options = isObject(v.options) && typeof v.options.minutes === 'number' && typeof v.options.res === 'number' && typeof v.options.model === 'string'
+    && (v.options.encoder === undefined || typeof v.options.encoder === 'boolean');
   return strings && options && STATES.has(v.state as string) && typeof v.attempts === 'number' && isObject(v.progress);
 }
 

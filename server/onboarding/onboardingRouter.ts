@@ -8,6 +8,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { TokenAuthority } from '../auth/TokenAuthority';
 import { readBoundedBody } from '../http/readBoundedBody';
+import { EncoderModels, encoderModelInfo, type EncoderModel } from '../encoder/EncoderModels';
 import { Logger } from '../Logger';
 import { OnboardingError } from './OnboardingError';
 import { publicJob } from './OnboardingProgress';
@@ -111,6 +112,25 @@ export function onboardingRouter(service: OnboardingService, tokens: TokenAuthor
   }));
   router.get('/avatars/:id', wrap((req, res) => {
     res.json({ avatar: publicView(service.avatar(user(res), String(req.params.id))) });
+  }));
+  // The avatar's expression encoder for its owner's page (issue 16, docs/fidelity.md): what it
+  // is and its sha256, then the ONNX bytes. An avatar without one answers 404 no_encoder.
+  const encoders = new EncoderModels();
+  const encoderOf = (req: Request, res: Response): EncoderModel => {
+    const model = encoders.get(service.avatarFile(user(res), String(req.params.id)));
+    if (!model) throw new OnboardingError(404, 'no_encoder', `avatar '${String(req.params.id).slice(0, 64)}' has no expression encoder`);
+    return model;
+  };
+  router.get('/avatars/:id/encoder', wrap((req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ encoder: encoderModelInfo(encoderOf(req, res)) });
+  }));
+  router.get('/avatars/:id/encoder.onnx', wrap((req, res) => {
+    const model = encoderOf(req, res);
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.setHeader('X-Voxface-Sha256', model.sha256);
+    res.end(Buffer.from(model.onnx.buffer, model.onnx.byteOffset, model.onnx.byteLength));
   }));
   router.delete('/avatars/:id', wrap(async (req, res) => {
     await service.deleteAvatar(user(res), String(req.params.id));

@@ -1,5 +1,7 @@
 /**
- * Wire format for one tracked frame of face coefficients (version 1).
+ * Wire format for one tracked frame of face coefficients: version 1 (blendshapes and
+ * pose) and version 2 (the same plus the avatar's expression code, issue 16; layout
+ * after version 1's).
  *
  * Fixed size: 63 bytes, multi-byte fields big-endian (network order).
  *
@@ -49,6 +51,23 @@
  *    camera-facing head) it is below 7.5e-5 rad (0.0043°); see
  *    rotationMaxErrorRad.
  *
+ * Version 2, the code packet (a sender whose avatar has an expression encoder,
+ * docs/fidelity.md): 50 + K bytes, K = 1..16, the same header, then
+ *
+ *       12   26 blendshape scores, 52 × 4 bits, MSB-first. Value = q / 15
+ *       38    6 rotation, as version 1
+ *       44    6 translation, as version 1
+ *       50    K the expression code, int8 each in [-127, 127], value = q / 127
+ *               (shared/expression/codeQuantization.ts; -128 is never sent)
+ *
+ * K is not sent: it is the packet's length minus 50, and the server checks it
+ * against the avatar's encoder. Why 4-bit blendshapes: version 1 already uses 63
+ * of the 66 bytes that 16 kbps allows at 30 Hz, and the avatar's coefficients are
+ * blendshapes + projection · code (server/encoder/ExpressionEncoder.ts), so the
+ * code, trained on the landmarks, carries the fine shape of the lips the coarser
+ * scores lose. A K = 12 packet is 62 bytes, 14.88 kbps at 30 Hz; K = 16 (the
+ * most) is 66 bytes, 15.84 kbps. Scores err by at most 1/30 (BLENDSHAPE_V2_MAX_ERROR).
+ *
  * Decoding never throws: any input, including random bytes, yields either a
  * frame or a typed failure reason.
  */
@@ -58,24 +77,46 @@ import { normalizeQuaternion, type Quaternion, type Vec3 } from './pose';
 
 export const COEFFICIENT_PACKET_MAGIC = 0x56;
 export const COEFFICIENT_PACKET_VERSION = 1;
+/** The code packet's version (see the layout above). */
+export const CODE_PACKET_VERSION = 2;
 
 const OFFSET_FLAGS = 2;
 const OFFSET_CONFIDENCE = 3;
 const OFFSET_SEQUENCE = 4;
 const OFFSET_CAPTURE_TIME = 8;
 const OFFSET_BLENDSHAPES = 12;
-const BLENDSHAPE_BITS = 6;
-const BLENDSHAPE_BYTES = packedByteLength(BLENDSHAPE_COUNT, BLENDSHAPE_BITS);
-const OFFSET_ROTATION = OFFSET_BLENDSHAPES + BLENDSHAPE_BYTES;
-const OFFSET_TRANSLATION = OFFSET_ROTATION + 6;
-export const COEFFICIENT_PACKET_BYTES = OFFSET_TRANSLATION + 6;
+
+/** Where a version's fields lie (the header is common). */
+interface PacketLayout {
+  readonly version: number;
+  readonly blendshapeBits: number;
+  readonly rotation: number;
+  readonly translation: number;
+  /** Bytes before the code: the whole packet for version 1. */
+  readonly fixedBytes: number;
+}
+
+function layoutOf(version: number, blendshapeBits: number): PacketLayout {
+  const rotation = OFFSET_BLENDSHAPES + packedByteLength(BLENDSHAPE_COUNT, blendshapeBits);
+  return { version, blendshapeBits, rotation, translation: rotation + 6, fixedBytes: rotation + 12 };
+}
+
+const LAYOUT_V1 = layoutOf(COEFFICIENT_PACKET_VERSION, 6);
+const LAYOUT_V2 = layoutOf(CODE_PACKET_VERSION, 4);
+export const COEFFICIENT_PACKET_BYTES = LAYOUT_V1.fixedBytes;
+/** A code packet's bytes before its code (50). */
+export const CODE_PACKET_FIXED_BYTES = LAYOUT_V2.fixedBytes;
+/** The longest code a packet carries: 16 values keep it within 16 kbps at 30 Hz (66 bytes). */
+export const MAX_PACKET_CODE_SIZE = 16;
+export const CODE_PACKET_MAX_BYTES = CODE_PACKET_FIXED_BYTES + MAX_PACKET_CODE_SIZE;
+const CODE_STEPS = 127;
 
 const FLAG_FACE_PRESENT = 0b01;
 const FLAG_KEEP_ALIVE = 0b10;
 const RESERVED_FLAGS = 0xff & ~(FLAG_FACE_PRESENT | FLAG_KEEP_ALIVE);
 
 const UNIT_STEPS = 255;
-const BLENDSHAPE_STEPS = 2 ** BLENDSHAPE_BITS - 1;
+const BLENDSHAPE_STEPS = 2 ** LAYOUT_V1.blendshapeBits - 1;
 const CAPTURE_TIME_MODULUS = 2 ** 32;
 const ROTATION_STEPS = 32767;
 const TRANSLATION_STEPS_PER_CM = 100;
@@ -92,6 +133,8 @@ export const ROTATION_NORM_TOLERANCE = 1e-3;
 export const CAPTURE_TIME_MAX_ERROR_MS = 0.5;
 /** Worst-case |decoded - original| for a score in [0, 1]: half a 6-bit step plus float32 storage. */
 export const BLENDSHAPE_MAX_ERROR = 0.5 / BLENDSHAPE_STEPS + 2 ** -25;
+/** The same for a code packet's 4-bit scores. */
+export const BLENDSHAPE_V2_MAX_ERROR = 0.5 / (2 ** LAYOUT_V2.blendshapeBits - 1) + 2 ** -25;
 /** Worst-case |decoded - original| confidence: half a step (decoded as float64). */
 export const CONFIDENCE_MAX_ERROR = 0.5 / UNIT_STEPS + 1e-12;
 /** Worst-case per-axis translation error in cm: half a 0.01 cm step (+ float64 rounding). */
@@ -130,6 +173,11 @@ export interface CoefficientFrame {
   /** Unit quaternion [x, y, z, w]. */
   rotation: Quaternion;
   translationCm: Vec3;
+  /**
+   * The expression code as sent, int8 steps (value = q / 127), in a code packet
+   * (version 2) only; absent in version 1. 1..MAX_PACKET_CODE_SIZE values in [-127, 127].
+   */
+  code?: Int8Array;
 }
 
 /**
@@ -231,26 +279,38 @@ export function encodeCoefficientFrame(frame: CoefficientFrame, out?: Uint8Array
     return value;
   });
 
-  const bytes = out ?? new Uint8Array(COEFFICIENT_PACKET_BYTES);
-  if (bytes.length < COEFFICIENT_PACKET_BYTES) {
-    throw new RangeError(`output buffer must hold ${COEFFICIENT_PACKET_BYTES} bytes; got ${bytes.length}`);
+  const code = frame.code;
+  if (code !== undefined) {
+    if (!(code instanceof Int8Array) || code.length < 1 || code.length > MAX_PACKET_CODE_SIZE) {
+      throw new RangeError(`code must be an Int8Array of 1..${MAX_PACKET_CODE_SIZE} values; got ${code instanceof Int8Array ? `${code.length} values` : String(code)}`);
+    }
+    const bad = code.findIndex((q) => q < -CODE_STEPS);
+    if (bad >= 0) throw new RangeError(`code[${bad}] must be in [-${CODE_STEPS}, ${CODE_STEPS}]; got ${code[bad]}`);
+  }
+  const layout = code ? LAYOUT_V2 : LAYOUT_V1;
+  const size = layout.fixedBytes + (code?.length ?? 0);
+  const bytes = out ?? new Uint8Array(size);
+  if (bytes.length < size) {
+    throw new RangeError(`output buffer must hold ${size} bytes; got ${bytes.length}`);
   }
 
-  const view = new DataView(bytes.buffer, bytes.byteOffset, COEFFICIENT_PACKET_BYTES);
+  const steps = 2 ** layout.blendshapeBits - 1;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, size);
   view.setUint8(0, COEFFICIENT_PACKET_MAGIC);
-  view.setUint8(1, COEFFICIENT_PACKET_VERSION);
+  view.setUint8(1, layout.version);
   view.setUint8(OFFSET_FLAGS, (facePresent ? FLAG_FACE_PRESENT : 0) | (keepAlive ? FLAG_KEEP_ALIVE : 0));
   view.setUint8(OFFSET_CONFIDENCE, quantizeUnit(confidence, UNIT_STEPS));
   view.setUint32(OFFSET_SEQUENCE, sequence);
   view.setUint32(OFFSET_CAPTURE_TIME, Math.round(captureTimeMs) % CAPTURE_TIME_MODULUS);
-  packFields(bytes, OFFSET_BLENDSHAPES, BLENDSHAPE_COUNT, BLENDSHAPE_BITS, (i) =>
-    quantizeUnit(blendshapes[i] ?? 0, BLENDSHAPE_STEPS),
+  packFields(bytes, OFFSET_BLENDSHAPES, BLENDSHAPE_COUNT, layout.blendshapeBits, (i) =>
+    quantizeUnit(blendshapes[i] ?? 0, steps),
   );
-  [x, y, z].forEach((c, i) => view.setInt16(OFFSET_ROTATION + 2 * i, Math.round(c * ROTATION_STEPS)));
+  [x, y, z].forEach((c, i) => view.setInt16(layout.rotation + 2 * i, Math.round(c * ROTATION_STEPS)));
   translation.forEach((c, i) =>
-    view.setInt16(OFFSET_TRANSLATION + 2 * i, Math.round(c * TRANSLATION_STEPS_PER_CM)),
+    view.setInt16(layout.translation + 2 * i, Math.round(c * TRANSLATION_STEPS_PER_CM)),
   );
-  return bytes.subarray(0, COEFFICIENT_PACKET_BYTES);
+  if (code) for (let i = 0; i < code.length; i++) view.setInt8(layout.fixedBytes + i, code[i]!);
+  return bytes.subarray(0, size);
 }
 
 function failure(reason: DecodeFailure, message: string): DecodeResult {
@@ -295,14 +355,17 @@ export function decodeCoefficientPacket(bytes: Uint8Array, referenceTimeMs: numb
     return failure('bad-magic', `magic byte is 0x${(bytes[0] ?? 0).toString(16)}; expected 0x56`);
   }
   if (length < 2) return failure('truncated', `packet is ${length} bytes; expected ${COEFFICIENT_PACKET_BYTES}`);
-  if (bytes[1] !== COEFFICIENT_PACKET_VERSION) {
-    return failure('unsupported-version', `version is ${bytes[1]}; expected ${COEFFICIENT_PACKET_VERSION}`);
+  if (bytes[1] !== COEFFICIENT_PACKET_VERSION && bytes[1] !== CODE_PACKET_VERSION) {
+    return failure('unsupported-version', `version is ${bytes[1]}; expected ${COEFFICIENT_PACKET_VERSION} or ${CODE_PACKET_VERSION}`);
   }
-  if (length < COEFFICIENT_PACKET_BYTES) {
-    return failure('truncated', `packet is ${length} bytes; expected ${COEFFICIENT_PACKET_BYTES}`);
+  const layout = bytes[1] === CODE_PACKET_VERSION ? LAYOUT_V2 : LAYOUT_V1;
+  const [minBytes, maxBytes] = layout === LAYOUT_V2 ? [CODE_PACKET_FIXED_BYTES + 1, CODE_PACKET_MAX_BYTES] : [COEFFICIENT_PACKET_BYTES, COEFFICIENT_PACKET_BYTES];
+  const expected = minBytes === maxBytes ? `${minBytes}` : `${minBytes}..${maxBytes}`;
+  if (length < minBytes) {
+    return failure('truncated', `packet is ${length} bytes; expected ${expected} for version ${layout.version}`);
   }
-  if (length > COEFFICIENT_PACKET_BYTES) {
-    return failure('oversized', `packet is ${length} bytes; expected ${COEFFICIENT_PACKET_BYTES}`);
+  if (length > maxBytes) {
+    return failure('oversized', `packet is ${length} bytes; expected ${expected} for version ${layout.version}`);
   }
 
   // Respect byteOffset: Node Buffers are often views into a shared pool.
@@ -312,19 +375,26 @@ export function decodeCoefficientPacket(bytes: Uint8Array, referenceTimeMs: numb
     return failure('bad-flags', `reserved flag bits are set: 0x${flags.toString(16)}`);
   }
 
-  const rotationSteps = [0, 1, 2].map((i) => view.getInt16(OFFSET_ROTATION + 2 * i));
+  const rotationSteps = [0, 1, 2].map((i) => view.getInt16(layout.rotation + 2 * i));
   const vectorSteps = Math.hypot(...rotationSteps);
   if (rotationSteps.some((q) => q < -ROTATION_STEPS) || vectorSteps > MAX_ROTATION_VECTOR_STEPS) {
     return failure('out-of-range', `rotation vector (${rotationSteps.join(', ')}) is longer than a unit quaternion`);
   }
-  const translationSteps = [0, 1, 2].map((i) => view.getInt16(OFFSET_TRANSLATION + 2 * i));
+  const translationSteps = [0, 1, 2].map((i) => view.getInt16(layout.translation + 2 * i));
   if (translationSteps.some((q) => q < -INT16_MAX)) {
     return failure('out-of-range', `translation (${translationSteps.join(', ')}) is outside ±${INT16_MAX} steps`);
   }
+  let code: Int8Array | undefined;
+  if (layout === LAYOUT_V2) {
+    code = Int8Array.from(bytes.subarray(layout.fixedBytes, length), (b) => (b << 24) >> 24);
+    const bad = code.findIndex((q) => q < -CODE_STEPS);
+    if (bad >= 0) return failure('out-of-range', `code value ${bad} is ${code[bad]}; codes are int8 in [-${CODE_STEPS}, ${CODE_STEPS}]`);
+  }
 
+  const steps = 2 ** layout.blendshapeBits - 1;
   const blendshapes = new Float32Array(BLENDSHAPE_COUNT);
-  unpackFields(bytes, OFFSET_BLENDSHAPES, BLENDSHAPE_COUNT, BLENDSHAPE_BITS, (i, q) => {
-    blendshapes[i] = q / BLENDSHAPE_STEPS;
+  unpackFields(bytes, OFFSET_BLENDSHAPES, BLENDSHAPE_COUNT, layout.blendshapeBits, (i, q) => {
+    blendshapes[i] = q / steps;
   });
   return {
     ok: true,
@@ -337,6 +407,7 @@ export function decodeCoefficientPacket(bytes: Uint8Array, referenceTimeMs: numb
       blendshapes,
       rotation: rotationFromSteps(rotationSteps, vectorSteps),
       translationCm: translationSteps.map((q) => q / TRANSLATION_STEPS_PER_CM) as Vec3,
+      ...(code ? { code } : {}),
     },
   };
 }

@@ -15,6 +15,11 @@ export interface TrainingOptions {
   minutes: number;
   res: number;
   model: 'default' | 'small' | 'fast';
+  /**
+   * Train the avatar's expression encoder with it (`voxface train --encoder`, issue 16):
+   * the owner's page then sends code packets. Absent (jobs from before) means off.
+   */
+  encoder?: boolean;
 }
 
 export interface TrainingProgress {
