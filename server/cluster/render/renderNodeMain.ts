@@ -20,6 +20,7 @@ import { ProcessFrameRenderer } from '../../avatar/ProcessFrameRenderer';
 import { GpuRenderHostPool } from '../../avatar/GpuRenderHostPool';
 import { BackgroundImages } from '../../backgrounds/BackgroundImages';
 import { SignalingError } from '../../signaling/SignalingError';
+import { encoderCodeSizeOf } from '../../encoder/EncoderModels';
 import { requirePipeAddress } from '../sfu/sfuClusterConfig';
 import { RenderNode } from './RenderNode';
 
@@ -54,6 +55,8 @@ export async function startRenderNode(config: VoxfaceConfig): Promise<StartedRen
   const avatars = new AvatarService(ingest, rendererFactory, {
     width: config.avatarWidth, height: config.avatarHeight, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
     marker: config.avatarMarker, limits: config.avatarLimits,
+    // Without it an encoder avatar hosted here would drop its owner's code packets (no-encoder).
+    codeSizeOf: (avatarId) => encoderCodeSizeOf(store.existing(avatarId)),
     // The SFU node checked it too; the store is shared, so the same owner rule holds here.
     authorize: (userId, avatarId) => {
       if (!store.canDrive(userId, avatarId)) throw new SignalingError('forbidden', `avatar '${avatarId}' belongs to another user`);
