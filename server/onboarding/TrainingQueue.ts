@@ -47,13 +47,12 @@ import { pickNextJob } from './pickNextJob';
 import { sweepLeftovers } from './sweepLeftovers';
 import type { EnqueueRequest, TrainingJobQueue } from './TrainingJobQueue';
 import { checkpointElapsedMs, stderrTail, stopOrphanTrainer, TrainerProcess, type TrainerExit, type TrainerReport } from './TrainerProcess';
+import { remainingMinutes, trainerArgs } from './trainerArgs';
 
 const logger = new Logger('TrainingQueue');
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const JOBS_FILE = 'jobs.json';
 const AVATAR_FILE = 'avatar.vxa';
-/** The CLI's smallest --minutes. */
-const MIN_MINUTES = 0.01;
 /** Preview PNGs larger than this are not sent (a 2x256 px strip is ~100 KB). */
 const MAX_PREVIEW_BYTES = 1024 * 1024;
 /** How often ended jobs are checked for expiry (at most; a short retention is checked more often). */
@@ -337,12 +336,8 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
     const trainedMs = existsSync(checkpoint) ? checkpointElapsedMs(checkpoint) : undefined;
     // An unreadable checkpoint (e.g. written by a different version) is dropped: starting over beats failing.
     if (trainedMs === undefined) rmSync(checkpoint, { force: true });
-    const budgetMs = job.options.minutes * 60_000;
-    const minutes = Math.max(MIN_MINUTES, (budgetMs - (trainedMs ?? 0)) / 60_000);
-    const args = [job.dataset, '--out', out, '--minutes', minutes.toFixed(4), '--res', String(job.options.res),
-      '--model', job.options.model, trainedMs !== undefined ? '--resume' : '--force',
-      '--report-every', String(this.#reportSeconds), '--snapshot-every', String(this.#snapshotSeconds),
-      ...(job.options.encoder ? ['--encoder'] : [])];
+    const budgetMs = job.options.minutes * 60_000, minutes = remainingMinutes(job.options, trainedMs);
+    const args = trainerArgs({ dataset: job.dataset, out, options: job.options, trainedMs, reportSeconds: this.#reportSeconds, snapshotSeconds: this.#snapshotSeconds });
     const trainer = new TrainerProcess(this.#command, args, { cwd: REPO_ROOT, niceness: this.#niceness });
     this.#running.set(job.id, trainer);
     this.#starts += 1;

@@ -17,10 +17,9 @@ import { QUALITY_POINTS } from '../../onboarding/TrainingJobTypes';
 import { checkpointElapsedMs, TrainerProcess, type TrainerExit, type TrainerReport } from '../../onboarding/TrainerProcess';
 import type { SharedJob, TrainingUpdate } from './trainingMessages';
 import { AVATAR_FILE } from './trainingQueueNames';
+import { remainingMinutes, trainerArgs } from '../../onboarding/trainerArgs';
 
 const logger = new Logger('TrainingAttempt');
-/** The CLI's smallest --minutes. */
-const MIN_MINUTES = 0.01;
 
 export interface TrainingAttemptOptions {
   /** The job's record so far (from its last update); the attempt changes its own copy. */
@@ -70,12 +69,11 @@ export class TrainingAttempt {
     // An unreadable checkpoint (another version's, or torn by a dying disk) is dropped: starting over beats failing.
     if (trainedMs === undefined) rmSync(checkpoint, { force: true });
     this.resumedFromMs = trainedMs;
-    const budgetMs = job.options.minutes * 60_000;
-    const minutes = Math.max(MIN_MINUTES, (budgetMs - (trainedMs ?? 0)) / 60_000);
-    const args = [options.dataset, '--out', this.#out, '--minutes', minutes.toFixed(4), '--res', String(job.options.res),
-      '--model', job.options.model, trainedMs !== undefined ? '--resume' : '--force',
-      '--report-every', String(options.reportSeconds), '--snapshot-every', String(options.snapshotSeconds),
-      '--checkpoint-every', String(options.checkpointSeconds)];
+    const budgetMs = job.options.minutes * 60_000, minutes = remainingMinutes(job.options, trainedMs);
+    const args = trainerArgs({
+      dataset: options.dataset, out: this.#out, options: job.options, trainedMs,
+      reportSeconds: options.reportSeconds, snapshotSeconds: options.snapshotSeconds, checkpointSeconds: options.checkpointSeconds,
+    });
     this.#trainer = new TrainerProcess(options.command, args, { cwd: options.cwd, niceness: options.niceness });
     job.state = 'running';
     job.progress = { ...job.progress, stage: 'loading', elapsedMs: Math.round(trainedMs ?? 0), etaMs: Math.max(0, Math.round(budgetMs - (trainedMs ?? 0))) };

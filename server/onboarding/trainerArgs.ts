@@ -1,0 +1,36 @@
+/**
+ * The `voxface train` command line of a training job, the one the local queue and the
+ * cluster's trainer nodes both run: the rest of the job's budget (a resumed job has spent
+ * part of it), resume or start over, its resolution, model and encoder option, and how often
+ * to report, snapshot and checkpoint.
+ */
+import type { TrainingOptions } from '../../shared/onboarding/TrainingJobTypes';
+
+/** The CLI's smallest --minutes. */
+const MIN_MINUTES = 0.01;
+
+export interface TrainerRun {
+  readonly dataset: string;
+  readonly out: string;
+  readonly options: TrainingOptions;
+  /** Training time the checkpoint holds, undefined when starting over. */
+  readonly trainedMs: number | undefined;
+  readonly reportSeconds: number;
+  readonly snapshotSeconds: number;
+  /** Absent: the CLI's default. */
+  readonly checkpointSeconds?: number;
+}
+
+/** What is left of the job's budget, in the CLI's --minutes (at least its smallest). */
+export function remainingMinutes(options: TrainingOptions, trainedMs: number | undefined): number {
+  return Math.max(MIN_MINUTES, (options.minutes * 60_000 - (trainedMs ?? 0)) / 60_000);
+}
+
+export function trainerArgs(r: TrainerRun): string[] {
+  const minutes = remainingMinutes(r.options, r.trainedMs);
+  return [r.dataset, '--out', r.out, '--minutes', minutes.toFixed(4), '--res', String(r.options.res),
+    '--model', r.options.model, r.trainedMs !== undefined ? '--resume' : '--force',
+    '--report-every', String(r.reportSeconds), '--snapshot-every', String(r.snapshotSeconds),
+    ...(r.checkpointSeconds !== undefined ? ['--checkpoint-every', String(r.checkpointSeconds)] : []),
+    ...(r.options.encoder ? ['--encoder'] : [])];
+}
