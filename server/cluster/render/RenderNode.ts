@@ -6,8 +6,9 @@
  * of an SFU node that dies, or all of them when this node's own heartbeat lapsed (the
  * SFU nodes have moved them), end here.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Logger } from '../../Logger';
+import { busConnections } from '../busConnections';
 import type { AvatarService } from '../../avatar/AvatarService';
 import type { RoomManager } from '../../rooms/RoomManager';
 import type { CoefficientIngest } from '../../streams/CoefficientIngest';
@@ -62,17 +63,7 @@ export class RenderNode {
   constructor(options: RenderNodeOptions) {
     this.#options = options;
     this.nodeName = options.nodeName;
-    const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 3 };
-    this.#redis = new Redis(options.redisUrl, redisOptions);
-    this.#subscriber = new Redis(options.redisUrl, redisOptions);
-    for (const connection of [this.#redis, this.#subscriber]) {
-      let last = '';
-      connection.on('error', (error: Error) => {
-        if (error.message !== last) logger.warn(`redis: ${error.message}`);
-        last = error.message;
-      });
-      connection.on('ready', () => { last = ''; });
-    }
+    ({ redis: this.#redis, subscriber: this.#subscriber } = busConnections(options.redisUrl, logger));
     this.bus = new NodeBus(this.nodeName, this.#redis, this.#subscriber, {
       request: (from, method, data) => this.#onRequest(from, method, data),
       notice: (from, method, data) => {

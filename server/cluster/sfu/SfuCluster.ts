@@ -8,11 +8,12 @@
  */
 import express from 'express';
 import type { types } from 'mediasoup';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { PeerInfo } from '../../../shared/signaling/messages';
 import { ID_PATTERN } from '../../../shared/signaling/limits';
 import type { NodeRole } from '../clusterConfig';
 import { Logger } from '../../Logger';
+import { busConnections } from '../busConnections';
 import type { Peer } from '../../rooms/Peer';
 import type { Room } from '../../rooms/Room';
 import type { RoomManager } from '../../rooms/RoomManager';
@@ -62,18 +63,7 @@ export class SfuCluster {
     this.nodeName = options.nodeName;
     const pipeAddress = requirePipeAddress(options.config);
     this.pipeAddress = pipeAddress;
-    const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 3 };
-    this.#redis = new Redis(options.redisUrl, redisOptions);
-    this.#subscriber = new Redis(options.redisUrl, redisOptions);
-    for (const connection of [this.#redis, this.#subscriber]) {
-      // ioredis retries for ever and reports each failure: say each new one once.
-      let last = '';
-      connection.on('error', (error: Error) => {
-        if (error.message !== last) logger.warn(`redis: ${error.message}`);
-        last = error.message;
-      });
-      connection.on('ready', () => { last = ''; });
-    }
+    ({ redis: this.#redis, subscriber: this.#subscriber } = busConnections(options.redisUrl, logger));
     this.directory = new RoomDirectory(this.#redis, this.nodeName);
     this.bus = new NodeBus(this.nodeName, this.#redis, this.#subscriber, {
       request: (from, method, data) => this.#onRequest(from, method, data),
