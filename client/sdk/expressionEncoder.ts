@@ -96,7 +96,7 @@ export async function startExpressionEncoder(streaming: CoefficientStreaming, ch
     const reply = await fetch(`${base}/api/onboarding/avatars/${encodeURIComponent(choice.avatarId)}/encoder`, { headers }).catch((error: Error) => error);
     if (reply instanceof Error) return fallback({ mode: 'blendshapes', reason: 'unavailable', message: `the server could not be asked for the encoder (${reply.message})` });
     const body = (await reply.json().catch(() => null)) as { encoder?: unknown; error?: { code?: string; message?: string } } | null;
-    if (reply.status === 404 && body?.error?.code === 'no_encoder') return fallback({ mode: 'blendshapes', reason: 'no-encoder', message: body.error.message ?? 'no encoder' });
+    if (reply.ok && body?.encoder === null) return fallback({ mode: 'blendshapes', reason: 'no-encoder', message: `avatar '${choice.avatarId}' has no expression encoder` });
     if (!reply.ok || !isEncoderInfo(body?.encoder)) {
       return fallback({ mode: 'blendshapes', reason: 'unavailable', message: `the server did not describe the encoder (HTTP ${reply.status}${body?.error?.message ? `: ${body.error.message}` : ''})` });
     }

@@ -313,6 +313,16 @@ export class OnboardingService {
     return view;
   }
 
+  /**
+   * The stored file of an avatar `user` may drive: their own once ready, or the operator's (no
+   * owner). 404 for anyone else's, one still training or none: the same answer, so ids of
+   * other users' avatars are not revealed.
+   */
+  drivableAvatarFile(user: string, id: string): string {
+    const operators = this.#store.listPublic().some((entry) => entry.id === id);
+    return operators ? this.#store.existing(id) : this.avatarFile(user, id);
+  }
+
   /** The stored file of the owner's avatar (404 for anyone else's, or one still training). */
   avatarFile(owner: string, id: string): string {
     const view = this.avatar(owner, id);

@@ -114,16 +114,19 @@ export function onboardingRouter(service: OnboardingService, tokens: TokenAuthor
     res.json({ avatar: publicView(service.avatar(user(res), String(req.params.id))) });
   }));
   // The avatar's expression encoder for its owner's page (issue 16, docs/fidelity.md): what it
-  // is and its sha256, then the ONNX bytes. An avatar without one answers 404 no_encoder.
+  // is and its sha256 ({ encoder: null } for an avatar without one: every owner's page asks, and a
+  // 404 there would be a console error on every blendshape avatar's page), then the ONNX bytes
+  // (404 no_encoder without one).
   const encoders = new EncoderModels();
   const encoderOf = (req: Request, res: Response): EncoderModel => {
-    const model = encoders.get(service.avatarFile(user(res), String(req.params.id)));
+    const model = encoders.get(service.drivableAvatarFile(user(res), String(req.params.id)));
     if (!model) throw new OnboardingError(404, 'no_encoder', `avatar '${String(req.params.id).slice(0, 64)}' has no expression encoder`);
     return model;
   };
   router.get('/avatars/:id/encoder', wrap((req, res) => {
+    const model = encoders.get(service.drivableAvatarFile(user(res), String(req.params.id)));
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ encoder: encoderModelInfo(encoderOf(req, res)) });
+    res.json({ encoder: model ? encoderModelInfo(model) : null });
   }));
   router.get('/avatars/:id/encoder.onnx', wrap((req, res) => {
     const model = encoderOf(req, res);

@@ -12,7 +12,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -80,9 +80,18 @@ test('the encoder endpoints answer the owner only; the stated sha256 is that of 
     assert.equal(other.status, 404);
     assert.equal(((await other.json()) as { error: { code: string } }).error.code, 'no_avatar');
   }
+  // An avatar without an encoder: described as none (no 404 in its owner's console), its model 404.
   const plain = await get('plain/encoder', 'owner');
-  assert.equal(plain.status, 404);
-  assert.deepEqual(await plain.json(), { error: { code: 'no_encoder', message: "avatar 'plain' has no expression encoder" } });
+  assert.equal(plain.status, 200);
+  assert.deepEqual(await plain.json(), { encoder: null });
+  const plainModel = await get('plain/encoder.onnx', 'owner');
+  assert.equal(plainModel.status, 404);
+  assert.deepEqual(await plainModel.json(), { error: { code: 'no_encoder', message: "avatar 'plain' has no expression encoder" } });
+  // The operator's avatars (no owner) are everyone's to drive: anyone's page may ask (a 404 would be its console error).
+  copyFileSync(syntheticAvatarFile(), join(server.config.avatarDir, 'operators.vxa'));
+  const operators = await get('operators/encoder', 'someone-else');
+  assert.equal(operators.status, 200);
+  assert.deepEqual(await operators.json(), { encoder: null });
   const anonymous = await fetch(`${server.url}/api/onboarding/avatars/coded/encoder.onnx`);
   assert.equal(anonymous.status, 401);
 });
