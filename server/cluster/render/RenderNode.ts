@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { Logger } from '../../Logger';
-import { busConnections } from '../busConnections';
+import { type BusConnections, busConnections } from '../busConnections';
 import type { AvatarService } from '../../avatar/AvatarService';
 import type { RoomManager } from '../../rooms/RoomManager';
 import type { CoefficientIngest } from '../../streams/CoefficientIngest';
@@ -53,6 +53,7 @@ export class RenderNode {
   readonly registry: NodeRegistry;
   readonly #redis: Redis;
   readonly #subscriber: Redis;
+  readonly #connections: BusConnections;
   readonly #options: RenderNodeOptions;
   readonly #sessions = new Map<string, HostedAvatar>();
   /** `${room}/${peer}` -> the last 250 packets' delays since capture (ms). */
@@ -63,7 +64,8 @@ export class RenderNode {
   constructor(options: RenderNodeOptions) {
     this.#options = options;
     this.nodeName = options.nodeName;
-    ({ redis: this.#redis, subscriber: this.#subscriber } = busConnections(options.redisUrl, logger));
+    this.#connections = busConnections(options.redisUrl, logger);
+    ({ redis: this.#redis, subscriber: this.#subscriber } = this.#connections);
     this.bus = new NodeBus(this.nodeName, this.#redis, this.#subscriber, {
       request: (from, method, data) => this.#onRequest(from, method, data),
       notice: (from, method, data) => {
@@ -114,13 +116,7 @@ export class RenderNode {
   /** Connects to Redis, listens on the bus and heartbeats; `healthUrl` is announced as the node's URL. */
   async start(healthUrl: string): Promise<void> {
     this.#healthUrl = healthUrl;
-    try {
-      await Promise.all([this.#redis.connect(), this.#subscriber.connect()]);
-    } catch (error) {
-      const shown = new URL(this.#options.redisUrl);
-      if (shown.password) shown.password = '***';
-      throw new Error(`cannot reach Redis at ${shown.href} (VOXFACE_REDIS_URL): ${error instanceof Error ? error.message : String(error)}`);
-    }
+    await this.#connections.connect();
     await this.bus.start();
     await this.registry.start();
     logger.info(`render node ${this.nodeName} hosting up to ${this.#options.capacity} avatar sessions (pipes on ${this.#options.announcedAddress})`);

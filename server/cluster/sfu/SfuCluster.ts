@@ -13,7 +13,7 @@ import type { PeerInfo } from '../../../shared/signaling/messages';
 import { ID_PATTERN } from '../../../shared/signaling/limits';
 import type { NodeRole } from '../clusterConfig';
 import { Logger } from '../../Logger';
-import { busConnections } from '../busConnections';
+import { type BusConnections, busConnections } from '../busConnections';
 import type { Peer } from '../../rooms/Peer';
 import type { Room } from '../../rooms/Room';
 import type { RoomManager } from '../../rooms/RoomManager';
@@ -49,6 +49,7 @@ export class SfuCluster {
   readonly pipeAddress: string;
   readonly #redis: Redis;
   readonly #subscriber: Redis;
+  readonly #connections: BusConnections;
   readonly #options: SfuClusterOptions;
   readonly #states = new Map<string, ClusterRoom>();
   /** Directory writes and room events not yet sent (close() lets them land). */
@@ -63,7 +64,8 @@ export class SfuCluster {
     this.nodeName = options.nodeName;
     const pipeAddress = requirePipeAddress(options.config);
     this.pipeAddress = pipeAddress;
-    ({ redis: this.#redis, subscriber: this.#subscriber } = busConnections(options.redisUrl, logger));
+    this.#connections = busConnections(options.redisUrl, logger);
+    ({ redis: this.#redis, subscriber: this.#subscriber } = this.#connections);
     this.directory = new RoomDirectory(this.#redis, this.nodeName);
     this.bus = new NodeBus(this.nodeName, this.#redis, this.#subscriber, {
       request: (from, method, data) => this.#onRequest(from, method, data),
@@ -97,13 +99,7 @@ export class SfuCluster {
   /** Connects to Redis, listens on the bus and heartbeats `signalingUrl` (the server's, unless VOXFACE_NODE_URL says). */
   async start(signalingUrl: string): Promise<void> {
     this.#signalingUrl = this.#options.config.nodeUrl ?? signalingUrl;
-    try {
-      await Promise.all([this.#redis.connect(), this.#subscriber.connect()]);
-    } catch (error) {
-      const shown = new URL(this.#options.redisUrl);
-      if (shown.password) shown.password = '***';
-      throw new Error(`cannot reach Redis at ${shown.href} (VOXFACE_REDIS_URL): ${error instanceof Error ? error.message : String(error)}`);
-    }
+    await this.#connections.connect();
     await this.bus.start();
     await this.registry.start();
     logger.info(`SFU node ${this.nodeName} in the cluster at ${this.#signalingUrl} (pipes on ${requirePipeAddress(this.#options.config)})`);
