@@ -9,7 +9,8 @@
  * processes, which inherit the server's environment) follows the render backend's rule:
  * auto takes a hardware GPU adapter, never SwiftShader, else the CPU; gpu insists.
  */
-import { GpuContext } from '../../kernels/wgsl/GpuContext';
+import type { GpuContext } from '../../kernels/wgsl/GpuContext';
+import { requestGpu } from '../avatar/renderBackend';
 import type { AvatarModel } from './AvatarModel';
 import { GpuTrainer } from './GpuTrainer';
 import { Trainer } from './Trainer';
@@ -106,16 +107,8 @@ export async function openStepTrainer(choice: TrainBackendChoice, model: AvatarM
     if (choice === 'gpu') throw new RangeError(`training on the GPU does not support ${cpuOnly.join(', ')} yet (use --backend cpu)`);
     return new CpuStepTrainer(model, frames, options, `auto: ${cpuOnly.join(', ')} train on the CPU only`);
   }
-  let ctx: GpuContext | null = null, failure = '';
-  try {
-    ctx = await GpuContext.create({ allowSoftware: choice === 'gpu' && o.allowSoftware === true, label: 'train' });
-  } catch (error) {
-    failure = `: ${(error as Error).message}`;
-  }
-  if (ctx) {
-    const a = ctx.adapter;
-    return new GpuStepTrainer(ctx, model, frames, options, `${choice}: ${a.description} (${a.vendor} ${a.architecture}${a.software ? ', software' : ''})`);
-  }
+  const { ctx, failure, adapter } = await requestGpu(choice, { ...o, label: 'train' });
+  if (ctx) return new GpuStepTrainer(ctx, model, frames, options, `${choice}: ${adapter}`);
   if (choice === 'gpu') throw new RangeError(`backend gpu, but no ${o.allowSoftware ? '' : 'hardware '}GPU adapter was found${failure}`);
   return new CpuStepTrainer(model, frames, options, `auto: no hardware GPU adapter${failure}`);
 }
