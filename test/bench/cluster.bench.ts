@@ -7,17 +7,19 @@
  * test/e2e/clusterRoom.test.ts). Redis commands per join and per placement are counted
  * from Redis's own `total_commands_processed`, less the nodes' heartbeats over the same
  * time (measured idle first) and this command's own INFO calls.
- * Then (unless AVATAR=0) an avatar rendered on a render node process: CPU per side, the
+ * Then (unless CAMERAS=0) camera streams piped between two SFU nodes, with the pipe's
+ * SRTP off (the default) and on: the CPU each side spends per piped camera against a
+ * receiver on the producer's own node, and the latency the pipe adds (clusterStreams.ts);
+ * and (unless AVATAR=0) an avatar rendered on a render node process: CPU per side, the
  * coefficients' extra hop, the fallback when the render node is killed (clusterAvatar.ts).
- * What it does not measure: a piped RTP stream's latency (clusterPipes.test.ts's
- * diagnostics: within 0.3 ms at p95 on loopback; the render node's video comes back
- * through the same kind of pipe) and a camera stream's CPU per side.
+ * The capacity model follows from those per-stream costs (peersPerWorkerCore below).
  */
 import { Redis } from 'ioredis';
 import { clusterCallToken, signalingJoinMs, startSfuNode, type SfuNode } from '../helpers/clusterNodes';
 import { startTestRedis } from '../helpers/redisServer';
 import { percentile, printResult, progress, round, runBench } from './benchUtil';
 import { benchPipedAvatar, type PipedAvatarFigures } from './clusterAvatar';
+import { benchPipedStreams, type PipedStreamFigures } from './clusterStreams';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 15);
 
@@ -36,6 +38,23 @@ async function commandsDuring(redis: Redis, backgroundPerMs: number, work: () =>
   const elapsed = performance.now() - started;
   const after = await commandsProcessed(redis);
   return after - before - 1 - backgroundPerMs * elapsed;
+}
+
+/**
+ * Peers one mediasoup worker (one core) holds, each sending one camera and receiving
+ * everyone else's, from the per-camera costs measured with the pipe's default settings:
+ * a room of `size` on one node costs each peer its ingress and (size - 1) receivers; a
+ * room split evenly over two nodes adds, per peer, the pipe's extra for its camera on each
+ * side once (a producer is piped once per node, however many receive it there).
+ */
+function peerCapacity(c: PipedStreamFigures): Record<string, number> {
+  const perPeer = (size: number, split: boolean) => c.ingressCoresPerCamera + (size - 1) * c.localReceiverCoresPerCamera + (split ? c.pipeExtraCoresPerCamera : 0);
+  const capacity: Record<string, number> = {};
+  for (const size of [2, 4, 8]) {
+    capacity[`roomsOf${size}OneNode`] = Math.floor(1 / perPeer(size, false));
+    capacity[`roomsOf${size}SplitOverTwoNodes`] = Math.floor(1 / perPeer(size, true));
+  }
+  return capacity;
 }
 
 async function main(): Promise<void> {
@@ -74,6 +93,8 @@ async function main(): Promise<void> {
     }
     for (const close of open) close();
     for (const node of nodes) node.dispose();
+    const cameras: PipedStreamFigures[] = [];
+    if (process.env.CAMERAS !== '0') for (const pipeSrtp of [false, true]) cameras.push(await benchPipedStreams(redisServer.url, pipeSrtp, pipeSrtp ? 45200 : 45000));
     const avatar: PipedAvatarFigures | undefined = process.env.AVATAR === '0' ? undefined : await benchPipedAvatar(redisServer.url);
     const p50 = (values: number[]) => percentile(values, 50);
     const withinP50 = p50(within), acrossP50 = p50(across);
@@ -93,8 +114,8 @@ async function main(): Promise<void> {
       // Capacity model, Redis side: a single Redis serves on the order of 100k simple
       // commands a second, so joins are bounded there by ~100k / commands per join.
       joinsPerSecondPerRedisAt100kOps: Math.floor(100_000 / Math.max(1, redisPerJoinAcross)),
+      ...(cameras.length ? { cameras, peersPerWorkerCore: peerCapacity(cameras[0]!) } : {}),
       ...(avatar ? { avatar } : {}),
-      notMeasured: ['a camera stream\'s CPU per side', 'RTP pipe latency (clusterPipes.test.ts diagnostics)'],
     });
   } finally {
     for (const node of nodes) node.dispose();

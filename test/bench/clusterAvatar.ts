@@ -13,7 +13,7 @@
  * the render side is the render node's process tree (Node, its worker, the render
  * process, ffmpeg).
  */
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -25,41 +25,9 @@ import { startRenderNode, type SfuNode } from '../helpers/clusterNodes';
 import { syntheticAvatarFile } from '../helpers/syntheticAvatar';
 import { startTestServer } from '../helpers/testServer';
 import { progress, round } from './benchUtil';
+import { coresOver, cpuSeconds } from './procCpu';
 
 const WINDOW_MS = Number(process.env.AVATAR_WINDOW_MS ?? 8000);
-const TICKS_PER_SECOND = 100;
-
-/** CPU seconds (user + system) of `pid`, and of all its descendants with `tree` (less the trees of `except`). */
-function cpuSeconds(pid: number, tree = false, except: number[] = []): number {
-  const excluded = new Set(except.flatMap((p) => [p, ...descendants(p)]));
-  const pids = (tree ? [pid, ...descendants(pid)] : [pid]).filter((p) => !excluded.has(p));
-  let ticks = 0;
-  for (const p of pids) {
-    try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch { /* gone */ }
-  }
-  return ticks / TICKS_PER_SECOND;
-}
-
-function descendants(root: number): number[] {
-  const parents = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      parents.set(Number(entry), Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]));
-    } catch { /* gone */ }
-  }
-  const out: number[] = [];
-  const queue = [root];
-  while (queue.length) {
-    const parent = queue.shift()!;
-    for (const [pid, ppid] of parents) if (ppid === parent) { out.push(pid); queue.push(pid); }
-  }
-  return out;
-}
-
 async function renderHealth(node: SfuNode): Promise<RenderNodeHealth> {
   return ((await fetch(`${node.url}/health`).then((res) => res.json())) as { render: RenderNodeHealth }).render;
 }
@@ -118,7 +86,7 @@ export async function benchPipedAvatar(redisUrl: string): Promise<PipedAvatarFig
     sfu.coefficients.on('frame', ({ frame, receivedAtMs }) => { sfuDelays.push(receivedAtMs - frame.captureTimeMs); if (sfuDelays.length > 250) sfuDelays.shift(); });
     const renderPid = render.child.pid!;
     const sfuCpu = () => cpuSeconds(process.pid, true, [renderPid]);
-    const measure = async (read: () => number) => { const before = read(); const started = performance.now(); await new Promise((r) => setTimeout(r, WINDOW_MS)); return (read() - before) / ((performance.now() - started) / 1000); };
+    const measure = (read: () => number) => coresOver(read, WINDOW_MS);
 
     const idleCommands = await commands();
     const idleStarted = performance.now();

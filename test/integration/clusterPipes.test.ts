@@ -17,7 +17,8 @@ import type { Peer } from '../../server/rooms/Peer';
 import type { Room } from '../../server/rooms/Room';
 import { RoomManager } from '../../server/rooms/RoomManager';
 import { pollUntil } from '../helpers/pageProbes';
-import { LISTEN, opusRtpParameters, recordingNotify } from '../helpers/mediasoupFixtures';
+import { arrivals, directConsumer, directProducer, numberedPacket, packetIndex } from '../helpers/directRtp';
+import { LISTEN, recordingNotify } from '../helpers/mediasoupFixtures';
 import { startTestRedis, type TestRedis } from '../helpers/redisServer';
 
 interface TestNode {
@@ -170,41 +171,6 @@ test('malformed messages on a node\'s channel are refused, answered when the sen
   assert.ok(placed, 'the node still places peers after refusing bad messages');
 });
 
-const OPUS_PAYLOAD_TYPE = 111;
-
-/** A producer fed from Node (DirectTransport), owned by `owner` like any of its tracks. */
-async function directProducer(room: Room, owner: Peer): Promise<types.Producer> {
-  const transport = await room.router.createDirectTransport();
-  const producer = await transport.produce({ kind: 'audio', rtpParameters: opusRtpParameters() });
-  owner.adoptProducer(producer);
-  room.announceProducer(owner, producer);
-  return producer;
-}
-
-/** An RTP packet of `producer` whose last 4 payload bytes carry `index`. */
-function packet(producer: types.Producer, index: number): Buffer {
-  const buffer = Buffer.alloc(12 + 20);
-  buffer[0] = 0x80;
-  buffer[1] = OPUS_PAYLOAD_TYPE;
-  buffer.writeUInt16BE(index & 0xffff, 2);
-  buffer.writeUInt32BE((index * 960) >>> 0, 4);
-  buffer.writeUInt32BE(producer.rtpParameters.encodings![0]!.ssrc!, 8);
-  buffer.writeUInt32BE(index, buffer.length - 4);
-  return buffer;
-}
-
-/** Arrival times (performance.now()) of each packet index at a direct consumer. */
-function arrivals(consumer: types.Consumer): Map<number, number> {
-  const seen = new Map<number, number>();
-  consumer.on('rtp', (rtp: Buffer) => { seen.set(rtp.readUInt32BE(rtp.length - 4), performance.now()); });
-  return seen;
-}
-
-async function directConsumer(room: Room, producerId: string): Promise<types.Consumer> {
-  const transport = await room.router.createDirectTransport();
-  return transport.consume({ producerId, rtpCapabilities: room.router.rtpCapabilities });
-}
-
 test('both nodes opening the pipe of a room at once end up on one link, and media flows both ways over it', async () => {
   const [one, two] = nodes as [TestNode, TestNode];
   const { room: roomOne, peer: alice } = await one.rooms.join('both-ways', 'alice', 'Alice', recordingNotify().notify);
@@ -222,8 +188,8 @@ test('both nodes opening the pipe of a room at once end up on one link, and medi
   const seenAtBob = arrivals(atBob);
   const seenAtAlice = arrivals(atAlice);
   for (let i = 0; i < 20; i += 1) {
-    fromAlice.send(packet(fromAlice, i));
-    fromBob.send(packet(fromBob, i));
+    fromAlice.send(numberedPacket(fromAlice, i));
+    fromBob.send(numberedPacket(fromBob, i));
     await new Promise((done) => setTimeout(done, 5));
   }
   await pollUntil(async () => Math.min(seenAtBob.size, seenAtAlice.size), (count) => count >= 18, 5000);
@@ -249,12 +215,12 @@ test('a piped stream arrives complete and in order, and the latency the pipe add
   const seenLocal = arrivals(local);
   const seenRemote = arrivals(remote);
   const order: number[] = [];
-  remote.on('rtp', (rtp: Buffer) => order.push(rtp.readUInt32BE(rtp.length - 4)));
+  remote.on('rtp', (rtp: Buffer) => order.push(packetIndex(rtp)));
   const sentAt = new Map<number, number>();
   const count = 150;
   for (let i = 0; i < count; i += 1) {
     sentAt.set(i, performance.now());
-    producer.send(packet(producer, i));
+    producer.send(numberedPacket(producer, i));
     // 20 ms apart, as an Opus stream's packets are.
     await new Promise((done) => setTimeout(done, 20));
   }
@@ -300,7 +266,7 @@ test('nodes whose heartbeats lapsed past their TTL (a stall) re-announce their p
   const again = await two.cluster.pipes.consumeRemote(roomTwo, producer.id, one.name, (piped) => directConsumer(roomTwo, piped.id));
   const seen = arrivals(again);
   for (let i = 0; i < 10; i += 1) {
-    producer.send(packet(producer, 1000 + i));
+    producer.send(numberedPacket(producer, 1000 + i));
     await new Promise((done) => setTimeout(done, 10));
   }
   await pollUntil(async () => seen.size, (size) => size >= 9, 5000);
