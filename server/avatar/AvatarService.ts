@@ -24,7 +24,8 @@ import type { Room } from '../rooms/Room';
 import type { CoefficientIngest } from '../streams/CoefficientIngest';
 import { SignalingError } from '../signaling/SignalingError';
 import { AvatarSession } from './AvatarSession';
-import { DrivenFace } from './DrivenFace';
+import { standBy } from './hostedStandby';
+import { RenderProcessSlots } from './RenderProcessSlots';
 import { type BackgroundChoice, DEFAULT_BACKGROUND } from '../../shared/signaling/background';
 import type { RenderBackground } from '../engine/AvatarPlates';
 import type { AvatarLimits, AvatarServiceEvents, AvatarServiceOptions, AvatarUsage, HostedAvatarSession, RendererFactory } from './AvatarServiceTypes';
@@ -76,15 +77,13 @@ function sameLook(x: { avatarId: string; background: RenderBackground }, avatarI
 
 export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   readonly #ingest: CoefficientIngest;
-  readonly #createRenderer: RendererFactory;
   readonly #options: Required<Omit<AvatarServiceOptions, 'codec' | 'bitrateKbps' | 'stallMs' | 'marker' | 'authorize' | 'backgroundImage' | 'limits' | 'hosting' | 'codeSizeOf'>> & AvatarServiceOptions;
   readonly #limits: AvatarLimits;
   /** Keyed by `${roomId}/${peerId}`. */
   readonly #wanted = new Map<string, Wanted>();
   /** Avatar loads under way, by the same key (at most one per peer: a newer request aborts it). */
   readonly #loading = new Map<string, Loading>();
-  /** Renderers open (each a render process), loads included. */
-  #renderers = 0;
+  readonly #renderProcesses: RenderProcessSlots;
   /** Sessions between the encoder check and their encoder's spawn. */
   #encodersStarting = 0;
   readonly #scheduler: ReturnType<typeof setInterval>;
@@ -95,9 +94,9 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
   constructor(ingest: CoefficientIngest, createRenderer: RendererFactory, options: AvatarServiceOptions) {
     super();
     this.#ingest = ingest;
-    this.#createRenderer = createRenderer;
     this.#options = { renderBudget: Math.max(0.5, cpus().length * 0.6), gpuRenderBudget: 0.8, minFps: 5, ...options };
     this.#limits = { maxSessions: Infinity, maxSessionsPerPeer: Infinity, maxRenderProcesses: Infinity, maxEncoders: Infinity, ...options.limits };
+    this.#renderProcesses = new RenderProcessSlots(createRenderer, this.#limits.maxRenderProcesses);
     this.#targetFps = { cpu: options.fps, gpu: options.fps };
     ingest.on('streamOpened', ({ roomId, peerId }) => {
       const wanted = this.#wanted.get(`${roomId}/${peerId}`);
@@ -122,7 +121,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       return { sessions: ms.length, renderMsP50: ms.length ? ms[Math.floor(ms.length / 2)]! : 0 };
     };
     return {
-      sessions: this.#sessionKeys().size, byBackend: { cpu: on('cpu'), gpu: on('gpu') }, renderProcesses: this.#renderers,
+      sessions: this.#sessionKeys().size, byBackend: { cpu: on('cpu'), gpu: on('gpu') }, renderProcesses: this.#renderProcesses.held,
       encoders: VideoInjector.runningEncoders, limits: { ...this.#limits },
     };
   }
@@ -287,37 +286,8 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     }
   }
 
-  /** A renderer from the factory, counted against maxRenderProcesses while it loads and, on the CPU, until it is closed. */
-  async #openRenderer(avatarId: string, background: RenderBackground, signal?: AbortSignal): Promise<FrameRenderer> {
-    if (this.#renderers >= this.#limits.maxRenderProcesses) {
-      throw new SignalingError('render-process-limit', `the server runs ${this.#renderers} render processes, its limit`);
-    }
-    this.#renderers += 1;
-    let renderer: FrameRenderer;
-    try {
-      renderer = await this.#createRenderer(avatarId, { width: this.#options.width, height: this.#options.height, background }, signal);
-    } catch (error) {
-      this.#renderers -= 1;
-      throw error;
-    }
-    // A session of the GPU render host is not a process of its own (the pool caps sessions
-    // per host): its slot goes back. One that later moves to the CPU (a lost device) runs
-    // a render process uncounted here, for the rest of its call.
-    let released = renderer.backend === 'gpu';
-    if (released) this.#renderers -= 1;
-    return {
-      width: renderer.width,
-      height: renderer.height,
-      get pid() { return renderer.pid; },
-      get backend() { return renderer.backend; },
-      ...(renderer.fault ? { fault: renderer.fault } : {}),
-      render: (face) => renderer.render(face),
-      close: () => {
-        if (!released) this.#renderers -= 1;
-        released = true;
-        renderer.close();
-      },
-    };
+  #openRenderer(avatarId: string, background: RenderBackground, signal?: AbortSignal): Promise<FrameRenderer> {
+    return this.#renderProcesses.open(avatarId, { width: this.#options.width, height: this.#options.height, background }, signal);
   }
 
   /** A renderer that faults ends its peer's avatar (if it is still the one in use). */
@@ -400,22 +370,10 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       return true;
     }
     wanted.hosted = hosted;
-    // The standing-by renderer draws one frame now, unused: a render process's first frame
-    // takes 2-3x a later one (155 ms against 66 ms idle; 1.7 s on a loaded 2-core machine),
-    // and a fallback's first frame waits on it.
-    const stream = this.#ingest.get(wanted.room.id, wanted.peer.id);
-    if (stream) wanted.renderer.render(new DrivenFace(stream, { stallMs: this.#options.stallMs ?? 2000 }).at(Date.now())).catch(() => undefined);
-    // An encoder stands by too, its producer not announced (an idle ffmpeg: memory, no CPU):
-    // ffmpeg's start to its first packet took 0.7 s, and 3.4 s beside two browsers, of a fallback's pause.
-    if (VideoInjector.runningEncoders + this.#encodersStarting < this.#limits.maxEncoders) {
-      wanted.standby = VideoInjector.create({
-        router: wanted.room.router, width: wanted.renderer.width, height: wanted.renderer.height, fps: this.#options.fps,
-        codec: this.#options.codec, bitrateKbps: this.#options.bitrateKbps, appData: { peerId: wanted.peer.id, source: 'avatar' },
-      }).catch((error: unknown) => {
-        logger.warn(`no encoder stands by for ${wanted.peer.id}'s hosted avatar: ${String(error)}`);
-        return undefined;
-      });
-    }
+    wanted.standby = standBy({
+      router: wanted.room.router, peerId: wanted.peer.id, renderer: wanted.renderer, stream: this.#ingest.get(wanted.room.id, wanted.peer.id),
+      encoderAllowed: VideoInjector.runningEncoders + this.#encodersStarting < this.#limits.maxEncoders,
+    }, this.#options);
     hosted.onEnded((reason) => {
       if (wanted.hosted !== hosted) return;
       wanted.hosted = undefined;
