@@ -34,6 +34,7 @@ import { BackgroundImages } from './backgrounds/BackgroundImages';
 import { backgroundsRouter } from './backgrounds/backgroundsRouter';
 import { OnboardingService } from './onboarding/OnboardingService';
 import { TrainingQueue } from './onboarding/TrainingQueue';
+import { trainerEnvOf } from './onboarding/trainerArgs';
 import type { TrainingJobQueue } from './onboarding/TrainingJobQueue';
 import { ClusterTrainingQueue } from './cluster/training/ClusterTrainingQueue';
 import type { TrainingWorker } from './cluster/training/TrainingWorker';
@@ -154,7 +155,7 @@ export class VoxfaceServer {
       : new TrainingQueue({
         dir: onboardingDir, store: this.avatarStore, concurrency: config.onboardingConcurrency, maxAttempts: config.onboardingMaxAttempts,
         usablePsnr: config.onboardingUsablePsnr, usableMarginDb: config.onboardingUsableMarginDb, snapshotSeconds: config.onboardingSnapshotSeconds,
-        failedRetentionMs: config.onboardingFailedRetentionMs,
+        failedRetentionMs: config.onboardingFailedRetentionMs, trainerEnv: trainerEnvOf(config),
       });
     this.#trainingWorker = redisUrl && config.cluster.roles.has('trainer') ? trainingWorkerFor(config, this.avatarStore) : undefined;
     // Each better version a trainer installs replaces the avatar in its owner's live call.

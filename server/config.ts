@@ -322,9 +322,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       model: modelFrom(env.VOXFACE_ONBOARDING_TRAIN_MODEL),
       // Off by default: issue 16 makes the expression encoder the default only once the six-clip
       // comparison (encoder against blendshapes at equal budget) shows it lowers the mouth's
-      // landmark distance by 15% on five of the six clips without losing face PSNR; that
-      // comparison has not been run yet (docs/fidelity.md).
+      // landmark distance by 15% on five of the six clips without losing face PSNR; it did on
+      // one of six at 150 CPU-s (docs/fidelity.md, "Encoder against blendshapes").
       encoder: env.VOXFACE_ONBOARDING_TRAIN_ENCODER === '1',
+      // The progress view's expression fidelity: the final avatar's held-out renders
+      // re-tracked once, when training ends (docs/fidelity.md, "Onboarding"); `0` leaves it out.
+      fidelity: env.VOXFACE_ONBOARDING_FIDELITY !== '0',
     },
     onboardingConcurrency: intFrom(env, 'VOXFACE_ONBOARDING_CONCURRENT_JOBS', 1, 1, 16),
     onboardingMaxAttempts: intFrom(env, 'VOXFACE_ONBOARDING_MAX_ATTEMPTS', 3, 1, 20),

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TrainingProgress } from '../../shared/onboarding/TrainingJobTypes';
 import type { OnboardingJob } from './OnboardingApi';
-import { formatDuration, isUsable, qualityText, trainingFraction } from './progressView';
+import { fidelityText, formatDuration, isUsable, qualityText, trainingFraction } from './progressView';
 
 const progress = (over: Partial<TrainingProgress> = {}): TrainingProgress => ({
   stage: 'training', step: 100, psnr: 21.04, trainPsnr: 22, loss: 0.05, elapsedMs: 120_000, etaMs: 360_000, ...over,
@@ -38,4 +38,16 @@ test('quality is shown against the usable threshold when the server sends one', 
   assert.equal(qualityText(job({ usablePsnr: 22 })), '21.0 dB (usable from 22.0 dB)');
   assert.equal(qualityText(job({ progress: progress({ psnr: null }), usablePsnr: 22 })), 'not measured yet (usable from 22.0 dB)');
   assert.equal(qualityText(job({ usablePsnr: 22, installedPsnr: 22.46 })), '21.0 dB (usable from 22.0 dB; in the call: 22.5 dB)');
+});
+
+test('the expression fidelity shows once training ends, against a real frame\'s score, or why it is missing', () => {
+  const measuring = { options: { minutes: 8, res: 256, model: 'default' as const, fidelity: true } };
+  assert.equal(fidelityText(job()), null, 'a job without the option shows nothing');
+  assert.equal(fidelityText(job(measuring)), 'measured when training ends');
+  assert.equal(fidelityText(job({ ...measuring, state: 'done', fidelity: { mouthPx: 4.07, eyesPx: 3.6, lipOpeningPx: 5.24, nearestFrameMouthPx: 3.21, comparedFrames: 30 } })),
+    'mouth 4.1 px from your recording (a real frame of you: 3.2 px); lips open to within 5.2 px, eyes 3.6 px, over 30 frames');
+  assert.equal(fidelityText(job({ ...measuring, state: 'done', fidelity: { error: 'Chromium not found at /usr/bin/chromium (set VOXFACE_CHROMIUM)' } })),
+    'not measured: Chromium not found at /usr/bin/chromium (set VOXFACE_CHROMIUM)');
+  assert.equal(fidelityText(job({ ...measuring, state: 'done' })), null, 'a job done before the option existed shows nothing');
+  assert.equal(fidelityText(job({ ...measuring, state: 'failed' })), null, 'nor one that failed');
 });

@@ -1,6 +1,7 @@
 /**
  * The right-hand panel: upload progress, then training progress (stage, bar,
- * step, held-out quality against the "usable" threshold, time left, the
+ * step, held-out quality against the "usable" threshold, the final avatar's
+ * expression fidelity, time left, the
  * newest preview render and the quality chart), then the join link.
  * The formatting helpers are pure (tested); ProgressView writes the DOM.
  */
@@ -50,6 +51,18 @@ export function qualityText(job: OnboardingJob): string {
   return notes.length ? `${measured} (${notes.join('; ')})` : measured;
 }
 
+/**
+ * The final avatar's expression fidelity (docs/fidelity.md), e.g. "mouth 4.1 px from your
+ * recording (a real frame of you: 3.2 px)"; null until a finished job has it.
+ */
+export function fidelityText(job: OnboardingJob): string | null {
+  const f = job.fidelity;
+  if (!f) return job.options.fidelity && (job.state === 'queued' || job.state === 'running') ? 'measured when training ends' : null;
+  if ('error' in f) return `not measured: ${f.error}`;
+  return `mouth ${f.mouthPx.toFixed(1)} px from your recording (a real frame of you: ${f.nearestFrameMouthPx.toFixed(1)} px); `
+    + `lips open to within ${f.lipOpeningPx.toFixed(1)} px, eyes ${f.eyesPx.toFixed(1)} px, over ${f.comparedFrames} frames`;
+}
+
 const $ = <T extends HTMLElement>(id: string): T => {
   const element = document.getElementById(id);
   if (!element) throw new Error(`onboard.html lacks #${id}`);
@@ -65,6 +78,8 @@ export class ProgressView {
   readonly #trainBar = $<HTMLProgressElement>('train-progress');
   readonly #step = $<HTMLElement>('step');
   readonly #psnr = $<HTMLElement>('psnr');
+  readonly #fidelityTerm = $<HTMLElement>('fidelity-term');
+  readonly #fidelity = $<HTMLElement>('fidelity');
   readonly #timeLeft = $<HTMLElement>('time-left');
   readonly #previewFigure = $<HTMLElement>('preview-figure');
   readonly #preview = $<HTMLImageElement>('preview');
@@ -109,6 +124,9 @@ export class ProgressView {
     this.#trainBar.value = trainingFraction(progress);
     this.#step.textContent = progress.step > 0 ? String(progress.step) : '–';
     this.#psnr.textContent = qualityText(job);
+    const fidelity = fidelityText(job);
+    this.#fidelityTerm.hidden = this.#fidelity.hidden = fidelity === null;
+    this.#fidelity.textContent = fidelity ?? '';
     this.#timeLeft.textContent = progress.stage === 'done' ? 'none' : `about ${formatDuration(progress.etaMs)} of training`;
     if (job.state === 'done') this.#joinNote.textContent = 'Training is finished: this is the final version of your avatar.';
     drawQualityChart(this.#chart, job.quality ?? [], typeof job.usablePsnr === 'number' ? job.usablePsnr : null);

@@ -1,7 +1,8 @@
 /**
  * `voxface train <dataset> --out <file> [--minutes N] [--res 256] [--resume] [--force]
  *                [--model default|small|fast] [--rays N] [--seed N]
- *                [--report-every S] [--snapshot-every S] [--checkpoint-every S] [--encoder] [--backend auto|cpu|gpu]`
+ *                [--report-every S] [--snapshot-every S] [--checkpoint-every S] [--encoder] [--backend auto|cpu|gpu]
+ *                [--fidelity]`
  *
  * Trains on the dataset's train frames for a wall-clock budget (this invocation's; a
  * resumed run adds to the checkpoint's time). stderr: a progress bar. stdout: JSON lines
@@ -21,6 +22,9 @@
  * With --encoder, an expression encoder (server/encoder) trains with the avatar and is saved
  * in the avatar file and the checkpoint; renders and PSNRs use its coefficients.
  * --backend (default VOXFACE_TRAIN_BACKEND, else auto) picks the device: StepTrainer.ts.
+ * With --fidelity, a finished run re-tracks the final avatar's held-out renders (as `eval
+ * --fidelity` does in the square view) and its final line carries `fidelity` (or
+ * `fidelityError`: a failure to measure never fails the training).
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -42,6 +46,7 @@ import { writeTrainingCurves } from '../engine/TrainingPlots';
 import { CliInputError, MODEL_PRESETS, numberOption, readDataset, round } from './common';
 import { encoderForDataset } from './exportEncoder';
 import { ProgressBar } from './progressBar';
+import { trainedFidelity } from './trainFidelity';
 
 export const TRAIN_USAGE = `usage: voxface train <dataset> --out <file> [options]
 
@@ -74,6 +79,9 @@ options:
   --backend <b>       auto | cpu | gpu (default: VOXFACE_TRAIN_BACKEND, else auto): auto trains
                       on a hardware GPU when there is one (never a software adapter), else the
                       CPU; --encoder, --patch-rays and --align train on the CPU only
+  --fidelity          when finished, re-track the final avatar's held-out renders with
+                      FaceLandmarker (needs Chromium; docs/fidelity.md) and report mouth,
+                      eyes and lip-opening distances in the final line
 `;
 
 function backendChoice(raw: string | undefined, from: string): TrainBackendChoice {
@@ -100,7 +108,7 @@ export async function train(args: string[]): Promise<void> {
       'report-every': { type: 'string' }, 'snapshot-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, steps: { type: 'string' }, 'cpu-seconds': { type: 'string' },
       'face-rays': { type: 'string' }, 'head-rays': { type: 'string' }, 'patch-rays': { type: 'string' }, 'patch-size': { type: 'string' },
       ssim: { type: 'string' }, align: { type: 'string' }, 'white-background': { type: 'boolean' }, encoder: { type: 'boolean' },
-      backend: { type: 'string' },
+      backend: { type: 'string' }, fidelity: { type: 'boolean' },
     },
   });
   if (values.help) { process.stdout.write(TRAIN_USAGE); return; }
@@ -251,10 +259,13 @@ export async function train(args: string[]): Promise<void> {
   const strip = picks.flatMap((f) => [rgbaToRgb(render(model, trainer.coefficientsOf(f), f.pose, { width: res, height: res })), f.image]);
   writeRgbStrip(`${out}.heldout.png`, strip, res, res);
   trainer.close();
+  const fidelity = values.fidelity && !stop ? await trainedFidelity(model, encoder ?? null, ds, res, bar) : {};
   process.stdout.write(`${JSON.stringify({
     done: true, backend: trainer.backend, step: trainer.stepCount, msPerStep: round(trainMs / Math.max(1, trainer.stepCount - firstStep), 1),
     cpuMsPerStep: round(cpuMs / Math.max(1, trainer.stepCount - firstStep), 1), psnr: history.at(-1)?.psnr ?? null, heldOutPsnr, baselinePsnr, elapsedMs: Math.round(run.elapsedMs),
     avatar: out, checkpoint: ckptPath, curves: `${out}.curves.png`, heldout: `${out}.heldout.png`, preview: `${out}.preview.png`, interrupted: stop,
+    ...fidelity,
   })}\n`);
   if (stop) process.exitCode = 130;
 }
+

@@ -15,6 +15,23 @@ test('trainer lines parse into progress, snapshot and finished reports; anything
     assert.equal(parseTrainerLine(line), undefined, line);
 });
 
+test('a finished line carries train --fidelity\'s figures when they are sound, else why they are missing', () => {
+  const figures = { mouthPx: 4.1, eyesPx: 3.6, facePx: 2.9, lipOpeningPx: 5.2, comparedFrames: 30, nearestFrameMouthPx: 3.2 };
+  assert.deepEqual(parseTrainerLine(JSON.stringify({ done: true, heldOutPsnr: 20.8, fidelity: figures })),
+    { kind: 'finished', heldOutPsnr: 20.8, fidelity: { mouthPx: 4.1, eyesPx: 3.6, lipOpeningPx: 5.2, comparedFrames: 30, nearestFrameMouthPx: 3.2 } });
+  assert.deepEqual(parseTrainerLine(JSON.stringify({ done: true, heldOutPsnr: 20.8, fidelityError: 'Chromium not found at /usr/bin/chromium' })),
+    { kind: 'finished', heldOutPsnr: 20.8, fidelity: { error: 'Chromium not found at /usr/bin/chromium' } });
+  // No face found in any frame: the distances come out null.
+  assert.deepEqual(parseTrainerLine(JSON.stringify({ done: true, heldOutPsnr: 20.8, fidelity: { ...figures, mouthPx: null, comparedFrames: 0 } })),
+    { kind: 'finished', heldOutPsnr: 20.8, fidelity: { error: 'no held-out frame where FaceLandmarker found the face in both the render and the recording' } });
+  for (const bad of [{ ...figures, mouthPx: -1 }, { ...figures, eyesPx: 1e9 }, { ...figures, comparedFrames: 2.5 }, 'good', null]) {
+    assert.deepEqual(parseTrainerLine(JSON.stringify({ done: true, heldOutPsnr: 20.8, fidelity: bad })),
+      { kind: 'finished', heldOutPsnr: 20.8, fidelity: { error: 'the trainer reported malformed fidelity figures' } }, JSON.stringify(bad));
+  }
+  const long = parseTrainerLine(JSON.stringify({ done: true, heldOutPsnr: null, fidelityError: 'x'.repeat(10_000) }));
+  assert.equal(long?.kind === 'finished' && long.fidelity && 'error' in long.fidelity ? long.fidelity.error.length : -1, 500, 'the reason is bounded');
+});
+
 test('the stderr tail keeps the last lines with progress-bar redraws collapsed', () => {
   const raw = `start\nbar 10%\rbar 50%\rbar 100%\n${Array.from({ length: 30 }, (_, i) => `line ${i}`).join('\n')}\n`;
   const tail = stderrTail(raw, 3).split('\n');

@@ -7,6 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { z } from 'zod';
+import type { JobFidelity } from '../../shared/onboarding/TrainingJobTypes';
 import { TypedEmitter } from '../../shared/TypedEmitter';
 
 /** stderr kept per trainer (the tail shown when it fails). */
@@ -19,7 +21,9 @@ export type TrainerReport =
   | { kind: 'progress'; step: number; elapsedMs: number; psnr: number | null; trainPsnr: number | null; loss: number | null }
   | { kind: 'snapshot'; step: number; elapsedMs: number; heldOutPsnr: number | null; baselinePsnr: number | null }
   /** The final line of a run that finished (not of one interrupted to save a checkpoint). */
-  | { kind: 'finished'; heldOutPsnr: number | null };
+  | { kind: 'finished'; heldOutPsnr: number | null; fidelity?: JobFidelity };
+
+export type FinishedReport = Extract<TrainerReport, { kind: 'finished' }>;
 
 export interface TrainerExit {
   code: number | null;
@@ -34,13 +38,34 @@ export interface TrainerProcessEvents {
   exit: TrainerExit;
 }
 
+/** Landmark distances in px at 512 px: a face's own size bounds any real one. */
+const px = z.number().finite().min(0).max(512);
+const measuredFidelity = z.object({
+  mouthPx: px, eyesPx: px, lipOpeningPx: px, nearestFrameMouthPx: px, comparedFrames: z.number().int().min(1).max(100_000),
+});
+
+/** `train --fidelity`'s figures from the final line (bounded), or why there are none; undefined when it did not measure. */
+function fidelityOf(line: Record<string, unknown>): JobFidelity | undefined {
+  if (typeof line.fidelityError === 'string') return { error: line.fidelityError.slice(0, 500) };
+  if (line.fidelity === undefined) return undefined;
+  const parsed = measuredFidelity.safeParse(line.fidelity);
+  if (parsed.success) return parsed.data;
+  // Frames where FaceLandmarker found no face on either side are not compared; with none compared the distances are null.
+  const compared = (line.fidelity as { comparedFrames?: unknown } | null)?.comparedFrames;
+  return { error: compared === 0 ? 'no held-out frame where FaceLandmarker found the face in both the render and the recording' : 'the trainer reported malformed fidelity figures' };
+}
+
 /** Parses one stdout line; undefined for anything that is not a report. */
 export function parseTrainerLine(line: string): TrainerReport | undefined {
   if (!line.startsWith('{')) return undefined;
   let parsed: Record<string, unknown>;
   try { parsed = JSON.parse(line) as Record<string, unknown>; } catch { return undefined; }
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-  if (parsed.done === true) return parsed.interrupted === true ? undefined : { kind: 'finished', heldOutPsnr: num(parsed.heldOutPsnr) };
+  if (parsed.done === true) {
+    if (parsed.interrupted === true) return undefined;
+    const fidelity = fidelityOf(parsed);
+    return { kind: 'finished', heldOutPsnr: num(parsed.heldOutPsnr), ...(fidelity ? { fidelity } : {}) };
+  }
   const step = num(parsed.step), elapsedMs = num(parsed.elapsedMs);
   if (step === null || elapsedMs === null) return undefined;
   // The snapshot's path in the line is not used: the queue knows where it told the trainer to write.
@@ -81,11 +106,11 @@ export class TrainerProcess extends TypedEmitter<TrainerProcessEvents> {
   /** Resolves once the process has ended and `exit` was emitted. */
   readonly exited: Promise<void>;
 
-  /** Spawns `command args` in `cwd` at scheduling niceness `niceness` (0: as this process). */
-  constructor(command: readonly string[], args: readonly string[], o: { cwd: string; niceness: number }) {
+  /** Spawns `command args` in `cwd` at scheduling niceness `niceness` (0: as this process), with `env` over this process's environment. */
+  constructor(command: readonly string[], args: readonly string[], o: { cwd: string; niceness: number; env?: NodeJS.ProcessEnv }) {
     super();
     const [file, ...prefix] = command;
-    this.#child = spawn(file!, [...prefix, ...args], { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    this.#child = spawn(file!, [...prefix, ...args], { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
     if (this.#child.pid !== undefined && o.niceness) {
       try { setPriority(this.#child.pid, o.niceness); } catch { /* not permitted here: run at normal priority */ }
     }

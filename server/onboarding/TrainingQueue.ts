@@ -46,7 +46,7 @@ import { loadJobsFile, saveJobsFile } from './jobsFile';
 import { pickNextJob } from './pickNextJob';
 import { sweepLeftovers } from './sweepLeftovers';
 import type { EnqueueRequest, TrainingJobQueue } from './TrainingJobQueue';
-import { checkpointElapsedMs, stderrTail, stopOrphanTrainer, TrainerProcess, type TrainerExit, type TrainerReport } from './TrainerProcess';
+import { checkpointElapsedMs, stderrTail, stopOrphanTrainer, TrainerProcess, type FinishedReport, type TrainerExit, type TrainerReport } from './TrainerProcess';
 import { remainingMinutes, trainerArgs } from './trainerArgs';
 
 const logger = new Logger('TrainingQueue');
@@ -72,6 +72,8 @@ export interface TrainingQueueOptions {
   stopTimeoutMs?: number;
   /** Scheduling niceness of trainers (default 10), so calls keep priority over training on the same cores. */
   niceness?: number;
+  /** Environment for trainers over this process's (the server's own settings, e.g. its face model: trainerEnvOf). */
+  trainerEnv?: NodeJS.ProcessEnv;
   /** Held-out PSNR (dB) a snapshot needs before it is installed (default 18). */
   usablePsnr?: number;
   /** ...and how far above the mean training image's PSNR it must be (default 1.5 dB). */
@@ -93,6 +95,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
   readonly #command: readonly string[];
   readonly #stopTimeoutMs: number;
   readonly #niceness: number;
+  readonly #trainerEnv: NodeJS.ProcessEnv | undefined;
   readonly #usablePsnr: number;
   readonly #usableMarginDb: number;
   readonly #snapshotSeconds: number;
@@ -122,6 +125,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
     this.#command = options.trainerCommand ?? [process.execPath, join(REPO_ROOT, 'bin', 'voxface.js'), 'train'];
     this.#stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
     this.#niceness = options.niceness ?? 10;
+    this.#trainerEnv = options.trainerEnv;
     this.#usablePsnr = options.usablePsnr ?? 18;
     this.#usableMarginDb = options.usableMarginDb ?? 1.5;
     this.#snapshotSeconds = options.snapshotSeconds ?? 20;
@@ -338,7 +342,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
     if (trainedMs === undefined) rmSync(checkpoint, { force: true });
     const budgetMs = job.options.minutes * 60_000, minutes = remainingMinutes(job.options, trainedMs);
     const args = trainerArgs({ dataset: job.dataset, out, options: job.options, trainedMs, reportSeconds: this.#reportSeconds, snapshotSeconds: this.#snapshotSeconds });
-    const trainer = new TrainerProcess(this.#command, args, { cwd: REPO_ROOT, niceness: this.#niceness });
+    const trainer = new TrainerProcess(this.#command, args, { cwd: REPO_ROOT, niceness: this.#niceness, env: this.#trainerEnv });
     this.#running.set(job.id, trainer);
     this.#starts += 1;
     this.#lastStartOf.set(job.owner, this.#starts);
@@ -349,16 +353,16 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
     this.#persist();
     logger.info(`job ${job.id}: ${trainedMs !== undefined ? `resuming after ${Math.round(trainedMs / 1000)} s` : 'starting'} (${minutes.toFixed(2)} min)`);
 
-    let finishedPsnr: number | null | undefined;
+    let finished: FinishedReport | undefined;
     trainer.on('report', (report) => {
-      if (report.kind === 'finished') finishedPsnr = report.heldOutPsnr;
+      if (report.kind === 'finished') finished = report;
       else if (job.state === 'running') this.#onReport(job, report, budgetMs, out);
     });
     trainer.on('exit', (exit) => {
       this.#running.delete(job.id);
       delete job.pid;
       try {
-        this.#onExit(job, out, finishedPsnr, exit);
+        this.#onExit(job, out, finished, exit);
       } finally {
         this.#persist();
         this.#pump();
@@ -415,7 +419,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
     return true;
   }
 
-  #onExit(job: TrainingJob, out: string, finishedPsnr: number | null | undefined, r: TrainerExit): void {
+  #onExit(job: TrainingJob, out: string, finished: FinishedReport | undefined, r: TrainerExit): void {
     if (job.state === 'cancelled' || !this.#jobs.has(job.id)) return;
     const how = r.spawnError ? `could not start: ${r.spawnError.message}` : r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`;
     if (this.#closing) {
@@ -423,16 +427,17 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
       this.#requeue(job);
       return;
     }
-    if (r.code === 0 && finishedPsnr !== undefined && existsSync(out)) {
+    if (r.code === 0 && finished !== undefined && existsSync(out)) {
       this.#setStage(job, 'installing');
       // The final avatar replaces an installed snapshot unless that one scored better.
-      const psnr = finishedPsnr;
+      const psnr = finished.heldOutPsnr;
       const better = job.installedPsnr === null || psnr === null || psnr >= job.installedPsnr;
       if (better && !this.#install(job, out, psnr, true)) {
         this.#fail(job, 'avatar could not be installed (see the server log)', r.stderr);
         return;
       }
       if (psnr !== null) job.quality = [...job.quality, { elapsedMs: job.progress.elapsedMs, psnr }].slice(-QUALITY_POINTS);
+      if (finished.fidelity) job.fidelity = finished.fidelity;
       job.state = 'done';
       job.finishedAt = new Date().toISOString();
       job.progress = { ...job.progress, etaMs: 0 };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { remainingMinutes, trainerArgs } from './trainerArgs';
+import { remainingMinutes, trainerArgs, trainerEnvOf } from './trainerArgs';
 
 const options = { minutes: 10, res: 256, model: 'fast' as const };
 
@@ -9,9 +9,13 @@ test('a fresh job trains its whole budget from scratch, with the queue\'s report
     ['d', '--out', 'o.vxa', '--minutes', '10.0000', '--res', '256', '--model', 'fast', '--force', '--report-every', '10', '--snapshot-every', '20']);
 });
 
-test('a resumed job trains what is left of its budget, and the encoder and checkpoint period are passed when set', () => {
-  const args = trainerArgs({ dataset: 'd', out: 'o.vxa', options: { ...options, encoder: true }, trainedMs: 150_000, reportSeconds: 5, snapshotSeconds: 8, checkpointSeconds: 30 });
+test('a resumed job trains what is left of its budget, and the encoder, fidelity and checkpoint period are passed when set', () => {
+  const args = trainerArgs({ dataset: 'd', out: 'o.vxa', options: { ...options, encoder: true, fidelity: true }, trainedMs: 150_000, reportSeconds: 5, snapshotSeconds: 8, checkpointSeconds: 30 });
   assert.deepEqual(args, ['d', '--out', 'o.vxa', '--minutes', '7.5000', '--res', '256', '--model', 'fast', '--resume',
-    '--report-every', '5', '--snapshot-every', '8', '--checkpoint-every', '30', '--encoder']);
+    '--report-every', '5', '--snapshot-every', '8', '--checkpoint-every', '30', '--encoder', '--fidelity']);
   assert.equal(remainingMinutes(options, 11 * 60_000), 0.01, 'a spent budget still gives the CLI its smallest run (to write the final avatar)');
+});
+
+test('trainers get the server\'s face model path, whether it came from the environment or from code', () => {
+  assert.deepEqual(trainerEnvOf({ faceModelPath: '/srv/models/face_landmarker.task' }), { VOXFACE_FACE_MODEL: '/srv/models/face_landmarker.task' });
 });

@@ -1,10 +1,20 @@
 /**
  * The `voxface train` command line of a training job, the one the local queue and the
  * cluster's trainer nodes both run: the rest of the job's budget (a resumed job has spent
- * part of it), resume or start over, its resolution, model and encoder option, and how often
+ * part of it), resume or start over, its resolution, model, encoder and fidelity options, and how often
  * to report, snapshot and checkpoint.
  */
 import type { TrainingOptions } from '../../shared/onboarding/TrainingJobTypes';
+
+/**
+ * What a trainer needs of its server's settings that the CLI reads from the environment:
+ * the face model its encoder and fidelity steps track with. A server configured in code
+ * (the plugin embedded, the tests) has no VOXFACE_FACE_MODEL for its trainers to inherit,
+ * and they would try to download the model instead.
+ */
+export function trainerEnvOf(config: { faceModelPath: string }): NodeJS.ProcessEnv {
+  return { VOXFACE_FACE_MODEL: config.faceModelPath };
+}
 
 /** The CLI's smallest --minutes. */
 const MIN_MINUTES = 0.01;
@@ -32,5 +42,5 @@ export function trainerArgs(r: TrainerRun): string[] {
     '--model', r.options.model, r.trainedMs !== undefined ? '--resume' : '--force',
     '--report-every', String(r.reportSeconds), '--snapshot-every', String(r.snapshotSeconds),
     ...(r.checkpointSeconds !== undefined ? ['--checkpoint-every', String(r.checkpointSeconds)] : []),
-    ...(r.options.encoder ? ['--encoder'] : [])];
+    ...(r.options.encoder ? ['--encoder'] : []), ...(r.options.fidelity ? ['--fidelity'] : [])];
 }

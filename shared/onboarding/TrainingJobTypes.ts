@@ -20,7 +20,22 @@ export interface TrainingOptions {
    * the owner's page then sends code packets. Absent (jobs from before) means off.
    */
   encoder?: boolean;
+  /**
+   * Measure the final avatar's expression fidelity (`voxface train --fidelity`: its held-out
+   * renders re-tracked by FaceLandmarker, docs/fidelity.md) for the progress view. Absent: off.
+   */
+  fidelity?: boolean;
 }
+
+/**
+ * The final avatar's expression fidelity: landmark distances between its held-out renders
+ * and the recorded frames, pose-normalised, in px at 512 px face scale (lower is closer);
+ * the nearest training frame's mouth distance is what a real picture of the person scores.
+ * Or why it could not be measured (no Chromium beside the trainer, say).
+ */
+export type JobFidelity =
+  | { mouthPx: number; eyesPx: number; lipOpeningPx: number; nearestFrameMouthPx: number; comparedFrames: number }
+  | { error: string };
 
 export interface TrainingProgress {
   stage: JobStage;
@@ -66,6 +81,8 @@ export interface TrainingJob {
   baselinePsnr: number | null;
   /** Held-out PSNR at each snapshot (the quality chart), at most QUALITY_POINTS. */
   quality: QualityPoint[];
+  /** Set when a job with options.fidelity is done. */
+  fidelity?: JobFidelity;
   /** Why it failed, and the last lines the trainer wrote to stderr. */
   error?: string;
   stderrTail?: string;

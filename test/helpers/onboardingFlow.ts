@@ -10,6 +10,7 @@ import type { Page } from 'playwright-core';
 import type { VoxfaceConfig } from '../../server/config';
 import { DEFAULT_ONBOARDING_LIMITS } from '../../server/onboarding/OnboardingService';
 import type { TrainingOptions } from '../../server/onboarding/TrainingJobTypes';
+import type { JobFidelity } from '../../shared/onboarding/TrainingJobTypes';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
 import { startTestServer } from './testServer';
 
@@ -51,7 +52,7 @@ export interface OnboardingProbe {
   previews: number;
   progressVia: string | null;
   job: {
-    state: string; usable?: boolean; installedPsnr?: number | null; installs?: number;
+    state: string; usable?: boolean; installedPsnr?: number | null; installs?: number; fidelity?: JobFidelity;
     progress: { stage: string; step: number; elapsedMs: number; etaMs: number; psnr: number | null };
   } | null;
 }

@@ -14,7 +14,7 @@ import type { AvatarStorage } from '../../avatar/AvatarStorage';
 import { Logger } from '../../Logger';
 import { installVersion } from '../../onboarding/installVersion';
 import { QUALITY_POINTS } from '../../onboarding/TrainingJobTypes';
-import { checkpointElapsedMs, TrainerProcess, type TrainerExit, type TrainerReport } from '../../onboarding/TrainerProcess';
+import { checkpointElapsedMs, TrainerProcess, type FinishedReport, type TrainerExit, type TrainerReport } from '../../onboarding/TrainerProcess';
 import type { SharedJob, TrainingUpdate } from './trainingMessages';
 import { AVATAR_FILE } from './trainingQueueNames';
 import { remainingMinutes, trainerArgs } from '../../onboarding/trainerArgs';
@@ -31,6 +31,7 @@ export interface TrainingAttemptOptions {
   command: readonly string[];
   cwd: string;
   niceness: number;
+  trainerEnv?: NodeJS.ProcessEnv;
   reportSeconds: number;
   snapshotSeconds: number;
   checkpointSeconds: number;
@@ -74,19 +75,19 @@ export class TrainingAttempt {
       dataset: options.dataset, out: this.#out, options: job.options, trainedMs,
       reportSeconds: options.reportSeconds, snapshotSeconds: options.snapshotSeconds, checkpointSeconds: options.checkpointSeconds,
     });
-    this.#trainer = new TrainerProcess(options.command, args, { cwd: options.cwd, niceness: options.niceness });
+    this.#trainer = new TrainerProcess(options.command, args, { cwd: options.cwd, niceness: options.niceness, env: options.trainerEnv });
     job.state = 'running';
     job.progress = { ...job.progress, stage: 'loading', elapsedMs: Math.round(trainedMs ?? 0), etaMs: Math.max(0, Math.round(budgetMs - (trainedMs ?? 0))) };
     this.#update({ kind: 'progress', job });
     logger.info(`job ${job.id}: ${trainedMs !== undefined ? `resuming from its checkpoint after ${Math.round(trainedMs / 1000)} s` : 'starting'} (${minutes.toFixed(2)} min)`);
 
-    let finishedPsnr: number | null | undefined;
+    let finished: FinishedReport | undefined;
     this.#trainer.on('report', (report) => {
-      if (report.kind === 'finished') finishedPsnr = report.heldOutPsnr;
+      if (report.kind === 'finished') finished = report;
       else this.#onReport(report, budgetMs);
     });
     this.ended = new Promise((resolve) => {
-      this.#trainer.on('exit', (exit) => resolve(this.#onExit(finishedPsnr, exit)));
+      this.#trainer.on('exit', (exit) => resolve(this.#onExit(finished, exit)));
     });
   }
 
@@ -140,16 +141,18 @@ export class TrainingAttempt {
     return true;
   }
 
-  #onExit(finishedPsnr: number | null | undefined, r: TrainerExit): AttemptEnd {
+  #onExit(finished: FinishedReport | undefined, r: TrainerExit): AttemptEnd {
     const job = this.job;
     const how = r.spawnError ? `could not start: ${r.spawnError.message}` : r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`;
-    if (r.code === 0 && finishedPsnr !== undefined && existsSync(this.#out)) {
+    if (r.code === 0 && finished !== undefined && existsSync(this.#out)) {
+      const finishedPsnr = finished.heldOutPsnr;
       job.progress = { ...job.progress, stage: 'installing' };
       this.#update({ kind: 'progress', job });
       // The final avatar replaces an installed snapshot unless that one scored better.
       const better = job.installedPsnr === null || finishedPsnr === null || finishedPsnr >= job.installedPsnr;
       if (better && !this.#install(this.#out, finishedPsnr, true)) return { kind: 'install-failed', stderr: r.stderr };
       if (finishedPsnr !== null) job.quality = [...job.quality, { elapsedMs: job.progress.elapsedMs, psnr: finishedPsnr }].slice(-QUALITY_POINTS);
+      if (finished.fidelity) job.fidelity = finished.fidelity;
       return { kind: 'done' };
     }
     if (r.code === 2) return { kind: 'refused', how, stderr: r.stderr };

@@ -60,6 +60,8 @@ export interface TrainingWorkerOptions {
   /** The command before the train arguments (default: this Node running bin/voxface.js train, under setpriv when there is one). */
   trainerCommand?: readonly string[];
   niceness?: number;
+  /** Environment for trainers over this process's (this node's own settings, e.g. its face model: trainerEnvOf). */
+  trainerEnv?: NodeJS.ProcessEnv;
   /** Seconds of training between progress lines (10), snapshots (20) and checkpoints (60). */
   reportSeconds?: number;
   snapshotSeconds?: number;
@@ -204,7 +206,7 @@ export class TrainingWorker extends TypedEmitter<TrainingWorkerEvents> {
     makeFolderDurable(workDir);
     const attempt = new TrainingAttempt({
       job: record, dataset: join(this.dir, data.dataset), workDir, store: this.#o.store, command: this.#command, cwd: REPO_ROOT,
-      niceness: this.#o.niceness ?? 10, reportSeconds: this.#o.reportSeconds ?? 10, snapshotSeconds: this.#o.snapshotSeconds ?? 20,
+      niceness: this.#o.niceness ?? 10, trainerEnv: this.#o.trainerEnv, reportSeconds: this.#o.reportSeconds ?? 10, snapshotSeconds: this.#o.snapshotSeconds ?? 20,
       checkpointSeconds: this.#o.checkpointSeconds ?? 60, usablePsnrFloor: data.usablePsnr, usableMarginDb: this.#o.usableMarginDb ?? 1.5,
       onUpdate: (update) => updates.push(update),
     });

@@ -9,6 +9,7 @@ import type { AvatarStorage } from '../../avatar/AvatarStorage';
 import { AvatarStore } from '../../avatar/AvatarStore';
 import type { VoxfaceConfig } from '../../config';
 import { TrainingWorker } from './TrainingWorker';
+import { trainerEnvOf } from '../../onboarding/trainerArgs';
 
 /** Where uploads, datasets and job folders live (VoxfaceServer's rule): shared by every node of a cluster. */
 export function onboardingDirOf(config: VoxfaceConfig): string {
@@ -23,7 +24,7 @@ export function trainingWorkerFor(config: VoxfaceConfig, store: AvatarStorage): 
     redisUrl, dir: onboardingDirOf(config), store, concurrency: config.onboardingConcurrency, maxAttempts: config.onboardingMaxAttempts,
     snapshotSeconds: config.onboardingSnapshotSeconds, usableMarginDb: config.onboardingUsableMarginDb,
     checkpointSeconds: config.clusterTraining.checkpointSeconds, reportSeconds: config.clusterTraining.reportSeconds,
-    lockSeconds: config.clusterTraining.lockSeconds,
+    lockSeconds: config.clusterTraining.lockSeconds, trainerEnv: trainerEnvOf(config),
   });
 }
 

@@ -25,6 +25,22 @@ test('job data with a bad id, avatar id, option or an unknown field is refused',
   }
 });
 
+test('job data with the encoder and fidelity options is accepted (the onboarding settings reach trainer nodes)', () => {
+  const parsed = trainingJobDataSchema.parse({ ...DATA, options: { ...DATA.options, encoder: true, fidelity: true } });
+  assert.deepEqual(parsed.options, { minutes: 1, res: 64, model: 'fast', encoder: true, fidelity: true });
+  assert.equal(trainingJobDataSchema.safeParse({ ...DATA, options: { ...DATA.options, fidelity: 'yes' } }).success, false);
+});
+
+test('a done job carries its fidelity figures or why they are missing, bounded', () => {
+  const job = initialJobRecord(trainingJobDataSchema.parse(DATA));
+  const figures = { mouthPx: 4.1, eyesPx: 3.6, lipOpeningPx: 5.2, nearestFrameMouthPx: 3.2, comparedFrames: 30 };
+  assert.equal(sharedJobSchema.safeParse({ ...job, fidelity: figures }).success, true);
+  assert.equal(sharedJobSchema.safeParse({ ...job, fidelity: { error: 'Chromium not found' } }).success, true);
+  for (const fidelity of [{ ...figures, mouthPx: -1 }, { ...figures, comparedFrames: 0 }, { ...figures, extra: 1 }, { error: 'x'.repeat(501) }, 'good']) {
+    assert.equal(sharedJobSchema.safeParse({ ...job, fidelity }).success, false, JSON.stringify(fidelity).slice(0, 80));
+  }
+});
+
 test('a fresh job record is queued with its whole budget left, and is a valid update', () => {
   const job = initialJobRecord(trainingJobDataSchema.parse(DATA));
   assert.equal(job.state, 'queued');

@@ -32,7 +32,16 @@ export const trainingOptionsSchema = z.object({
   minutes: finite.min(0.01).max(24 * 60),
   res: z.number().int().min(16).max(1024),
   model: z.enum(['default', 'small', 'fast']),
+  encoder: z.boolean().optional(),
+  fidelity: z.boolean().optional(),
 }).strict();
+
+/** Landmark distances in px at 512 px: a face's own size bounds any real one. */
+const landmarkPx = finite.min(0).max(512);
+const fidelitySchema = z.union([
+  z.object({ mouthPx: landmarkPx, eyesPx: landmarkPx, lipOpeningPx: landmarkPx, nearestFrameMouthPx: landmarkPx, comparedFrames: z.number().int().min(1).max(100_000) }).strict(),
+  z.object({ error: z.string().max(500) }).strict(),
+]);
 
 export const trainingJobDataSchema = z.object({
   version: z.literal(TRAINING_JOB_DATA_VERSION),
@@ -77,6 +86,7 @@ export const sharedJobSchema = z.object({
   usablePsnr: finite,
   baselinePsnr: finite.nullable(),
   quality: z.array(z.object({ elapsedMs: finite, psnr: finite }).strict()).max(QUALITY_POINTS),
+  fidelity: fidelitySchema.optional(),
   error: z.string().max(4000).optional(),
   stderrTail: z.string().max(4000).optional(),
 }).strict();
