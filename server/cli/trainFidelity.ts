@@ -17,10 +17,8 @@ import { evenlySpaced } from '../engine/SideBySide';
 import { FidelityCollector } from './evalFidelity';
 import type { ProgressBar } from './progressBar';
 
-/** Held-out frames measured at most: 30 (three FaceLandmarker passes each) took 10.4 s here, Chromium's start included. */
+/** Held-out frames measured at most: 30 (three FaceLandmarker passes each) took 8.6-10.4 s here, Chromium's start included. */
 const MAX_FRAMES = 30;
-/** Squares narrower than this are enlarged before tracking (FidelityCollector). */
-const MIN_TRACKED_WIDTH = 256;
 
 export interface TrainedFidelity {
   fidelity?: { mouthPx: number; eyesPx: number; facePx: number; lipOpeningPx: number; comparedFrames: number; nearestFrameMouthPx: number };
@@ -36,7 +34,7 @@ export async function trainedFidelity(model: AvatarModel, encoder: ExpressionEnc
     if (ds.train.length === 0) throw new Error('the dataset has no training frames (the nearest-frame baseline)');
     const drive = callCoefficients(encoder);
     const frames = evenlySpaced(ds.test.length, MAX_FRAMES).map((i) => ds.test[i]!);
-    const collector = new FidelityCollector(res, res, MIN_TRACKED_WIDTH);
+    const collector = new FidelityCollector(res, res);
     frames.forEach((f, i) => {
       collector.add(rgbaToRgb(renderer.render(drive(f), f.pose)), f.image, nearestFrame(f, ds.train).image);
       bar.update('fidelity', i + 1, frames.length);
