@@ -47,6 +47,14 @@ const join: Handler<'join'> = async (ctx, session, data): Promise<JoinReply> => 
   if (!check.ok) throw new SignalingError('unauthorized', `invalid token (${check.reason}): ${check.message}`);
   // The user is the token's; the peer id is the connection's unless the token fixes it.
   const peerId = check.claims.peer ?? randomBytes(6).toString('hex');
+  // The per-room cap counts the room's peers on every SFU node. Read before this join, so two
+  // joins on two nodes at the same instant may both pass: the cap can be exceeded by the
+  // joins in flight at once, never by more.
+  if (ctx.cluster) {
+    const elsewhere = await ctx.cluster.peersElsewhere(data.room, peerId);
+    const here = ctx.rooms.get(data.room)?.peers;
+    ctx.rooms.capacity.check('peersPerRoom', elsewhere + (here ? here.size - (here.has(peerId) ? 1 : 0) : 0), data.room);
+  }
   const { room, peer } = await ctx.rooms.join(data.room, peerId, data.displayName, session.notify, check.claims.sub);
   session.room = room;
   session.peer = peer;

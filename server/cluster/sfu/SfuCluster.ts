@@ -110,6 +110,16 @@ export class SfuCluster {
     for (const method of methods) this.#noticeRoutes.set(method, handler);
   }
 
+  /**
+   * How many peers of room `roomId` other nodes host (from the directory), less `peerId`
+   * (a peer reconnecting through this node while its old entry lingers): what the per-room
+   * cap adds to this node's own count at a join.
+   */
+  async peersElsewhere(roomId: string, peerId: string): Promise<number> {
+    const entries = await this.directory.peers(roomId);
+    return entries.filter((e) => e.node !== this.nodeName && e.peer.id !== peerId).length;
+  }
+
   /** The room's peers on other nodes, with their producers, as a newcomer sees them. */
   async remotePeerInfos(room: Room, except: Peer): Promise<PeerInfo[]> {
     const shared = this.#states.get(room.id);
