@@ -46,8 +46,10 @@ test('the expression fidelity shows once training ends, against a real frame\'s 
   assert.equal(fidelityText(job(measuring)), 'measured when training ends');
   assert.equal(fidelityText(job({ ...measuring, state: 'done', fidelity: { mouthPx: 4.07, eyesPx: 3.6, lipOpeningPx: 5.24, nearestFrameMouthPx: 3.21, comparedFrames: 30 } })),
     'mouth 4.1 px from your recording (a real frame of you: 3.2 px); lips open to within 5.2 px, eyes 3.6 px, over 30 frames');
-  assert.equal(fidelityText(job({ ...measuring, state: 'done', fidelity: { error: 'Chromium not found at /usr/bin/chromium (set VOXFACE_CHROMIUM)' } })),
-    'not measured: Chromium not found at /usr/bin/chromium (set VOXFACE_CHROMIUM)');
+  assert.equal(fidelityText(job({ ...measuring, state: 'done', fidelity: { mouthPx: 4.07, eyesPx: 3.6, lipOpeningPx: 5.24, nearestFrameMouthPx: null, comparedFrames: 30 } })),
+    'mouth 4.1 px from your recording; lips open to within 5.2 px, eyes 3.6 px, over 30 frames');
+  assert.equal(fidelityText(job({ ...measuring, state: 'done', fidelity: { error: 'no browser to re-track with beside the trainer' } })),
+    'not measured: no browser to re-track with beside the trainer');
   assert.equal(fidelityText(job({ ...measuring, state: 'done' })), null, 'a job done before the option existed shows nothing');
   assert.equal(fidelityText(job({ ...measuring, state: 'failed' })), null, 'nor one that failed');
 });

@@ -59,7 +59,8 @@ export function fidelityText(job: OnboardingJob): string | null {
   const f = job.fidelity;
   if (!f) return job.options.fidelity && (job.state === 'queued' || job.state === 'running') ? 'measured when training ends' : null;
   if ('error' in f) return `not measured: ${f.error}`;
-  return `mouth ${f.mouthPx.toFixed(1)} px from your recording (a real frame of you: ${f.nearestFrameMouthPx.toFixed(1)} px); `
+  const real = f.nearestFrameMouthPx === null ? '' : ` (a real frame of you: ${f.nearestFrameMouthPx.toFixed(1)} px)`;
+  return `mouth ${f.mouthPx.toFixed(1)} px from your recording${real}; `
     + `lips open to within ${f.lipOpeningPx.toFixed(1)} px, eyes ${f.eyesPx.toFixed(1)} px, over ${f.comparedFrames} frames`;
 }
 

@@ -370,7 +370,8 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       return true;
     }
     wanted.hosted = hosted;
-    wanted.standby = standBy({
+    // What stands by from an earlier hosting (hosted again before a fallback took it) is kept, not replaced.
+    wanted.standby ??= standBy({
       router: wanted.room.router, peerId: wanted.peer.id, renderer: wanted.renderer, stream: this.#ingest.get(wanted.room.id, wanted.peer.id),
       encoderAllowed: VideoInjector.runningEncoders + this.#encodersStarting < this.#limits.maxEncoders,
     }, this.#options);

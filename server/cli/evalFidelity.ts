@@ -30,8 +30,8 @@ export class FidelityCollector {
     this.#baseline.push(baseline);
   }
 
-  /** Re-tracks everything collected: the avatar's and the nearest frame's figures. */
-  async measure(): Promise<{ model: ReturnType<typeof summary>; nearestFrame: ReturnType<typeof summary> }> {
+  /** Re-tracks everything collected: the avatar's and the nearest frame's figures. `signal` stops it (its Chromium closed). */
+  async measure(signal?: AbortSignal): Promise<{ model: ReturnType<typeof summary>; nearestFrame: ReturnType<typeof summary> }> {
     const config = loadConfig({ ...process.env, VOXFACE_DEV: '1' });
     let faceModelPath: string;
     try {
@@ -39,7 +39,7 @@ export class FidelityCollector {
     } catch (error) {
       throw new PrepareError(`${error instanceof Error ? error.message : String(error)} (set VOXFACE_FACE_MODEL to a local copy)`);
     }
-    const retracker = await Retracker.start({ faceModelPath });
+    const retracker = await Retracker.start({ faceModelPath, signal });
     try {
       const model = await retrackFidelity(this.#pairs, { retracker });
       const nearest = await retracker.track(this.#baseline.map((pixels) => ({ pixels, width: this.#width, height: this.#height })));

@@ -17,11 +17,17 @@ import { evenlySpaced } from '../engine/SideBySide';
 import { FidelityCollector } from './evalFidelity';
 import type { ProgressBar } from './progressBar';
 
+/**
+ * What the whole step may take: a Chromium or wasm that stalls must not hold the trainer (its
+ * final line, so the final avatar's install, waits on this step). 10 s is usual here.
+ */
+const TIMEOUT_MS = 120_000;
+
 /** Held-out frames measured at most: 30 (three FaceLandmarker passes each) took 8.6-10.4 s here, Chromium's start included. */
 const MAX_FRAMES = 30;
 
 export interface TrainedFidelity {
-  fidelity?: { mouthPx: number; eyesPx: number; facePx: number; lipOpeningPx: number; comparedFrames: number; nearestFrameMouthPx: number };
+  fidelity?: { mouthPx: number; eyesPx: number; facePx: number; lipOpeningPx: number; comparedFrames: number; nearestFrameMouthPx: number | null };
   fidelityError?: string;
 }
 
@@ -30,7 +36,9 @@ export async function trainedFidelity(model: AvatarModel, encoder: ExpressionEnc
   const started = performance.now();
   try {
     if (ds.test.length === 0) throw new Error('the dataset has no held-out frames');
-    const renderer = new StreamingRenderer(model, { ...LIVE, renderScale: loadConfig().avatarRenderScale, width: res, height: res });
+    // The server's render scale (trainerEnvOf passes it); DEV: a trainer needs no secret of its own.
+    const renderScale = loadConfig({ ...process.env, VOXFACE_DEV: '1' }).avatarRenderScale;
+    const renderer = new StreamingRenderer(model, { ...LIVE, renderScale, width: res, height: res });
     if (ds.train.length === 0) throw new Error('the dataset has no training frames (the nearest-frame baseline)');
     const drive = callCoefficients(encoder);
     const frames = evenlySpaced(ds.test.length, MAX_FRAMES).map((i) => ds.test[i]!);
@@ -40,10 +48,11 @@ export async function trainedFidelity(model: AvatarModel, encoder: ExpressionEnc
       bar.update('fidelity', i + 1, frames.length);
     });
     bar.end();
-    const { model: figures, nearestFrame: nearestFigures } = await collector.measure();
+    const { model: figures, nearestFrame: nearestFigures } = await collector.measure(AbortSignal.timeout(TIMEOUT_MS));
     const { facesFound, ...rest } = figures;
     process.stderr.write(`fidelity measured in ${Math.round(performance.now() - started)} ms (faces found: ${JSON.stringify(facesFound)})\n`);
-    return { fidelity: { ...rest, nearestFrameMouthPx: nearestFigures.mouthPx } };
+    // NaN (no face in the nearest frames) goes out as null.
+    return { fidelity: { ...rest, nearestFrameMouthPx: Number.isFinite(nearestFigures.mouthPx) ? nearestFigures.mouthPx : null } };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`fidelity not measured: ${message}\n`);

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import { z } from 'zod';
+import { measuredFidelitySchema } from '../../shared/onboarding/jobFidelity';
 import type { JobFidelity } from '../../shared/onboarding/TrainingJobTypes';
 import { TypedEmitter } from '../../shared/TypedEmitter';
 
@@ -38,21 +38,27 @@ export interface TrainerProcessEvents {
   exit: TrainerExit;
 }
 
-/** Landmark distances in px at 512 px: a face's own size bounds any real one. */
-const px = z.number().finite().min(0).max(512);
-const measuredFidelity = z.object({
-  mouthPx: px, eyesPx: px, lipOpeningPx: px, nearestFrameMouthPx: px, comparedFrames: z.number().int().min(1).max(100_000),
-});
+/**
+ * Why `train --fidelity` measured nothing, in the owner's words: the trainer's own message
+ * names server paths and settings (the queue logs it), the page gets one of these.
+ */
+export function fidelityReason(message: string): string {
+  if (/chromium/i.test(message)) return 'no browser to re-track with beside the trainer';
+  if (/face_landmarker|face model/i.test(message)) return 'the face model could not be loaded';
+  if (/time|interrupted/i.test(message)) return 'the measurement took too long';
+  return 'the measurement failed';
+}
 
 /** `train --fidelity`'s figures from the final line (bounded), or why there are none; undefined when it did not measure. */
 function fidelityOf(line: Record<string, unknown>): JobFidelity | undefined {
-  if (typeof line.fidelityError === 'string') return { error: line.fidelityError.slice(0, 500) };
+  if (typeof line.fidelityError === 'string') return { error: fidelityReason(line.fidelityError) };
   if (line.fidelity === undefined) return undefined;
-  const parsed = measuredFidelity.safeParse(line.fidelity);
+  // Stripping: the line carries more figures (facePx) than a job keeps.
+  const parsed = measuredFidelitySchema.strip().safeParse(line.fidelity);
   if (parsed.success) return parsed.data;
   // Frames where FaceLandmarker found no face on either side are not compared; with none compared the distances are null.
   const compared = (line.fidelity as { comparedFrames?: unknown } | null)?.comparedFrames;
-  return { error: compared === 0 ? 'no held-out frame where FaceLandmarker found the face in both the render and the recording' : 'the trainer reported malformed fidelity figures' };
+  return { error: compared === 0 ? 'no face found in the avatar\'s renders' : 'the trainer reported malformed figures' };
 }
 
 /** Parses one stdout line; undefined for anything that is not a report. */

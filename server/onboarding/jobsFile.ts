@@ -17,6 +17,7 @@ import { dirname } from 'node:path';
 import { fsyncFolder, writeFileAtomic } from '../atomicFile';
 import { Logger } from '../Logger';
 import type { JobsFile, TrainingJob } from './TrainingJobTypes';
+import { jobFidelitySchema } from '../../shared/onboarding/jobFidelity';
 
 const logger = new Logger('TrainingQueue');
 const STATES = new Set(['queued', 'running', 'done', 'failed', 'cancelled']);
@@ -37,7 +38,8 @@ function isJobRecord(v: unknown): v is TrainingJob {
   if (!isObject(v)) return false;
   const strings = ['id', 'owner', 'avatarId', 'dataset', 'workDir', 'createdAt', 'updatedAt'].every((k) => typeof v[k] === 'string');
   const options = isObject(v.options) && typeof v.options.minutes === 'number' && typeof v.options.res === 'number' && typeof v.options.model === 'string'
-    && (v.options.encoder === undefined || typeof v.options.encoder === 'boolean');
+    && (v.options.encoder === undefined || typeof v.options.encoder === 'boolean')
+    && (v.options.fidelity === undefined || typeof v.options.fidelity === 'boolean');
   return strings && options && STATES.has(v.state as string) && typeof v.attempts === 'number' && isObject(v.progress);
 }
 
@@ -58,6 +60,13 @@ export function loadJobsFile(path: string): LoadedJobs {
   const jobs = parsed.jobs.filter(isJobRecord);
   if (jobs.length < parsed.jobs.length) {
     logger.warn(`${path}: ${parsed.jobs.length - jobs.length} unreadable job record(s) dropped, ${jobs.length} kept`);
+  }
+  // A bad fidelity would reach the owner's page: it goes, the job (a finished avatar's record) stays.
+  for (const job of jobs) {
+    if (job.fidelity !== undefined && !jobFidelitySchema.safeParse(job.fidelity).success) {
+      logger.warn(`${path}: job ${job.id}: unreadable fidelity dropped`);
+      delete job.fidelity;
+    }
   }
   return { jobs };
 }

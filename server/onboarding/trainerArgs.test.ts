@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { loadConfig } from '../config';
 import { remainingMinutes, trainerArgs, trainerEnvOf } from './trainerArgs';
 
 const options = { minutes: 10, res: 256, model: 'fast' as const };
@@ -16,6 +17,12 @@ test('a resumed job trains what is left of its budget, and the encoder, fidelity
   assert.equal(remainingMinutes(options, 11 * 60_000), 0.01, 'a spent budget still gives the CLI its smallest run (to write the final avatar)');
 });
 
-test('trainers get the server\'s face model path, whether it came from the environment or from code', () => {
-  assert.deepEqual(trainerEnvOf({ faceModelPath: '/srv/models/face_landmarker.task' }), { VOXFACE_FACE_MODEL: '/srv/models/face_landmarker.task' });
+test('trainers get the server\'s face model and render scale, whether they came from the environment or from code', () => {
+  const config = loadConfig({ VOXFACE_DEV: '1' });
+  const env = trainerEnvOf({ ...config, faceModelPath: '/srv/models/face_landmarker.task', avatarRenderScale: 0.75 });
+  // What the trainer's own loadConfig then reads: the server's settings.
+  const trainer = loadConfig({ VOXFACE_DEV: '1', ...env });
+  assert.equal(trainer.faceModelPath, '/srv/models/face_landmarker.task');
+  assert.equal(trainer.faceModelUrl, config.faceModelUrl);
+  assert.equal(trainer.avatarRenderScale, 0.75);
 });

@@ -8,12 +8,13 @@ import type { TrainingOptions } from '../../shared/onboarding/TrainingJobTypes';
 
 /**
  * What a trainer needs of its server's settings that the CLI reads from the environment:
- * the face model its encoder and fidelity steps track with. A server configured in code
- * (the plugin embedded, the tests) has no VOXFACE_FACE_MODEL for its trainers to inherit,
- * and they would try to download the model instead.
+ * the face model its encoder and fidelity steps track with, and the render scale calls
+ * render with (the fidelity step renders as calls do). A server configured in code (the
+ * plugin embedded, the tests) has no VOXFACE_FACE_MODEL for its trainers to inherit, and
+ * they would try to download the model instead.
  */
-export function trainerEnvOf(config: { faceModelPath: string }): NodeJS.ProcessEnv {
-  return { VOXFACE_FACE_MODEL: config.faceModelPath };
+export function trainerEnvOf(config: { faceModelPath: string; faceModelUrl: string; avatarRenderScale: number }): NodeJS.ProcessEnv {
+  return { VOXFACE_FACE_MODEL: config.faceModelPath, VOXFACE_FACE_MODEL_URL: config.faceModelUrl, VOXFACE_AVATAR_RENDER_SCALE: String(config.avatarRenderScale) };
 }
 
 /** The CLI's smallest --minutes. */

@@ -16,6 +16,9 @@ import type { RoomManager } from '../rooms/RoomManager';
 import { SignalingError } from './SignalingError';
 import type { AvatarService } from '../avatar/AvatarService';
 import type { SfuCluster } from '../cluster/sfu/SfuCluster';
+import { Logger } from '../Logger';
+
+const logger = new Logger('requestHandlers');
 
 export interface Session {
   room?: Room;
@@ -40,6 +43,25 @@ function joined(session: Session): { room: Room; peer: Peer } {
   return { room, peer };
 }
 
+/**
+ * The per-room cap counts the room's peers on every SFU node. Read before this join, so two
+ * joins on two nodes at the same instant may both pass: the cap can be exceeded by the joins
+ * in flight at once, never by more. Redis unreachable or slow (1 s; a read takes ~1 ms): the
+ * join goes through on this node's own count.
+ */
+async function checkRoomCapAcrossNodes(ctx: HandlerContext, cluster: SfuCluster, roomId: string, peerId: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elsewhere = await Promise.race([
+    cluster.peersElsewhere(roomId, peerId),
+    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no answer from Redis within 1 s')), 1000); }),
+  ]).finally(() => clearTimeout(timer)).catch((error: unknown) => {
+    logger.warn(`room ${roomId}: peers on other nodes unknown (${error instanceof Error ? error.message : String(error)}); the room cap counts this node's only`);
+    return 0;
+  });
+  const here = ctx.rooms.get(roomId)?.peers;
+  ctx.rooms.capacity.check('peersPerRoom', elsewhere + (here ? here.size - (here.has(peerId) ? 1 : 0) : 0), roomId);
+}
+
 const join: Handler<'join'> = async (ctx, session, data): Promise<JoinReply> => {
   if (session.peer && !session.peer.closed) throw new SignalingError('already-joined', 'this connection has already joined a room');
   // Only a call token for this room and this server: an onboarding token joins nothing.
@@ -47,14 +69,7 @@ const join: Handler<'join'> = async (ctx, session, data): Promise<JoinReply> => 
   if (!check.ok) throw new SignalingError('unauthorized', `invalid token (${check.reason}): ${check.message}`);
   // The user is the token's; the peer id is the connection's unless the token fixes it.
   const peerId = check.claims.peer ?? randomBytes(6).toString('hex');
-  // The per-room cap counts the room's peers on every SFU node. Read before this join, so two
-  // joins on two nodes at the same instant may both pass: the cap can be exceeded by the
-  // joins in flight at once, never by more.
-  if (ctx.cluster) {
-    const elsewhere = await ctx.cluster.peersElsewhere(data.room, peerId);
-    const here = ctx.rooms.get(data.room)?.peers;
-    ctx.rooms.capacity.check('peersPerRoom', elsewhere + (here ? here.size - (here.has(peerId) ? 1 : 0) : 0), data.room);
-  }
+  if (ctx.cluster) await checkRoomCapAcrossNodes(ctx, ctx.cluster, data.room, peerId);
   const { room, peer } = await ctx.rooms.join(data.room, peerId, data.displayName, session.notify, check.claims.sub);
   session.room = room;
   session.peer = peer;

@@ -31,10 +31,12 @@ export interface TrainingOptions {
  * The final avatar's expression fidelity: landmark distances between its held-out renders
  * and the recorded frames, pose-normalised, in px at 512 px face scale (lower is closer);
  * the nearest training frame's mouth distance is what a real picture of the person scores.
- * Or why it could not be measured (no Chromium beside the trainer, say).
+ * Or why it could not be measured (no Chromium beside the trainer, say), in words fit for the
+ * owner (no server paths: the trainer's own message stays in its stderr). Checked by
+ * jobFidelity.ts's schema wherever it is read.
  */
 export type JobFidelity =
-  | { mouthPx: number; eyesPx: number; lipOpeningPx: number; nearestFrameMouthPx: number; comparedFrames: number }
+  | { mouthPx: number; eyesPx: number; lipOpeningPx: number; nearestFrameMouthPx: number | null; comparedFrames: number }
   | { error: string };
 
 export interface TrainingProgress {

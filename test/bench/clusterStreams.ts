@@ -94,14 +94,22 @@ async function startNode(name: string, redisUrl: string, rtcMinPort: number, pip
     redisUrl, nodeName: name, roles: new Set(['sfu']), rooms,
     config: { pipeListenIp: '127.0.0.1', pipeAnnouncedIp: '127.0.0.1', pipeSrtp, nodeTtlMs: 3000 },
   });
-  await cluster.start(`http://${name}.bench:3000`);
+  try {
+    await cluster.start(`http://${name}.bench:3000`);
+  } catch (error) {
+    await stopNode({ name, pool, rooms, cluster });
+    throw error;
+  }
   return { name, pool, rooms, cluster };
 }
 
 async function stopNode(node: BenchNode): Promise<void> {
-  node.rooms.close();
-  await node.cluster.close();
-  node.pool.close();
+  try {
+    node.rooms.close();
+    await node.cluster.close();
+  } finally {
+    node.pool.close();
+  }
 }
 
 const srtpKey = () => randomBytes(30).toString('base64');
@@ -243,6 +251,6 @@ export async function benchPipedStreams(redisUrl: string, pipeSrtp: boolean, rtc
   } finally {
     for (const ffmpeg of ffmpegs) ffmpeg.kill('SIGKILL');
     sink?.close();
-    for (const node of nodes) await stopNode(node);
+    for (const node of nodes) await stopNode(node).catch((error: unknown) => progress(`bench:cluster: node ${node.name} did not close cleanly: ${String(error)}`));
   }
 }

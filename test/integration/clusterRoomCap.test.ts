@@ -1,10 +1,12 @@
 /**
  * The per-room cap (VOXFACE_MAX_PEERS_PER_ROOM) across SFU nodes: two node processes on a
  * real redis-server, each allowing 2 peers a room, refuse a third peer of a room whichever
- * node it joins through, and admit one again once a place is free.
+ * node it joins through, and admit one again once a place is free; peers left in the
+ * directory by a node that is gone (crashed, restarted under a new name) do not count.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
 import { signalingJoinMs, startSfuNode, type SfuNode } from '../helpers/clusterNodes';
 import { pollUntil } from '../helpers/pageProbes';
 import { startTestRedis, type TestRedis } from '../helpers/redisServer';
@@ -37,6 +39,12 @@ async function tryJoin(node: SfuNode, room: string): Promise<{ outcome: string; 
 
 test('a room full across two nodes refuses a third peer on either node, and admits one once a peer leaves', async () => {
   const [one, two] = nodes as [SfuNode, SfuNode];
+  // Two peers of a node that crashed and came back under another name: nobody is left to forget them.
+  const raw = new Redis(redis.url);
+  for (const id of ['ghost1', 'ghost2']) {
+    await raw.hset('voxface:sfu:room:capped:peers', id, JSON.stringify({ node: 'crashed-node', peer: { id, displayName: 'Ghost', producers: [] } }));
+  }
+  raw.disconnect();
   const first = await tryJoin(one, 'capped');
   const second = await tryJoin(two, 'capped');
   assert.deepEqual([first.outcome, second.outcome], ['joined', 'joined'], 'two peers, one on each node');

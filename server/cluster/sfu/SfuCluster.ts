@@ -111,13 +111,17 @@ export class SfuCluster {
   }
 
   /**
-   * How many peers of room `roomId` other nodes host (from the directory), less `peerId`
+   * How many peers of room `roomId` other live nodes host (from the directory), less `peerId`
    * (a peer reconnecting through this node while its old entry lingers): what the per-room
-   * cap adds to this node's own count at a join.
+   * cap adds to this node's own count at a join. A dead node's entries do not count (a
+   * crashed node restarts under a new name and nobody may be left to forget them).
    */
   async peersElsewhere(roomId: string, peerId: string): Promise<number> {
-    const entries = await this.directory.peers(roomId);
-    return entries.filter((e) => e.node !== this.nodeName && e.peer.id !== peerId).length;
+    // Liveness read from Redis, not the registry's last tick: a node that came up within the
+    // last heartbeat is not in that yet, and its peers count.
+    const [entries, live] = await Promise.all([this.directory.peers(roomId), this.registry.liveNodes()]);
+    const alive = new Set(live.map((node) => node.name));
+    return entries.filter((e) => e.node !== this.nodeName && e.peer.id !== peerId && alive.has(e.node)).length;
   }
 
   /** The room's peers on other nodes, with their producers, as a newcomer sees them. */

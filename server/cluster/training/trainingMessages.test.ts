@@ -36,7 +36,7 @@ test('a done job carries its fidelity figures or why they are missing, bounded',
   const figures = { mouthPx: 4.1, eyesPx: 3.6, lipOpeningPx: 5.2, nearestFrameMouthPx: 3.2, comparedFrames: 30 };
   assert.equal(sharedJobSchema.safeParse({ ...job, fidelity: figures }).success, true);
   assert.equal(sharedJobSchema.safeParse({ ...job, fidelity: { error: 'Chromium not found' } }).success, true);
-  for (const fidelity of [{ ...figures, mouthPx: -1 }, { ...figures, comparedFrames: 0 }, { ...figures, extra: 1 }, { error: 'x'.repeat(501) }, 'good']) {
+  for (const fidelity of [{ ...figures, mouthPx: -1 }, { ...figures, comparedFrames: 0 }, { ...figures, extra: 1 }, { error: 'x'.repeat(201) }, 'good']) {
     assert.equal(sharedJobSchema.safeParse({ ...job, fidelity }).success, false, JSON.stringify(fidelity).slice(0, 80));
   }
 });

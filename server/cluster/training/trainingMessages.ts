@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../../../shared/signaling/limits';
 import { QUALITY_POINTS } from '../../onboarding/TrainingJobTypes';
+import { jobFidelitySchema } from '../../../shared/onboarding/jobFidelity';
 
 export const TRAINING_JOB_DATA_VERSION = 1;
 export const JOB_ID_PATTERN = /^job-[A-Za-z0-9_-]{1,60}$/;
@@ -36,12 +37,6 @@ export const trainingOptionsSchema = z.object({
   fidelity: z.boolean().optional(),
 }).strict();
 
-/** Landmark distances in px at 512 px: a face's own size bounds any real one. */
-const landmarkPx = finite.min(0).max(512);
-const fidelitySchema = z.union([
-  z.object({ mouthPx: landmarkPx, eyesPx: landmarkPx, lipOpeningPx: landmarkPx, nearestFrameMouthPx: landmarkPx, comparedFrames: z.number().int().min(1).max(100_000) }).strict(),
-  z.object({ error: z.string().max(500) }).strict(),
-]);
 
 export const trainingJobDataSchema = z.object({
   version: z.literal(TRAINING_JOB_DATA_VERSION),
@@ -86,7 +81,7 @@ export const sharedJobSchema = z.object({
   usablePsnr: finite,
   baselinePsnr: finite.nullable(),
   quality: z.array(z.object({ elapsedMs: finite, psnr: finite }).strict()).max(QUALITY_POINTS),
-  fidelity: fidelitySchema.optional(),
+  fidelity: jobFidelitySchema.optional(),
   error: z.string().max(4000).optional(),
   stderrTail: z.string().max(4000).optional(),
 }).strict();
