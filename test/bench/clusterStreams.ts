@@ -26,7 +26,7 @@ import { SfuCluster } from '../../server/cluster/sfu/SfuCluster';
 import { WorkerPool } from '../../server/media/WorkerPool';
 import type { Room } from '../../server/rooms/Room';
 import { RoomManager } from '../../server/rooms/RoomManager';
-import { arrivals, directConsumer, directProducer, numberedPacket } from '../helpers/directRtp';
+import { arrivals, delaysSince, directConsumer, directProducer, sendNumbered } from '../helpers/directRtp';
 import { recordingNotify } from '../helpers/mediasoupFixtures';
 import { SHARED_DATA } from '../helpers/sharedData';
 import { percentile, progress, round } from './benchUtil';
@@ -155,23 +155,17 @@ async function bytesProduced(producers: types.Producer[]): Promise<number> {
   return bytes;
 }
 
-/** Median and 95th percentile of the delays of numbered packets sent 20 ms apart to `consumers`. */
+/** The delays of numbered packets sent 20 ms apart, at a consumer on the producer's router and at one through the pipe. */
 async function pipeLatency(one: BenchNode, two: BenchNode): Promise<{ local: number[]; piped: number[] }> {
   const { room: roomOne, peer } = await one.rooms.join('latency', 'sender', 'Sender', recordingNotify().notify);
   const { room: roomTwo } = await two.rooms.join('latency', 'listener', 'Listener', recordingNotify().notify);
   const producer = await directProducer(roomOne, peer);
   const seenLocal = arrivals(await directConsumer(roomOne, producer.id));
   const seenPiped = arrivals(await two.cluster.pipes.consumeRemote(roomTwo, producer.id, one.name, (piped) => directConsumer(roomTwo, piped.id)));
-  const sentAt = new Map<number, number>();
-  for (let i = 0; i < 300; i += 1) {
-    sentAt.set(i, performance.now());
-    producer.send(numberedPacket(producer, i));
-    await new Promise((done) => setTimeout(done, 20));
-  }
+  const sentAt = await sendNumbered(producer, 300, 20);
   await new Promise((done) => setTimeout(done, 200));
   if (seenPiped.size < 290) throw new Error(`only ${seenPiped.size} of 300 numbered packets crossed the pipe`);
-  const delays = (seen: Map<number, number>) => [...seen].map(([i, at]) => at - sentAt.get(i)!);
-  return { local: delays(seenLocal), piped: delays(seenPiped) };
+  return { local: delaysSince(sentAt, seenLocal), piped: delaysSince(sentAt, seenPiped) };
 }
 
 export async function benchPipedStreams(redisUrl: string, pipeSrtp: boolean, rtcMinPort: number): Promise<PipedStreamFigures> {

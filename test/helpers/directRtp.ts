@@ -36,6 +36,25 @@ export function packetIndex(rtp: Buffer): number {
   return rtp.readUInt32BE(rtp.length - 4);
 }
 
+/**
+ * Sends `count` numbered packets of `producer`, `intervalMs` apart (20 ms: an Opus stream's
+ * pace); resolves with each index's send time (performance.now()) once the last is sent.
+ */
+export async function sendNumbered(producer: types.Producer, count: number, intervalMs: number): Promise<Map<number, number>> {
+  const sentAt = new Map<number, number>();
+  for (let i = 0; i < count; i += 1) {
+    sentAt.set(i, performance.now());
+    producer.send(numberedPacket(producer, i));
+    await new Promise((done) => setTimeout(done, intervalMs));
+  }
+  return sentAt;
+}
+
+/** Each packet's delay (ms) from its send to its arrival, in arrival order. */
+export function delaysSince(sentAt: Map<number, number>, seen: Map<number, number>): number[] {
+  return [...seen].map(([i, at]) => at - sentAt.get(i)!);
+}
+
 /** Arrival times (performance.now()) of each packet index at a direct consumer. */
 export function arrivals(consumer: types.Consumer): Map<number, number> {
   const seen = new Map<number, number>();

@@ -17,7 +17,7 @@ import type { Peer } from '../../server/rooms/Peer';
 import type { Room } from '../../server/rooms/Room';
 import { RoomManager } from '../../server/rooms/RoomManager';
 import { pollUntil } from '../helpers/pageProbes';
-import { arrivals, directConsumer, directProducer, numberedPacket, packetIndex } from '../helpers/directRtp';
+import { arrivals, delaysSince, directConsumer, directProducer, numberedPacket, packetIndex, sendNumbered } from '../helpers/directRtp';
 import { LISTEN, recordingNotify } from '../helpers/mediasoupFixtures';
 import { startTestRedis, type TestRedis } from '../helpers/redisServer';
 
@@ -216,16 +216,10 @@ test('a piped stream arrives complete and in order, and the latency the pipe add
   const seenRemote = arrivals(remote);
   const order: number[] = [];
   remote.on('rtp', (rtp: Buffer) => order.push(packetIndex(rtp)));
-  const sentAt = new Map<number, number>();
   const count = 150;
-  for (let i = 0; i < count; i += 1) {
-    sentAt.set(i, performance.now());
-    producer.send(numberedPacket(producer, i));
-    // 20 ms apart, as an Opus stream's packets are.
-    await new Promise((done) => setTimeout(done, 20));
-  }
+  const sentAt = await sendNumbered(producer, count, 20);
   await pollUntil(async () => seenRemote.size, (size) => size >= count, 3000);
-  const delays = (seen: Map<number, number>) => [...seen].map(([i, at]) => at - sentAt.get(i)!).sort((a, b) => a - b);
+  const delays = (seen: Map<number, number>) => delaysSince(sentAt, seen).sort((a, b) => a - b);
   const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
   const localDelays = delays(seenLocal);
   const remoteDelays = delays(seenRemote);
