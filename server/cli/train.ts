@@ -268,4 +268,3 @@ export async function train(args: string[]): Promise<void> {
   })}\n`);
   if (stop) process.exitCode = 130;
 }
-

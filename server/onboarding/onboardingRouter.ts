@@ -118,13 +118,14 @@ export function onboardingRouter(service: OnboardingService, tokens: TokenAuthor
   // 404 there would be a console error on every blendshape avatar's page), then the ONNX bytes
   // (404 no_encoder without one).
   const encoders = new EncoderModels();
+  const modelOf = (req: Request, res: Response) => encoders.get(service.drivableAvatarFile(user(res), String(req.params.id)));
   const encoderOf = (req: Request, res: Response): EncoderModel => {
-    const model = encoders.get(service.drivableAvatarFile(user(res), String(req.params.id)));
+    const model = modelOf(req, res);
     if (!model) throw new OnboardingError(404, 'no_encoder', `avatar '${String(req.params.id).slice(0, 64)}' has no expression encoder`);
     return model;
   };
   router.get('/avatars/:id/encoder', wrap((req, res) => {
-    const model = encoders.get(service.drivableAvatarFile(user(res), String(req.params.id)));
+    const model = modelOf(req, res);
     res.setHeader('Cache-Control', 'no-store');
     res.json({ encoder: model ? encoderModelInfo(model) : null });
   }));
