@@ -33,7 +33,7 @@ export interface TrainedFidelity {
 
 /** The figures, or why they could not be measured (a failure never fails the training). */
 export async function trainedFidelity(model: AvatarModel, encoder: ExpressionEncoder | null, ds: RealDataset, res: number, bar: ProgressBar): Promise<TrainedFidelity> {
-  const started = performance.now();
+  const started = performance.now(), deadline = AbortSignal.timeout(TIMEOUT_MS);
   try {
     if (ds.test.length === 0) throw new Error('the dataset has no held-out frames');
     // The server's render scale (trainerEnvOf passes it); DEV: a trainer needs no secret of its own.
@@ -48,13 +48,14 @@ export async function trainedFidelity(model: AvatarModel, encoder: ExpressionEnc
       bar.update('fidelity', i + 1, frames.length);
     });
     bar.end();
-    const { model: figures, nearestFrame: nearestFigures } = await collector.measure(AbortSignal.timeout(TIMEOUT_MS));
+    const { model: figures, nearestFrame: nearestFigures } = await collector.measure(deadline);
     const { facesFound, ...rest } = figures;
     process.stderr.write(`fidelity measured in ${Math.round(performance.now() - started)} ms (faces found: ${JSON.stringify(facesFound)})\n`);
     // NaN (no face in the nearest frames) goes out as null.
     return { fidelity: { ...rest, nearestFrameMouthPx: Number.isFinite(nearestFigures.mouthPx) ? nearestFigures.mouthPx : null } };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    // Stopped at the deadline, the browser's closing is what surfaces; say what happened.
+    const message = deadline.aborted ? `timed out after ${TIMEOUT_MS / 1000} s` : error instanceof Error ? error.message : String(error);
     process.stderr.write(`fidelity not measured: ${message}\n`);
     return { fidelityError: message.slice(0, 500) };
   }

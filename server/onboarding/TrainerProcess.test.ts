@@ -31,8 +31,8 @@ test('a finished line carries train --fidelity\'s figures when they are sound, e
     assert.deepEqual(parseTrainerLine(JSON.stringify({ done: true, heldOutPsnr: 20.8, fidelity: bad })),
       { kind: 'finished', heldOutPsnr: 20.8, fidelity: { error: 'the trainer reported malformed figures' } }, JSON.stringify(bad));
   }
-  assert.deepEqual(['cannot fetch face_landmarker.task from https://x: fetch failed', 'interrupted', 'x'.repeat(10_000)].map(fidelityReason),
-    ['the face model could not be loaded', 'the measurement took too long', 'the measurement failed']);
+  assert.deepEqual(['cannot fetch face_landmarker.task from https://x: fetch failed', 'interrupted', 'timed out after 120 s', 'x'.repeat(10_000)].map(fidelityReason),
+    ['the face model could not be loaded', 'the measurement took too long', 'the measurement took too long', 'the measurement failed']);
 });
 
 test('the stderr tail keeps the last lines with progress-bar redraws collapsed', () => {

@@ -45,7 +45,7 @@ export interface TrainerProcessEvents {
 export function fidelityReason(message: string): string {
   if (/chromium/i.test(message)) return 'no browser to re-track with beside the trainer';
   if (/face_landmarker|face model/i.test(message)) return 'the face model could not be loaded';
-  if (/time|interrupted/i.test(message)) return 'the measurement took too long';
+  if (/timed out|interrupted/i.test(message)) return 'the measurement took too long';
   return 'the measurement failed';
 }
 
