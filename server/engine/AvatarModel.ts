@@ -9,8 +9,11 @@ import {
   type AvatarConfig, type AvatarParams, type HeadPose, type ParamName,
   PARAM_NAMES, STRIDES, validateConfig,
 } from './AvatarModelTypes';
-import { addCols, copyCols, fillCols } from './Columns';
+import { copyCols } from './Columns';
 import { encode, encodeBackward, encodedWidth } from './Encoding';
+import {
+  type SplitWeights, addCoefficientGradient, colourHidden, colourHiddenBackward, densityHiddenBackward, frameBias, splitWeights,
+} from './FoldedHeads';
 import { raysToCanonical } from './Pose';
 import { seededRandom } from '../../shared/coefficients/seededRandom';
 
@@ -42,10 +45,15 @@ export interface ForwardCache {
   readonly raw: Float32Array;
   readonly pa: Float32Array;
   readonly featA: Float32Array;
-  readonly densIn: Float32Array;
+  /** [S, encA]: the encoded appearance both heads read. */
+  readonly encA: Float32Array;
+  /** [R, encV]: the rays' encoded view directions. */
+  readonly encV: Float32Array;
+  /** The heads' first layers split by input block (FoldedHeads.ts). */
+  readonly densW: SplitWeights;
+  readonly colW: SplitWeights;
   readonly hD: Float32Array;
   readonly sigma: Float32Array;
-  readonly colorIn: Float32Array;
   readonly hC: Float32Array;
   readonly rgb: Float32Array;
   readonly deltas: Float32Array;
@@ -176,24 +184,16 @@ export class AvatarModel {
     const pa = normalizeToBox(moved, c.appearanceBox);
     const featA = this.sampleStrides(k, p.appearance, d.appearanceShape, pa, S);
     const encA = encode(featA, S, d.featA, F);
+    // The heads' constant inputs (coefficients per frame, view per ray) enter as biases.
     const coeff = frame.coefficients.map((x) => x / 3);
-    const densIn = new Float32Array(S * d.densIn);
-    copyCols(encA, d.encA, 0, densIn, d.densIn, 0, d.encA, S);
-    fillCols(coeff, densIn, d.densIn, d.encA, S);
-    const hD = k.dense(densIn, p.densityW0, p.densityB0, { n: S, inFeatures: d.densIn, outFeatures: c.densityHidden }, 'relu').y;
+    const densW = splitWeights(p.densityW0, c.densityHidden, d.encA, 0, E);
+    const hD = k.dense(encA, densW.wA, frameBias(densW, p.densityB0, coeff), { n: S, inFeatures: d.encA, outFeatures: c.densityHidden }, 'relu').y;
     const sigma = k.dense(hD, p.densityW1, p.densityB1, { n: S, inFeatures: c.densityHidden, outFeatures: 1 }, 'none').y;
 
     const encV = encode(v, R, 3, F);
-    const colorIn = new Float32Array(S * d.colorIn);
-    copyCols(encA, d.encA, 0, colorIn, d.colorIn, 0, d.encA, S);
-    for (let r = 0; r < R; r++) {
-      const n = off[r + 1]! - off[r]!;
-      if (n === 0) continue;
-      const rows = colorIn.subarray(off[r]! * d.colorIn, off[r + 1]! * d.colorIn);
-      fillCols(encV.subarray(r * d.encV, (r + 1) * d.encV), rows, d.colorIn, d.encA, n);
-    }
-    fillCols(coeff, colorIn, d.colorIn, d.encA + d.encV, S);
-    const hC = k.dense(colorIn, p.colorW0, p.colorB0, { n: S, inFeatures: d.colorIn, outFeatures: c.colorHidden }, 'relu').y;
+    const colW = splitWeights(p.colorW0, c.colorHidden, d.encA, d.encV, E);
+    const rayBias = k.dense(encV, colW.wV, frameBias(colW, p.colorB0, coeff), { n: R, inFeatures: d.encV, outFeatures: c.colorHidden }, 'none').y;
+    const hC = colourHidden(k, colW, encA, rayBias, off, S);
     const rgb = k.dense(hC, p.colorW1, p.colorB1, { n: S, inFeatures: c.colorHidden, outFeatures: 3 }, 'sigmoid').y;
 
     const deltas = march.deltas.map((x) => x * c.densityScale);
@@ -203,7 +203,7 @@ export class AvatarModel {
       color: composite.color,
       offsetMeanSquare: S > 0 ? k.meanSquare(raw) : 0,
       samples: S,
-      cache: { coefficients: frame.coefficients, coeff, motion, pm, encM, featM, h1, raw, pa, featA, densIn, hD, sigma, colorIn, hC, rgb, deltas, rayOffsets: off, background, composite },
+      cache: { coefficients: frame.coefficients, coeff, motion, pm, encM, featM, h1, raw, pa, featA, encA, encV, densW, colW, hD, sigma, hC, rgb, deltas, rayOffsets: off, background, composite },
     };
   }
 
@@ -217,26 +217,27 @@ export class AvatarModel {
     const c = this.config, p = this.params, d = modelDims(c), F = c.frequencies, q = cache;
     const S = q.sigma.length;
     const g = {} as AvatarParams;
-    for (const name of PARAM_NAMES) g[name] = new Float32Array(p[name].length);
-    if (S === 0) return g;
+    if (S === 0) {
+      for (const name of PARAM_NAMES) g[name] = new Float32Array(p[name].length);
+      return g;
+    }
+    // Every other gradient comes back from a kernel: zeroing a fresh copy of each (15 MB of
+    // motion bases) only to replace it cost ~4 ms a step.
+    g.appearance = new Float32Array(p.appearance.length);
     const cb = k.compositeBackward(q.sigma, q.rgb, q.deltas, q.rayOffsets, q.background, q.composite, dColor);
 
     // Heads -> d(encoded appearance).
-    const shC1 = { n: S, inFeatures: c.colorHidden, outFeatures: 3 }, shC0 = { n: S, inFeatures: d.colorIn, outFeatures: c.colorHidden };
+    const shC1 = { n: S, inFeatures: c.colorHidden, outFeatures: 3 };
     const c1 = k.denseBackward(q.hC, p.colorW1, q.rgb, cb.dRgb, shC1, 'sigmoid');
-    const c0 = k.denseBackward(q.colorIn, p.colorW0, q.hC, c1.dX!, shC0, 'relu');
-    const shD1 = { n: S, inFeatures: c.densityHidden, outFeatures: 1 }, shD0 = { n: S, inFeatures: d.densIn, outFeatures: c.densityHidden };
+    const c0 = colourHiddenBackward(k, q.colW, q.encA, q.encV, q.hC, c1.dX!, q.rayOffsets, q.coeff, S);
+    const shD1 = { n: S, inFeatures: c.densityHidden, outFeatures: 1 };
     const d1 = k.denseBackward(q.hD, p.densityW1, q.sigma, cb.dSigma, shD1, 'none');
-    const d0 = k.denseBackward(q.densIn, p.densityW0, q.hD, d1.dX!, shD0, 'relu');
-    const dEncA = new Float32Array(S * d.encA);
-    copyCols(d0.dX!, d.densIn, 0, dEncA, d.encA, 0, d.encA, S);
-    addCols(c0.dX!, d.colorIn, 0, dEncA, d.encA, 0, d.encA, S);
+    const d0 = densityHiddenBackward(k, q.densW, q.encA, q.hD, d1.dX!, q.coeff, S);
+    const dEncA = d0.dEncA;
+    for (let i = 0; i < dEncA.length; i++) dEncA[i]! += c0.dEncA[i]!;
     if (dCoefficients) {
-      // Heads' inputs end with coefficients / 3 (densIn at encA, colorIn at encA + encV).
-      const E = c.expressionCount, dDens = d0.dX!, dCol = c0.dX!;
-      for (let s = 0; s < S; s++)
-        for (let e = 0; e < E; e++)
-          dCoefficients[e]! += (dDens[s * d.densIn + d.encA + e]! + dCol[s * d.colorIn + d.encA + d.encV + e]!) / 3;
+      addCoefficientGradient(q.densW, d0.dB, dCoefficients);
+      addCoefficientGradient(q.colW, c0.dB, dCoefficients);
     }
     g.colorW1 = c1.dW; g.colorB1 = c1.dB; g.colorW0 = c0.dW; g.colorB0 = c0.dB;
     g.densityW1 = d1.dW; g.densityB1 = d1.dB; g.densityW0 = d0.dW; g.densityB0 = d0.dB;
@@ -272,11 +273,9 @@ export class AvatarModel {
     const raw = k.dense(h1, p.deformW1, p.deformB1, { n: S, inFeatures: c.deformHidden, outFeatures: 3 }, 'none').y;
     for (let i = 0; i < raw.length; i++) raw[i] = points[i]! + 0.1 * raw[i]!;
     const featA = this.sampleStrides(k, p.appearance, d.appearanceShape, normalizeToBox(raw, c.appearanceBox), S);
-    const densIn = new Float32Array(S * d.densIn);
-    const encA = encode(featA, S, d.featA, F);
-    copyCols(encA, d.encA, 0, densIn, d.densIn, 0, d.encA, S);
-    fillCols(coefficients.map((x) => x / 3), densIn, d.densIn, d.encA, S);
-    const hD = k.dense(densIn, p.densityW0, p.densityB0, { n: S, inFeatures: d.densIn, outFeatures: c.densityHidden }, 'relu').y;
+    const densW = splitWeights(p.densityW0, c.densityHidden, d.encA, 0, c.expressionCount);
+    const bias = frameBias(densW, p.densityB0, coefficients.map((x) => x / 3));
+    const hD = k.dense(encode(featA, S, d.featA, F), densW.wA, bias, { n: S, inFeatures: d.encA, outFeatures: c.densityHidden }, 'relu').y;
     return k.dense(hD, p.densityW1, p.densityB1, { n: S, inFeatures: c.densityHidden, outFeatures: 1 }, 'none').y;
   }
 
