@@ -7,7 +7,9 @@
  * person mask and the whole frame, and the face's sharpness ratio, on the held-out frames
  * rendered by the live path calls use (server/engine/Evaluate.ts), for the avatar and two
  * baselines computed in the same run: the mean training image and the training frame
- * with the nearest coefficients and pose. --out adds a side-by-side video and a PNG strip.
+ * with the nearest coefficients and pose; and the held-out frames themselves through the
+ * renderer's ray grid and upscale (renderScaleCeiling: what a perfect avatar would score at
+ * that ray density). --out adds a side-by-side video and a PNG strip.
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -209,7 +211,7 @@ export async function evalCommand(args: string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify({
       frames: r.frames, framing: run.framing, width, height, res: a.video ? undefined : a.res, renderer: 'LIVE', renderScale: r.renderScale, driver: run.driver,
       faceFrames: r.faceFrames, faceShare: round(r.faceShare, 3),
-      model: s(r.model), meanImage: s(r.meanImage), nearestFrame: s(r.nearestFrame), renderMsPerFrame: round(r.renderMsPerFrame, 1),
+      model: s(r.model), meanImage: s(r.meanImage), nearestFrame: s(r.nearestFrame), renderScaleCeiling: s(r.renderScaleCeiling), renderMsPerFrame: round(r.renderMsPerFrame, 1),
       ...(fid ? { fidelity: fid } : {}), ...(out ? { out } : {}),
     })}\n`);
   } finally {

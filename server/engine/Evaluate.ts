@@ -15,6 +15,7 @@ import type { AvatarModel } from './AvatarModel';
 import type { HeadPose } from './AvatarModelTypes';
 import { type Region, personRegion, regionArea } from './FaceRegion';
 import { meanImage, meanSsim, psnr, regionPsnr, ssimMap } from './Metrics';
+import { throughRenderScale } from './RenderScaleCeiling';
 import { LIVE, type RendererOptions, StreamingRenderer } from './Renderer';
 import { laplacianEnergy } from './Sharpness';
 import type { TrainingFrame } from './TrainerTypes';
@@ -74,6 +75,11 @@ export interface EvalResult {
   readonly model: Scores;
   readonly meanImage: Scores;
   readonly nearestFrame: Scores;
+  /**
+   * The held-out frames themselves through the renderer's ray grid and upscale
+   * (RenderScaleCeiling.ts): what a perfect avatar would score at this renderScale.
+   */
+  readonly renderScaleCeiling: Scores;
   /** Held-out frames with a face region (the face scores average over these). */
   readonly faceFrames: number;
   /** Mean share of the frame's pixels inside the face oval. */
@@ -147,7 +153,7 @@ export function evaluateFrames(
   o: Pick<EvalOptions, 'width' | 'height' | 'onFrame'> & { renderScale: number },
 ): EvalResult {
   if (test.length === 0) throw new RangeError('evaluate: the dataset has no held-out (test) frames');
-  const { width, height } = o, acc = { m: new Accumulator(), a: new Accumulator(), n: new Accumulator() };
+  const { width, height } = o, acc = { m: new Accumulator(), a: new Accumulator(), n: new Accumulator(), c: new Accumulator() };
   let ms = 0, faceFrames = 0, faceShare = 0;
   test.forEach((f, i) => {
     const t0 = performance.now();
@@ -156,12 +162,13 @@ export function evaluateFrames(
     acc.m.add(img, f, width, height);
     acc.a.add(baselines.mean, f, width, height);
     acc.n.add(baselines.nearest(f), f, width, height);
+    acc.c.add(throughRenderScale(f.image, width, height, o.renderScale), f, width, height);
     if (f.face) { faceFrames++; faceShare += regionArea(f.face) / (width * height); }
     o.onFrame?.(i, img, f);
   });
   return {
     frames: test.length, width, height, renderScale: o.renderScale,
-    model: acc.m.scores(), meanImage: acc.a.scores(), nearestFrame: acc.n.scores(),
+    model: acc.m.scores(), meanImage: acc.a.scores(), nearestFrame: acc.n.scores(), renderScaleCeiling: acc.c.scores(),
     faceFrames, faceShare: faceFrames > 0 ? faceShare / faceFrames : 0, renderMsPerFrame: ms / test.length,
   };
 }

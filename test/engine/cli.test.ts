@@ -79,7 +79,7 @@ describe('voxface train, eval and render on a shared clip', () => {
     assert.equal(ev.code, 0, ev.stderr);
     type Region = { psnr: number; ssim: number };
     type S = Region & { face: Region & { sharpness: number }; person: Region };
-    const r = ev.lines.at(-1) as { frames: number; res: number; renderer: string; renderScale: number; faceFrames: number; faceShare: number; model: S; meanImage: S; nearestFrame: S; out: { video: string; strip: string } };
+    const r = ev.lines.at(-1) as { frames: number; res: number; renderer: string; renderScale: number; faceFrames: number; faceShare: number; model: S; meanImage: S; nearestFrame: S; renderScaleCeiling: S; out: { video: string; strip: string } };
     process.stderr.write(`eval: ${JSON.stringify(r)}\n`);
     // Whole frame (the fields older evals printed). Measured after 30 s on a loaded machine, LIVE at
     // 128 px: model 20.2 dB / SSIM 0.67 (face 19.1 / 0.49, sharpness 0.016), mean image 15.6 / 0.44
@@ -104,6 +104,9 @@ describe('voxface train, eval and render on a shared clip', () => {
     assert.ok(r.model.face.sharpness > 0 && r.model.face.sharpness < 1, `model sharpness ${r.model.face.sharpness}`);
     assert.ok(r.meanImage.face.sharpness < r.nearestFrame.face.sharpness, `mean image ${r.meanImage.face.sharpness} vs nearest frame ${r.nearestFrame.face.sharpness}`);
     assert.ok(r.nearestFrame.face.sharpness > 0.5 && r.nearestFrame.face.sharpness < 2, `nearest frame sharpness ${r.nearestFrame.face.sharpness}`);
+    // The frames themselves through LIVE's half-resolution rays: the most an avatar could score there.
+    assert.ok(r.renderScaleCeiling.face.sharpness > r.model.face.sharpness && r.renderScaleCeiling.face.sharpness < 1, `ceiling sharpness ${r.renderScaleCeiling.face.sharpness}`);
+    assert.ok(r.renderScaleCeiling.face.psnr > r.model.face.psnr, `ceiling face ${r.renderScaleCeiling.face.psnr} dB vs model ${r.model.face.psnr} dB`);
     assert.match(ev.stderr, /eval +\[#+/);
     const probe = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,pix_fmt,width,height,nb_read_frames', '-of', 'json', r.out.video], { encoding: 'utf8' });
     assert.equal(probe.status, 0, probe.stderr);
