@@ -7,12 +7,14 @@
  * process, the encoder, the mediasoup worker), avatar video kbps, and the audio-video
  * offset B experiences (beep latency vs marker latency). Baseline in the same run:
  * the server's CPU while A sends its camera instead. AVATAR=<file.vxa> uses a real
- * avatar; the default is the test's synthetic one. SIZE (256), SECONDS (15), FPS (25: the
- * output rate; renderedFps shows how many of those frames were newly rendered).
+ * avatar; the default is the test's synthetic one. The video is the server's default size
+ * (640x360, the call framing) unless WIDTH / HEIGHT say otherwise; SECONDS (15), FPS (25:
+ * the output rate; renderedFps shows how many of those frames were newly rendered).
  */
 import { copyFileSync, readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import type { VoxfaceServer } from '../../server/VoxfaceServer';
+import { loadConfig } from '../../server/config';
 import { launchChromium, openPage } from '../helpers/browser';
 import { inboundFigures } from '../helpers/pageProbes';
 import { FACE_MODEL_PATH, clipToY4m } from '../helpers/sharedData';
@@ -21,7 +23,9 @@ import { startTestServer } from '../helpers/testServer';
 import { percentile, printResult, progress, round, runBench } from './benchUtil';
 import { beeps, markers, recordBeeps, recordMarkers } from './pageMeters';
 
-const SIZE = Number(process.env.SIZE ?? 256);
+const { avatarWidth: DEFAULT_WIDTH, avatarHeight: DEFAULT_HEIGHT } = loadConfig({});
+const WIDTH = Number(process.env.WIDTH ?? DEFAULT_WIDTH);
+const HEIGHT = Number(process.env.HEIGHT ?? DEFAULT_HEIGHT);
 const SECONDS = Number(process.env.SECONDS ?? 15);
 const FPS = Number(process.env.FPS ?? 25);
 
@@ -68,7 +72,7 @@ function pairLatencies(sent: number[], heard: number[], maxMs: number): number[]
 async function main(): Promise<void> {
   progress('bench:avatar-call: preparing the avatar');
   const avatarFile = process.env.AVATAR ?? syntheticAvatarFile();
-  const server = await startTestServer({ faceModelPath: FACE_MODEL_PATH, avatarWidth: SIZE, avatarHeight: SIZE, avatarFps: FPS, avatarMarker: true, numWorkers: 1 });
+  const server = await startTestServer({ faceModelPath: FACE_MODEL_PATH, avatarWidth: WIDTH, avatarHeight: HEIGHT, avatarFps: FPS, avatarMarker: true, numWorkers: 1 });
   copyFileSync(avatarFile, server.avatarStore.pathOf('bench'));
   const browser = await launchChromium({ fakeVideoFile: clipToY4m('womanLonghair', { width: 480, fps: 30, seconds: 12 }) });
   try {
@@ -118,7 +122,7 @@ async function main(): Promise<void> {
 
     printResult({
       bench: 'avatar-call',
-      size: SIZE,
+      size: `${WIDTH}x${HEIGHT}`,
       fps: FPS,
       seconds: round(elapsed),
       latencyMsP50: round(videoP50),
