@@ -187,12 +187,12 @@ export class AvatarModel {
     // The heads' constant inputs (coefficients per frame, view per ray) enter as biases.
     const coeff = frame.coefficients.map((x) => x / 3);
     const densW = splitWeights(p.densityW0, c.densityHidden, d.encA, 0, E);
-    const hD = k.dense(encA, densW.wA, frameBias(densW, p.densityB0, coeff), { n: S, inFeatures: d.encA, outFeatures: c.densityHidden }, 'relu').y;
+    const hD = k.dense(encA, densW.wA, frameBias(densW, p.densityB0, frame.coefficients), { n: S, inFeatures: d.encA, outFeatures: c.densityHidden }, 'relu').y;
     const sigma = k.dense(hD, p.densityW1, p.densityB1, { n: S, inFeatures: c.densityHidden, outFeatures: 1 }, 'none').y;
 
     const encV = encode(v, R, 3, F);
     const colW = splitWeights(p.colorW0, c.colorHidden, d.encA, d.encV, E);
-    const rayBias = k.dense(encV, colW.wV, frameBias(colW, p.colorB0, coeff), { n: R, inFeatures: d.encV, outFeatures: c.colorHidden }, 'none').y;
+    const rayBias = k.dense(encV, colW.wV, frameBias(colW, p.colorB0, frame.coefficients), { n: R, inFeatures: d.encV, outFeatures: c.colorHidden }, 'none').y;
     const hC = colourHidden(k, colW, encA, rayBias, off, S);
     const rgb = k.dense(hC, p.colorW1, p.colorB1, { n: S, inFeatures: c.colorHidden, outFeatures: 3 }, 'sigmoid').y;
 
@@ -274,7 +274,7 @@ export class AvatarModel {
     for (let i = 0; i < raw.length; i++) raw[i] = points[i]! + 0.1 * raw[i]!;
     const featA = this.sampleStrides(k, p.appearance, d.appearanceShape, normalizeToBox(raw, c.appearanceBox), S);
     const densW = splitWeights(p.densityW0, c.densityHidden, d.encA, 0, c.expressionCount);
-    const bias = frameBias(densW, p.densityB0, coefficients.map((x) => x / 3));
+    const bias = frameBias(densW, p.densityB0, coefficients);
     const hD = k.dense(encode(featA, S, d.featA, F), densW.wA, bias, { n: S, inFeatures: d.encA, outFeatures: c.densityHidden }, 'relu').y;
     return k.dense(hD, p.densityW1, p.densityB1, { n: S, inFeatures: c.densityHidden, outFeatures: 1 }, 'none').y;
   }

@@ -33,3 +33,10 @@ export function fillCols(v: ArrayLike<number>, dst: Float32Array, width: number,
     for (let k = 0; k < c; k++) dst[d + k] = v[k]!;
   }
 }
+
+/** Columns [start, start+count) of a row-major [rows, cols] matrix, as a new [rows, count] one. */
+export function sliceCols(w: Float32Array, rows: number, cols: number, start: number, count: number): Float32Array {
+  const out = new Float32Array(rows * count);
+  copyCols(w, cols, start, out, count, 0, count, rows);
+  return out;
+}

@@ -8,7 +8,7 @@
 // Parameters keep their [hidden, width] layout (files, the GPU trainer and LiveFrame's fold
 // read them unchanged); gradients are assembled back into it.
 import type { Kernels } from '../../kernels/KernelsTypes';
-import { copyCols } from './Columns';
+import { copyCols, sliceCols } from './Columns';
 
 /** A head's first layer split by input block: [hidden, encA], [hidden, encV] (colour only), [hidden, E]. */
 export interface SplitWeights {
@@ -24,23 +24,30 @@ export interface SplitWeights {
 export function splitWeights(w: Float32Array, hidden: number, encA: number, encV: number, expressions: number): SplitWeights {
   const width = encA + encV + expressions;
   if (w.length !== hidden * width) throw new RangeError(`splitWeights: ${w.length} weights, expected ${hidden} x ${width}`);
-  const block = (start: number, count: number) => {
-    const out = new Float32Array(hidden * count);
-    copyCols(w, width, start, out, count, 0, count, hidden);
-    return out;
-  };
+  const block = (start: number, count: number) => sliceCols(w, hidden, width, start, count);
   return { hidden, width, encA, encV, wA: block(0, encA), wV: block(encA, encV), wC: block(encA + encV, expressions) };
 }
 
-/** b + wC . coeff: the frame's bias of a head's first layer. */
-export function frameBias(s: SplitWeights, b: Float32Array, coeff: Float32Array): Float32Array {
-  const E = coeff.length, out = Float32Array.from(b);
-  for (let o = 0; o < s.hidden; o++) {
-    let sum = 0;
-    for (let e = 0; e < E; e++) sum += s.wC[o * E + e]! * coeff[e]!;
-    out[o]! += sum;
+/**
+ * out = b + W[:, start:start+E] (coefficients / 3), for a first layer W [b.length, cols]
+ * whose coefficient columns start at `start`: exact, once per frame. The live renderer
+ * (LiveFrame) and training fold with this one function, so both draw with the same biases.
+ */
+export function foldCoefficientColumns(
+  w: Float32Array, cols: number, start: number, b: Float32Array, coefficients: Float32Array, out: Float32Array,
+): Float32Array {
+  const E = coefficients.length;
+  for (let o = 0; o < b.length; o++) {
+    let s = b[o]!;
+    for (let e = 0; e < E; e++) s += w[o * cols + start + e]! * (coefficients[e]! / 3);
+    out[o] = s;
   }
   return out;
+}
+
+/** The frame's bias of a head's first layer: b + wC (coefficients / 3). */
+export function frameBias(s: SplitWeights, b: Float32Array, coefficients: Float32Array): Float32Array {
+  return foldCoefficientColumns(s.wC, coefficients.length, 0, b, coefficients, new Float32Array(s.hidden));
 }
 
 /**

@@ -7,20 +7,14 @@
 import type { DeformMlp, GridShape, RenderRaysScene } from '../../kernels/KernelsTypes';
 import { type AvatarModel, modelDims } from './AvatarModel';
 import type { HeadPose } from './AvatarModelTypes';
-import { copyCols } from './Columns';
+import { sliceCols } from './Columns';
 import { underRgba, WHITE_UNDER } from './Compositing';
+import { foldCoefficientColumns } from './FoldedHeads';
 import { modelPixelCamera, type PixelCamera, pixelRays } from './Framing';
 import { dilateOccupancy, occupancyProbes } from './Occupancy';
 import { cameraRays, raysToCanonical } from './Pose';
 import type { RendererOptions } from './RendererTypes';
 import { occupiedBox, type PixelRect, projectedRect } from './ScreenBounds';
-
-/** Slices columns [start, start+count) of a row-major [rows, cols] matrix. */
-function sliceCols(w: Float32Array, rows: number, cols: number, start: number, count: number): Float32Array {
-  const out = new Float32Array(rows * count);
-  copyCols(w, cols, start, out, count, 0, count, rows);
-  return out;
-}
 
 /** The scene without the parts that change every frame. */
 export type SceneBase = Omit<RenderRaysScene, 'offsets' | 'occupancy' | 'densB0' | 'colorB0'>;
@@ -133,16 +127,9 @@ export class LiveFrame {
 
   /** b' = b + W[:, coefficient columns] (coefficients / 3) into densB and colorB: exact, once per frame. */
   foldBiases(coefficients: Float32Array): void {
-    const c = this.model.config, p = this.model.params, d = modelDims(c), E = c.expressionCount;
-    const fold = (w: Float32Array, b: Float32Array, rows: number, cols: number, start: number, out: Float32Array) => {
-      for (let o = 0; o < rows; o++) {
-        let s = b[o]!;
-        for (let e = 0; e < E; e++) s += w[o * cols + start + e]! * (coefficients[e]! / 3);
-        out[o] = s;
-      }
-    };
-    fold(p.densityW0, p.densityB0, c.densityHidden, d.densIn, d.encA, this.densB);
-    fold(p.colorW0, p.colorB0, c.colorHidden, d.colorIn, d.encA + d.encV, this.colorB);
+    const c = this.model.config, p = this.model.params, d = modelDims(c);
+    foldCoefficientColumns(p.densityW0, d.densIn, d.encA, p.densityB0, coefficients, this.densB);
+    foldCoefficientColumns(p.colorW0, d.colorIn, d.encA + d.encV, p.colorB0, coefficients, this.colorB);
   }
 
   /** The probes [b, e) frame `frameNo` refreshes: all of them on the first frame, then 1/slices round robin. */
