@@ -162,7 +162,7 @@ export function evaluateFrames(
     acc.m.add(img, f, width, height);
     acc.a.add(baselines.mean, f, width, height);
     acc.n.add(baselines.nearest(f), f, width, height);
-    acc.c.add(throughRenderScale(f.image, width, height, o.renderScale), f, width, height);
+    acc.c.add(rgbaToRgb(throughRenderScale(f.image, width, height, o.renderScale)), f, width, height);
     if (f.face) { faceFrames++; faceShare += regionArea(f.face) / (width * height); }
     o.onFrame?.(i, img, f);
   });

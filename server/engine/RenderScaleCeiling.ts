@@ -6,8 +6,8 @@
 // only a fraction of the camera's pixel-scale detail, whatever the model learns.
 import { upscalePlan, upscaleRgb } from './FastUpscale';
 
-/** RGB float [H, W, 3] through a ray grid of `scale` per axis and LIVE's upscale. */
-export function throughRenderScale(image: Float32Array, width: number, height: number, scale: number): Float32Array {
+/** RGB float [H, W, 3] through a ray grid of `scale` per axis and LIVE's upscale: RGBA8, as a renderer returns a frame. */
+export function throughRenderScale(image: Float32Array, width: number, height: number, scale: number): Uint8Array {
   if (image.length !== 3 * width * height) throw new RangeError(`throughRenderScale: expected ${3 * width * height} values, got ${image.length}`);
   if (!(scale > 0 && scale <= 1)) throw new RangeError(`throughRenderScale: scale must be in (0, 1], got ${scale}`);
   const iw = Math.max(1, Math.round(width * scale)), ih = Math.max(1, Math.round(height * scale));
@@ -28,8 +28,5 @@ export function throughRenderScale(image: Float32Array, width: number, height: n
     for (let c = 0; c < 3; c++) small[3 * s + c] = weight[s]! > 0 ? small[3 * s + c]! / weight[s]! : 0;
   const rgba = new Uint8Array(4 * width * height);
   upscaleRgb(small, iw, upscalePlan(iw, ih, width, height), rgba);
-  const out = new Float32Array(3 * width * height);
-  for (let p = 0; p < width * height; p++)
-    for (let c = 0; c < 3; c++) out[3 * p + c] = rgba[4 * p + c]! / 255;
-  return out;
+  return rgba;
 }

@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { rgbaToRgb } from '../../server/engine/Evaluate';
 import { psnr } from '../../server/engine/Metrics';
-import { throughRenderScale } from '../../server/engine/RenderScaleCeiling';
+import { throughRenderScale as throughRgba } from '../../server/engine/RenderScaleCeiling';
 import { sharpnessRatio } from '../../server/engine/Sharpness';
 import { clipPath } from '../helpers/sharedData';
 
@@ -16,6 +17,9 @@ function realFrame(): Float32Array {
   assert.equal(run.status, 0, String(run.stderr));
   return Float32Array.from(run.stdout, (b) => b / 255);
 }
+
+/** The ceiling frame as RGB float, as the eval scores it. */
+const throughRenderScale = (img: Float32Array, w: number, h: number, scale: number) => rgbaToRgb(throughRgba(img, w, h, scale));
 
 function image(fn: (x: number, y: number) => number): Float32Array {
   const out = new Float32Array(3 * W * H);
