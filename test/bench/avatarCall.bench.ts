@@ -40,6 +40,12 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** The machine's busy CPU seconds, all processes (from /proc/stat: everything but idle and iowait). */
+function machineCpu(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (f.reduce((s, v) => s + v, 0) - f[3]! - f[4]!) / 100;
+}
+
 /** The server's CPU seconds: Node, its workers, and the avatar's encoder and render process. */
 function serverCpu(server: VoxfaceServer, encoderPid?: number, renderPid?: number): number {
   const own = process.cpuUsage();
@@ -88,6 +94,7 @@ async function main(): Promise<void> {
     await recordBeeps(b, aId);
     const session = server.avatars.sessions()[0]!;
     const cpu0 = serverCpu(server, session.encoderPid, session.renderer.pid);
+    const parts0 = [cpuSeconds(session.renderer.pid), cpuSeconds(session.encoderPid), machineCpu()];
     const rendered0 = session.stats().framesRendered;
     const frames0 = (await inboundFigures(b)).find((f) => f.peerId === aId && f.kind === 'video')!.framesDecoded;
     const bytes0 = await videoBytes(b, aId);
@@ -96,6 +103,10 @@ async function main(): Promise<void> {
     await b.waitForTimeout(SECONDS * 1000);
     const elapsed = (Date.now() - t0) / 1000;
     const cpu1 = serverCpu(server, session.encoderPid, session.renderer.pid);
+    // Where the machine's cores went: the render process, the encoder, the rest of the
+    // server, and everything else (the two Chromium pages, mostly).
+    const [renderCores, encoderCores, machineCores] = [cpuSeconds(session.renderer.pid), cpuSeconds(session.encoderPid), machineCpu()]
+      .map((v, i) => (v - parts0[i]!) / elapsed);
     const frames1 = (await inboundFigures(b)).find((f) => f.peerId === aId && f.kind === 'video')!.framesDecoded;
     const bytes1 = await videoBytes(b, aId);
     const stats = session.stats();
@@ -133,6 +144,10 @@ async function main(): Promise<void> {
       renderMsP50: round(stats.renderMsP50),
       renderMsP95: round(stats.renderMsP95),
       serverCoresPerAvatar: round(avatarCores, 2),
+      cores: {
+        render: round(renderCores!, 2), encoder: round(encoderCores!, 2), restOfServer: round(avatarCores - renderCores! - encoderCores!, 2),
+        browsersAndOther: round(machineCores! - avatarCores, 2), machine: round(machineCores!, 2),
+      },
       avatarVideoKbps: round(((bytes1 - bytes0) * 8) / 1000 / elapsed),
       audioLatencyMsP50: round(audioP50),
       beepsMatched: audio.length,
