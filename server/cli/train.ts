@@ -14,12 +14,13 @@
  * for up to four test frames, rendered by the product renderer).
  * With --snapshot-every, every S seconds of training: <out>.snapshot.vxa (a usable avatar
  * file of the model so far) and <out>.preview.png (render | ground truth of a held-out
- * frame), and a line {snapshot, preview, step, heldOutPsnr, heldOutFacePsnr, baselinePsnr,
- * baselineFacePsnr, elapsedMs}: heldOutPsnr is the mean over up to nine held-out frames
- * rendered by the fused inference form (REALTIME) at --res (the quality the onboarding queue
- * compares with its threshold), heldOutFacePsnr the same inside each frame's face oval (null
- * when none has a face), the baselines the mean training image's on the same frames and
- * regions. The final line carries them too.
+ * frame), and a line {snapshot, preview, step, heldOutPsnr, heldOutFacePsnr, heldOutFaceSsim,
+ * baselinePsnr, baselineFacePsnr, baselineFaceSsim, elapsedMs}: heldOutPsnr is the mean over
+ * up to nine held-out frames rendered by the fused inference form (REALTIME) at --res,
+ * heldOutFacePsnr and heldOutFaceSsim the same inside each frame's face oval (null when none
+ * has a face), the baselines the mean training image's on the same frames and regions
+ * (heldOutQuality.ts). The onboarding queue reads heldOutPsnr and the face SSIMs to decide
+ * "usable". The final line carries them too.
  * SIGINT/SIGTERM stop at the next step and save everything (exit 130).
  * With --encoder, an expression encoder (server/encoder) trains with the avatar and is saved
  * in the avatar file and the checkpoint; renders and PSNRs use its coefficients.
@@ -37,7 +38,8 @@ import { writeAvatarFile } from '../engine/AvatarFile';
 import { datasetPlates } from '../engine/DatasetPlates';
 import { type CheckpointRun, readCheckpoint, writeCheckpoint } from '../engine/Checkpoint';
 import { rgbaToRgb } from '../engine/Evaluate';
-import { meanImage, psnr, psnrFromMse, regionPsnr } from '../engine/Metrics';
+import { meanImage, psnr, psnrFromMse } from '../engine/Metrics';
+import { baselineQuality, heldOutQuality } from './heldOutQuality';
 import { writeRgbStrip } from '../engine/Png';
 import { expressionNamesOf } from '../engine/PoseMapping';
 import type { RealDataset } from '../engine/RealDataset';
@@ -186,15 +188,7 @@ export async function train(args: string[]): Promise<void> {
   // faces against 17.3 over all 152 held-out frames.
   const heldOut = [validation, ...evenlySpaced(ds.test.length, SNAPSHOT_FRAMES).map((i) => ds.test[i]!)].filter((f, i, a) => a.indexOf(f) === i);
   const mean = meanImage(ds.train.map((t) => t.image));
-  const baselinePsnr = round(heldOut.reduce((sum, f) => sum + psnr(mean, f.image), 0) / heldOut.length, 2);
-  // The face's share of the measure: PSNR inside each held-out frame's face oval, averaged
-  // over the frames that have one; null when none has. Printed, not yet what "usable" reads
-  // (docs/onboarding.md says why).
-  const facePsnrOf = (images: readonly Float32Array[]) => {
-    const withFace = heldOut.flatMap((f, i) => (f.faceRegion ? [{ f, img: images[i]!, face: f.faceRegion }] : []));
-    return withFace.length === 0 ? null : round(withFace.reduce((sum, x) => sum + regionPsnr(x.img, x.f.image, x.face), 0) / withFace.length, 2);
-  };
-  const baselineFacePsnr = facePsnrOf(heldOut.map(() => mean));
+  const baseline = baselineQuality(heldOut, mean, res);
   // A fresh renderer each time: it derives per-model state (occupancy) from the weights.
   const liveRender = async (frames: readonly (typeof validation)[]) => {
     await trainer.syncModel();
@@ -203,9 +197,8 @@ export async function train(args: string[]): Promise<void> {
   };
   const snapshot = async (images?: Float32Array[]) => {
     images ??= await liveRender(heldOut);
-    const heldOutPsnr = round(images.reduce((sum, img, i) => sum + psnr(img, heldOut[i]!.image), 0) / images.length, 2);
     writeRgbStrip(`${out}.preview.png`, [images![0]!, validation.image], res, res);
-    return { heldOutPsnr, heldOutFacePsnr: facePsnrOf(images) };
+    return heldOutQuality(heldOut, images, res);
   };
   const history = [...run.history];
   const budgetMs = minutes * 60_000;
@@ -255,7 +248,7 @@ export async function train(args: string[]): Promise<void> {
         const measured = await snapshot(images);
         writeAvatarFile(`${out}.snapshot.vxa`, model, { plates: datasetPlates(ds), encoder });
         process.stdout.write(`${JSON.stringify({
-          snapshot: `${out}.snapshot.vxa`, preview: `${out}.preview.png`, step: trainer.stepCount, ...measured, baselinePsnr, baselineFacePsnr,
+          snapshot: `${out}.snapshot.vxa`, preview: `${out}.preview.png`, step: trainer.stepCount, ...measured, ...baseline,
           elapsedMs: Math.round(base + performance.now() - t0),
         })}\n`);
         nextSnapshot = performance.now() + snapshotEverySec * 1000;
@@ -280,7 +273,7 @@ export async function train(args: string[]): Promise<void> {
   const fidelity = values.fidelity && !stop ? await trainedFidelity(model, encoder ?? null, ds, res, bar) : {};
   process.stdout.write(`${JSON.stringify({
     done: true, backend: trainer.backend, step: trainer.stepCount, msPerStep: round(trainMs / Math.max(1, trainer.stepCount - firstStep), 1),
-    cpuMsPerStep: round(cpuMs / Math.max(1, trainer.stepCount - firstStep), 1), psnr: history.at(-1)?.psnr ?? null, ...measured, baselinePsnr, baselineFacePsnr, elapsedMs: Math.round(run.elapsedMs),
+    cpuMsPerStep: round(cpuMs / Math.max(1, trainer.stepCount - firstStep), 1), psnr: history.at(-1)?.psnr ?? null, ...measured, ...baseline, elapsedMs: Math.round(run.elapsedMs),
     avatar: out, checkpoint: ckptPath, curves: `${out}.curves.png`, heldout: `${out}.heldout.png`, preview: `${out}.preview.png`, interrupted: stop,
     ...fidelity,
   })}\n`);
