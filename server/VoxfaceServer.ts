@@ -154,7 +154,8 @@ export class VoxfaceServer {
       })
       : new TrainingQueue({
         dir: onboardingDir, store: this.avatarStore, concurrency: config.onboardingConcurrency, maxAttempts: config.onboardingMaxAttempts,
-        usablePsnr: config.onboardingUsablePsnr, usableMarginDb: config.onboardingUsableMarginDb, snapshotSeconds: config.onboardingSnapshotSeconds,
+        usablePsnr: config.onboardingUsablePsnr, usableMarginDb: config.onboardingUsableMarginDb,
+        usableFaceSsimMargin: config.onboardingUsableFaceSsimMargin, snapshotSeconds: config.onboardingSnapshotSeconds,
         failedRetentionMs: config.onboardingFailedRetentionMs, trainerEnv: trainerEnvOf(config),
       });
     this.#trainingWorker = redisUrl && config.cluster.roles.has('trainer') ? trainingWorkerFor(config, this.avatarStore) : undefined;

@@ -12,6 +12,7 @@ import type { RenderBackendChoice } from './avatar/renderBackend';
 import type { OnboardingLimits } from './onboarding/OnboardingService';
 import { capsForPortRange, defaultCapLimits, type CapLimits } from './rooms/Capacity';
 import type { TrainingOptions } from './onboarding/TrainingJobTypes';
+import { DEFAULT_FACE_SSIM_MARGIN } from './onboarding/snapshotVerdict';
 import { clusterConfigFrom, type ClusterConfig } from './cluster/clusterConfig';
 import { clusterTrainingConfigFrom, type ClusterTrainingConfig } from './cluster/training/clusterTrainingConfig';
 import { sfuClusterConfigFrom, type SfuClusterConfig } from './cluster/sfu/sfuClusterConfig';
@@ -98,6 +99,8 @@ export interface VoxfaceConfig {
   /** Usable early: held-out PSNR floor (dB) and margin over the mean training image a version needs to be installed. */
   onboardingUsablePsnr: number;
   onboardingUsableMarginDb: number;
+  /** How far above the mean training image's face SSIM a usable snapshot's must be (server/onboarding/snapshotVerdict.ts). */
+  onboardingUsableFaceSsimMargin: number;
   /** Seconds of training between snapshots (each a candidate version and a preview). */
   onboardingSnapshotSeconds: number;
   /** How long a failed training job's data (dataset, uploads, job folder) is kept before it is removed, ms. */
@@ -333,6 +336,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     onboardingMaxAttempts: intFrom(env, 'VOXFACE_ONBOARDING_MAX_ATTEMPTS', 3, 1, 20),
     onboardingUsablePsnr: numberFrom(env, 'VOXFACE_ONBOARDING_USABLE_PSNR', 18, 0, 100),
     onboardingUsableMarginDb: numberFrom(env, 'VOXFACE_ONBOARDING_USABLE_MARGIN_DB', 1.5, -100, 100),
+    onboardingUsableFaceSsimMargin: numberFrom(env, 'VOXFACE_ONBOARDING_USABLE_FACE_SSIM_MARGIN', DEFAULT_FACE_SSIM_MARGIN, -2, 2),
     onboardingSnapshotSeconds: numberFrom(env, 'VOXFACE_ONBOARDING_SNAPSHOT_SECONDS', 20, 5, 3600),
     onboardingFailedRetentionMs: numberFrom(env, 'VOXFACE_ONBOARDING_FAILED_RETENTION_HOURS', 24, 0, 24 * 365) * 3600_000,
     cluster: clusterConfigFrom(env),

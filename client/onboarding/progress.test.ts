@@ -38,6 +38,8 @@ test('quality is shown against the usable threshold when the server sends one', 
   assert.equal(qualityText(job({ usablePsnr: 22 })), '21.0 dB (usable from 22.0 dB)');
   assert.equal(qualityText(job({ progress: progress({ psnr: null }), usablePsnr: 22 })), 'not measured yet (usable from 22.0 dB)');
   assert.equal(qualityText(job({ usablePsnr: 22, installedPsnr: 22.46 })), '21.0 dB (usable from 22.0 dB; in the call: 22.5 dB)');
+  assert.equal(qualityText(job({ usablePsnr: 22, faceSsim: 0.7049, usableFaceSsim: 0.63 })), '21.0 dB, face SSIM 0.70 (usable from 22.0 dB and face SSIM 0.63)');
+  assert.equal(qualityText(job({ usablePsnr: 22, faceSsim: null, usableFaceSsim: null })), '21.0 dB (usable from 22.0 dB)', 'no face oval: the PSNR rule alone');
 });
 
 test('the expression fidelity shows once training ends, against a real frame\'s score, or why it is missing', () => {

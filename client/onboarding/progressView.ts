@@ -41,12 +41,17 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, '0')} s`;
 }
 
-/** Held-out PSNR against the threshold, e.g. "24.1 dB (usable from 22.0 dB; in the call: 23.5 dB)". */
+/**
+ * Held-out PSNR (and the face's SSIM once a snapshot measured it) against the thresholds, e.g.
+ * "24.1 dB, face SSIM 0.71 (usable from 22.0 dB and face SSIM 0.63; in the call: 23.5 dB)".
+ */
 export function qualityText(job: OnboardingJob): string {
   const psnr = job.progress.psnr;
-  const measured = psnr === null ? 'not measured yet' : `${psnr.toFixed(1)} dB`;
+  const face = typeof job.faceSsim === 'number' ? `, face SSIM ${job.faceSsim.toFixed(2)}` : '';
+  const measured = psnr === null ? 'not measured yet' : `${psnr.toFixed(1)} dB${face}`;
+  const faceBar = typeof job.usableFaceSsim === 'number' ? ` and face SSIM ${job.usableFaceSsim.toFixed(2)}` : '';
   const notes: string[] = [];
-  if (typeof job.usablePsnr === 'number') notes.push(`usable from ${job.usablePsnr.toFixed(1)} dB`);
+  if (typeof job.usablePsnr === 'number') notes.push(`usable from ${job.usablePsnr.toFixed(1)} dB${faceBar}`);
   if (typeof job.installedPsnr === 'number') notes.push(`in the call: ${job.installedPsnr.toFixed(1)} dB`);
   return notes.length ? `${measured} (${notes.join('; ')})` : measured;
 }

@@ -5,8 +5,11 @@ import { fidelityReason, parseTrainerLine, stderrTail } from './TrainerProcess';
 test('trainer lines parse into progress, snapshot and finished reports; anything else is ignored', () => {
   assert.deepEqual(parseTrainerLine('{"step":120,"elapsedMs":9000,"psnr":17.5,"trainPsnr":20.1,"loss":0.05}'),
     { kind: 'progress', step: 120, elapsedMs: 9000, psnr: 17.5, trainPsnr: 20.1, loss: 0.05 });
-  assert.deepEqual(parseTrainerLine('{"step":300,"elapsedMs":20000,"snapshot":"/elsewhere/x.vxa","heldOutPsnr":18.9,"baselinePsnr":16.9}'),
-    { kind: 'snapshot', step: 300, elapsedMs: 20000, heldOutPsnr: 18.9, baselinePsnr: 16.9 });
+  assert.deepEqual(parseTrainerLine('{"step":300,"elapsedMs":20000,"snapshot":"/elsewhere/x.vxa","heldOutPsnr":18.9,"baselinePsnr":16.9,"heldOutFaceSsim":0.71,"baselineFaceSsim":0.6}'),
+    { kind: 'snapshot', step: 300, elapsedMs: 20000, heldOutPsnr: 18.9, baselinePsnr: 16.9, heldOutFaceSsim: 0.71, baselineFaceSsim: 0.6 });
+  // An older trainer's snapshot has no face SSIM; one outside [-1, 1] is not a measure.
+  assert.deepEqual(parseTrainerLine('{"step":300,"elapsedMs":20000,"snapshot":"x","heldOutPsnr":18.9,"baselinePsnr":16.9,"baselineFaceSsim":1.5}'),
+    { kind: 'snapshot', step: 300, elapsedMs: 20000, heldOutPsnr: 18.9, baselinePsnr: 16.9, heldOutFaceSsim: null, baselineFaceSsim: null });
   assert.deepEqual(parseTrainerLine('{"done":true,"heldOutPsnr":20.8}'), { kind: 'finished', heldOutPsnr: 20.8 });
   // Non-finite or missing figures become null; a run stopped to save its checkpoint has not finished.
   assert.deepEqual(parseTrainerLine('{"step":1,"elapsedMs":5,"psnr":"high","loss":null}'),

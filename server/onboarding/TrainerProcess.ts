@@ -19,7 +19,10 @@ const MAX_LINE_BYTES = 64 * 1024;
 /** What the trainer reports, one JSON line each (bin/voxface train --report-every/--snapshot-every). */
 export type TrainerReport =
   | { kind: 'progress'; step: number; elapsedMs: number; psnr: number | null; trainPsnr: number | null; loss: number | null }
-  | { kind: 'snapshot'; step: number; elapsedMs: number; heldOutPsnr: number | null; baselinePsnr: number | null }
+  | {
+    kind: 'snapshot'; step: number; elapsedMs: number; heldOutPsnr: number | null; baselinePsnr: number | null;
+    heldOutFaceSsim: number | null; baselineFaceSsim: number | null;
+  }
   /** The final line of a run that finished (not of one interrupted to save a checkpoint). */
   | { kind: 'finished'; heldOutPsnr: number | null; fidelity?: JobFidelity };
 
@@ -67,6 +70,8 @@ export function parseTrainerLine(line: string): TrainerReport | undefined {
   let parsed: Record<string, unknown>;
   try { parsed = JSON.parse(line) as Record<string, unknown>; } catch { return undefined; }
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  // SSIM is in [-1, 1]; anything else is not a measure.
+  const unit = (v: unknown) => { const n = num(v); return n !== null && n >= -1 && n <= 1 ? n : null; };
   if (parsed.done === true) {
     if (parsed.interrupted === true) return undefined;
     const fidelity = fidelityOf(parsed);
@@ -76,7 +81,10 @@ export function parseTrainerLine(line: string): TrainerReport | undefined {
   if (step === null || elapsedMs === null) return undefined;
   // The snapshot's path in the line is not used: the queue knows where it told the trainer to write.
   if (typeof parsed.snapshot === 'string') {
-    return { kind: 'snapshot', step, elapsedMs, heldOutPsnr: num(parsed.heldOutPsnr), baselinePsnr: num(parsed.baselinePsnr) };
+    return {
+      kind: 'snapshot', step, elapsedMs, heldOutPsnr: num(parsed.heldOutPsnr), baselinePsnr: num(parsed.baselinePsnr),
+      heldOutFaceSsim: unit(parsed.heldOutFaceSsim), baselineFaceSsim: unit(parsed.baselineFaceSsim),
+    };
   }
   return { kind: 'progress', step, elapsedMs, psnr: num(parsed.psnr), trainPsnr: num(parsed.trainPsnr), loss: num(parsed.loss) };
 }

@@ -22,9 +22,10 @@
  *   forgotten `failedRetentionMs` after it ended (its folder removed, `expired`
  *   event: the onboarding service removes its dataset and uploads).
  * - Usable early, better later: the trainer writes a snapshot avatar every
- *   `snapshotSeconds` with its held-out PSNR; a snapshot that reaches the
- *   threshold (`usablePsnr`, and `usableMarginDb` over the mean training image's
- *   PSNR on the same frames) and beats the installed version is installed at
+ *   `snapshotSeconds` with its held-out figures; a snapshot that is usable
+ *   (snapshotVerdict.ts: `usablePsnr`, `usableMarginDb` over the mean training
+ *   image's PSNR, and `usableFaceSsimMargin` over its face SSIM on the same
+ *   frames) and beats the installed version's PSNR is installed at
  *   once (`installed` event: live sessions reload it), with a preview PNG each
  *   time (`preview` event).
  * - Done: the final avatar is installed into the store under its owner
@@ -48,6 +49,7 @@ import { sweepLeftovers } from './sweepLeftovers';
 import type { EnqueueRequest, TrainingJobQueue } from './TrainingJobQueue';
 import { checkpointElapsedMs, stderrTail, stopOrphanTrainer, TrainerProcess, type FinishedReport, type TrainerExit, type TrainerReport } from './TrainerProcess';
 import { remainingMinutes, trainerArgs } from './trainerArgs';
+import { checkUsableRule, DEFAULT_FACE_SSIM_MARGIN, recordSnapshot, type UsableRule } from './snapshotVerdict';
 
 const logger = new Logger('TrainingQueue');
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -78,6 +80,8 @@ export interface TrainingQueueOptions {
   usablePsnr?: number;
   /** ...and how far above the mean training image's PSNR it must be (default 1.5 dB). */
   usableMarginDb?: number;
+  /** ...and how far above the mean image's face SSIM its face SSIM must be (snapshotVerdict.ts; default DEFAULT_FACE_SSIM_MARGIN). */
+  usableFaceSsimMargin?: number;
   /** Seconds of training between snapshots (default 20) and between progress lines (default 10). */
   snapshotSeconds?: number;
   reportSeconds?: number;
@@ -97,7 +101,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
   readonly #niceness: number;
   readonly #trainerEnv: NodeJS.ProcessEnv | undefined;
   readonly #usablePsnr: number;
-  readonly #usableMarginDb: number;
+  readonly #usableRule: UsableRule;
   readonly #snapshotSeconds: number;
   readonly #reportSeconds: number;
   readonly #failedRetentionMs: number;
@@ -127,7 +131,9 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
     this.#niceness = options.niceness ?? 10;
     this.#trainerEnv = options.trainerEnv;
     this.#usablePsnr = options.usablePsnr ?? 18;
-    this.#usableMarginDb = options.usableMarginDb ?? 1.5;
+    this.#usableRule = checkUsableRule({
+      psnrFloor: this.#usablePsnr, marginDb: options.usableMarginDb ?? 1.5, faceSsimMargin: options.usableFaceSsimMargin ?? DEFAULT_FACE_SSIM_MARGIN,
+    });
     this.#snapshotSeconds = options.snapshotSeconds ?? 20;
     this.#reportSeconds = options.reportSeconds ?? 10;
     this.#failedRetentionMs = options.failedRetentionMs ?? 24 * 3600_000;
@@ -375,7 +381,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
     const { step, elapsedMs } = report;
     if (report.kind === 'snapshot') {
       // The files are where this queue told the trainer to write them; paths in its output are not trusted.
-      this.#onSnapshot(job, `${out}.snapshot.vxa`, `${out}.preview.png`, { step, elapsedMs, psnr: report.heldOutPsnr, baseline: report.baselinePsnr });
+      this.#onSnapshot(job, `${out}.snapshot.vxa`, `${out}.preview.png`, report);
       return;
     }
     job.progress = {
@@ -387,19 +393,16 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
     this.#emitProgress(job);
   }
 
-  /** The PSNR a version needs: the floor, or the margin over the mean image when that is higher. */
-  #threshold(baseline: number | null): number {
-    return Math.max(this.#usablePsnr, baseline === null ? -Infinity : baseline + this.#usableMarginDb);
-  }
-
-  /** A snapshot: record its quality, send its preview, and install it if usable and better. */
-  #onSnapshot(job: TrainingJob, path: string, preview: string, s: { step: number; elapsedMs: number; psnr: number | null; baseline: number | null }): void {
-    if (s.psnr === null) return;
-    job.baselinePsnr = s.baseline ?? job.baselinePsnr;
-    job.usablePsnr = this.#threshold(job.baselinePsnr);
-    job.quality = [...job.quality, { elapsedMs: s.elapsedMs, psnr: s.psnr }].slice(-QUALITY_POINTS);
+  /** A snapshot: record its quality, send its preview, and install it if usable and better (snapshotVerdict.ts). */
+  #onSnapshot(job: TrainingJob, path: string, preview: string, report: Extract<TrainerReport, { kind: 'snapshot' }>): void {
+    const psnr = report.heldOutPsnr;
+    if (psnr === null) return;
+    const s = { step: report.step, elapsedMs: report.elapsedMs, psnr };
+    const install = recordSnapshot(job, {
+      elapsedMs: s.elapsedMs, psnr, baselinePsnr: report.baselinePsnr, faceSsim: report.heldOutFaceSsim, baselineFaceSsim: report.baselineFaceSsim,
+    }, this.#usableRule);
     job.progress = { ...job.progress, step: s.step, elapsedMs: s.elapsedMs, etaMs: Math.max(0, Math.round(job.options.minutes * 60_000 - s.elapsedMs)) };
-    if (s.psnr >= job.usablePsnr && (job.installedPsnr === null || s.psnr > job.installedPsnr)) this.#install(job, path, s.psnr, false);
+    if (install) this.#install(job, path, psnr, false);
     job.updatedAt = new Date().toISOString();
     this.#persist();
     this.#emitProgress(job);

@@ -81,6 +81,15 @@ export interface TrainingJob {
   usablePsnr: number;
   /** The mean training image's PSNR on the same held-out frames; null before the first snapshot. */
   baselinePsnr: number | null;
+  /**
+   * SSIM inside the face oval on the held-out frames (server/onboarding/snapshotVerdict.ts):
+   * the last snapshot's, the mean training image's, and what a snapshot needs to be usable
+   * (the mean image's + a margin). Null when the frames have no face oval; absent in
+   * records from before the face rule.
+   */
+  faceSsim?: number | null;
+  baselineFaceSsim?: number | null;
+  usableFaceSsim?: number | null;
   /** Held-out PSNR at each snapshot (the quality chart), at most QUALITY_POINTS. */
   quality: QualityPoint[];
   /** Set when a job with options.fidelity is done. */

@@ -4,9 +4,10 @@
  * shared clip (the fake camera) for SECONDS (30), uploads as it records, the
  * server builds the dataset and trains for MINUTES (the product default, 10).
  * Prints seconds from the end of recording to a usable avatar and to the final
- * one, with the held-out PSNR of each, and the baseline measured in the same run:
- * the mean training image's PSNR on the same held-out frames (the quality a
- * featureless average face gets). CLIP (womanExpressions), RES, MODEL override.
+ * one, with the held-out PSNR (and face SSIM) of each, and the baseline measured in
+ * the same run: the mean training image's PSNR and face SSIM on the same held-out
+ * frames (the quality a featureless average face gets), and the thresholds "usable"
+ * read (server/onboarding/snapshotVerdict.ts). CLIP (womanExpressions), RES, MODEL override.
  */
 import { rmSync } from 'node:fs';
 import { loadConfig } from '../../server/config';
@@ -28,6 +29,7 @@ runBench(async () => {
     training: { minutes: MINUTES, res: RES, model: MODEL },
     usablePsnr: defaults.onboardingUsablePsnr,
     usableMarginDb: defaults.onboardingUsableMarginDb,
+    usableFaceSsimMargin: defaults.onboardingUsableFaceSsimMargin,
     snapshotSeconds: defaults.onboardingSnapshotSeconds,
     minFaceFrames: defaults.onboardingLimits.minFaceFrames,
   });
@@ -35,7 +37,7 @@ runBench(async () => {
   try {
     const { page } = await openPage(browser, `${server.url}/onboard.html?room=bench&seconds=${SECONDS}&autostart=1`);
     const marks = new Map<string, number>();
-    let last: OnboardingProbe | undefined, usable: OnboardingProbe | undefined;
+    let last: OnboardingProbe | undefined, usable: OnboardingProbe | undefined, usableFaceSsim: number | null = null;
     const deadline = Date.now() + (SECONDS + 120 + MINUTES * 60 * 1.5) * 1000;
     while (Date.now() < deadline) {
       const p = await onboardingProbe(page);
@@ -46,6 +48,8 @@ runBench(async () => {
       if (p.job?.usable && !usable) {
         usable = p;
         marks.set('usable-job', Date.now());
+        // The snapshot just installed is the job's last measured one.
+        usableFaceSsim = server.trainingQueue.get(p.jobId!)?.faceSsim ?? null;
         progress(`usable: held-out ${p.job.installedPsnr} dB after ${round(p.job.progress.elapsedMs / 1000)} s of training`);
       }
       if (p.state === 'failed') throw new Error(`onboarding failed: ${p.error}`);
@@ -63,10 +67,14 @@ runBench(async () => {
       uploadAndDatasetSeconds: round(((marks.get('training') ?? recordingEnd) - recordingEnd) / 1000),
       secondsToUsable: usableAt ? round((usableAt - recordingEnd) / 1000) : null,
       usablePsnr: usable?.job?.installedPsnr ?? null,
+      usableFaceSsim,
       secondsToFinal: round((Date.now() - recordingEnd) / 1000),
       finalPsnr: job.installedPsnr,
       threshold: job.usablePsnr,
+      faceSsimThreshold: job.usableFaceSsim ?? null,
       baselineMeanImagePsnr: job.baselinePsnr,
+      baselineMeanImageFaceSsim: job.baselineFaceSsim ?? null,
+      lastSnapshotFaceSsim: job.faceSsim ?? null,
       finalVsBaselineDb: job.installedPsnr !== null && job.baselinePsnr !== null ? round(job.installedPsnr - job.baselinePsnr, 2) : null,
       installs: job.installs,
       previews: last.previews,

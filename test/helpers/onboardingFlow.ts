@@ -18,6 +18,7 @@ export interface OnboardingServerOptions {
   training: TrainingOptions;
   usablePsnr: number;
   usableMarginDb: number;
+  usableFaceSsimMargin: number;
   snapshotSeconds: number;
   minFaceFrames: number;
   /** Reuse a previous server's port, secret and folders (a restart; read them before closing it). */
@@ -34,6 +35,7 @@ export function startOnboardingServer(o: OnboardingServerOptions, extra: Partial
     onboardingTraining: o.training,
     onboardingUsablePsnr: o.usablePsnr,
     onboardingUsableMarginDb: o.usableMarginDb,
+    onboardingUsableFaceSsimMargin: o.usableFaceSsimMargin,
     onboardingSnapshotSeconds: o.snapshotSeconds,
     onboardingLimits: { ...DEFAULT_ONBOARDING_LIMITS, minFaceFrames: o.minFaceFrames },
     ...extra,

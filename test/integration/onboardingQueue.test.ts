@@ -130,7 +130,7 @@ test('stopping the queue mid-job keeps the job with a checkpoint; a new queue re
 });
 
 test('a snapshot that passes the threshold is installed while training goes on, with a preview; better ones replace it', async () => {
-  const queue = newQueue({ snapshotSeconds: 5, usablePsnr: 0, usableMarginDb: -100 }, join(root, 'onboarding-snapshots'));
+  const queue = newQueue({ snapshotSeconds: 5, usablePsnr: 0, usableMarginDb: -100, usableFaceSsimMargin: -2 }, join(root, 'onboarding-snapshots'));
   const installs: { psnr: number; final: boolean; state: string; usable: boolean }[] = [];
   const previews: Buffer[] = [];
   queue.on('installed', ({ job, psnr, final }) => installs.push({ psnr, final, state: job.state, usable: job.usable }));

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { AvatarStorage } from '../../avatar/AvatarStorage';
 import { Logger } from '../../Logger';
 import { installVersion } from '../../onboarding/installVersion';
+import { checkUsableRule, recordSnapshot, type UsableRule } from '../../onboarding/snapshotVerdict';
 import { QUALITY_POINTS } from '../../onboarding/TrainingJobTypes';
 import { checkpointElapsedMs, TrainerProcess, type FinishedReport, type TrainerExit, type TrainerReport } from '../../onboarding/TrainerProcess';
 import type { SharedJob, TrainingUpdate } from './trainingMessages';
@@ -37,8 +38,10 @@ export interface TrainingAttemptOptions {
   checkpointSeconds: number;
   /** The held-out PSNR a snapshot needs at least (the enqueuing node's VOXFACE_ONBOARDING_USABLE_PSNR)... */
   usablePsnrFloor: number;
-  /** ...and how far above the mean training image's PSNR it must be (this node's VOXFACE_ONBOARDING_USABLE_MARGIN_DB). */
+  /** ...and how far above the mean training image's PSNR it must be (this node's VOXFACE_ONBOARDING_USABLE_MARGIN_DB)... */
   usableMarginDb: number;
+  /** ...and how far above its face SSIM (this node's VOXFACE_ONBOARDING_USABLE_FACE_SSIM_MARGIN; snapshotVerdict.ts). */
+  usableFaceSsimMargin: number;
   /** Every change of the record, in order. */
   onUpdate: (update: TrainingUpdate) => void;
 }
@@ -59,9 +62,11 @@ export class TrainingAttempt {
   readonly #o: TrainingAttemptOptions;
   readonly #trainer: TrainerProcess;
   readonly #out: string;
+  readonly #rule: UsableRule;
 
   constructor(options: TrainingAttemptOptions) {
     this.#o = options;
+    this.#rule = checkUsableRule({ psnrFloor: options.usablePsnrFloor, marginDb: options.usableMarginDb, faceSsimMargin: options.usableFaceSsimMargin });
     this.job = structuredClone(options.job);
     const job = this.job;
     this.#out = join(options.workDir, AVATAR_FILE);
@@ -118,19 +123,14 @@ export class TrainingAttempt {
     }
     const psnr = report.heldOutPsnr;
     if (psnr === null) return;
-    job.baselinePsnr = report.baselinePsnr ?? job.baselinePsnr;
-    job.usablePsnr = this.#threshold(job.baselinePsnr);
-    job.quality = [...job.quality, { elapsedMs, psnr }].slice(-QUALITY_POINTS);
+    const install = recordSnapshot(job, {
+      elapsedMs, psnr, baselinePsnr: report.baselinePsnr, faceSsim: report.heldOutFaceSsim, baselineFaceSsim: report.baselineFaceSsim,
+    }, this.#rule);
     job.progress = { ...job.progress, step, elapsedMs, etaMs: Math.max(0, Math.round(budgetMs - elapsedMs)) };
     // The files are where this attempt told the trainer to write them; paths in its output are not trusted.
-    if (psnr >= job.usablePsnr && (job.installedPsnr === null || psnr > job.installedPsnr)) this.#install(`${this.#out}.snapshot.vxa`, psnr, false);
+    if (install) this.#install(`${this.#out}.snapshot.vxa`, psnr, false);
     this.#update({ kind: 'progress', job });
     this.#update({ kind: 'preview', job, step, psnr, elapsedMs });
-  }
-
-  /** The configured floor, or the margin over the mean image when that is higher (TrainingQueue's rule). */
-  #threshold(baseline: number | null): number {
-    return Math.max(this.#o.usablePsnrFloor, baseline === null ? -Infinity : baseline + this.#o.usableMarginDb);
   }
 
   /** Publishes a version to the shared store; false (logged) if that fails: training goes on. */

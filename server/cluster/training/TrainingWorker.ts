@@ -36,6 +36,7 @@ import { makeFolderDurable } from '../../atomicFile';
 import type { AvatarStorage } from '../../avatar/AvatarStorage';
 import { Logger } from '../../Logger';
 import { stderrTail } from '../../onboarding/TrainerProcess';
+import { DEFAULT_FACE_SSIM_MARGIN } from '../../onboarding/snapshotVerdict';
 import { TrainingAttempt } from './TrainingAttempt';
 import {
   describeIssues, initialJobRecord, trainingJobDataSchema, trainingUpdateSchema, type SharedJob, type TrainingJobData, type TrainingUpdate,
@@ -67,6 +68,8 @@ export interface TrainingWorkerOptions {
   snapshotSeconds?: number;
   checkpointSeconds?: number;
   usableMarginDb?: number;
+  /** snapshotVerdict.ts's face SSIM margin (default DEFAULT_FACE_SSIM_MARGIN). */
+  usableFaceSsimMargin?: number;
   /**
    * How long a job's lock lasts without renewal (default 10 s): a node silent that
    * long is taken for dead and its job resumed elsewhere. The lock is renewed every
@@ -208,6 +211,7 @@ export class TrainingWorker extends TypedEmitter<TrainingWorkerEvents> {
       job: record, dataset: join(this.dir, data.dataset), workDir, store: this.#o.store, command: this.#command, cwd: REPO_ROOT,
       niceness: this.#o.niceness ?? 10, trainerEnv: this.#o.trainerEnv, reportSeconds: this.#o.reportSeconds ?? 10, snapshotSeconds: this.#o.snapshotSeconds ?? 20,
       checkpointSeconds: this.#o.checkpointSeconds ?? 60, usablePsnrFloor: data.usablePsnr, usableMarginDb: this.#o.usableMarginDb ?? 1.5,
+      usableFaceSsimMargin: this.#o.usableFaceSsimMargin ?? DEFAULT_FACE_SSIM_MARGIN,
       onUpdate: (update) => updates.push(update),
     });
     this.#attempts.set(data.id, attempt);

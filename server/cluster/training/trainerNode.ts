@@ -23,6 +23,7 @@ export function trainingWorkerFor(config: VoxfaceConfig, store: AvatarStorage): 
   return new TrainingWorker({
     redisUrl, dir: onboardingDirOf(config), store, concurrency: config.onboardingConcurrency, maxAttempts: config.onboardingMaxAttempts,
     snapshotSeconds: config.onboardingSnapshotSeconds, usableMarginDb: config.onboardingUsableMarginDb,
+    usableFaceSsimMargin: config.onboardingUsableFaceSsimMargin,
     checkpointSeconds: config.clusterTraining.checkpointSeconds, reportSeconds: config.clusterTraining.reportSeconds,
     lockSeconds: config.clusterTraining.lockSeconds, trainerEnv: trainerEnvOf(config),
   });

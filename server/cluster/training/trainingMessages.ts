@@ -80,6 +80,10 @@ export const sharedJobSchema = z.object({
   installs: z.number().int().min(0),
   usablePsnr: finite,
   baselinePsnr: finite.nullable(),
+  // Optional: records from nodes before the face rule (snapshotVerdict.ts) have none.
+  faceSsim: finite.min(-1).max(1).nullable().optional(),
+  baselineFaceSsim: finite.min(-1).max(1).nullable().optional(),
+  usableFaceSsim: finite.min(-3).max(3).nullable().optional(),
   quality: z.array(z.object({ elapsedMs: finite, psnr: finite }).strict()).max(QUALITY_POINTS),
   fidelity: jobFidelitySchema.optional(),
   error: z.string().max(4000).optional(),
