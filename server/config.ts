@@ -12,7 +12,7 @@ import type { RenderBackendChoice } from './avatar/renderBackend';
 import type { OnboardingLimits } from './onboarding/OnboardingService';
 import { capsForPortRange, defaultCapLimits, type CapLimits } from './rooms/Capacity';
 import type { TrainingOptions } from './onboarding/TrainingJobTypes';
-import { DEFAULT_FACE_SSIM_MARGIN } from './onboarding/snapshotVerdict';
+import { DEFAULT_FACE_SSIM_MARGIN, DEFAULT_MARGIN_DB } from './onboarding/snapshotVerdict';
 import { clusterConfigFrom, type ClusterConfig } from './cluster/clusterConfig';
 import { clusterTrainingConfigFrom, type ClusterTrainingConfig } from './cluster/training/clusterTrainingConfig';
 import { sfuClusterConfigFrom, type SfuClusterConfig } from './cluster/sfu/sfuClusterConfig';
@@ -335,7 +335,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     onboardingConcurrency: intFrom(env, 'VOXFACE_ONBOARDING_CONCURRENT_JOBS', 1, 1, 16),
     onboardingMaxAttempts: intFrom(env, 'VOXFACE_ONBOARDING_MAX_ATTEMPTS', 3, 1, 20),
     onboardingUsablePsnr: numberFrom(env, 'VOXFACE_ONBOARDING_USABLE_PSNR', 18, 0, 100),
-    onboardingUsableMarginDb: numberFrom(env, 'VOXFACE_ONBOARDING_USABLE_MARGIN_DB', 1.5, -100, 100),
+    onboardingUsableMarginDb: numberFrom(env, 'VOXFACE_ONBOARDING_USABLE_MARGIN_DB', DEFAULT_MARGIN_DB, -100, 100),
     onboardingUsableFaceSsimMargin: numberFrom(env, 'VOXFACE_ONBOARDING_USABLE_FACE_SSIM_MARGIN', DEFAULT_FACE_SSIM_MARGIN, -2, 2),
     onboardingSnapshotSeconds: numberFrom(env, 'VOXFACE_ONBOARDING_SNAPSHOT_SECONDS', 20, 5, 3600),
     onboardingFailedRetentionMs: numberFrom(env, 'VOXFACE_ONBOARDING_FAILED_RETENTION_HOURS', 24, 0, 24 * 365) * 3600_000,

@@ -57,6 +57,16 @@ test('frames without a face oval leave the face figures null; the baseline puts 
   assert.deepEqual(b, { baselinePsnr: direct.heldOutPsnr, baselineFacePsnr: direct.heldOutFacePsnr, baselineFaceSsim: direct.heldOutFaceSsim });
 });
 
+test('a frame whose face oval is too small for an SSIM window is left out of the face SSIM', () => {
+  const speck = new Uint8Array(SIZE * SIZE);
+  speck[2] = 1; // a corner pixel: no 11x11 window is centred there
+  const frames = [{ image: textured(5), faceRegion: disc() }, { image: textured(6), faceRegion: speck }];
+  const q = heldOutQuality(frames, frames.map((f) => f.image.map((v) => v * 0.98)), SIZE);
+  const first = heldOutQuality([frames[0]!], [frames[0]!.image.map((v) => v * 0.98)], SIZE);
+  assert.equal(q.heldOutFaceSsim, first.heldOutFaceSsim);
+  assert.equal(heldOutQuality([frames[1]!], [frames[1]!.image], SIZE).heldOutFaceSsim, null);
+});
+
 test('a render count that does not match the frames is refused', () => {
   assert.throws(() => heldOutQuality([{ image: textured(1) }], [], SIZE), { name: 'RangeError', message: 'heldOutQuality: 0 images for 1 frames' });
 });

@@ -26,8 +26,11 @@ const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 *
 export function heldOutQuality(frames: readonly HeldOutFrame[], images: readonly Float32Array[], size: number): HeldOutQuality {
   if (images.length !== frames.length || frames.length === 0) throw new RangeError(`heldOutQuality: ${images.length} images for ${frames.length} frames`);
   const withFace = frames.flatMap((f, i) => (f.faceRegion ? [{ f, img: images[i]!, face: f.faceRegion }] : []));
-  const faceMean = (score: (x: (typeof withFace)[number]) => number, digits: number) =>
-    withFace.length === 0 ? null : round(withFace.reduce((sum, x) => sum + score(x), 0) / withFace.length, digits);
+  // A face oval too small to centre an SSIM window in scores NaN: such frames are left out.
+  const faceMean = (score: (x: (typeof withFace)[number]) => number, digits: number) => {
+    const scores = withFace.map(score).filter(Number.isFinite);
+    return scores.length === 0 ? null : round(scores.reduce((sum, v) => sum + v, 0) / scores.length, digits);
+  };
   return {
     heldOutPsnr: round(images.reduce((sum, img, i) => sum + psnr(img, frames[i]!.image), 0) / images.length, 2),
     heldOutFacePsnr: faceMean((x) => regionPsnr(x.img, x.f.image, x.face), 2),

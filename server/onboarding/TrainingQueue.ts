@@ -49,7 +49,7 @@ import { sweepLeftovers } from './sweepLeftovers';
 import type { EnqueueRequest, TrainingJobQueue } from './TrainingJobQueue';
 import { checkpointElapsedMs, stderrTail, stopOrphanTrainer, TrainerProcess, type FinishedReport, type TrainerExit, type TrainerReport } from './TrainerProcess';
 import { remainingMinutes, trainerArgs } from './trainerArgs';
-import { checkUsableRule, DEFAULT_FACE_SSIM_MARGIN, recordSnapshot, type UsableRule } from './snapshotVerdict';
+import { checkUsableRule, DEFAULT_FACE_SSIM_MARGIN, DEFAULT_MARGIN_DB, recordSnapshot, type UsableRule } from './snapshotVerdict';
 
 const logger = new Logger('TrainingQueue');
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -78,7 +78,7 @@ export interface TrainingQueueOptions {
   trainerEnv?: NodeJS.ProcessEnv;
   /** Held-out PSNR (dB) a snapshot needs before it is installed (default 18). */
   usablePsnr?: number;
-  /** ...and how far above the mean training image's PSNR it must be (default 1.5 dB). */
+  /** ...and how far above the mean training image's PSNR it must be (default DEFAULT_MARGIN_DB, 0.5 dB). */
   usableMarginDb?: number;
   /** ...and how far above the mean image's face SSIM its face SSIM must be (snapshotVerdict.ts; default DEFAULT_FACE_SSIM_MARGIN). */
   usableFaceSsimMargin?: number;
@@ -132,7 +132,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
     this.#trainerEnv = options.trainerEnv;
     this.#usablePsnr = options.usablePsnr ?? 18;
     this.#usableRule = checkUsableRule({
-      psnrFloor: this.#usablePsnr, marginDb: options.usableMarginDb ?? 1.5, faceSsimMargin: options.usableFaceSsimMargin ?? DEFAULT_FACE_SSIM_MARGIN,
+      psnrFloor: this.#usablePsnr, marginDb: options.usableMarginDb ?? DEFAULT_MARGIN_DB, faceSsimMargin: options.usableFaceSsimMargin ?? DEFAULT_FACE_SSIM_MARGIN,
     });
     this.#snapshotSeconds = options.snapshotSeconds ?? 20;
     this.#reportSeconds = options.reportSeconds ?? 10;

@@ -15,7 +15,7 @@ test('a snapshot is usable when its PSNR clears the floor and the mean image + m
   assert.equal(job.usableFaceSsim, 0.63);
   assert.equal(job.baselineFaceSsim, 0.6);
   assert.equal(job.faceSsim, 0.7);
-  assert.deepEqual(job.quality, [{ elapsedMs: 20_000, psnr: 21 }]);
+  assert.deepEqual(job.quality, [{ elapsedMs: 20_000, psnr: 21, faceSsim: 0.7 }]);
 });
 
 test('a snapshot whose PSNR is enough but whose face is no better than the mean image\'s is not usable', () => {

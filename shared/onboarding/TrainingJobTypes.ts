@@ -102,6 +102,8 @@ export interface TrainingJob {
 export interface QualityPoint {
   elapsedMs: number;
   psnr: number;
+  /** The snapshot's face SSIM, when it measured one (absent before the face rule, and for the final avatar). */
+  faceSsim?: number;
 }
 
 export const QUALITY_POINTS = 200;

@@ -78,6 +78,8 @@ runBench(async () => {
       finalVsBaselineDb: job.installedPsnr !== null && job.baselinePsnr !== null ? round(job.installedPsnr - job.baselinePsnr, 2) : null,
       installs: job.installs,
       previews: last.previews,
+      // Each snapshot's held-out PSNR and face SSIM, to judge the usable rule by.
+      snapshots: job.quality.map((q) => [round(q.elapsedMs / 1000), q.psnr, q.faceSsim ?? null]),
     });
   } finally {
     await browser.close();

@@ -36,7 +36,7 @@ import { makeFolderDurable } from '../../atomicFile';
 import type { AvatarStorage } from '../../avatar/AvatarStorage';
 import { Logger } from '../../Logger';
 import { stderrTail } from '../../onboarding/TrainerProcess';
-import { DEFAULT_FACE_SSIM_MARGIN } from '../../onboarding/snapshotVerdict';
+import { DEFAULT_FACE_SSIM_MARGIN, DEFAULT_MARGIN_DB } from '../../onboarding/snapshotVerdict';
 import { TrainingAttempt } from './TrainingAttempt';
 import {
   describeIssues, initialJobRecord, trainingJobDataSchema, trainingUpdateSchema, type SharedJob, type TrainingJobData, type TrainingUpdate,
@@ -210,7 +210,7 @@ export class TrainingWorker extends TypedEmitter<TrainingWorkerEvents> {
     const attempt = new TrainingAttempt({
       job: record, dataset: join(this.dir, data.dataset), workDir, store: this.#o.store, command: this.#command, cwd: REPO_ROOT,
       niceness: this.#o.niceness ?? 10, trainerEnv: this.#o.trainerEnv, reportSeconds: this.#o.reportSeconds ?? 10, snapshotSeconds: this.#o.snapshotSeconds ?? 20,
-      checkpointSeconds: this.#o.checkpointSeconds ?? 60, usablePsnrFloor: data.usablePsnr, usableMarginDb: this.#o.usableMarginDb ?? 1.5,
+      checkpointSeconds: this.#o.checkpointSeconds ?? 60, usablePsnrFloor: data.usablePsnr, usableMarginDb: this.#o.usableMarginDb ?? DEFAULT_MARGIN_DB,
       usableFaceSsimMargin: this.#o.usableFaceSsimMargin ?? DEFAULT_FACE_SSIM_MARGIN,
       onUpdate: (update) => updates.push(update),
     });

@@ -84,7 +84,7 @@ export const sharedJobSchema = z.object({
   faceSsim: finite.min(-1).max(1).nullable().optional(),
   baselineFaceSsim: finite.min(-1).max(1).nullable().optional(),
   usableFaceSsim: finite.min(-3).max(3).nullable().optional(),
-  quality: z.array(z.object({ elapsedMs: finite, psnr: finite }).strict()).max(QUALITY_POINTS),
+  quality: z.array(z.object({ elapsedMs: finite, psnr: finite, faceSsim: finite.min(-1).max(1).optional() }).strict()).max(QUALITY_POINTS),
   fidelity: jobFidelitySchema.optional(),
   error: z.string().max(4000).optional(),
   stderrTail: z.string().max(4000).optional(),
