@@ -78,7 +78,7 @@ export interface TrainingQueueOptions {
   trainerEnv?: NodeJS.ProcessEnv;
   /** Held-out PSNR (dB) a snapshot needs before it is installed (default 18). */
   usablePsnr?: number;
-  /** ...and how far above the mean training image's PSNR it must be (default DEFAULT_MARGIN_DB, 0.5 dB). */
+  /** ...and how far above the mean training image's PSNR it must be (default DEFAULT_MARGIN_DB, 0 dB). */
   usableMarginDb?: number;
   /** ...and how far above the mean image's face SSIM its face SSIM must be (snapshotVerdict.ts; default DEFAULT_FACE_SSIM_MARGIN). */
   usableFaceSsimMargin?: number;

@@ -9,7 +9,9 @@
  * frames (the quality a featureless average face gets), and the thresholds "usable"
  * read (server/onboarding/snapshotVerdict.ts). CLIP (womanExpressions), RES, MODEL override.
  */
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../../server/config';
 import { launchChromium, openPage } from '../helpers/browser';
 import { onboardingProbe, startOnboardingServer, type OnboardingProbe } from '../helpers/onboardingFlow';
@@ -32,6 +34,16 @@ runBench(async () => {
     usableFaceSsimMargin: defaults.onboardingUsableFaceSsimMargin,
     snapshotSeconds: defaults.onboardingSnapshotSeconds,
     minFaceFrames: defaults.onboardingLimits.minFaceFrames,
+  });
+  // The first usable version's preview (render | ground truth of a held-out frame), kept to look at:
+  // the queue emits a snapshot's preview after installing it.
+  const pictures = join(tmpdir(), 'voxface-bench-onboarding');
+  let usablePreview: string | null = null;
+  server.trainingQueue.on('preview', ({ job, png }) => {
+    if (usablePreview || !job.usable) return;
+    mkdirSync(pictures, { recursive: true });
+    usablePreview = join(pictures, `usable-${CLIP}.png`);
+    writeFileSync(usablePreview, png);
   });
   const browser = await launchChromium({ fakeVideoFile: clipToY4m(CLIP, { width: 640, fps: 30, seconds: Math.min(SECONDS + 5, 40) }) });
   try {
@@ -68,6 +80,7 @@ runBench(async () => {
       secondsToUsable: usableAt ? round((usableAt - recordingEnd) / 1000) : null,
       usablePsnr: usable?.job?.installedPsnr ?? null,
       usableFaceSsim,
+      usablePreview,
       secondsToFinal: round((Date.now() - recordingEnd) / 1000),
       finalPsnr: job.installedPsnr,
       threshold: job.usablePsnr,

@@ -59,11 +59,14 @@ describe('voxface train, eval and render on a shared clip', () => {
     assert.ok(snapshots.length >= 2, `snapshot lines: ${trained.stdout}`);
     for (const s of snapshots) {
       for (const k of ['step', 'heldOutPsnr', 'baselinePsnr', 'elapsedMs']) assert.equal(typeof s[k], 'number', `${k} in ${JSON.stringify(s)}`);
+      // The face figures "usable" reads (server/onboarding/snapshotVerdict.ts): SSIMs, so in [-1, 1].
+      for (const k of ['heldOutFaceSsim', 'baselineFaceSsim']) assert.ok(Math.abs(s[k] as number) <= 1, `${k} in ${JSON.stringify(s)}`);
       assert.equal(s.snapshot, `${avatar}.snapshot.vxa`);
     }
     const final = trained.lines.at(-1)!;
     assert.ok((final.heldOutPsnr as number) > (snapshots[0]!.heldOutPsnr as number), `held-out ${snapshots[0]!.heldOutPsnr} dB first, ${final.heldOutPsnr} dB at the end`);
     assert.ok((final.heldOutPsnr as number) > (final.baselinePsnr as number), `held-out ${final.heldOutPsnr} dB vs mean image ${final.baselinePsnr} dB`);
+    assert.ok((final.heldOutFaceSsim as number) > (final.baselineFaceSsim as number), `face SSIM ${final.heldOutFaceSsim} vs mean image ${final.baselineFaceSsim}`);
     assert.equal(readAvatarFile(`${avatar}.snapshot.vxa`).config.expressionCount, readAvatarFile(avatar).config.expressionCount);
     const preview = png(`${avatar}.preview.png`);
     assert.deepEqual([preview.width, preview.height], [2 * 64, 64]);
