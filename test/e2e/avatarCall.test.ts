@@ -141,16 +141,37 @@ test('a peer joins as its avatar: others decode the rendered 640x360 video on th
   for (let i = 0; i < 3; i++) darker.params.colorB1[i]! -= 4;
   writeAvatarFile(server.avatarStore.pathOf('synthetic'), darker);
   const before = (await inboundFigures(b.page)).find((x) => x.peerId === aId && x.kind === 'video')!;
+  // Every frame B's tile presents, timed in the page, from 1 s before the reload to 2 s after.
+  // (String code: tsx names the functions of compiled closures with a helper the page lacks.)
+  await b.page.evaluate(`(() => {
+    const video = document.querySelector('.tile[data-peer-id="${aId}"] video');
+    const presented = window.swapFrames = [];
+    const next = () => video.requestVideoFrameCallback((now) => { presented.push(now); next(); });
+    next();
+  })()`);
+  await b.page.waitForTimeout(1000);
   const reloadStarted = Date.now();
+  const reloadAt = await b.page.evaluate(() => performance.now());
   assert.equal(await server.avatars.reloadAvatar('synthetic'), 1, 'one live session took the new version');
+  const loadMs = Date.now() - reloadStarted; // the new version's render process started and loaded
   await b.page.waitForTimeout(2000);
   const after = (await inboundFigures(b.page)).find((x) => x.peerId === aId && x.kind === 'video')!;
-  const swapFps = (after.framesDecoded - before.framesDecoded) / ((Date.now() - reloadStarted) / 1000);
-  // Against the rate measured above in the same run: the new version's render process loads
-  // beside the old one's on 2 cores (two pages, one tracking its camera, and the encoder on
-  // them too), so the rate dips: 14.1 fps against 21.4 before, and 13.6 in a CI run. A freeze
-  // or a restarted stream (a new consumer waiting for a keyframe) falls far below half of it.
-  assert.ok(swapFps >= Math.min(15, 0.5 * fps), `B decodes ${swapFps.toFixed(1)} fps across the swap (${fps.toFixed(1)} fps before it)`);
+  const swapFps = (after.framesDecoded - before.framesDecoded) / ((Date.now() - reloadStarted + 1000) / 1000);
+  const presented = await b.page.evaluate(() => [...(window as unknown as { swapFrames: number[] }).swapFrames, performance.now()]);
+  const pauses = presented.slice(1).map((t, i) => ({ at: t, ms: t - presented[i]! }));
+  const longestBefore = Math.max(...pauses.filter((p) => p.at <= reloadAt).map((p) => p.ms));
+  const longestAcross = Math.max(...pauses.filter((p) => p.at > reloadAt).map((p) => p.ms));
+  t.diagnostic(`swap: B decoded ${swapFps.toFixed(1)} fps (${fps.toFixed(1)} before); longest pause between presented frames ${longestBefore.toFixed(0)} ms in the second before the reload, ${longestAcross.toFixed(0)} ms from the reload to 2 s after the swap; the new version loaded in ${loadMs} ms`);
+  // What a user would see is a freeze: the swap must not stop the frames. The average rate
+  // is load-dependent (the new version's render process loads beside the old one's on 2
+  // cores, with two pages and the encoder): it dipped to 13.6-14.1 fps against ~21 before,
+  // and to 9.0 in one CI run, so it is reported, not asserted. The longest pause is: 367-450 ms
+  // across the swap (117-233 ms before it) while the new version loaded in 2.7-5.1 s, so a
+  // swap that stopped rendering while the new version loads would pause the tile for
+  // seconds, as would a new stream (its consumer's first frame came ~2 s after a render
+  // node's death in clusterRender.test.ts). 1.5 s leaves room for a slower CPU.
+  assert.ok(longestAcross <= 1500, `B's tile paused ${longestAcross.toFixed(0)} ms across the swap (${longestBefore.toFixed(0)} ms before it)`);
+  assert.equal(after.framesDecoded > before.framesDecoded, true);
   assert.equal(session.stats().rendererSwaps, 1);
   const darkLevel = (await decodedFrame(b.page, `.tile[data-peer-id="${aId}"] video`, BACKGROUND_RGB)).midLevel;
   assert.ok(darkLevel < Math.min(...levels) - 5, `B sees the new version: brightness ${darkLevel.toFixed(1)} after, ${levels.map((l) => l.toFixed(1)).join(', ')} before`);
