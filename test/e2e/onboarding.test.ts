@@ -60,8 +60,12 @@ test('a newcomer records, trains through a server restart, and joins the call as
   // 16 s, not 12: with other work on the 2 cores the page tracked 30 frames in 12 s (40 needed).
   const onboard = await openPage(browser, `${server.url}/onboard.html?room=${ROOM}&seconds=16&fps=10&autostart=1`);
   // The page talks to our server only (MediaPipe's own telemetry posts are answered locally).
+  // The origin is read once: the restarted server keeps the port, and while the server is
+  // down for the restart, server.url has no address to read (a request the page made in that
+  // gap threw from this listener, an uncaught exception that failed a CI run).
   const elsewhere: string[] = [];
-  onboard.page.on('request', (r) => { if (!/^(blob|data):/.test(r.url()) && new URL(r.url()).origin !== server.url) elsewhere.push(r.url()); });
+  const origin = server.url;
+  onboard.page.on('request', (r) => { if (!/^(blob|data):/.test(r.url()) && new URL(r.url()).origin !== origin) elsewhere.push(r.url()); });
   const recorded = await waitForOnboarding(onboard.page, (p) => ['training', 'usable', 'done'].includes(p.state), 90_000, 'recording and upload');
   t.diagnostic(`recorded ${recorded.framesCaptured} frames (${recorded.framesWithFace} with a face), uploaded ${recorded.framesUploaded}`);
   assert.ok(recorded.framesWithFace >= OPTIONS.minFaceFrames, JSON.stringify(recorded));
