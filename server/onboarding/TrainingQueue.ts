@@ -49,7 +49,7 @@ import { sweepLeftovers } from './sweepLeftovers';
 import type { EnqueueRequest, TrainingJobQueue } from './TrainingJobQueue';
 import { checkpointElapsedMs, stderrTail, stopOrphanTrainer, TrainerProcess, type FinishedReport, type TrainerExit, type TrainerReport } from './TrainerProcess';
 import { remainingMinutes, trainerArgs } from './trainerArgs';
-import { checkUsableRule, DEFAULT_FACE_SSIM_MARGIN, DEFAULT_MARGIN_DB, recordSnapshot, type UsableRule } from './snapshotVerdict';
+import { checkUsableRule, DEFAULT_FACE_SSIM_MARGIN, DEFAULT_MARGIN_DB, recordSnapshot, snapshotScores, type UsableRule } from './snapshotVerdict';
 
 const logger = new Logger('TrainingQueue');
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -397,18 +397,15 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
   #onSnapshot(job: TrainingJob, path: string, preview: string, report: Extract<TrainerReport, { kind: 'snapshot' }>): void {
     const psnr = report.heldOutPsnr;
     if (psnr === null) return;
-    const s = { step: report.step, elapsedMs: report.elapsedMs, psnr };
-    const install = recordSnapshot(job, {
-      elapsedMs: s.elapsedMs, psnr, baselinePsnr: report.baselinePsnr, faceSsim: report.heldOutFaceSsim, baselineFaceSsim: report.baselineFaceSsim,
-    }, this.#usableRule);
-    job.progress = { ...job.progress, step: s.step, elapsedMs: s.elapsedMs, etaMs: Math.max(0, Math.round(job.options.minutes * 60_000 - s.elapsedMs)) };
+    const install = recordSnapshot(job, snapshotScores({ ...report, heldOutPsnr: psnr }), this.#usableRule);
+    job.progress = { ...job.progress, step: report.step, elapsedMs: report.elapsedMs, etaMs: Math.max(0, Math.round(job.options.minutes * 60_000 - report.elapsedMs)) };
     if (install) this.#install(job, path, psnr, false);
     job.updatedAt = new Date().toISOString();
     this.#persist();
     this.#emitProgress(job);
     try {
       if (statSync(preview).size <= MAX_PREVIEW_BYTES) {
-        this.emit('preview', { job: structuredClone(job), png: readFileSync(preview), step: s.step, psnr: s.psnr, elapsedMs: s.elapsedMs });
+        this.emit('preview', { job: structuredClone(job), png: readFileSync(preview), step: report.step, psnr, elapsedMs: report.elapsedMs });
       }
     } catch (error) {
       logger.warn(`job ${job.id}: preview unreadable: ${String(error)}`);

@@ -14,6 +14,7 @@
  */
 import type { QualityPoint, TrainingJob } from './TrainingJobTypes';
 import { QUALITY_POINTS } from './TrainingJobTypes';
+import type { TrainerReport } from './TrainerProcess';
 
 export interface UsableRule {
   /** The held-out PSNR a snapshot needs at least (dB). */
@@ -31,6 +32,14 @@ export interface SnapshotScores {
   baselinePsnr: number | null;
   faceSsim: number | null;
   baselineFaceSsim: number | null;
+}
+
+/** The scores of a trainer's snapshot line whose PSNR was measured (both tiers read the line the same way). */
+export function snapshotScores(report: Omit<Extract<TrainerReport, { kind: 'snapshot' }>, 'heldOutPsnr'> & { heldOutPsnr: number }): SnapshotScores {
+  return {
+    elapsedMs: report.elapsedMs, psnr: report.heldOutPsnr, baselinePsnr: report.baselinePsnr,
+    faceSsim: report.heldOutFaceSsim, baselineFaceSsim: report.baselineFaceSsim,
+  };
 }
 
 type VerdictJob = Pick<TrainingJob, 'baselinePsnr' | 'usablePsnr' | 'faceSsim' | 'usableFaceSsim' | 'baselineFaceSsim' | 'installedPsnr' | 'quality'>;

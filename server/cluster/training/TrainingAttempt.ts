@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { AvatarStorage } from '../../avatar/AvatarStorage';
 import { Logger } from '../../Logger';
 import { installVersion } from '../../onboarding/installVersion';
-import { checkUsableRule, recordSnapshot, type UsableRule } from '../../onboarding/snapshotVerdict';
+import { checkUsableRule, recordSnapshot, snapshotScores, type UsableRule } from '../../onboarding/snapshotVerdict';
 import { QUALITY_POINTS } from '../../onboarding/TrainingJobTypes';
 import { checkpointElapsedMs, TrainerProcess, type FinishedReport, type TrainerExit, type TrainerReport } from '../../onboarding/TrainerProcess';
 import type { SharedJob, TrainingUpdate } from './trainingMessages';
@@ -123,9 +123,7 @@ export class TrainingAttempt {
     }
     const psnr = report.heldOutPsnr;
     if (psnr === null) return;
-    const install = recordSnapshot(job, {
-      elapsedMs, psnr, baselinePsnr: report.baselinePsnr, faceSsim: report.heldOutFaceSsim, baselineFaceSsim: report.baselineFaceSsim,
-    }, this.#rule);
+    const install = recordSnapshot(job, snapshotScores({ ...report, heldOutPsnr: psnr }), this.#rule);
     job.progress = { ...job.progress, step, elapsedMs, etaMs: Math.max(0, Math.round(budgetMs - elapsedMs)) };
     // The files are where this attempt told the trainer to write them; paths in its output are not trusted.
     if (install) this.#install(`${this.#out}.snapshot.vxa`, psnr, false);
