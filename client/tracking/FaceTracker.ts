@@ -10,6 +10,7 @@
  *   tracker.start(cameraTrack);
  */
 import { TypedEmitter } from '../../shared/TypedEmitter';
+import { CaptureGrid } from './CaptureGrid';
 import type {
   EncoderLoad, FaceTrackerOptions, FromTrackerWorker, ToTrackerWorker, TrackedFace, TrackerDelegate,
 } from './FaceTrackerTypes';
@@ -29,6 +30,8 @@ export interface FaceTrackerStats {
   recentTrackerMs: number[];
   /** Recent per-frame expression encoder times in the worker, ms (up to the last 300; empty without an encoder). */
   recentEncoderMs: number[];
+  /** The rate cap now (setMaxFps). */
+  maxFps: number;
 }
 
 type PendingFrame = Extract<ToTrackerWorker, { type: 'frame' }>;
@@ -43,7 +46,8 @@ export class FaceTracker extends TypedEmitter<FaceTrackerEvents> {
   #generation = 0;
   #busy = false;
   #pending?: PendingFrame;
-  #lastCapturedAt = 0;
+  /** Which camera frames are tracked under the rate cap. */
+  readonly #grid: CaptureGrid;
   #closed = false;
   readonly #completions: number[] = [];
   readonly #recentTrackerMs: number[] = [];
@@ -51,11 +55,12 @@ export class FaceTracker extends TypedEmitter<FaceTrackerEvents> {
   #encoderLoad?: { resolve: (loadMs: number) => void; reject: (error: Error) => void };
   readonly #recentEncoderMs: number[] = [];
 
-  private constructor(worker: Worker, delegate: TrackerDelegate, options: Required<FaceTrackerOptions>) {
+  private constructor(worker: Worker, delegate: TrackerDelegate, options: Required<FaceTrackerOptions>, grid: CaptureGrid) {
     super();
     this.#worker = worker;
     this.delegate = delegate;
     this.#options = options;
+    this.#grid = grid;
     worker.onmessage = (event: MessageEvent<FromTrackerWorker>) => this.#onWorkerMessage(event.data);
     worker.onerror = (event) => this.emit('error', new Error(`face tracker worker failed: ${event.message}`));
   }
@@ -64,7 +69,7 @@ export class FaceTracker extends TypedEmitter<FaceTrackerEvents> {
     const full: Required<FaceTrackerOptions> = {
       delegate: 'auto', maxFps: 30, maxInputWidth: 320, withLandmarks: false, ...options,
     };
-    if (!(full.maxFps > 0 && full.maxFps <= 60)) throw new RangeError('maxFps must be in (0, 60]');
+    const grid = new CaptureGrid(full.maxFps); // a bad maxFps throws before the worker starts
     const worker = new Worker(WORKER_URL, { type: 'module', name: 'voxface-face-tracker' });
     const ready = await new Promise<TrackerDelegate>((resolve, reject) => {
       worker.onmessage = (event: MessageEvent<FromTrackerWorker>) => {
@@ -80,7 +85,7 @@ export class FaceTracker extends TypedEmitter<FaceTrackerEvents> {
       worker.terminate();
       throw error;
     });
-    return new FaceTracker(worker, ready, full);
+    return new FaceTracker(worker, ready, full, grid);
   }
 
   /** Starts tracking `track`; a second call switches to the new track. */
@@ -141,12 +146,21 @@ export class FaceTracker extends TypedEmitter<FaceTrackerEvents> {
     this.#stopSource = undefined;
   }
 
+  /**
+   * Tracks at most `fps` frames per second from now on. CoefficientStreaming sets the
+   * avatar's render rate: a faster tracker spends the sender's CPU (MediaPipe on a 30 fps
+   * camera took 0.77 of a core in bench:avatar-call) and uplink on faces nobody renders.
+   */
+  setMaxFps(fps: number): void {
+    this.#grid.maxFps = fps;
+  }
+
   stats(): FaceTrackerStats {
     const now = performance.now();
     while (this.#completions.length && this.#completions[0]! < now - 1000) this.#completions.shift();
     return {
       delegate: this.delegate, fps: this.#completions.length, framesTracked: this.#framesTracked,
-      recentTrackerMs: [...this.#recentTrackerMs], recentEncoderMs: [...this.#recentEncoderMs],
+      recentTrackerMs: [...this.#recentTrackerMs], recentEncoderMs: [...this.#recentEncoderMs], maxFps: this.#grid.maxFps,
     };
   }
 
@@ -177,8 +191,7 @@ export class FaceTracker extends TypedEmitter<FaceTrackerEvents> {
   /** Downscales one camera frame into a bitmap and hands it to the worker (or lets it wait). */
   async #capture(source: VideoFrame | HTMLVideoElement, width: number, height: number): Promise<void> {
     const now = performance.now();
-    if (now - this.#lastCapturedAt < 1000 / this.#options.maxFps - 2) return;
-    this.#lastCapturedAt = now;
+    if (!this.#grid.take(now)) return;
     const captureTimeMs = performance.timeOrigin + now;
     const scale = Math.min(1, this.#options.maxInputWidth / width);
     const bitmap = await createImageBitmap(source, {
@@ -231,3 +244,4 @@ export class FaceTracker extends TypedEmitter<FaceTrackerEvents> {
     }
   }
 }
+

@@ -41,7 +41,7 @@ export interface FaceTrackerOptions {
   modelUrl: string;
   /** 'auto' picks GPU when WebGL runs on a real GPU, else CPU; GPU falls back to CPU on failure. */
   delegate?: TrackerDelegate | 'auto';
-  /** Upper bound on tracked frames per second. */
+  /** Upper bound on tracked frames per second (30 by default; CoefficientStreaming lowers it to the avatar's render rate). */
   maxFps?: number;
   /** Frames are downscaled to at most this width before tracking (the landmark model sees a 256 px crop). */
   maxInputWidth?: number;

@@ -83,3 +83,28 @@ test('a tracked clip streams coefficients that the server decodes as the page se
   assert.equal(stats.length, 0, 'the stream closed when the page stopped sending');
   assert.deepEqual(errors, []);
 });
+
+test('capped below the camera\'s rate (an avatar rendering that slowly), the page tracks no faster than the cap', async (t) => {
+  const { page, errors } = await openPage(browser, `${server.url}/?room=coeffs-capped&name=capped`);
+  await page.evaluate(() => window.voxfaceDemo.join());
+  await page.evaluate(() => window.voxfaceDemo.setSendCoefficients(true));
+  await page.waitForFunction(() => (window.voxfaceDemo.coefficients?.sender.stats().packetsSent ?? 0) > 0, undefined, { timeout: 30_000 });
+  // 12 fps from a 30 fps camera (which frames: CaptureGrid.test.ts). How many of them the
+  // tracker finishes depends on the CPU, so only the cap is asserted here.
+  const CAP = 12;
+  await page.evaluate((cap) => window.voxfaceDemo.coefficients!.tracker.setMaxFps(cap), CAP);
+  await page.waitForTimeout(1000);
+  const counts = () => page.evaluate(() => ({ tracked: window.voxfaceDemo.coefficients!.readout().tracker.framesTracked, at: performance.now() }));
+  const c0 = await counts();
+  await page.waitForTimeout(6000);
+  const c1 = await counts();
+  const rate = (c1.tracked - c0.tracked) / ((c1.at - c0.at) / 1000);
+  const readout = await page.evaluate(() => window.voxfaceDemo.coefficients!.readout().tracker);
+  const trackerMs = [...readout.recentTrackerMs].sort((a, b) => a - b);
+  t.diagnostic(`capped at ${CAP}: tracked ${rate.toFixed(2)} frames/s (tracker p50 ${trackerMs[trackerMs.length >> 1]?.toFixed(1)} ms)`);
+  assert.equal(readout.maxFps, CAP);
+  assert.ok(rate <= CAP + 0.5, `no faster than the cap: ${rate.toFixed(2)} frames/s`);
+  await assert.rejects(page.evaluate(() => window.voxfaceDemo.coefficients!.tracker.setMaxFps(0)), /maxFps must be in \(0, 60\], not 0/);
+  await page.evaluate(() => window.voxfaceDemo.setSendCoefficients(false));
+  assert.deepEqual(errors, []);
+});
