@@ -121,7 +121,7 @@ export class VoxfaceServer {
         return renderer;
       }));
     this.avatars = new AvatarService(this.coefficients, rendererFactory, {
-      width: config.avatarWidth, height: config.avatarHeight, fps: config.avatarFps, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
+      width: config.avatarWidth, height: config.avatarHeight, fps: config.avatarFps, renderBudget: config.avatarRenderCores, codec: config.avatarCodec, bitrateKbps: config.avatarBitrateKbps,
       marker: config.avatarMarker, limits: config.avatarLimits, hosting: this.renderPlacement,
       codeSizeOf: (avatarId) => encoderCodeSizeOf(this.avatarStore.existing(avatarId)),
       authorize: (userId, avatarId) => {

@@ -68,6 +68,11 @@ export interface VoxfaceConfig {
   avatarWidth: number;
   avatarHeight: number;
   avatarFps: number;
+  /**
+   * Cores the CPU avatar sessions may keep busy together; above it their render rate is
+   * lowered (down to 5 fps), and each session's sender is told to track that slowly.
+   */
+  avatarRenderCores: number;
   avatarCodec: 'VP8' | 'H264';
   avatarBitrateKbps: number;
   /** Rays per output pixel per axis when rendering avatars live (the LIVE preset's 0.5 unless set). */
@@ -291,6 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     avatarDir: env.VOXFACE_AVATAR_DIR ?? join(dataDir, 'avatars'),
     ...avatarSizeFrom(env),
     avatarFps: intFrom(env, 'VOXFACE_AVATAR_FPS', 25, 5, 60),
+    avatarRenderCores: numberFrom(env, 'VOXFACE_AVATAR_RENDER_CORES', Math.max(0.5, cpus().length * 0.6), 0.01, 4096),
     avatarCodec: codecFrom(env.VOXFACE_AVATAR_CODEC),
     avatarBitrateKbps: intFrom(env, 'VOXFACE_AVATAR_BITRATE', 600, 50, 10000),
     avatarRenderScale: numberFrom(env, 'VOXFACE_AVATAR_RENDER_SCALE', 0.5, 0.1, 1),

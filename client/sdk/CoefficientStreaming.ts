@@ -48,6 +48,13 @@ export class CoefficientStreaming {
       modelUrl: `${origin}/models/face_landmarker.task`,
       ...options,
     });
+    // Track no faster than the avatar renders (the server says its rate, and lowers it under
+    // load); without an avatar, at the rate asked for.
+    const ownMaxFps = tracker.stats().maxFps;
+    const followAvatar = ({ fps }: { fps: number | null }) => {
+      tracker.setMaxFps(fps === null || !(fps > 0) ? ownMaxFps : Math.min(ownMaxFps, fps));
+    };
+    room.on('avatarFrameRate', followAvatar);
     let dataProducer;
     try {
       dataProducer = await room.produceData({
@@ -58,11 +65,13 @@ export class CoefficientStreaming {
         appData: { source: COEFFICIENT_SOURCE },
       });
     } catch (error) {
+      room.off('avatarFrameRate', followAvatar);
       tracker.close();
       throw error;
     }
     const sender = new CoefficientSender(dataProducer);
     const streaming = new CoefficientStreaming(tracker, sender, async () => {
+      room.off('avatarFrameRate', followAvatar);
       tracker.close();
       sender.close();
       await room.closeDataProducer(dataProducer);

@@ -62,6 +62,12 @@ export interface RoomEvents {
    * encoder failed, ...): `message` says why. Publish the camera instead, as the demo does.
    */
   avatarStopped: NotificationMap['avatarStopped'];
+  /**
+   * How many new frames per second this peer's avatar renders now; `fps` null: no avatar
+   * renders from this peer's coefficients any more (disabled or stopped). CoefficientStreaming
+   * tracks the camera at this rate.
+   */
+  avatarFrameRate: { fps: number | null };
   /** A background operation failed (consuming a new track, say). */
   error: Error;
 }
@@ -126,7 +132,11 @@ export class VoxfaceRoom extends TypedEmitter<RoomEvents> {
     });
     s.on('consumerClosed', ({ consumerId }) => this.#removeConsumer(consumerId));
     s.on('avatarStatus', (status) => this.emit('avatarStatus', status));
-    s.on('avatarStopped', (stopped) => this.emit('avatarStopped', stopped));
+    s.on('avatarStopped', (stopped) => {
+      this.emit('avatarFrameRate', { fps: null });
+      this.emit('avatarStopped', stopped);
+    });
+    s.on('avatarFrameRate', ({ fps }) => this.emit('avatarFrameRate', { fps }));
     s.on('roomClosed', ({ reason }) => {
       this.emit('roomClosed', { reason });
       this.#teardown();
@@ -182,6 +192,7 @@ export class VoxfaceRoom extends TypedEmitter<RoomEvents> {
 
   async disableAvatar(): Promise<void> {
     await this.#signaling.request('disableAvatar', {});
+    this.emit('avatarFrameRate', { fps: null });
   }
 
   /** Closes a data producer here and on the server. */

@@ -60,6 +60,8 @@ interface Wanted {
   unwatch: () => void;
   /** Why the wish ended (a session that finishes starting after that closes with it). */
   ended?: string;
+  /** The render rate last told to the peer (avatarFrameRate), for the session running now. */
+  toldFps?: number;
 }
 
 interface Loading {
@@ -333,6 +335,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       }
       session.setTargetFps(this.#targetFps[wanted.renderer.backend === 'gpu' ? 'gpu' : 'cpu']);
       wanted.session = session;
+      this.#tellFrameRate(wanted, session.stats().targetFps);
       session.on('closed', ({ reason }) => {
         if (wanted.session === session) this.#end(wanted, reason, true);
       });
@@ -370,6 +373,8 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       return true;
     }
     wanted.hosted = hosted;
+    // The host schedules its own rate; what it starts at is this service's (the same configuration).
+    this.#tellFrameRate(wanted, this.#options.fps);
     // What stands by from an earlier hosting (hosted again before a fallback took it) is kept, not replaced.
     wanted.standby ??= standBy({
       router: wanted.room.router, peerId: wanted.peer.id, renderer: wanted.renderer, stream: this.#ingest.get(wanted.room.id, wanted.peer.id),
@@ -396,6 +401,8 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     const hosted = wanted.hosted;
     wanted.hosted = undefined;
     hosted?.close(reason);
+    // A session started again (its stream reopened) tells its rate anew.
+    wanted.toldFps = undefined;
     const standby = wanted.standby;
     wanted.standby = undefined;
     void standby?.then((injector) => injector?.close());
@@ -439,5 +446,15 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     }
     // Every tick, not only on a change: a session that moved from the GPU to the CPU (a lost device) takes its new backend's rate.
     for (const { session, stats: st } of stats) session.setTargetFps(this.#targetFps[backendOf(st.backend)]);
+    for (const wanted of this.#wanted.values()) {
+      if (wanted.session) this.#tellFrameRate(wanted, wanted.session.stats().targetFps);
+    }
+  }
+
+  /** Tells the peer its avatar's render rate when it changed, so its tracker keeps pace and no more (avatarFrameRate). */
+  #tellFrameRate(wanted: Wanted, fps: number): void {
+    if (wanted.toldFps === fps || wanted.peer.closed) return;
+    wanted.toldFps = fps;
+    wanted.peer.notify('avatarFrameRate', { avatarId: wanted.avatarId, fps });
   }
 }

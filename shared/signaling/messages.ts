@@ -182,6 +182,11 @@ export interface NotificationMap {
   avatarStatus: { peerId: string; status: 'waiting' | 'live' | 'lost' | 'stalled' };
   /** This peer's avatar ended without being asked to (its render process crashed, say): send the camera instead. */
   avatarStopped: { avatarId: string; reason: AvatarStopReason; message: string };
+  /**
+   * How many new frames per second this peer's avatar renders now (the server lowers it
+   * under load): tracking the camera faster only spends the sender's CPU and uplink.
+   */
+  avatarFrameRate: { avatarId: string; fps: number };
 }
 
 /**

@@ -116,6 +116,17 @@ test('a peer joins as its avatar: others decode the rendered 640x360 video on th
   t.diagnostic(`avatar session: ${JSON.stringify(server.avatars.sessions()[0]?.stats())}; B: ${JSON.stringify(later)}`);
   assert.ok(fps >= 15, `B decodes A's avatar at ${fps.toFixed(1)} fps (${Date.now() - start} ms after joining)`);
 
+  // A's page tracks its camera (30 fps) at the rate the server renders A's avatar, which it
+  // told the page (avatarFrameRate): no faster (the tracked rate is over the last second, so
+  // one frame over), and the rate follows the scheduler's when it lowers it.
+  const tracking = await pollUntil(async () => ({
+    rendered: server.avatars.sessions().find((s) => s.peer.id === aId)!.stats().targetFps,
+    tracker: await a.page.evaluate(() => { const { maxFps, fps } = window.voxfaceDemo.coefficients!.readout().tracker; return { maxFps, fps }; }),
+  }), (x) => x.tracker.maxFps === x.rendered, 5000);
+  t.diagnostic(`A's tracker: ${JSON.stringify(tracking)}`);
+  assert.equal(tracking.tracker.maxFps, tracking.rendered, `A tracks at the avatar's render rate: ${JSON.stringify(tracking)}`);
+  assert.ok(tracking.rendered <= 25 && tracking.tracker.fps <= tracking.rendered + 1, `A tracks no faster: ${JSON.stringify(tracking)}`);
+
   const sources = await b.page.evaluate((id) => [...window.voxfaceDemo.room!.remoteTracks.values()]
     .filter((t) => t.peerId === id).map((t) => `${t.kind}:${String(t.appData.source)}`), aId);
   assert.deepEqual(sources.sort(), ['audio:mic', 'video:avatar'], 'B gets A\'s microphone and avatar, no camera');
