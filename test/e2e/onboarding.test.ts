@@ -19,20 +19,23 @@ import { inboundFigures, pollUntil } from '../helpers/pageProbes';
 import { clipToY4m } from '../helpers/sharedData';
 
 const OPTIONS: OnboardingServerOptions = {
-  // Short but real: the fast model at 64 px, snapshots every 8 s, "usable" = 0.5 dB over the mean image
-  // and a face SSIM at least the mean image's (the product's margin is for 256 px avatars).
+  // Short but real: the fast model at 64 px, snapshots every 8 s. "Usable" = a face SSIM 0.1 over
+  // the mean image's, with a PSNR at most 1 dB under the mean image's: the first usable version
+  // comes while the held-out PSNR still climbs, so a better one follows. A CI run with the bar
+  // at +0.5 dB and the face SSIM at the mean image's had its first usable version at the top of
+  // the curve (12.3, 13.4, 16.8, then 18.5 dB usable at 40 s; the mean image 16.4 dB), then
+  // 110 s of snapshots within 0.2 dB of it and none better: one install, and the test failed.
   // 2.5 minutes, not 1.5: a CI run on a slower CPU became usable so late in 1.5 that no better
-  // version followed (here, with two helpers' work beside it, usable came at 48 s of 90 and
-  // the held-out PSNR was still rising 1-2 dB per 8 s snapshot).
+  // version followed.
   training: { minutes: 2.5, res: 64, model: 'fast', fidelity: true },
   usablePsnr: 12,
-  usableMarginDb: 0.5,
-  usableFaceSsimMargin: 0,
+  usableMarginDb: -1,
+  usableFaceSsimMargin: 0.1,
   snapshotSeconds: 8,
   minFaceFrames: 40,
 };
 /**
- * The call's avatar at 10 fps, not 25: on 2 cores the two pages (one tracking its camera),
+ * The call's avatar at 10 fps, not 25 (and the page tracks its camera at 10 too): on 2 cores the two pages (one tracking its camera),
  * the render process and the encoder left the trainer (niceness 10) 9 steps in the 108 s
  * after the first usable version of a CI run, so no better version could follow; calls
  * come first by design, and a server that trains during calls has the cores for both.
@@ -109,6 +112,13 @@ test('a newcomer records, trains through a server restart, and joins the call as
   const events = await me.page.evaluate(() => window.voxfaceDemo.events);
   assert.ok(events.includes(`avatar:${usable.avatarId}`), `joined as the avatar: ${events.join(', ')}`);
   const myId = await me.page.evaluate(() => window.voxfaceDemo.room!.peerId);
+  // The server renders the avatar at 10 fps (less if its scheduler lowers it) and tells the page:
+  // its tracker follows, not the camera's 30 fps.
+  const tracking = await pollUntil(async () => ({
+    rendered: server.avatars.sessions().find((x) => x.peer.id === myId)?.stats().targetFps,
+    tracked: await me.page.evaluate(() => window.voxfaceDemo.coefficients?.readout().tracker.maxFps),
+  }), (x) => x.rendered !== undefined && x.tracked === x.rendered, 15_000);
+  assert.ok(tracking.tracked === tracking.rendered && tracking.tracked! <= CALL.avatarFps, `the join link's page tracks at the avatar's render rate: ${JSON.stringify(tracking)}`);
 
   const other = await openPage(browser, `${server.url}/?room=${ROOM}&name=Bob`);
   await other.page.evaluate(() => window.voxfaceDemo.join());
