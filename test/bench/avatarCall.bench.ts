@@ -98,6 +98,8 @@ async function main(): Promise<void> {
     const rendered0 = session.stats().framesRendered;
     const frames0 = (await inboundFigures(b)).find((f) => f.peerId === aId && f.kind === 'video')!.framesDecoded;
     const bytes0 = await videoBytes(b, aId);
+    const tracked = () => a.evaluate(() => window.voxfaceDemo.coefficients!.readout().tracker.framesTracked);
+    const tracked0 = await tracked();
     const t0 = Date.now();
     progress(`bench:avatar-call: measuring for ${SECONDS} s`);
     await b.waitForTimeout(SECONDS * 1000);
@@ -109,6 +111,7 @@ async function main(): Promise<void> {
       .map((v, i) => (v - parts0[i]!) / elapsed);
     const frames1 = (await inboundFigures(b)).find((f) => f.peerId === aId && f.kind === 'video')!.framesDecoded;
     const bytes1 = await videoBytes(b, aId);
+    const tracked1 = await tracked();
     const stats = session.stats();
     const history = await a.evaluate(() => window.voxfaceDemo.coefficients!.sender.history.slice());
     const seen = await markers(b);
@@ -141,6 +144,8 @@ async function main(): Promise<void> {
       markedFramesMatched: latencies.length,
       decodedFps: round((frames1 - frames0) / elapsed),
       renderedFps: round((stats.framesRendered - rendered0) / elapsed, 2),
+      // A's page: faces tracked per second (MediaPipe on this machine's CPU, at most the avatar's rate).
+      senderTrackedFps: round((tracked1 - tracked0) / elapsed, 1),
       renderMsP50: round(stats.renderMsP50),
       renderMsP95: round(stats.renderMsP95),
       serverCoresPerAvatar: round(avatarCores, 2),
