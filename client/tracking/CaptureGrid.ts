@@ -1,11 +1,12 @@
 /**
  * Which camera frames the tracker takes under a rate cap. Frames are due on a grid of
  * 1000 / maxFps ms, and the camera frame nearest each grid point is taken (half a camera
- * frame of slack either side), not "the first frame that long after the last one": with a
- * 30 fps camera that jitters 5-10 ms (Chromium's fake camera here), that spacing takes
- * every third frame or fewer at a cap of 12 (9.65 frames/s in a page) and every other one
- * at 25 (15). More than one interval behind (the tracker was stopped, the tab hidden),
- * the grid restarts at the frame taken instead of bursting to catch up.
+ * frame of slack either side), not "the first frame that long after the last one". Camera
+ * frames come early or late (Chromium's fake 30 fps camera: by 5-10 ms), and with frames up
+ * to 8 ms off that spacing takes 10 frames/s at a cap of 12, 16.9 at 25 and 20.6 at 30,
+ * where the grid takes 12, 25 and 30 (CaptureGrid.test.ts). More than one interval behind
+ * (the tracker was stopped, the tab hidden), the grid restarts at the frame taken instead
+ * of bursting to catch up.
  */
 export class CaptureGrid {
   #maxFps: number;
