@@ -244,4 +244,3 @@ export class FaceTracker extends TypedEmitter<FaceTrackerEvents> {
     }
   }
 }
-

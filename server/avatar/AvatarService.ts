@@ -335,7 +335,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       }
       session.setTargetFps(this.#targetFps[wanted.renderer.backend === 'gpu' ? 'gpu' : 'cpu']);
       wanted.session = session;
-      this.#tellFrameRate(wanted, session.stats().targetFps);
+      this.#tellFrameRate(wanted, session.targetFps);
       session.on('closed', ({ reason }) => {
         if (wanted.session === session) this.#end(wanted, reason, true);
       });
@@ -447,7 +447,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     // Every tick, not only on a change: a session that moved from the GPU to the CPU (a lost device) takes its new backend's rate.
     for (const { session, stats: st } of stats) session.setTargetFps(this.#targetFps[backendOf(st.backend)]);
     for (const wanted of this.#wanted.values()) {
-      if (wanted.session) this.#tellFrameRate(wanted, wanted.session.stats().targetFps);
+      if (wanted.session) this.#tellFrameRate(wanted, wanted.session.targetFps);
     }
   }
 

@@ -144,6 +144,11 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
     this.#targetFps = Math.max(1, Math.min(this.#options.fps, fps));
   }
 
+  /** The rate new frames are rendered at now (setTargetFps, within the configured rate). */
+  get targetFps(): number {
+    return this.#targetFps;
+  }
+
   stats(): AvatarSessionStats {
     const now = performance.now();
     while (this.#frameTimes.length && this.#frameTimes[0]! < now - 1000) this.#frameTimes.shift();

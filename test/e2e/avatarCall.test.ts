@@ -125,7 +125,7 @@ test('a peer joins as its avatar: others decode the rendered 640x360 video on th
   }), (x) => x.tracker.maxFps === x.rendered, 5000);
   t.diagnostic(`A's tracker: ${JSON.stringify(tracking)}`);
   assert.equal(tracking.tracker.maxFps, tracking.rendered, `A tracks at the avatar's render rate: ${JSON.stringify(tracking)}`);
-  assert.ok(tracking.rendered <= 25 && tracking.tracker.fps <= tracking.rendered + 1, `A tracks no faster: ${JSON.stringify(tracking)}`);
+  assert.ok(tracking.tracker.fps <= tracking.rendered + 1, `A tracks no faster: ${JSON.stringify(tracking)}`);
 
   const sources = await b.page.evaluate((id) => [...window.voxfaceDemo.room!.remoteTracks.values()]
     .filter((t) => t.peerId === id).map((t) => `${t.kind}:${String(t.appData.source)}`), aId);
