@@ -52,11 +52,12 @@ export class SignalingClient extends TypedEmitter<SignalingEvents> {
     return this.#socket.connected;
   }
 
-  request<M extends RequestMethod, R = unknown>(method: M, data: RequestData<M>): Promise<R> {
+  /** `timeoutMs`: this request's wait, for one that does slow work (the connection's by default). */
+  request<M extends RequestMethod, R = unknown>(method: M, data: RequestData<M>, timeoutMs = this.#timeoutMs): Promise<R> {
     if (!this.#socket.connected) return Promise.reject(new SignalingRequestError('disconnected', 'signaling is disconnected'));
     return new Promise((resolve, reject) => {
-      this.#socket.timeout(this.#timeoutMs).emit('request', { method, data }, (error: Error | null, reply: SignalingReply<R>) => {
-        if (error) reject(new SignalingRequestError('timeout', `${method} timed out after ${this.#timeoutMs} ms`));
+      this.#socket.timeout(timeoutMs).emit('request', { method, data }, (error: Error | null, reply: SignalingReply<R>) => {
+        if (error) reject(new SignalingRequestError('timeout', `${method} timed out after ${timeoutMs} ms`));
         else if (reply.ok) resolve(reply.data);
         else reject(new SignalingRequestError(reply.error.code, reply.error.message));
       });

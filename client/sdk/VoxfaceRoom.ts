@@ -87,6 +87,15 @@ export async function joinRoom(options: JoinOptions): Promise<VoxfaceRoom> {
   }
 }
 
+/**
+ * enableAvatar answers once the avatar renders: a render process starts and loads the
+ * model, the under-layer is built and an encoder starts. A new version's load took 2.7-6.9 s
+ * on the 2-core test machine beside a call, and in a CI run of the onboarding e2e (a trainer
+ * and two pages beside it) the join link's request outlived the connection's 10 s: the page
+ * fell back to the camera while the server went on and the avatar went live.
+ */
+const ENABLE_AVATAR_TIMEOUT_MS = 30_000;
+
 export class VoxfaceRoom extends TypedEmitter<RoomEvents> {
   readonly peerId: string;
   readonly roomId: string;
@@ -187,7 +196,7 @@ export class VoxfaceRoom extends TypedEmitter<RoomEvents> {
    * colour '#rrggbb'). Calling it again with another background re-renders the avatar with it.
    */
   async enableAvatar(avatarId: string, options: { background?: BackgroundChoice } = {}): Promise<void> {
-    await this.#signaling.request('enableAvatar', { avatarId, ...(options.background ? { background: options.background } : {}) });
+    await this.#signaling.request('enableAvatar', { avatarId, ...(options.background ? { background: options.background } : {}) }, ENABLE_AVATAR_TIMEOUT_MS);
   }
 
   async disableAvatar(): Promise<void> {

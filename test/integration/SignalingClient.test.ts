@@ -87,4 +87,9 @@ test('a request the server never answers times out with the method and the time 
   const client = await connect(`http://127.0.0.1:${port}`, 200);
   await assert.rejects(client.request('leave', {}), isRequestError('timeout', 'leave timed out after 200 ms'));
   assert.equal(received, 1, 'the request was sent');
+  // A request of slow work waits as long as it is given.
+  const started = Date.now();
+  await assert.rejects(client.request('leave', {}, 600), isRequestError('timeout', 'leave timed out after 600 ms'));
+  assert.ok(Date.now() - started >= 590, `waited ${Date.now() - started} ms`);
+  assert.equal(received, 2);
 });
