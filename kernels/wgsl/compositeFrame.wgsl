@@ -1,13 +1,15 @@
 // The call's frame: the head layer (premultiplied colour [sh,sw,3] and transmittance
-// [sh,sw], the renderer's internal resolution) upscaled bilinearly to the output size and
+// [sh,sw], the renderer's internal resolution) upscaled (Catmull-Rom) to the output size and
 // composited over the session's under-layer, out = C + T * under, as RGBA8 (clamped to
 // [0, 255], rounded ties to even; alpha is the under-layer's). The CPU's
 // Compositing.compositeOver with FastUpscale's taps (pixel-centre aligned, edges clamped).
 //
 // The head layer's buffers hold only the rays' rectangle (rx0, ry0, rw x rh of the internal
 // image, compacted row by row, as renderRays leaves it); outside it the head layer is
-// C = 0 and T = 1. One thread per output pixel, the whole frame: and each bilinear blend below is written a + (b - a) f, which
-// is exactly a when a == b, so there the output is the under-layer bit for bit.
+// C = 0 and T = 1. One thread per output pixel, the whole frame: where every tap misses the
+// rectangle, C = 0 exactly and T is 1 within a float's rounding, far below half a grey
+// level, so there the output is the under-layer bit for bit. T is not clamped where the
+// cubic rings (as on the CPU: the upscale stays linear).
 
 struct Params {
   sw: u32,
@@ -27,25 +29,29 @@ struct Params {
 @group(0) @binding(3) var<storage, read> under: array<u32>;
 @group(0) @binding(4) var<storage, read_write> out: array<u32>;
 
-struct Tap {
-  i0: u32,
-  i1: u32,
-  f: f32,
+struct Taps {
+  // The four source indices (clamped) and their Catmull-Rom weights.
+  i: vec4u,
+  w: vec4f,
 }
 
-// FastUpscale's taps(): u = clamp((i + 0.5) src / dst - 0.5, 0, src - 1), i0 = floor(u),
-// i1 = min(i0 + 1, src - 1), f = u - i0. In integers, u = n / (2 dst) with
-// n = (2i + 1) src - dst, so i0 is exact and f is one division of exact values (sizes
-// are at most 8192: n < 2^27, 2 dst <= 2^14).
-fn tap(i: u32, src: u32, dst: u32) -> Tap {
+// FastUpscale's upscaleTaps(): u = clamp((i + 0.5) src / dst - 0.5, 0, src - 1),
+// taps floor(u) - 1 .. floor(u) + 2 clamped to [0, src), t = u - floor(u). In integers,
+// u = n / (2 dst) with n = (2i + 1) src - dst, so floor(u) is exact and t is one division
+// of exact values (sizes are at most 8192: n < 2^27, 2 dst <= 2^14).
+fn taps(i: u32, src: u32, dst: u32) -> Taps {
   let den = 2u * dst;
   let n = clamp(i32((2u * i + 1u) * src) - i32(dst), 0, i32((src - 1u) * den));
-  let i0 = u32(n) / den;
-  return Tap(i0, min(i0 + 1u, src - 1u), f32(u32(n) - i0 * den) / f32(den));
-}
-
-fn lerp(a: f32, b: f32, f: f32) -> f32 {
-  return a + (b - a) * f;
+  let fl = i32(u32(n) / den);
+  let t = f32(u32(n) - u32(fl) * den) / f32(den);
+  let t2 = t * t;
+  let t3 = t2 * t;
+  let w0 = 0.5 * (-t3 + 2.0 * t2 - t);
+  let w2 = 0.5 * (-3.0 * t3 + 4.0 * t2 + t);
+  let w3 = 0.5 * (t3 - t2);
+  let last = i32(src) - 1;
+  let idx = vec4u(clamp(vec4i(fl - 1, fl, fl + 1, fl + 2), vec4i(0), vec4i(last)));
+  return Taps(idx, vec4f(w0, 1.0 - w0 - w2 - w3, w2, w3));
 }
 
 // The head layer at internal pixel (x, y): (C, T), or (0, 1) outside the rectangle.
@@ -60,6 +66,11 @@ fn head(x: u32, y: u32) -> vec4f {
   return vec4f(color[3u * i], color[3u * i + 1u], color[3u * i + 2u], transmittance[i]);
 }
 
+// One source row widened at this output column, as the CPU's first pass.
+fn row(tx: Taps, y: u32) -> vec4f {
+  return head(tx.i.x, y) * tx.w.x + head(tx.i.y, y) * tx.w.y + head(tx.i.z, y) * tx.w.z + head(tx.i.w, y) * tx.w.w;
+}
+
 @compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) id: vec3u) {
   let x = id.x;
@@ -67,20 +78,13 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
   if (x >= params.width || y >= params.height) {
     return;
   }
-  let tx = tap(x, params.sw, params.width);
-  let ty = tap(y, params.sh, params.height);
-  let a = head(tx.i0, ty.i0);
-  let b = head(tx.i1, ty.i0);
-  let c = head(tx.i0, ty.i1);
-  let d = head(tx.i1, ty.i1);
-  let t = lerp(lerp(a.w, b.w, tx.f), lerp(c.w, d.w, tx.f), ty.f);
-  let top = a.xyz + (b.xyz - a.xyz) * tx.f;
-  let bottom = c.xyz + (d.xyz - c.xyz) * tx.f;
-  let mixed = top + (bottom - top) * ty.f;
+  let tx = taps(x, params.sw, params.width);
+  let ty = taps(y, params.sh, params.height);
+  let ct = row(tx, ty.i.x) * ty.w.x + row(tx, ty.i.y) * ty.w.y + row(tx, ty.i.z) * ty.w.z + row(tx, ty.i.w) * ty.w.w;
   let p = y * params.width + x;
   let u = under[p];
   let behind = vec3f(vec3u(u & 0xffu, (u >> 8u) & 0xffu, (u >> 16u) & 0xffu));
-  let lit = 255.0 * mixed + t * behind;
+  let lit = 255.0 * ct.xyz + ct.w * behind;
   // Clamped as a Uint8ClampedArray stores, NaN to 0: WGSL leaves clamp/max of a NaN to the
   // implementation (SwiftShader happens to give 0), a comparison is false on every one.
   let v = vec3u(round(min(select(vec3f(0.0), lit, lit >= vec3f(0.0)), vec3f(255.0))));

@@ -5,11 +5,11 @@
 // transmittance output).
 //
 // The head layer is rendered at the renderer's internal resolution (fewer rays than
-// output pixels) and upscaled bilinearly as premultiplied colour and transmittance, then
-// composited at the output resolution, so the under-layer stays sharp. Pixels whose
-// upscale taps all miss the rays' rectangle are the under-layer exactly (a miss has C =
-// 0 and T = 1, and a blend of equal values is that value): only the rectangle's
-// neighbourhood is computed per frame.
+// output pixels) and upscaled (Catmull-Rom, FastUpscale.ts) as premultiplied colour and
+// transmittance, then composited at the output resolution, so the under-layer stays
+// sharp. Pixels whose upscale taps all miss the rays' rectangle are the under-layer
+// exactly (a miss has C = 0 and T = 1, and the taps' weights sum to 1 within a float's
+// rounding, far below half a grey level): only the rectangle's neighbourhood is computed per frame.
 import type { UpscalePlan } from './FastUpscale';
 import type { PixelRect } from './ScreenBounds';
 
@@ -38,11 +38,12 @@ export function underRgba(under: UnderLayer, width: number, height: number): Uin
   return out;
 }
 
-/** The contiguous range of output indices whose two taps reach [lo, hi) of the source. */
-function reached(i0: Int32Array, i1: Int32Array, lo: number, hi: number): [number, number] {
+/** The contiguous range of output indices any of whose four taps reach [lo, hi) of the source. */
+function reached(index: Int32Array, lo: number, hi: number): [number, number] {
   let a = -1, b = -1;
-  for (let i = 0; i < i0.length; i++) {
-    if (i1[i]! >= lo && i0[i]! < hi) {
+  for (let i = 0; i < index.length / 4; i++) {
+    // Taps are nondecreasing: the first and the last bound them.
+    if (index[4 * i + 3]! >= lo && index[4 * i]! < hi) {
       if (a < 0) a = i;
       b = i + 1;
     }
@@ -53,26 +54,41 @@ function reached(i0: Int32Array, i1: Int32Array, lo: number, hi: number): [numbe
 /**
  * out (RGBA8 [H, W, 4]) = the under-layer, with C + T * under over it where the source
  * rectangle reaches: color [sh, sw, 3] (premultiplied, 0 outside the rectangle) and
- * trans [sh, sw] (1 outside) upscaled by `plan` (FastUpscale's taps).
+ * trans [sh, sw] (1 outside) upscaled by `plan` (FastUpscale's Catmull-Rom taps). T is
+ * not clamped to [0, 1] where the cubic rings beside an edge: unclamped, the upscale stays
+ * linear, so this equals compositing first and upscaling after, as the flat-colour path
+ * does (test/engine/CallFrame.test.ts), and the output's 8-bit clamp bounds the ringing.
  */
 export function compositeOver(
   color: Float32Array, trans: Float32Array, sw: number, plan: UpscalePlan, rect: PixelRect | null, under: Uint8Array, out: Uint8Array,
 ): void {
   out.set(under);
   if (!rect) return;
-  const W = plan.x0.length;
-  const [xa, xb] = reached(plan.x0, plan.x1, rect.x0, rect.x1), [ya, yb] = reached(plan.y0, plan.y1, rect.y0, rect.y1);
+  const W = plan.width, rows = plan.rows, xi = plan.x.index, xw = plan.x.weight, yi = plan.y.index, yw = plan.y.weight;
+  const [xa, xb] = reached(xi, rect.x0, rect.x1), [ya, yb] = reached(yi, rect.y0, rect.y1);
+  if (xa === xb || ya === yb) return;
+  // Widen the source rows the reached output rows read, over the reached columns: [sy][x] (C, T).
+  for (let sy = yi[4 * ya]!; sy <= yi[4 * yb - 1]!; sy++) {
+    const r = sy * sw;
+    for (let x = xa; x < xb; x++) {
+      const k = 4 * x, a = r + xi[k]!, b = r + xi[k + 1]!, c = r + xi[k + 2]!, d = r + xi[k + 3]!;
+      const w0 = xw[k]!, w1 = xw[k + 1]!, w2 = xw[k + 2]!, w3 = xw[k + 3]!, o = 4 * (sy * W + x);
+      rows[o] = color[3 * a]! * w0 + color[3 * b]! * w1 + color[3 * c]! * w2 + color[3 * d]! * w3;
+      rows[o + 1] = color[3 * a + 1]! * w0 + color[3 * b + 1]! * w1 + color[3 * c + 1]! * w2 + color[3 * d + 1]! * w3;
+      rows[o + 2] = color[3 * a + 2]! * w0 + color[3 * b + 2]! * w1 + color[3 * c + 2]! * w2 + color[3 * d + 2]! * w3;
+      rows[o + 3] = trans[a]! * w0 + trans[b]! * w1 + trans[c]! * w2 + trans[d]! * w3;
+    }
+  }
   // A clamped view rounds like the renderer's other conversions (clamp to [0, 255], ties to even).
   const out8 = new Uint8ClampedArray(out.buffer, out.byteOffset, out.length);
   for (let y = ya; y < yb; y++) {
-    const r0 = plan.y0[y]! * sw, r1 = plan.y1[y]! * sw, fy = plan.fy[y]!;
+    const k = 4 * y, r0 = 4 * yi[k]! * W, r1 = 4 * yi[k + 1]! * W, r2 = 4 * yi[k + 2]! * W, r3 = 4 * yi[k + 3]! * W;
+    const w0 = yw[k]!, w1 = yw[k + 1]!, w2 = yw[k + 2]!, w3 = yw[k + 3]!;
     for (let x = xa; x < xb; x++) {
-      const fx = plan.fx[x]!, a = r0 + plan.x0[x]!, b = r0 + plan.x1[x]!, c = r1 + plan.x0[x]!, d = r1 + plan.x1[x]!;
-      const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-      const t = trans[a]! * w00 + trans[b]! * w01 + trans[c]! * w10 + trans[d]! * w11;
-      const o = 4 * (y * W + x);
+      const i = 4 * x, o = 4 * (y * W + x);
+      const t = rows[r0 + i + 3]! * w0 + rows[r1 + i + 3]! * w1 + rows[r2 + i + 3]! * w2 + rows[r3 + i + 3]! * w3;
       for (let ch = 0; ch < 3; ch++) {
-        const cv = color[3 * a + ch]! * w00 + color[3 * b + ch]! * w01 + color[3 * c + ch]! * w10 + color[3 * d + ch]! * w11;
+        const cv = rows[r0 + i + ch]! * w0 + rows[r1 + i + ch]! * w1 + rows[r2 + i + ch]! * w2 + rows[r3 + i + ch]! * w3;
         out8[o + ch] = 255 * cv + t * under[o + ch]!;
       }
     }

@@ -1,6 +1,6 @@
 // The frame's upscale and composite on the GPU (kernels/wgsl/compositeFrame) against the
 // CPU's (the reference here: server/engine/Compositing.ts compositeOver with FastUpscale's
-// plan). It lives in test/ because kernels/ may not import server/, not even in a test.
+// Catmull-Rom plan). It lives in test/ because kernels/ may not import server/, not even in a test.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compositeOver } from '../../server/engine/Compositing';
@@ -60,12 +60,13 @@ describe('compositeFrame on the GPU', { skip: ctx ? false : 'no Vulkan adapter h
       // Float rounding order decides a byte only within ~1e-5 of a rounding boundary: a
       // systematic off-by-one (truncating, say) would move about half of them.
       assert.ok(differing <= cpu.length * 1e-3, `${differing} of ${cpu.length} bytes differ`);
-      // Where all four taps miss the rays' rectangle, C = 0 and T = 1: the under-layer, exactly.
-      const plan = upscalePlan(d.sw, d.sh, d.width, d.height), inside = (i0: number, i1: number, lo: number, hi: number) => i1 >= lo && i0 < hi;
+      // Where all sixteen taps miss the rays' rectangle, C = 0 and T = 1: the under-layer, exactly.
+      const plan = upscalePlan(d.sw, d.sh, d.width, d.height);
+      const inside = (index: Int32Array, i: number, lo: number, hi: number) => index[4 * i + 3]! >= lo && index[4 * i]! < hi;
       let empty = 0;
       for (let y = 0; y < d.height; y++)
         for (let x = 0; x < d.width; x++) {
-          if (inside(plan.x0[x]!, plan.x1[x]!, rect.x0, rect.x1) && inside(plan.y0[y]!, plan.y1[y]!, rect.y0, rect.y1)) continue;
+          if (inside(plan.x.index, x, rect.x0, rect.x1) && inside(plan.y.index, y, rect.y0, rect.y1)) continue;
           empty++;
           const o = 4 * (y * d.width + x);
           assert.deepEqual([...gpu.subarray(o, o + 4)], [...under.subarray(o, o + 4)], `pixel (${x}, ${y}) is the under-layer`);
@@ -98,14 +99,17 @@ describe('compositeFrame on the GPU', { skip: ctx ? false : 'no Vulkan adapter h
     assert.deepEqual(gpu, under);
   });
 
-  test('NaN, infinite and negative head values convert as the CPU\'s clamped bytes do (NaN to 0)', async () => {
-    const d = { sw: 4, sh: 1, width: 4, height: 1 }, under = Uint8Array.of(10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160);
-    const color = Float32Array.of(NaN, 0.5, -3, Infinity, -Infinity, 0.25, 0, 0, 0, 0.11, 0.21, 0.31), trans = Float32Array.of(0, 0, NaN, 0.5);
+  test('NaN, infinite, negative and out-of-range head values convert as the CPU\'s clamped bytes do (NaN to 0)', async () => {
+    const d = { sw: 8, sh: 1, width: 8, height: 1 }, under = Uint8Array.from({ length: 32 }, (_, i) => 5 * i + 3);
+    const color = Float32Array.of(NaN, 0.5, -3, Infinity, -Infinity, 0.25, 0, 0, 0, 0.11, 0.21, 0.31, 0.125, 0.25, 0.375, -3, 0.5, 2, 0, 0, 0, 0.25, 0, 0);
+    const trans = Float32Array.of(0, 0, NaN, 0.5, 0.5, 0, 2, -1);
     const gpu = await compositeFrameOnGpu(ctx!, color, trans, under, d), cpu = cpuFrame(color, trans, under, d);
     assert.deepEqual([...gpu], [...cpu]);
-    // Pixel 3 is finite: 255 C + 0.5 under. The others are 0: a non-finite value reaches a
-    // neighbour through its zero-weight tap too (0 * Inf is NaN), on both.
-    assert.deepEqual([...gpu], [0, 0, 0, 40, 0, 0, 0, 80, 0, 0, 0, 120, 93, 124, 154, 160]);
+    // Same size in and out: each pixel's taps are itself (weight 1) and its neighbours (weight
+    // 0), x - 1 .. x + 2. Pixels 0-3 reach a non-finite value through a zero-weight tap
+    // (0 * Inf and 0 * NaN are NaN) and are 0, on both. Pixel 4 is 255 C + 0.5 under; 5 has
+    // T = 0 and clamps; 6 has T = 2 (twice the under-layer, clamped); 7 has T = -1 (clamped to 0).
+    assert.deepEqual([...gpu], [0, 0, 0, 18, 0, 0, 0, 38, 0, 0, 0, 58, 0, 0, 0, 78, 73, 108, 142, 98, 0, 128, 255, 118, 246, 255, 255, 138, 0, 0, 0, 158]);
   });
 
   test('sizes past the limit, wrong lengths and short buffers are RangeErrors', async () => {
