@@ -73,6 +73,8 @@ options:
   --patch-size <px>   patch side
   --ssim <w>          weight of D-SSIM beside L1
   --align <r>         per-frame target shift, Gauss-Newton step fraction (0: off)
+  --distortion <w>    weight of the distortion loss, which pulls the avatar's soft density
+                      towards a surface (0: off, the default; docs/picture.md)
   --white-background  train over white only (default: a random colour a step, so the head
                       is opaque where the person is; calls draw it over the room)
   --seed <n>          initialisation and sampling seed (default 1)
@@ -83,7 +85,7 @@ options:
                       beside the blendshapes; docs/fidelity.md), saved in <file>
   --backend <b>       auto | cpu | gpu (default: VOXFACE_TRAIN_BACKEND, else auto): auto trains
                       on a hardware GPU when there is one (never a software adapter), else the
-                      CPU; --encoder, --patch-rays and --align train on the CPU only
+                      CPU; --encoder, --patch-rays, --align and --distortion train on the CPU only
   --fidelity          when finished, re-track the final avatar's held-out renders with
                       FaceLandmarker (needs Chromium; docs/fidelity.md) and report mouth,
                       eyes and lip-opening distances in the final line
@@ -115,7 +117,7 @@ export async function train(args: string[]): Promise<void> {
       model: { type: 'string' }, rays: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean' },
       'report-every': { type: 'string' }, 'snapshot-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, steps: { type: 'string' }, 'cpu-seconds': { type: 'string' },
       'face-rays': { type: 'string' }, 'head-rays': { type: 'string' }, 'patch-rays': { type: 'string' }, 'patch-size': { type: 'string' },
-      ssim: { type: 'string' }, align: { type: 'string' }, 'white-background': { type: 'boolean' }, encoder: { type: 'boolean' },
+      ssim: { type: 'string' }, align: { type: 'string' }, distortion: { type: 'string' }, 'white-background': { type: 'boolean' }, encoder: { type: 'boolean' },
       backend: { type: 'string' }, fidelity: { type: 'boolean' },
     },
   });
@@ -168,6 +170,7 @@ export async function train(args: string[]): Promise<void> {
     faceRayShare: numberOption('face-rays', values['face-rays'], 0, 1), headRayShare: numberOption('head-rays', values['head-rays'], 0, 1),
     patchRayShare: numberOption('patch-rays', values['patch-rays'], 0, 1), patchSize: numberOption('patch-size', values['patch-size'], 2, 32),
     ssimWeight: numberOption('ssim', values.ssim, 0, 1), alignRate: numberOption('align', values.align, 0, 1),
+    distortionWeight: numberOption('distortion', values.distortion, 0, 1),
     randomBackground: !values['white-background'],
   }, { allowSoftware: process.env.VOXFACE_GPU_ALLOW_SOFTWARE === '1' }).catch((error: unknown) => {
     throw error instanceof RangeError ? new CliInputError(error.message) : error;

@@ -4,6 +4,7 @@
 // 0.1 x its output, the appearance grid is looked up at the moved point (strides 1/2/4),
 // and the density and colour heads, both conditioned on coefficients / 3, produce sigma
 // and rgb for compositing on white. `backward` returns gradients for every parameter.
+import { distortionInputs, distortionLoss } from './DistortionLoss';
 import type { GridShape, GridStride, Kernels } from '../../kernels/KernelsTypes';
 import {
   type AvatarConfig, type AvatarParams, type HeadPose, type ParamName,
@@ -60,6 +61,17 @@ export interface ForwardCache {
   readonly rayOffsets: Int32Array;
   readonly background: Float32Array;
   readonly composite: ReturnType<Kernels['composite']>;
+  /** [S, 3] the samples' canonical positions and [R, 3] the rays' canonical directions (for the distortion loss). */
+  readonly positions: Float32Array;
+  readonly rayDirs: Float32Array;
+}
+
+/** The weights of the loss terms beside the colour loss that backward adds. */
+export interface RegulariserWeights {
+  /** Of mean(raw offset^2). */
+  readonly offset: number;
+  /** Of the rays' distortion (DistortionLoss.ts); 0 or absent: off. */
+  readonly distortion?: number;
 }
 
 export interface ForwardResult {
@@ -203,17 +215,18 @@ export class AvatarModel {
       color: composite.color,
       offsetMeanSquare: S > 0 ? k.meanSquare(raw) : 0,
       samples: S,
-      cache: { coefficients: frame.coefficients, coeff, motion, pm, encM, featM, h1, raw, pa, featA, encA, encV, densW, colW, hD, sigma, hC, rgb, deltas, rayOffsets: off, background, composite },
+      cache: { coefficients: frame.coefficients, coeff, motion, pm, encM, featM, h1, raw, pa, featA, encA, encV, densW, colW, hD, sigma, hC, rgb, deltas, rayOffsets: off, background, composite, positions: pos, rayDirs: v },
     };
   }
 
   /**
-   * Gradients of sum(dColor * color) + offsetWeight * mean(raw^2) with respect to every
+   * Gradients of sum(dColor * color) + weights.offset * mean(raw^2) + weights.distortion *
+   * the rays' mean distortion (over the samples composited before termination) with respect to every
    * parameter (fresh buffers, same names). With `dCoefficients` ([E]), also adds the
    * gradient with respect to the frame's coefficients there (the motion blend's and the
    * heads' coefficient columns): the expression encoder trains through it.
    */
-  backward(k: Kernels, cache: ForwardCache, dColor: Float32Array, offsetWeight: number, dCoefficients?: Float32Array): AvatarParams {
+  backward(k: Kernels, cache: ForwardCache, dColor: Float32Array, weights: RegulariserWeights, dCoefficients?: Float32Array): AvatarParams {
     const c = this.config, p = this.params, d = modelDims(c), F = c.frequencies, q = cache;
     const S = q.sigma.length;
     const g = {} as AvatarParams;
@@ -225,6 +238,7 @@ export class AvatarModel {
     // motion bases) only to replace it cost ~4 ms a step.
     g.appearance = new Float32Array(p.appearance.length);
     const cb = k.compositeBackward(q.sigma, q.rgb, q.deltas, q.rayOffsets, q.background, q.composite, dColor);
+    if ((weights.distortion ?? 0) > 0) distortionLoss(distortionInputs(q, d.step), weights.distortion!, cb.dSigma);
 
     // Heads -> d(encoded appearance).
     const shC1 = { n: S, inFeatures: c.colorHidden, outFeatures: 3 };
@@ -245,7 +259,7 @@ export class AvatarModel {
     // Appearance grid and the moved point.
     const dFeatA = encodeBackward(q.featA, dEncA, S, d.featA, F);
     const dPa = this.sampleStridesBackward(k, p.appearance, d.appearanceShape, q.pa, dFeatA, S, g.appearance);
-    const dRaw = offsetWeight !== 0 ? k.meanSquareBackward(q.raw, offsetWeight) : new Float32Array(3 * S);
+    const dRaw = weights.offset !== 0 ? k.meanSquareBackward(q.raw, weights.offset) : new Float32Array(3 * S);
     const sa = [0, 1, 2].map((i) => 0.1 * 2 / (c.appearanceBox.max[i]! - c.appearanceBox.min[i]!));
     for (let i = 0; i < dRaw.length; i++) dRaw[i]! += dPa[i]! * sa[i % 3]!;
 

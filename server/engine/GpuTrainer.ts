@@ -60,6 +60,7 @@ export class GpuTrainer {
     // Not on the device yet: D-SSIM needs patch sums of the colour, alignment its Gauss-Newton solve.
     if (this.o.patchRayShare > 0) throw new RangeError('GpuTrainer: patchRayShare (D-SSIM) is not supported on the GPU yet');
     if (this.o.alignRate > 0) throw new RangeError('GpuTrainer: alignRate (per-frame target shifts) is not supported on the GPU yet');
+    if (this.o.distortionWeight > 0) throw new RangeError('GpuTrainer: distortionWeight (the distortion loss) is not supported on the GPU yet');
     this.lossEvery = options.lossEvery ?? 10;
     if (!Number.isInteger(this.lossEvery) || this.lossEvery < 1) throw new RangeError(`GpuTrainer: lossEvery must be a positive integer, got ${this.lossEvery}`);
     this.ctx = ctx;

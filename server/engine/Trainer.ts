@@ -97,7 +97,7 @@ export class Trainer {
     const dColor = k.l1LossBackward(fwd.color, target, 1 - w);
     const dssim = w > 0 ? patchDssim(fwd.color, target, batch.patchStart, batch.patches, batch.patchSize, w, dColor).dssim : 0;
     const dCoefficients = driven?.cache ? new Float32Array(this.model.config.expressionCount) : undefined;
-    const grads = this.model.backward(k, fwd.cache, dColor, this.o.offsetWeight, dCoefficients);
+    const grads = this.model.backward(k, fwd.cache, dColor, { offset: this.o.offsetWeight, distortion: this.o.distortionWeight }, dCoefficients);
     this.stepCount++;
     if (driven?.cache) this.encoding!.step(driven.cache, dCoefficients!);
     for (const name of PARAM_NAMES) {

@@ -29,11 +29,13 @@ export function resolveTrainerOptions(options: TrainerOptions): ResolvedTrainerO
     tEps: options.tEps ?? 1e-4, seed: options.seed ?? 1, randomBackground: options.randomBackground ?? true,
     faceRayShare: options.faceRayShare ?? 0, headRayShare: options.headRayShare ?? 0,
     patchRayShare: options.patchRayShare ?? 0, patchSize: options.patchSize ?? 8, ssimWeight: options.ssimWeight ?? 0.2,
+    distortionWeight: options.distortionWeight ?? 0,
     alignRate: options.alignRate ?? 0, alignFromStep: options.alignFromStep ?? 60,
     alignMaxShift: options.alignMaxShift ?? Math.max(1, 0.03 * Math.max(options.width, options.height)),
   };
   validateSamplerOptions(o);
   if (!(o.ssimWeight >= 0 && o.ssimWeight <= 1)) throw new RangeError(`ssimWeight must be in [0, 1], got ${o.ssimWeight}`);
+  if (!(o.distortionWeight >= 0 && o.distortionWeight <= 1)) throw new RangeError(`distortionWeight must be in [0, 1], got ${o.distortionWeight}`);
   if (!(o.alignRate >= 0 && o.alignRate <= 1)) throw new RangeError(`alignRate must be in [0, 1], got ${o.alignRate}`);
   return o;
 }

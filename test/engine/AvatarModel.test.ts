@@ -1,8 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpuKernels, referenceKernels } from '../../kernels/index';
-import { AvatarModel, type FrameInput } from '../../server/engine/AvatarModel';
+import { AvatarModel, type FrameInput, modelDims } from '../../server/engine/AvatarModel';
 import { PARAM_NAMES } from '../../server/engine/AvatarModelTypes';
+import { distortionInputs, distortionLoss } from '../../server/engine/DistortionLoss';
 import { cameraRays } from '../../server/engine/Pose';
 import { seededRandom } from '../../shared/coefficients/seededRandom';
 import { TINY_CONFIG, randomModel } from './modelFixtures';
@@ -30,7 +31,7 @@ describe('AvatarModel', () => {
     const m = randomModel(TINY_CONFIG, 3);
     const fwd = m.forward(referenceKernels, frame, rays.origins, rays.dirs);
     assert.ok(fwd.samples > 50, `too few samples to test anything: ${fwd.samples}`);
-    const grads = m.backward(referenceKernels, fwd.cache, dColor, OFFSET_WEIGHT);
+    const grads = m.backward(referenceKernels, fwd.cache, dColor, { offset: OFFSET_WEIGHT });
     const dirRand = seededRandom(11);
     for (const name of PARAM_NAMES) {
       const p = m.params[name], g = grads[name], saved = Float32Array.from(p);
@@ -55,13 +56,42 @@ describe('AvatarModel', () => {
     }
   });
 
+  test('with a distortion weight, backward adds the gradient of the rays\' distortion (finite differences on the density path)', () => {
+    const m = randomModel(TINY_CONFIG, 3), weight = 0.05, step = modelDims(TINY_CONFIG).step;
+    const distortion = (model: AvatarModel) => distortionLoss(distortionInputs(model.forward(referenceKernels, frame, rays.origins, rays.dirs).cache, step), 1, null);
+    const fwd = m.forward(referenceKernels, frame, rays.origins, rays.dirs);
+    assert.ok(distortion(m) > 0.05, `the rays' distortion is ${distortion(m)}: too small to test anything`);
+    const withIt = m.backward(referenceKernels, fwd.cache, dColor, { offset: OFFSET_WEIGHT, distortion: weight });
+    const without = m.backward(referenceKernels, fwd.cache, dColor, { offset: OFFSET_WEIGHT });
+    const dirRand = seededRandom(13);
+    for (const name of ['densityB1', 'densityW1', 'appearance', 'motionMean'] as const) {
+      const p = m.params[name], saved = Float32Array.from(p), eps = Math.min(1e-3, 1e-2 / Math.sqrt(p.length));
+      const v = Float32Array.from(p, () => (dirRand() < 0.5 ? -1 : 1) * eps);
+      for (let i = 0; i < p.length; i++) p[i] = saved[i]! + v[i]!;
+      const plus = Float32Array.from(p), dp = distortion(m);
+      for (let i = 0; i < p.length; i++) p[i] = saved[i]! - v[i]!;
+      const dm = distortion(m);
+      // What the weight added to the gradient, against the change of weight x distortion.
+      let analytic = 0, scale = 0;
+      for (let i = 0; i < p.length; i++) {
+        const added = withIt[name][i]! - without[name][i]!;
+        analytic += added * (plus[i]! - p[i]!);
+        scale += Math.abs(added * 2 * eps);
+      }
+      p.set(saved);
+      const numeric = weight * (dp - dm);
+      assert.ok(scale > 1e-6, `${name}: the distortion term adds nothing`);
+      assert.ok(Math.abs(analytic - numeric) <= 3e-2 * Math.max(Math.abs(numeric), 0.05 * scale) + 1e-7, `${name}: analytic ${analytic} vs numeric ${numeric} (|added|.|v| ${scale})`);
+    }
+  });
+
   test('the native backend agrees with the reference on forward and gradients', () => {
     const m = randomModel(TINY_CONFIG, 5);
     const a = m.forward(referenceKernels, frame, rays.origins, rays.dirs);
     const b = m.forward(cpuKernels, frame, rays.origins, rays.dirs);
     for (let i = 0; i < a.color.length; i++) assert.ok(Math.abs(a.color[i]! - b.color[i]!) < 1e-5, `color[${i}]`);
-    const ga = m.backward(referenceKernels, a.cache, dColor, OFFSET_WEIGHT);
-    const gb = m.backward(cpuKernels, b.cache, dColor, OFFSET_WEIGHT);
+    const ga = m.backward(referenceKernels, a.cache, dColor, { offset: OFFSET_WEIGHT });
+    const gb = m.backward(cpuKernels, b.cache, dColor, { offset: OFFSET_WEIGHT });
     for (const name of PARAM_NAMES) {
       let scale = 0;
       for (const x of ga[name]) scale = Math.max(scale, Math.abs(x));

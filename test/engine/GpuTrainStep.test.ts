@@ -37,7 +37,7 @@ describe('a training step on WGSL', { skip: ctx ? false : 'no Vulkan adapter her
     const fwd = model.forward(cpuKernels, frame, rays.origins, rays.dirs, { occupancy, tEps, background });
     assert.ok(fwd.samples > 200, `the rays must cross the avatar (${fwd.samples} samples)`);
     const dColor = uniform(3 * pixels.length, -1, 1, rand);
-    const want = model.backward(cpuKernels, fwd.cache, dColor, offsetWeight);
+    const want = model.backward(cpuKernels, fwd.cache, dColor, { offset: offsetWeight });
 
     const step = new GpuTrainStep(g, config, model.params, 64);
     try {

@@ -85,7 +85,7 @@ describe('expression encoder', () => {
     const fwd = model.forward(k, { coefficients, pose }, rays.origins, rays.dirs);
     assert.ok(fwd.samples > 50, `too few samples to test anything: ${fwd.samples}`);
     const dCoefficients = new Float32Array(2);
-    model.backward(k, fwd.cache, dColor, 0, dCoefficients);
+    model.backward(k, fwd.cache, dColor, { offset: 0 }, dCoefficients);
     for (let e = 0; e < 2; e++) {
       const up = Float32Array.from(coefficients), down = Float32Array.from(coefficients);
       up[e]! += 1e-3; down[e]! -= 1e-3;
