@@ -26,6 +26,27 @@ function loss(m: AvatarModel): number {
   return s + OFFSET_WEIGHT * f.offsetMeanSquare;
 }
 
+/**
+ * A random +-eps step along every value of `p` (eps from its size): f after the step and
+ * after the opposite one, the step as stored in float32 (so rounding is not error), and
+ * `grad`'s predicted change g . (plus - minus) with its scale sum |g| 2 eps. p is restored.
+ */
+function centralDifference(p: Float32Array, grad: (i: number) => number, f: () => number, rand: () => number) {
+  const saved = Float32Array.from(p), eps = Math.min(1e-3, 1e-2 / Math.sqrt(p.length));
+  const v = Float32Array.from(p, () => (rand() < 0.5 ? -1 : 1) * eps);
+  for (let i = 0; i < p.length; i++) p[i] = saved[i]! + v[i]!;
+  const plus = Float32Array.from(p), up = f();
+  for (let i = 0; i < p.length; i++) p[i] = saved[i]! - v[i]!;
+  const down = f();
+  let analytic = 0, scale = 0;
+  for (let i = 0; i < p.length; i++) {
+    analytic += grad(i) * (plus[i]! - p[i]!);
+    scale += Math.abs(grad(i) * 2 * eps);
+  }
+  p.set(saved);
+  return { numeric: up - down, analytic, scale };
+}
+
 describe('AvatarModel', () => {
   test('backward matches finite differences of the whole model for every parameter tensor', () => {
     const m = randomModel(TINY_CONFIG, 3);
@@ -34,21 +55,7 @@ describe('AvatarModel', () => {
     const grads = m.backward(referenceKernels, fwd.cache, dColor, { offset: OFFSET_WEIGHT });
     const dirRand = seededRandom(11);
     for (const name of PARAM_NAMES) {
-      const p = m.params[name], g = grads[name], saved = Float32Array.from(p);
-      const eps = Math.min(1e-3, 1e-2 / Math.sqrt(p.length));
-      const v = Float32Array.from(p, () => (dirRand() < 0.5 ? -1 : 1) * eps);
-      // Use the perturbation as actually stored in float32, so rounding is not error.
-      for (let i = 0; i < p.length; i++) p[i] = saved[i]! + v[i]!;
-      const plus = Float32Array.from(p), lp = loss(m);
-      for (let i = 0; i < p.length; i++) p[i] = saved[i]! - v[i]!;
-      const lm = loss(m);
-      let analytic = 0, gNorm = 0;
-      for (let i = 0; i < p.length; i++) {
-        analytic += g[i]! * (plus[i]! - p[i]!);
-        gNorm += Math.abs(g[i]! * 2 * eps);
-      }
-      p.set(saved);
-      const numeric = lp - lm;
+      const g = grads[name], { numeric, analytic, scale: gNorm } = centralDifference(m.params[name], (i) => g[i]!, () => loss(m), dirRand);
       assert.ok(gNorm > 1e-6, `${name}: gradient is (nearly) zero, the check would be vacuous`);
       const err = Math.abs(analytic - numeric);
       assert.ok(err <= 2e-2 * Math.max(Math.abs(numeric), 0.05 * gNorm) + 1e-7,
@@ -65,21 +72,9 @@ describe('AvatarModel', () => {
     const without = m.backward(referenceKernels, fwd.cache, dColor, { offset: OFFSET_WEIGHT });
     const dirRand = seededRandom(13);
     for (const name of ['densityB1', 'densityW1', 'appearance', 'motionMean'] as const) {
-      const p = m.params[name], saved = Float32Array.from(p), eps = Math.min(1e-3, 1e-2 / Math.sqrt(p.length));
-      const v = Float32Array.from(p, () => (dirRand() < 0.5 ? -1 : 1) * eps);
-      for (let i = 0; i < p.length; i++) p[i] = saved[i]! + v[i]!;
-      const plus = Float32Array.from(p), dp = distortion(m);
-      for (let i = 0; i < p.length; i++) p[i] = saved[i]! - v[i]!;
-      const dm = distortion(m);
       // What the weight added to the gradient, against the change of weight x distortion.
-      let analytic = 0, scale = 0;
-      for (let i = 0; i < p.length; i++) {
-        const added = withIt[name][i]! - without[name][i]!;
-        analytic += added * (plus[i]! - p[i]!);
-        scale += Math.abs(added * 2 * eps);
-      }
-      p.set(saved);
-      const numeric = weight * (dp - dm);
+      const added = (i: number) => withIt[name][i]! - without[name][i]!;
+      const d = centralDifference(m.params[name], added, () => weight * distortion(m), dirRand), { analytic, scale, numeric } = d;
       assert.ok(scale > 1e-6, `${name}: the distortion term adds nothing`);
       assert.ok(Math.abs(analytic - numeric) <= 3e-2 * Math.max(Math.abs(numeric), 0.05 * scale) + 1e-7, `${name}: analytic ${analytic} vs numeric ${numeric} (|added|.|v| ${scale})`);
     }
