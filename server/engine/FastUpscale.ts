@@ -3,8 +3,8 @@
 // resizing, edges clamped). The renderer shades fewer rays than it outputs (half per axis
 // in LIVE) and fills the rest by interpolation. Bilinear, which it used before, halves the
 // contrast of detail one ray apart; on the six shared clips' own frames pushed through
-// LIVE's ray grid, Catmull-Rom kept 1.5-1.9x bilinear's face sharpness and 2-3 dB more
-// face PSNR (docs/picture.md, "The upscaler"). Its cost: ringing of at most 7.4% of a
+// LIVE's ray grid, Catmull-Rom kept 1.45-1.74x bilinear's face sharpness and 1.2-3.8 dB
+// more face PSNR (docs/picture.md, "The upscaler"). Its cost: ringing of at most 7.4% of a
 // step's height beside a hard edge.
 // Separable: each source row is widened once into the plan's scratch, then output rows
 // blend four widened rows.
