@@ -23,6 +23,8 @@ export interface Person { cx: number; cy: number; rx: number; ry: number; chinDr
 /** Where the body (neck, shirt) stands: it does not move; the head does. */
 export const BODY_X = 160;
 export const NECK_HALF_WIDTH = 14;
+/** The mouth's corners sit this many face half-heights below the face's centre. */
+export const MOUTH_BELOW_CENTRE = 0.45;
 
 /** Which part of the person covers (x, y), or null: hair beside the face, face, neck, shirt. */
 export function partAt(p: Person, x: number, y: number): number[] | null {
@@ -47,6 +49,10 @@ export function landmarksOf(p: Person): Float32Array {
   });
   for (const [index, side] of [[33, -1], [263, 1]] as const) {
     points[index * 2] = p.cx + side * 0.5 * p.rx; points[index * 2 + 1] = p.cy - 0.2 * p.ry;
+  }
+  // The mouth's corners (61, 291), where the neck fill starts.
+  for (const [index, side] of [[61, -1], [291, 1]] as const) {
+    points[index * 2] = p.cx + side * 0.35 * p.rx; points[index * 2 + 1] = p.cy + MOUTH_BELOW_CENTRE * p.ry;
   }
   return points;
 }

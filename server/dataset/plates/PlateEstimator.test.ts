@@ -10,7 +10,7 @@ import { before, describe, test } from 'node:test';
 import { LANDMARK_COUNT } from '../../../shared/dataset/format';
 import { PLATE_MAX_SAMPLES } from '../../../shared/dataset/plateSample';
 import {
-  BODY_X, NECK, NECK_HALF_WIDTH, partAt, personAt, room, SHIRT, SKIN, syntheticPlateSample, type Person,
+  BODY_X, MOUTH_BELOW_CENTRE, NECK, NECK_HALF_WIDTH, partAt, personAt, room, SHIRT, SKIN, syntheticPlateSample, type Person,
 } from '../../../test/helpers/syntheticPlates';
 import { PlateEstimator, type PlateSample, type Plates } from './PlateEstimator';
 
@@ -84,16 +84,29 @@ describe('the plate estimator on a synthetic moving person', () => {
     }
   });
 
-  test('the body plate has no hole under the chin: the neck is solid from below the eyes down to the shirt, whatever the head did', () => {
-    const eyes = Math.ceil(people[0]!.cy - 0.2 * people[0]!.ry) + 1;
+  test('the body plate has no hole under the chin: the neck is solid from the mouth down to the shirt, whatever the head did', () => {
+    const mouth = Math.ceil(people[0]!.cy + MOUTH_BELOW_CENTRE * people[0]!.ry) + 1;
     for (let x = BODY_X - NECK_HALF_WIDTH + 2; x <= BODY_X + NECK_HALF_WIDTH - 2; x += 1) {
-      for (let y = eyes; y < 145; y += 1) {
+      for (let y = mouth; y < 145; y += 1) {
         const o = (y * W + x) * 4;
         assert.ok(plates.body[o + 3]! >= 250, `body alpha ${plates.body[o + 3]} at (${x}, ${y})`);
         if (y >= 140) continue;
         // The fill is the neck's colour carried up, not the face's, the hair's or the room's.
         const d = Math.hypot(plates.body[o]! - NECK[0]!, plates.body[o + 1]! - NECK[1]!, plates.body[o + 2]! - NECK[2]!);
         assert.ok(d < 12, `colour ${Array.from(plates.body.subarray(o, o + 3))} at (${x}, ${y}) is not the neck's`);
+      }
+    }
+  });
+
+  test('the neck fill stays as narrow as a neck: beside it, inside the cheeks, the body plate is clear', () => {
+    // The head sways 12 px either side; a fill as wide as the face oval (the cheeks) stays put while the
+    // head moves, and sticks out beside the jaw of every head that sits off the median.
+    const mouth = Math.ceil(people[0]!.cy + MOUTH_BELOW_CENTRE * people[0]!.ry) + 1;
+    for (const side of [-1, 1]) {
+      const x = BODY_X + side * 24;
+      for (let y = mouth; y < mouth + 3; y += 1) {
+        const a = plates.body[(y * W + x) * 4 + 3]! / 255;
+        assert.ok(a < 0.05, `body alpha ${a.toFixed(2)} at (${x}, ${y}), beside the neck inside the cheek`);
       }
     }
   });

@@ -17,10 +17,14 @@
  *               most samples, so the median leaves a hole there that a turning
  *               head or a closing mouth would uncover: the neck fill closes it
  *               (alpha 1, the neck's colour carried up column by column) over
- *               the face oval below the eyes where at least half the samples
- *               have it, and down to where the body is solid. (The union of
- *               all ovals, tried first, was wider than the face on Katie
- *               Hill's clip and carried hair-coloured streaks up beside it.)
+ *               the neck's width of the face oval below the mouth where at
+ *               least half the samples have it, and down to where the body is
+ *               solid. (The union of all ovals, tried first, was wider than
+ *               the face on Katie Hill's clip and carried hair-coloured
+ *               streaks up beside it; the whole oval below the eyes, tried
+ *               next, is a static skin-coloured block as wide as the cheeks,
+ *               and on pinkwall it stuck out beside the jaw as a hard diagonal
+ *               edge wherever the held-out head sat a little off the median.)
  *               Hair beside the face is head territory (the cut keeps it
  *               down to chin level) and stays out.
  *
@@ -70,8 +74,18 @@ const SOLID_BODY = 0.98;
 const NECK_REACH = 0.6;
 /** The neck colour is averaged across +- this many face heights of columns. */
 const NECK_COLOUR_SMOOTHING = 0.12;
-const RIGHT_EYE_OUTER = 33;
-const LEFT_EYE_OUTER = 263;
+/**
+ * The neck fill's half-width, as a fraction of the jaw's width at its angles
+ * (landmarks 172 to 397). A neck is about 0.7 of that jaw width (pinkwall's
+ * capture: 130 of 186 px); the fill only has to close the hole under the chin,
+ * and a fill narrower than the jaw stays hidden under a head that sits up to
+ * 15% of a jaw width off the samples' median.
+ */
+const NECK_HALF_WIDTH = 0.35;
+const MOUTH_RIGHT = 61;
+const MOUTH_LEFT = 291;
+const JAW_RIGHT = 172;
+const JAW_LEFT = 397;
 const CHIN = 152;
 const FOREHEAD = 10;
 
@@ -199,7 +213,8 @@ export class PlateEstimator {
   /** The neck fill (see the file comment), in place. */
   async #fillNeck(samples: readonly PlateSample[], alpha: Float32Array, colour: Float32Array): Promise<void> {
     const { width, height } = this;
-    // Head territory: inside the face oval, below the eyes, in at least half the samples (where the median body has its hole).
+    // Head territory: inside the face oval, below the mouth and within the neck's width of the face's
+    // centre line, in at least half the samples (where the median body has its hole).
     const covered = new Uint8Array(width * height);
     const one = new Uint8Array(width * height);
     const personUnion = new Uint8Array(width * height);
@@ -209,9 +224,17 @@ export class PlateEstimator {
       const at = (k: number, axis: number) => s.landmarks[k * 2 + axis]!;
       FACE_OVAL.forEach((k, j) => { oval[j * 2] = at(k, 0); oval[j * 2 + 1] = at(k, 1); });
       one.fill(0);
-      fillPolygon(oval, width, height, one, (at(RIGHT_EYE_OUTER, 1) + at(LEFT_EYE_OUTER, 1)) / 2);
-      for (let i = 0; i < one.length; i += 1) covered[i]! += one[i]!;
-      faceHeights.push(Math.hypot(at(CHIN, 0) - at(FOREHEAD, 0), at(CHIN, 1) - at(FOREHEAD, 1)));
+      fillPolygon(oval, width, height, one, (at(MOUTH_RIGHT, 1) + at(MOUTH_LEFT, 1)) / 2);
+      const faceHeight = Math.hypot(at(CHIN, 0) - at(FOREHEAD, 0), at(CHIN, 1) - at(FOREHEAD, 1));
+      faceHeights.push(faceHeight);
+      // The face's right axis (perpendicular to forehead-to-chin), so a tilted head's neck band tilts with it.
+      const rightX = -(at(CHIN, 1) - at(FOREHEAD, 1)) / faceHeight; const rightY = (at(CHIN, 0) - at(FOREHEAD, 0)) / faceHeight;
+      const halfWidth = NECK_HALF_WIDTH * Math.hypot(at(JAW_LEFT, 0) - at(JAW_RIGHT, 0), at(JAW_LEFT, 1) - at(JAW_RIGHT, 1));
+      for (let i = 0; i < one.length; i += 1) {
+        if (!one[i]) continue;
+        const u = (i % width + 0.5 - at(CHIN, 0)) * rightX + (Math.floor(i / width) + 0.5 - at(CHIN, 1)) * rightY;
+        if (Math.abs(u) <= halfWidth) covered[i]! += 1;
+      }
       for (let i = 0; i < personUnion.length; i += 1) if (s.person[i]! >= 128) personUnion[i] = 1;
       await breathe();
     }
