@@ -85,7 +85,7 @@ options:
                       beside the blendshapes; docs/fidelity.md), saved in <file>
   --backend <b>       auto | cpu | gpu (default: VOXFACE_TRAIN_BACKEND, else auto): auto trains
                       on a hardware GPU when there is one (never a software adapter), else the
-                      CPU; --encoder, --patch-rays, --align and --distortion train on the CPU only
+                      CPU; --encoder, --patch-rays and --align train on the CPU only
   --fidelity          when finished, re-track the final avatar's held-out renders with
                       FaceLandmarker (needs Chromium; docs/fidelity.md) and report mouth,
                       eyes and lip-opening distances in the final line

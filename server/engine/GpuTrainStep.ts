@@ -10,12 +10,13 @@ import type { GpuContext } from '../../kernels/wgsl/GpuContext';
 import { encodeBlendVolumes, encodeBlendVolumesBackward } from '../../kernels/wgsl/blendVolumes';
 import { encodeCopyCols, encodeFillCols, encodeBroadcastRays } from '../../kernels/wgsl/columns';
 import { encodeComposite, encodeCompositeBackward } from '../../kernels/wgsl/composite';
+import { encodeDistortionBackward } from '../../kernels/wgsl/distortion';
 import { encodeDense, encodeDenseBackward } from '../../kernels/wgsl/dense';
 import { encodePositionalEncoding, encodePositionalEncodingBackward, encodeToBox } from '../../kernels/wgsl/encoding';
 import { encodeGridSample3d, encodeGridSample3dBackward } from '../../kernels/wgsl/gridSample3d';
 import { encodeLoss, encodeLossBackward, readLossMean } from '../../kernels/wgsl/losses';
 import { encodeMarchCount, encodeMarchFill, readMarchOffsets, type MarchRaysDims } from '../../kernels/wgsl/marchRays';
-import { modelDims, paramShapes } from './AvatarModel';
+import { modelDims, paramShapes, type RegulariserWeights } from './AvatarModel';
 import { type AvatarConfig, type AvatarParams, type ParamName, PARAM_NAMES, STRIDES } from './AvatarModelTypes';
 import { GpuTrainBuffers } from './GpuTrainBuffers';
 
@@ -223,10 +224,11 @@ export class GpuTrainStep {
   }
 
   /**
-   * Encodes the gradients of sum(dColor * color) + offsetWeight * mean(raw^2), dColor in
-   * buffers.rays.dColor, into buffers.grads (AvatarModel.backward).
+   * Encodes the gradients of sum(dColor * color) + weights.offset * mean(raw^2) +
+   * weights.distortion * the rays' mean distortion, dColor in buffers.rays.dColor, into
+   * buffers.grads (AvatarModel.backward).
    */
-  encodeBackward(encoder: GPUCommandEncoder, offsetWeight: number): void {
+  encodeBackward(encoder: GPUCommandEncoder, weights: RegulariserWeights): void {
     const { ctx, config: c, dims: d, R, S } = this, b = this.buffers, s = b.samples, p = b.params, g = b.grads, F = c.frequencies, E = c.expressionCount;
     const denseBack = (x: GPUBuffer, w: ParamName, bias: ParamName, y: GPUBuffer, dY: GPUBuffer, dX: GPUBuffer, inFeatures: number, outFeatures: number, act: 'none' | 'relu' | 'leakyRelu' | 'sigmoid') =>
       encodeDenseBackward(ctx, encoder, { x, w: p[w], y, dY, dX, dW: g[w], dB: g[bias] }, { n: S, inFeatures, outFeatures, act });
@@ -236,6 +238,11 @@ export class GpuTrainStep {
       sigma: s.sigma, rgb: s.rgb, delta: s.scaledDeltas, rayOffsets: b.rayOffsets, color: b.rays.color, samplesUsed: b.rays.samplesUsed,
       dColor: b.rays.dColor, dSigma: s.dSigma, dRgb: s.dRgb,
     }, { rays: R, samples: S });
+    const distortion = weights.distortion ?? 0;
+    if (distortion > 0)
+      encodeDistortionBackward(ctx, encoder, {
+        sigma: s.sigma, delta: s.scaledDeltas, positions: s.positions, dirs: b.rays.dirs, rayOffsets: b.rayOffsets, samplesUsed: b.rays.samplesUsed, dSigma: s.dSigma,
+      }, { rays: R, samples: S, weight: distortion, step: d.step });
 
     // Heads -> d(encoded appearance).
     denseBack(s.hC, 'colorW1', 'colorB1', s.rgb, s.dRgb, s.dHC, c.colorHidden, 3, 'sigmoid');
@@ -248,9 +255,9 @@ export class GpuTrainStep {
     // Appearance grid and the moved point: dRaw = the regulariser's + 0.1 x the box scale x dPa.
     encodePositionalEncodingBackward(ctx, encoder, { x: s.featA, dOut: s.dEncA, dx: s.dFeatA }, S, d.featA, F);
     this.encodeSampleStridesBackward(encoder, p.appearance, d.appearanceShape, s.pa, s.dFeatA, g.appearance, s.dPts);
-    if (offsetWeight !== 0)
+    if (weights.offset !== 0)
       // As the CPU op: float(2 * double(dValue) / N).
-      encodeLossBackward(ctx, encoder, 'meanSquare', { a: s.raw, grad: s.dRaw }, 3 * S, Math.fround((2 * Math.fround(offsetWeight)) / (3 * S)));
+      encodeLossBackward(ctx, encoder, 'meanSquare', { a: s.raw, grad: s.dRaw }, 3 * S, Math.fround((2 * Math.fround(weights.offset)) / (3 * S)));
     else encoder.clearBuffer(s.dRaw);
     for (let k = 0; k < 3; k++) {
       const box = c.appearanceBox, scale = (0.1 * 2) / (box.max[k]! - box.min[k]!);

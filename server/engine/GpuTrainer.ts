@@ -60,7 +60,6 @@ export class GpuTrainer {
     // Not on the device yet: D-SSIM needs patch sums of the colour, alignment its Gauss-Newton solve.
     if (this.o.patchRayShare > 0) throw new RangeError('GpuTrainer: patchRayShare (D-SSIM) is not supported on the GPU yet');
     if (this.o.alignRate > 0) throw new RangeError('GpuTrainer: alignRate (per-frame target shifts) is not supported on the GPU yet');
-    if (this.o.distortionWeight > 0) throw new RangeError('GpuTrainer: distortionWeight (the distortion loss) is not supported on the GPU yet');
     this.lossEvery = options.lossEvery ?? 10;
     if (!Number.isInteger(this.lossEvery) || this.lossEvery < 1) throw new RangeError(`GpuTrainer: lossEvery must be a positive integer, got ${this.lossEvery}`);
     this.ctx = ctx;
@@ -95,7 +94,7 @@ export class GpuTrainer {
     const ctx = this.ctx, encoder = ctx.device.createCommandEncoder({ label: `${ctx.label} train step encoder` });
     this.step.encodeForward(encoder, o.tEps);
     this.step.encodeL1Loss(encoder);
-    this.step.encodeBackward(encoder, o.offsetWeight);
+    this.step.encodeBackward(encoder, { offset: o.offsetWeight, distortion: o.distortionWeight });
     this.stepCount++;
     const b = this.step.buffers;
     for (const name of PARAM_NAMES) {

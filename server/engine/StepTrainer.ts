@@ -96,7 +96,6 @@ function cpuOnlyOptions(o: TrainerOptions): string[] {
     ...(o.encoder ? ['--encoder'] : []),
     ...((o.patchRayShare ?? 0) > 0 ? ['--patch-rays (D-SSIM)'] : []),
     ...((o.alignRate ?? 0) > 0 ? ['--align'] : []),
-    ...((o.distortionWeight ?? 0) > 0 ? ['--distortion'] : []),
   ];
 }
 

@@ -26,7 +26,7 @@ describe('a training step on WGSL', { skip: ctx ? false : 'no Vulkan adapter her
   after(() => ctx?.close());
   const g = ctx!;
 
-  test('the colour, every parameter\'s gradient and the density at probe points equal AvatarModel.forward, .backward and .density on the CPU kernels', async () => {
+  test('the colour, every parameter\'s gradient (with the offset and distortion regularisers) and the density at probe points equal AvatarModel.forward, .backward and .density on the CPU kernels', async () => {
     const config = { ...TINY_CONFIG, samplesPerRay: 12 }, model = randomModel(config, 3), rand = rng(11);
     const W = 12, H = 10, pixels = Int32Array.from({ length: 60 }, () => Math.floor(rand() * W * H));
     const pose = { rotation: [0.05, -0.1, 0.02], translation: [0.02, -0.03, 0], scale: 1.02 };
@@ -37,7 +37,11 @@ describe('a training step on WGSL', { skip: ctx ? false : 'no Vulkan adapter her
     const fwd = model.forward(cpuKernels, frame, rays.origins, rays.dirs, { occupancy, tEps, background });
     assert.ok(fwd.samples > 200, `the rays must cross the avatar (${fwd.samples} samples)`);
     const dColor = uniform(3 * pixels.length, -1, 1, rand);
-    const want = model.backward(cpuKernels, fwd.cache, dColor, { offset: offsetWeight });
+    // The distortion weight is large enough to change the density path's gradients well beyond the tolerance.
+    const weights = { offset: offsetWeight, distortion: 0.05 };
+    const want = model.backward(cpuKernels, fwd.cache, dColor, weights);
+    const withoutDistortion = model.backward(cpuKernels, fwd.cache, dColor, { offset: offsetWeight });
+    assert.ok(relativeError(withoutDistortion.densityW1, want.densityW1).err > 1e-2, 'the distortion term changes the density head\'s gradient');
 
     const step = new GpuTrainStep(g, config, model.params, 64);
     try {
@@ -49,7 +53,7 @@ describe('a training step on WGSL', { skip: ctx ? false : 'no Vulkan adapter her
       g.write(step.buffers.rays.dColor, 0, dColor);
       const encoder = g.device.createCommandEncoder({ label: 'test train step encoder' });
       step.encodeForward(encoder, tEps);
-      step.encodeBackward(encoder, offsetWeight);
+      step.encodeBackward(encoder, weights);
       g.device.queue.submit([encoder.finish()]);
       const color = await step.read(step.buffers.rays.color, 3 * pixels.length);
       const colorErr = relativeError(color, fwd.color);
