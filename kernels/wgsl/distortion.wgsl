@@ -34,6 +34,12 @@ fn weightFactor(i: u32) -> f32 {
   return select(exp(-x), 1.0, x == 0.0);
 }
 
+// Sample i's distance from p0 along the ray, `along` being the direction over its squared
+// length and the step: samples lie on the ray, so the projection orders and spaces them.
+fn alongRay(i: u32, p0: vec3f, along: vec3f) -> f32 {
+  return dot(vec3f(positions[3u * i], positions[3u * i + 1u], positions[3u * i + 2u]) - p0, along);
+}
+
 @compute @workgroup_size(64)
 fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let r = rayIndex(id, groups);
@@ -57,7 +63,7 @@ fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) g
   for (var i = s0; i < se; i++) {
     let e = weightFactor(i);
     let w = T * (1.0 - e);
-    let t = dot(vec3f(positions[3u * i], positions[3u * i + 1u], positions[3u * i + 2u]) - p0, along);
+    let t = alongRay(i, p0, along);
     wAll += w;
     wtAll += w * t;
     T *= e;
@@ -73,7 +79,7 @@ fn backward(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) g
     for (var i = s0; i < se; i++) {
       let e = weightFactor(i);
       let w = T * (1.0 - e);
-      let t = dot(vec3f(positions[3u * i], positions[3u * i + 1u], positions[3u * i + 2u]) - p0, along);
+      let t = alongRay(i, p0, along);
       let spread = t * wBefore - wtBefore + (wtAll - wtBefore - w * t) - t * (wAll - wBefore - w);
       let g = 2.0 * spread + (2.0 / 3.0) * w;
       T *= e;
