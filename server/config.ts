@@ -323,10 +323,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     onboardingTraining: {
       minutes: numberFrom(env, 'VOXFACE_ONBOARDING_TRAIN_MINUTES', 10, 0.05, 24 * 60),
       // 256: a training step's cost does not depend on the image size (random rays; loading
-      // takes 512^2 taps per frame at any size), and at 128 the face in the training images is
-      // ~63 px tall against ~160 px in the call. At equal CPU (240 CPU-s, KatieHill) 256 scored
-      // 19.55 dB face against 128's 20.16 with 11% fewer steps (127 vs 143): too early to show
-      // detail either way (docs/engine.md "Trainer"). Memory: 17 bytes a pixel, 1.1 MB a frame.
+      // takes 512^2 taps per frame at any size). At 256 the face (forehead to chin) is 152-172
+      // px tall in the six shared clips' training images (median per clip), against 162 px in
+      // the 640x360 call: the detail the call shows. 384 (229-258 px) measured +0.11 dB face
+      // PSNR and 1.13x its sharpness on pinkwall at 300 CPU-s, within run-to-run noise, for
+      // 2.25x the memory (17 bytes a pixel: 1.1 MB a frame at 256, 2.5 MB at 384;
+      // docs/picture.md "Training resolution").
       res: intFrom(env, 'VOXFACE_ONBOARDING_TRAIN_RES', 256, 16, 1024),
       model: modelFrom(env.VOXFACE_ONBOARDING_TRAIN_MODEL),
       // Off by default: issue 16 makes the expression encoder the default only once the six-clip

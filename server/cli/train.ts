@@ -74,7 +74,7 @@ options:
   --ssim <w>          weight of D-SSIM beside L1
   --align <r>         per-frame target shift, Gauss-Newton step fraction (0: off)
   --distortion <w>    weight of the distortion loss, which pulls the avatar's soft density
-                      towards a surface (0: off, the default; docs/picture.md)
+                      towards a surface (default 1e-3; 0: off; docs/picture.md)
   --white-background  train over white only (default: a random colour a step, so the head
                       is opaque where the person is; calls draw it over the room)
   --seed <n>          initialisation and sampling seed (default 1)

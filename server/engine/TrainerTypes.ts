@@ -45,10 +45,8 @@ export interface TrainerOptions {
   readonly patchSize?: number;
   readonly ssimWeight?: number;
   /**
-   * Weight of the distortion loss (DistortionLoss.ts) beside L1; 0 (default) turns it off.
-   * It concentrates each ray's weight towards a surface: measured on two clips at 300 CPU-s,
-   * 1e-3 made LIVE's rays stage about twice as fast and the face 1.3x sharper, at 0.2-0.5 dB
-   * less face PSNR (docs/picture.md, "A surface instead of a soft layer"). Both trainers run it.
+   * Weight of the distortion loss (DistortionLoss.ts) beside L1 (default
+   * DEFAULT_DISTORTION_WEIGHT, 1e-3; 0 turns it off). Both trainers run it.
    */
   readonly distortionWeight?: number;
   /** Per-frame target shifts (FrameAlignment.ts); 0 turns them off. Gauss-Newton step fraction per visit. */
