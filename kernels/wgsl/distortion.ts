@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { GpuContext } from './GpuContext';
 import { grid2d } from './dispatch';
-import { checkBindingSizes } from './sizeChecks';
+import { checkBindingSizes, checkBufferSizes } from './sizeChecks';
 
 const source = readFileSync(new URL('./distortion.wgsl', import.meta.url), 'utf8');
 const workgroupSize = 64;
@@ -47,13 +47,9 @@ export function encodeDistortionBackward(ctx: GpuContext, encoder: GPUCommandEnc
   if (!(weight >= 0 && Number.isFinite(weight))) throw new RangeError(`${op}: weight must be a finite number >= 0, got ${weight}`);
   if (!(step > 0 && Number.isFinite(step))) throw new RangeError(`${op}: step must be a finite number > 0, got ${step}`);
   checkBindingSizes(ctx, op, { positions: 12 * S, dirs: 12 * R });
-  const need: Record<keyof DistortionBackwardBuffers, number> = {
+  checkBufferSizes<keyof DistortionBackwardBuffers>(op, buffers, {
     sigma: 4 * S, delta: 4 * S, positions: 12 * S, dirs: 12 * R, rayOffsets: 4 * (R + 1), samplesUsed: 4 * R, dSigma: 4 * S,
-  };
-  for (const [name, n] of Object.entries(need)) {
-    const b = buffers[name as keyof DistortionBackwardBuffers];
-    if (b.size < n) throw new RangeError(`${op}: the ${name} buffer holds ${b.size} bytes, ${n} needed`);
-  }
+  });
   if (R === 0 || weight === 0) return;
   const pipeline = ctx.pipeline(op, source, 'backward');
   const words = Uint32Array.of(R, S, 0, 0), floats = new Float32Array(words.buffer);

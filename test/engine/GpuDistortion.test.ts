@@ -72,7 +72,7 @@ describe('the distortion loss\'s gradient on WGSL', { skip: ctx ? false : 'no Vu
     const small = ctx.storage('test small', 4), encoder = ctx.device.createCommandEncoder({ label: 'test distortion limits' });
     const b = { sigma: small, delta: small, positions: small, dirs: small, rayOffsets: small, samplesUsed: small, dSigma: small };
     assert.throws(() => encodeDistortionBackward(ctx, encoder, b, { rays: 1, samples: 1, weight: 1, step: 0.01 }),
-      { name: 'RangeError', message: 'distortionBackward: the positions buffer holds 4 bytes, 12 needed' });
+      { name: 'RangeError', message: 'distortionBackward: the positions buffer holds 4 bytes, the op needs 12' });
     assert.throws(() => encodeDistortionBackward(ctx, encoder, b, { rays: 0, samples: 0, weight: -1, step: 0.01 }),
       { name: 'RangeError', message: 'distortionBackward: weight must be a finite number >= 0, got -1' });
     assert.throws(() => encodeDistortionBackward(ctx, encoder, b, { rays: 0, samples: 0, weight: 1, step: 0 }),
