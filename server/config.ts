@@ -326,8 +326,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       // takes 512^2 taps per frame at any size). At 256 the face (forehead to chin) is 152-172
       // px tall in the six shared clips' training images (median per clip), against 162 px in
       // the 640x360 call: the detail the call shows. 384 (229-258 px) measured +0.11 dB face
-      // PSNR and 1.13x its sharpness on pinkwall at 300 CPU-s, within run-to-run noise, for
-      // 2.25x the memory (17 bytes a pixel: 1.1 MB a frame at 256, 2.5 MB at 384;
+      // PSNR and 1.13x its sharpness on pinkwall at 300 CPU-s (one run on one clip), too
+      // small a gain for 2.25x the memory (17 bytes a pixel: 1.1 MB a frame at 256, 2.5 MB at 384;
       // docs/picture.md "Training resolution").
       res: intFrom(env, 'VOXFACE_ONBOARDING_TRAIN_RES', 256, 16, 1024),
       model: modelFrom(env.VOXFACE_ONBOARDING_TRAIN_MODEL),
