@@ -8,11 +8,12 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { LANDMARK_COUNT } from '../../../shared/dataset/format';
+import { headCut } from '../../../shared/dataset/headCut';
 import { PLATE_MAX_SAMPLES } from '../../../shared/dataset/plateSample';
 import {
-  BODY_X, MOUTH_BELOW_CENTRE, NECK, NECK_HALF_WIDTH, partAt, personAt, room, SHIRT, SKIN, syntheticPlateSample, type Person,
+  BODY_X, HAIR, MOUTH_BELOW_CENTRE, NECK, NECK_HALF_WIDTH, partAt, personAt, room, SHIRT, SKIN, syntheticPlateSample, type Person,
 } from '../../../test/helpers/syntheticPlates';
-import { PlateEstimator, type PlateSample, type Plates } from './PlateEstimator';
+import { PlateEstimator, type PlateSample, type Plates, underHeadEdge } from './PlateEstimator';
 
 const W = 320;
 const H = 180;
@@ -91,9 +92,12 @@ describe('the plate estimator on a synthetic moving person', () => {
         const o = (y * W + x) * 4;
         assert.ok(plates.body[o + 3]! >= 250, `body alpha ${plates.body[o + 3]} at (${x}, ${y})`);
         if (y >= 140) continue;
-        // The fill is the neck's colour carried up, not the face's, the hair's or the room's.
-        const d = Math.hypot(plates.body[o]! - NECK[0]!, plates.body[o + 1]! - NECK[1]!, plates.body[o + 2]! - NECK[2]!);
-        assert.ok(d < 12, `colour ${Array.from(plates.body.subarray(o, o + 3))} at (${x}, ${y}) is not the neck's`);
+        // The fill is the neck's colour carried up, not the hair's or the room's. Above the lowest chin the plate
+        // may hold the face's own skin: under the head's soft edge it is the person's median colour (what the
+        // head leaves of the person there, underHeadEdge), and it shows only as much as that edge is see-through.
+        const d = (colour: number[]) => Math.hypot(plates.body[o]! - colour[0]!, plates.body[o + 1]! - colour[1]!, plates.body[o + 2]! - colour[2]!);
+        const belowEveryChin = y > Math.max(...people.map((p) => p.cy + p.ry + p.chinDrop));
+        assert.ok(d(NECK) < 12 || (!belowEveryChin && d(SKIN) < 12), `colour ${Array.from(plates.body.subarray(o, o + 3))} at (${x}, ${y}) is neither the neck's nor the face's`);
       }
     }
   });
@@ -133,5 +137,51 @@ describe('the plate estimator on a synthetic moving person', () => {
     const tiny = (index: number): PlateSample => ({ index, rgb: new Uint8Array(16 * 16 * 3), person: new Uint8Array(16 * 16), landmarks: new Float32Array(LANDMARK_COUNT * 2) });
     for (let i = 0; i < PLATE_MAX_SAMPLES; i += 1) small.add(tiny(i));
     assert.throws(() => small.add(tiny(PLATE_MAX_SAMPLES)), new TypeError(`more than ${PLATE_MAX_SAMPLES} plate samples`));
+  });
+});
+
+describe('where the head cut crosses the person (long hair past the jaw)', () => {
+  // A still person whose hair hangs beside the face down to the shirt: the head cut's feather runs through
+  // solid hair there, so the head layer (trained to person x cut) is half see-through on that line.
+  const person: Person = { cx: BODY_X, cy: 70, rx: 30, ry: 40, chinDrop: 0 };
+  const withLongHair = (index: number): PlateSample => {
+    const sample = syntheticPlateSample(index, person, W, H);
+    for (let y = 100; y < 145; y += 1) {
+      for (let x = 0; x < W; x += 1) {
+        const beside = Math.abs(x + 0.5 - person.cx);
+        if (beside <= person.rx || beside > person.rx + 10) continue;
+        sample.person[y * W + x] = 255;
+        sample.rgb.set(HAIR, (y * W + x) * 3);
+      }
+    }
+    return sample;
+  };
+
+  test('head and body plate together cover the whole person: the room does not show through along the cut', async () => {
+    const estimator = new PlateEstimator(W, H);
+    for (let i = 0; i < 6; i += 1) estimator.add(withLongHair(i));
+    const plates = (await estimator.estimate())!;
+    const sample = withLongHair(0);
+    const keep = headCut(sample.landmarks, W, H);
+    let worst = 1; let where = ''; let crossings = 0;
+    for (let i = 0; i < W * H; i += 1) {
+      if (sample.person[i] !== 255) continue;
+      const head = keep[i]!; // the head layer's alpha: its training mask, person x cut
+      if (head > 0.2 && head < 0.8) crossings += 1;
+      const covered = head + (1 - head) * (plates.body[i * 4 + 3]! / 255);
+      if (covered < worst) { worst = covered; where = `(${i % W}, ${Math.floor(i / W)}), head alpha ${head.toFixed(2)}`; }
+    }
+    assert.ok(crossings > 20, `the cut's feather crosses the hair at only ${crossings} pixels`);
+    // The old body alpha, person x (1 - cut), left 1 - 0.75 of the person to the room where the cut was one half.
+    assert.ok(worst > 0.97, `head over body covers only ${worst.toFixed(3)} of the person at ${where}`);
+  });
+
+  test('the body alpha is what the head leaves of the person, and the cut\'s share where the head is nearly opaque', () => {
+    assert.equal(underHeadEdge(1, 0.5), 1);
+    assert.equal(underHeadEdge(0, 0.5), 0);
+    assert.equal(underHeadEdge(0.6, 0), 0.6);
+    assert.ok(Math.abs(underHeadEdge(0.5, 0.5) - (0.5 - 0.25) / 0.75) < 1e-12);
+    // Nearly opaque head: 0/0 in the ratio; the body keeps person x (1 - cut).
+    assert.ok(Math.abs(underHeadEdge(1, 0.99) - 0.01) < 1e-12);
   });
 });

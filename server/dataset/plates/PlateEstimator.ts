@@ -9,7 +9,9 @@
  *               side (fillRows; pull-push where a row shows no room), so a
  *               blur over it looks like the room, not a silhouette ghost.
  *   body        the person minus the head layer: alpha = median over samples
- *               of person x (1 - head keep weight), the keep weight being the
+ *               of what the head leaves of the person (underHeadEdge: 1 under
+ *               the head's soft edge where the person is solid, so head and
+ *               body together are opaque there), the head's keep weight being the
  *               training masks' own head cut (shared/dataset/headCut.ts) at
  *               plate size, so the body plate's top edge and the head layer's
  *               bottom edge are one line; colour = median where the sample's
@@ -68,6 +70,8 @@ const PERSON_DILATION = 0.01;
 const ROW_FILL_SMOOTHING = 0.02;
 /** A sample's colour counts for the body where its body weight is over this (of 255). */
 const BODY_COLOUR_ABOVE = 128;
+/** Over this much head alpha (1 minus it), the body plate keeps the head cut's share (underHeadEdge). */
+const HEAD_EDGE_OPAQUE = 0.02;
 /** Body alpha at or above this is solid: the neck fill stops there and takes its colour from there. */
 const SOLID_BODY = 0.98;
 /** How far below the face ovals the neck fill may reach to meet the solid body, in face heights. */
@@ -94,6 +98,24 @@ const YIELD_PIXELS = 16384;
 const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const luminance = (r: number, g: number, b: number) => (299 * r + 587 * g + 114 * b) / 1000;
+
+/**
+ * A sample's body alpha at a pixel where the person's confidence is `person` and the head cut
+ * keeps `keep`. The head layer there is trained to alpha person x keep, and a call draws it
+ * over the body plate: the pair covers head + (1 - head) x body, so a body of person x
+ * (1 - keep), the share the cut left, covers only 0.75 of a solid person where the cut's
+ * feather crosses it at one half, and the room showed through as a light streak (longhair's
+ * cheek against her hair). The body alpha is what the head leaves of the person,
+ * (person - head) / (1 - head): 1 wherever the person is solid and the head not quite, 0
+ * where there is no person. Where the head is nearly opaque (over 1 - HEAD_EDGE_OPAQUE) the
+ * body keeps the cut's share: the ratio there is 0/0 and whatever the body holds shows at
+ * most that much.
+ */
+export function underHeadEdge(person: number, keep: number): number {
+  const head = person * keep;
+  if (1 - head <= HEAD_EDGE_OPAQUE) return person * (1 - keep);
+  return Math.min(1, Math.max(0, (person - head) / (1 - head)));
+}
 
 export class PlateEstimator {
   readonly width: number;
@@ -188,7 +210,7 @@ export class PlateEstimator {
       const weight = new Uint8Array(pixels);
       const colourMask = new Uint8Array(pixels);
       for (let i = 0; i < pixels; i += 1) {
-        weight[i] = Math.round(s.person[i]! * (1 - keep[i]!));
+        weight[i] = Math.round(255 * underHeadEdge(s.person[i]! / 255, keep[i]!));
         colourMask[i] = weight[i]! > BODY_COLOUR_ABOVE ? 1 : 0;
       }
       bodyWeights.push(weight);
