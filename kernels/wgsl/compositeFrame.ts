@@ -1,5 +1,5 @@
 // The upscale and composite of the call's frame on the GPU (compositeFrame.wgsl): the
-// head layer renderRays left at the internal resolution, upscaled (Catmull-Rom) and put over
+// head layer renderRays left at the internal resolution, upscaled (FastUpscale's cubic) and put over
 // the session's resident under-layer, into the RGBA8 frame the encoder reads back.
 import { readFileSync } from 'node:fs';
 import type { GpuContext } from './GpuContext';

@@ -1,5 +1,5 @@
 // The call's frame: the head layer (premultiplied colour [sh,sw,3] and transmittance
-// [sh,sw], the renderer's internal resolution) upscaled (Catmull-Rom) to the output size and
+// [sh,sw], the renderer's internal resolution) upscaled (the cubic of FastUpscale.ts) to the output size and
 // composited over the session's under-layer, out = C + T * under, as RGBA8 (clamped to
 // [0, 255], rounded ties to even; alpha is the under-layer's). The CPU's
 // Compositing.compositeOver with FastUpscale's taps (pixel-centre aligned, edges clamped).
@@ -29,8 +29,11 @@ struct Params {
 @group(0) @binding(3) var<storage, read> under: array<u32>;
 @group(0) @binding(4) var<storage, read_write> out: array<u32>;
 
+// The cubic's parameter: FastUpscale.ts's CUBIC_A (Keys' kernel; -0.5 is Catmull-Rom).
+const CUBIC_A: f32 = -0.75;
+
 struct Taps {
-  // The four source indices (clamped) and their Catmull-Rom weights.
+  // The four source indices (clamped) and their cubic weights.
   i: vec4u,
   w: vec4f,
 }
@@ -44,11 +47,10 @@ fn taps(i: u32, src: u32, dst: u32) -> Taps {
   let n = clamp(i32((2u * i + 1u) * src) - i32(dst), 0, i32((src - 1u) * den));
   let fl = i32(u32(n) / den);
   let t = f32(u32(n) - u32(fl) * den) / f32(den);
-  let t2 = t * t;
-  let t3 = t2 * t;
-  let w0 = 0.5 * (-t3 + 2.0 * t2 - t);
-  let w2 = 0.5 * (-3.0 * t3 + 4.0 * t2 + t);
-  let w3 = 0.5 * (t3 - t2);
+  let u = 1.0 - t;
+  let w0 = CUBIC_A * t * u * u;
+  let w3 = CUBIC_A * u * t * t;
+  let w2 = ((CUBIC_A + 2.0) * u - (CUBIC_A + 3.0)) * u * u + 1.0;
   let last = i32(src) - 1;
   let idx = vec4u(clamp(vec4i(fl - 1, fl, fl + 1, fl + 2), vec4i(0), vec4i(last)));
   return Taps(idx, vec4f(w0, 1.0 - w0 - w2 - w3, w2, w3));

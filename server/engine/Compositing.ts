@@ -5,7 +5,7 @@
 // transmittance output).
 //
 // The head layer is rendered at the renderer's internal resolution (fewer rays than
-// output pixels) and upscaled (Catmull-Rom, FastUpscale.ts) as premultiplied colour and
+// output pixels) and upscaled (the cubic of FastUpscale.ts) as premultiplied colour and
 // transmittance, then composited at the output resolution, so the under-layer stays
 // sharp. Pixels whose upscale taps all miss the rays' rectangle are the under-layer
 // exactly (a miss has C = 0 and T = 1, and the taps' weights sum to 1 within a float's
@@ -54,7 +54,7 @@ function reached(index: Int32Array, lo: number, hi: number): [number, number] {
 /**
  * out (RGBA8 [H, W, 4]) = the under-layer, with C + T * under over it where the source
  * rectangle reaches: color [sh, sw, 3] (premultiplied, 0 outside the rectangle) and
- * trans [sh, sw] (1 outside) upscaled by `plan` (FastUpscale's Catmull-Rom taps). T is
+ * trans [sh, sw] (1 outside) upscaled by `plan` (FastUpscale's cubic taps). T is
  * not clamped to [0, 1] where the cubic rings beside an edge: unclamped, the upscale stays
  * linear, so this equals compositing first and upscaling after, as the flat-colour path
  * does (test/engine/CallFrame.test.ts), and the output's 8-bit clamp bounds the ringing.

@@ -1,13 +1,22 @@
-// Catmull-Rom upscaling (the cubic convolution with a = -0.5) of a float RGB image [h, w, 3]
-// to an RGBA8 image [H, W, 4] (alpha 255), pixel-centre aligned (like align_corners=false
-// resizing, edges clamped). The renderer shades fewer rays than it outputs (half per axis
-// in LIVE) and fills the rest by interpolation. Bilinear, which it used before, halves the
-// contrast of detail one ray apart; on the six shared clips' own frames pushed through
-// LIVE's ray grid, Catmull-Rom kept 1.45-1.74x bilinear's face sharpness and 1.2-3.8 dB
-// more face PSNR (docs/picture.md, "The upscaler"). Its cost: ringing of at most 7.4% of a
-// step's height beside a hard edge.
+// Cubic convolution upscaling (Keys' kernel with a = CUBIC_A, four taps per axis) of a float
+// RGB image [h, w, 3] to an RGBA8 image [H, W, 4] (alpha 255), pixel-centre aligned (like
+// align_corners=false resizing, edges clamped). The renderer shades fewer rays than it outputs
+// (half per axis in LIVE) and fills the rest by interpolation. Bilinear, which it used first,
+// halves the contrast of detail one ray apart; on the six shared clips' own frames pushed
+// through LIVE's ray grid, Catmull-Rom (a = -0.5) kept 1.45-1.74x bilinear's face sharpness and
+// 1.2-3.8 dB more face PSNR (docs/picture.md, "The upscaler"); a = -0.75 keeps 0.15-0.80 dB
+// more of those frames' faces than Catmull-Rom, 1.07-1.22x their sharpness (docs/picture.md,
+// "A sharper cubic").
 // Separable: each source row is widened once into the plan's scratch, then output rows
 // blend four widened rows.
+
+/**
+ * The cubic's parameter. -0.5 (Catmull-Rom) is the only value that reproduces a straight line;
+ * more negative values sharpen, at the price of more ringing beside a hard edge (at most 7.4%
+ * of the step's height at -0.5, 11.1% at -0.75, 14.8% at -1). The WGSL compositeFrame has the same constant
+ * (test/engine/GpuCompositeFrame.test.ts compares the two).
+ */
+export const CUBIC_A = -0.75;
 
 /** Source taps per output pixel along one axis: 4 clamped indices and weights each. */
 export interface UpscaleTaps {
@@ -28,10 +37,10 @@ export interface UpscalePlan {
   readonly rows: Float32Array;
 }
 
-/** The four Catmull-Rom weights at fraction t in [0, 1) between taps 1 and 2. */
-export function catmullRomWeights(t: number): [number, number, number, number] {
-  const t2 = t * t, t3 = t2 * t;
-  const w0 = 0.5 * (-t3 + 2 * t2 - t), w2 = 0.5 * (-3 * t3 + 4 * t2 + t), w3 = 0.5 * (t3 - t2);
+/** The four cubic weights at fraction t in [0, 1) between taps 1 and 2 (Keys' kernel at distances 1 + t, t, 1 - t, 2 - t). */
+export function cubicWeights(t: number, a = CUBIC_A): [number, number, number, number] {
+  const u = 1 - t;
+  const w0 = a * t * u * u, w3 = a * u * t * t, w2 = ((a + 2) * u - (a + 3)) * u * u + 1;
   return [w0, 1 - w0 - w2 - w3, w2, w3];
 }
 
@@ -43,7 +52,7 @@ export function upscaleTaps(src: number, dst: number): UpscaleTaps {
   const index = new Int32Array(4 * dst), weight = new Float32Array(4 * dst);
   for (let i = 0; i < dst; i++) {
     const u = Math.min(Math.max(((i + 0.5) * src) / dst - 0.5, 0), src - 1), fl = Math.floor(u);
-    const w = catmullRomWeights(u - fl);
+    const w = cubicWeights(u - fl);
     for (let k = 0; k < 4; k++) {
       index[4 * i + k] = Math.min(Math.max(fl - 1 + k, 0), src - 1);
       weight[4 * i + k] = w[k]!;

@@ -1,6 +1,6 @@
 // What a perfect avatar would score through the live path's ray density: the ground-truth
 // frame itself, averaged down to the renderer's ray grid (round(W x renderScale) by
-// round(H x renderScale), LiveFrame's size) and brought back up by the very Catmull-Rom
+// round(H x renderScale), LiveFrame's size) and brought back up by the very cubic
 // upscaler LIVE uses, 8-bit like LIVE's output. Its face sharpness bounds the avatar's:
 // measured on the six shared clips at LIVE's 0.5 (docs/picture.md), a perfect render keeps
 // only a fraction of the camera's pixel-scale detail, whatever the model learns.

@@ -22,7 +22,7 @@
 // default, as before); an image (background + body plates) gets the head's
 // premultiplied colour and transmittance, upscaled, then out = C + T * under.
 // The presets add approximations, each measured in the tests and the bench:
-// - renderScale < 1: fewer rays, Catmull-Rom upscale to the output size;
+// - renderScale < 1: fewer rays, cubic upscale (FastUpscale.ts, a = -0.75) to the output size;
 // - bakeRes / bakeFactor: the motion bake's grid;
 // - weightEps: the colour head skips samples with compositing weight below it;
 // - occupancySlices: the per-frame occupancy probes are refreshed 1/n of the grid per

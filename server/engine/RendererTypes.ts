@@ -27,7 +27,7 @@ export interface RendererOptions extends RenderSize {
   readonly bakeFactor?: number;
   /** Skip the occupancy grid (every cell occupied, every ray cast): isolates the motion-bake error in tests. */
   readonly noOccupancy?: boolean;
-  /** Rays per axis relative to the output (<= 1); the image is upscaled (Catmull-Rom, FastUpscale.ts). */
+  /** Rays per axis relative to the output (<= 1); the image is upscaled (a cubic, FastUpscale.ts). */
   readonly renderScale?: number;
   /** Bake grid points per axis (overrides bakeFactor). */
   readonly bakeRes?: number;

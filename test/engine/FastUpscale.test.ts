@@ -1,16 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { catmullRomWeights, upscalePlan, upscaleRgb } from '../../server/engine/FastUpscale';
+import { CUBIC_A, cubicWeights, upscalePlan, upscaleRgb } from '../../server/engine/FastUpscale';
 import { seededRandom } from '../../shared/coefficients/seededRandom';
 
 const centre = (i: number, s: number, d: number) => Math.min(Math.max(((i + 0.5) * s) / d - 0.5, 0), s - 1);
 
-/** Sixteen taps per output pixel from the cubic convolution kernel (a = -0.5) itself, in float64. */
+/** Keys' cubic convolution kernel with parameter a, as published (piecewise in |d|). */
+function keys(d: number, a: number): number {
+  const x = Math.abs(d);
+  return x < 1 ? (a + 2) * x ** 3 - (a + 3) * x ** 2 + 1 : x < 2 ? a * x ** 3 - 5 * a * x ** 2 + 8 * a * x - 4 * a : 0;
+}
+
+/** Sixteen taps per output pixel from the cubic convolution kernel (a = CUBIC_A) itself, in float64. */
 function cubicReference(src: Float32Array, sw: number, sh: number, W: number, H: number): Float64Array {
-  const kernel = (d: number) => {
-    const x = Math.abs(d);
-    return x < 1 ? 1.5 * x ** 3 - 2.5 * x ** 2 + 1 : x < 2 ? -0.5 * x ** 3 + 2.5 * x ** 2 - 4 * x + 2 : 0;
-  };
+  const kernel = (d: number) => keys(d, CUBIC_A);
   const out = new Float64Array(3 * W * H), clampTo = (v: number, n: number) => Math.min(Math.max(v, 0), n - 1);
   for (let y = 0; y < H; y++)
     for (let x = 0; x < W; x++) {
@@ -52,14 +55,22 @@ function laplacianEnergy(img: ArrayLike<number>, W: number, H: number, stride: n
   return sum / n;
 }
 
-test('the Catmull-Rom weights sum to 1, pass through the samples, and reproduce a straight line', () => {
-  for (const t of [0, 0.1, 0.25, 0.5, 0.75, 0.999]) {
-    const w = catmullRomWeights(t);
-    assert.ok(Math.abs(w.reduce((a, b) => a + b) - 1) < 1e-12, `t=${t}`);
-    // f(k) = k at taps -1..2: the cubic's value at t is t.
-    assert.ok(Math.abs(-w[0] + w[2] + 2 * w[3] - t) < 1e-12, `linear at t=${t}`);
+test('the cubic weights are Keys\' kernel at the four taps\' distances, sum to 1 and pass through the samples, for any a', () => {
+  for (const a of [-0.5, -0.75, -1, CUBIC_A]) {
+    for (const t of [0, 0.1, 0.25, 0.5, 0.75, 0.999]) {
+      const w = cubicWeights(t, a), want = [keys(1 + t, a), keys(t, a), keys(1 - t, a), keys(2 - t, a)];
+      w.forEach((v, k) => assert.ok(Math.abs(v - want[k]!) < 1e-12, `a=${a} t=${t} tap ${k}: ${v} vs ${want[k]}`));
+      assert.ok(Math.abs(w.reduce((x, y) => x + y) - 1) < 1e-12, `a=${a} t=${t}`);
+    }
+    assert.deepEqual(cubicWeights(0, a).map((v) => v + 0), [0, 1, 0, 0]);
   }
-  assert.deepEqual(catmullRomWeights(0), [0, 1, 0, 0]);
+});
+
+test('Catmull-Rom (a = -0.5) reproduces a straight line; a sharper cubic does not', () => {
+  // f(k) = k at taps -1..2: the cubic's value at t is t.
+  const lineError = (a: number, t: number) => { const w = cubicWeights(t, a); return -w[0] + w[2] + 2 * w[3] - t; };
+  for (const t of [0.1, 0.25, 0.5, 0.75]) assert.ok(Math.abs(lineError(-0.5, t)) < 1e-12, `linear at t=${t}`);
+  assert.ok(Math.abs(lineError(-1, 0.25)) > 1e-3);
 });
 
 test('the separable upscale matches the sixteen-tap cubic convolution within one level, clamping out-of-range colours', () => {
@@ -98,5 +109,5 @@ test('upscaled twice over (as LIVE is), random detail keeps more of its high-fre
   const bilinear = laplacianEnergy(bilinearReference(src, sw, sh, W, H), W, H, 3);
   // Measured 2.37x (white noise: most of its energy is near the source's Nyquist rate, where
   // bilinear's average of two neighbours cancels most of it).
-  assert.ok(cubic > 1.5 * bilinear, `Laplacian energy: Catmull-Rom ${cubic.toFixed(5)}, bilinear ${bilinear.toFixed(5)}`);
+  assert.ok(cubic > 1.5 * bilinear, `Laplacian energy: cubic ${cubic.toFixed(5)}, bilinear ${bilinear.toFixed(5)}`);
 });

@@ -1,6 +1,6 @@
 // The frame's upscale and composite on the GPU (kernels/wgsl/compositeFrame) against the
 // CPU's (the reference here: server/engine/Compositing.ts compositeOver with FastUpscale's
-// Catmull-Rom plan). It lives in test/ because kernels/ may not import server/, not even in a test.
+// cubic plan). It lives in test/ because kernels/ may not import server/, not even in a test.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compositeOver } from '../../server/engine/Compositing';
