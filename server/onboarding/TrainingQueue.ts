@@ -49,6 +49,7 @@ import { sweepLeftovers } from './sweepLeftovers';
 import type { EnqueueRequest, TrainingJobQueue } from './TrainingJobQueue';
 import { checkpointElapsedMs, stderrTail, stopOrphanTrainer, TrainerProcess, type FinishedReport, type TrainerExit, type TrainerReport } from './TrainerProcess';
 import { remainingMinutes, trainerArgs } from './trainerArgs';
+import { voxfaceCommand } from '../cli/nodeFlags';
 import { checkUsableRule, DEFAULT_FACE_SSIM_MARGIN, DEFAULT_MARGIN_DB, recordSnapshot, snapshotScores, type UsableRule } from './snapshotVerdict';
 
 const logger = new Logger('TrainingQueue');
@@ -68,7 +69,7 @@ export interface TrainingQueueOptions {
   concurrency?: number;
   /** Trainer starts per job before it is failed (default 3). */
   maxAttempts?: number;
-  /** The command before the train arguments (default: this Node running bin/voxface.js train). */
+  /** The command before the train arguments (default: this Node running bin/voxface.js train with the CLI's Node flags, cli/nodeFlags.ts). */
   trainerCommand?: readonly string[];
   /** How long close() waits for trainers to save their checkpoint before killing them (default 30 s). */
   stopTimeoutMs?: number;
@@ -126,7 +127,7 @@ export class TrainingQueue extends TypedEmitter<TrainingQueueEvents> implements 
     this.maxAttempts = options.maxAttempts ?? 3;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`concurrency must be an integer >= 1, got ${this.concurrency}`);
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new RangeError(`maxAttempts must be an integer >= 1, got ${this.maxAttempts}`);
-    this.#command = options.trainerCommand ?? [process.execPath, join(REPO_ROOT, 'bin', 'voxface.js'), 'train'];
+    this.#command = options.trainerCommand ?? voxfaceCommand('train');
     this.#stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
     this.#niceness = options.niceness ?? 10;
     this.#trainerEnv = options.trainerEnv;

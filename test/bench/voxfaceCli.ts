@@ -1,14 +1,15 @@
 // The voxface CLI as the picture and encoder benchmarks run it: a child process, its output
 // kept, a failure reported with its last stderr lines, and the final JSON line parsed.
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { CLI_ENTRY, CLI_NODE_FLAGS } from '../../server/cli/nodeFlags';
 
-const CLI = resolve('bin/voxface.js');
-
-/** Runs `voxface <args>` and resolves to its stdout; rejects with the exit code and the end of stderr. */
-export function voxface(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+/**
+ * Runs `voxface <args>` (with the CLI's own Node flags unless `nodeFlags` says otherwise) and
+ * resolves to its stdout; rejects with the exit code and the end of stderr.
+ */
+export function voxface(args: string[], env: NodeJS.ProcessEnv = {}, nodeFlags: readonly string[] = CLI_NODE_FLAGS): Promise<string> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeFlags, CLI_ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
     child.stderr.on('data', (b: Buffer) => { err += b.toString(); });

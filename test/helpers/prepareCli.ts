@@ -6,11 +6,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { CLI_ENTRY, CLI_NODE_FLAGS } from '../../server/cli/nodeFlags';
 import { FACE_MODEL_PATH, SHARED_DATA } from './sharedData';
 
 export const SEGMENTER_MODEL_PATH = join(SHARED_DATA, 'models', 'selfie_segmenter.tflite');
-const BIN = resolve(process.cwd(), 'bin', 'voxface.js');
 
 export interface CliRun {
   code: number | null;
@@ -31,7 +31,7 @@ export interface VoxfaceRun {
 /** Runs `voxface <args>` with the shared MediaPipe models; rejects (the process killed) after timeoutMs. */
 export function runVoxface(args: string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): Promise<VoxfaceRun> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...CLI_NODE_FLAGS, CLI_ENTRY, ...args], {
       env: { ...process.env, VOXFACE_FACE_MODEL: FACE_MODEL_PATH, VOXFACE_SEGMENTER_MODEL: SEGMENTER_MODEL_PATH, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

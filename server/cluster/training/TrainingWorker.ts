@@ -35,6 +35,7 @@ import { TypedEmitter } from '../../../shared/TypedEmitter';
 import { makeFolderDurable } from '../../atomicFile';
 import type { AvatarStorage } from '../../avatar/AvatarStorage';
 import { Logger } from '../../Logger';
+import { voxfaceCommand } from '../../cli/nodeFlags';
 import { stderrTail } from '../../onboarding/TrainerProcess';
 import { DEFAULT_FACE_SSIM_MARGIN, DEFAULT_MARGIN_DB } from '../../onboarding/snapshotVerdict';
 import { TrainingAttempt } from './TrainingAttempt';
@@ -58,7 +59,7 @@ export interface TrainingWorkerOptions {
   concurrency?: number;
   /** Trainer crashes and lost nodes per job before it is failed (default 3). */
   maxAttempts?: number;
-  /** The command before the train arguments (default: this Node running bin/voxface.js train, under setpriv when there is one). */
+  /** The command before the train arguments (default: this Node running bin/voxface.js train with the CLI's Node flags, under setpriv when there is one). */
   trainerCommand?: readonly string[];
   niceness?: number;
   /** Environment for trainers over this process's (this node's own settings, e.g. its face model: trainerEnvOf). */
@@ -111,7 +112,7 @@ export class TrainingWorker extends TypedEmitter<TrainingWorkerEvents> {
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be an integer >= 1, got ${concurrency}`);
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new RangeError(`maxAttempts must be an integer >= 1, got ${this.maxAttempts}`);
     if (!(this.lockSeconds >= 1)) throw new RangeError(`lockSeconds must be >= 1, got ${this.lockSeconds}`);
-    const train = [process.execPath, join(REPO_ROOT, 'bin', 'voxface.js'), 'train'];
+    const train = voxfaceCommand('train');
     this.#command = options.trainerCommand ?? (existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...train] : train);
     // BullMQ's blocking connections must retry forever (maxRetriesPerRequest: null).
     this.#connection = new Redis(options.redisUrl, bullConnectionOptions(() => this.#closing !== undefined));
