@@ -1,7 +1,7 @@
 /**
  * How the `voxface` command's Node starts, wherever it is started from: bin/voxface.js's
  * shebang (a user's `npx voxface`), the onboarding queue's and the cluster's trainers
- * (trainCommand), and the benches and tests that run the CLI as a user would.
+ * (voxfaceCommand), and the benches and tests that run the CLI as a user would.
  *
  * `--single-threaded-gc`: V8 collects garbage on the main thread only. A training step
  * allocates about 100 MB of typed arrays (the samples' encodings and activations, and
