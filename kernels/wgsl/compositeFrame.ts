@@ -2,10 +2,12 @@
 // head layer renderRays left at the internal resolution, upscaled (FastUpscale's cubic) and put over
 // the session's resident under-layer, into the RGBA8 frame the encoder reads back.
 import { readFileSync } from 'node:fs';
+import { CUBIC_A } from '../upscaleCubic';
 import type { GpuContext } from './GpuContext';
 import { checkBindingSizes } from './sizeChecks';
 
-const source = readFileSync(new URL('./compositeFrame.wgsl', import.meta.url), 'utf8');
+// The cubic's parameter comes from the one constant the CPU's upscale also reads.
+const source = `const CUBIC_A: f32 = ${CUBIC_A};\n${readFileSync(new URL('./compositeFrame.wgsl', import.meta.url), 'utf8')}`;
 
 /** Largest side, source or output: keeps the shader's tap arithmetic exact in i32 and f32. */
 export const compositeFrameMaxSide = 8192;

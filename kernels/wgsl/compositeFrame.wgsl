@@ -29,8 +29,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> under: array<u32>;
 @group(0) @binding(4) var<storage, read_write> out: array<u32>;
 
-// The cubic's parameter: FastUpscale.ts's CUBIC_A (Keys' kernel; -0.5 is Catmull-Rom).
-const CUBIC_A: f32 = -0.75;
+// CUBIC_A, the cubic's parameter (Keys' kernel; -0.5 is Catmull-Rom), is declared above this
+// source by compositeFrame.ts from kernels/upscaleCubic.ts, the number the CPU's upscale uses.
 
 struct Taps {
   // The four source indices (clamped) and their cubic weights.

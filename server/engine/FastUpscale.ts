@@ -10,13 +10,10 @@
 // Separable: each source row is widened once into the plan's scratch, then output rows
 // blend four widened rows.
 
-/**
- * The cubic's parameter. -0.5 (Catmull-Rom) is the only value that reproduces a straight line;
- * more negative values sharpen, at the price of more ringing beside a hard edge (at most 7.4%
- * of the step's height at -0.5, 11.1% at -0.75, 14.8% at -1). The WGSL compositeFrame has the same constant
- * (test/engine/GpuCompositeFrame.test.ts compares the two).
- */
-export const CUBIC_A = -0.75;
+import { CUBIC_A } from '../../kernels/upscaleCubic';
+
+/** The cubic's parameter (kernels/upscaleCubic.ts: one number for the CPU and the GPU). */
+export { CUBIC_A };
 
 /** Source taps per output pixel along one axis: 4 clamped indices and weights each. */
 export interface UpscaleTaps {
