@@ -208,6 +208,15 @@ export async function train(args: string[]): Promise<void> {
   const reportMs = reportEverySec !== undefined ? reportEverySec * 1000 : Math.min(60_000, Math.max(5_000, budgetMs / 10));
   const t0 = performance.now(), base = run.elapsedMs, cpu0 = process.cpuUsage();
   cpuStart = cpu0;
+  // The bar counts whichever of this run's bounds is furthest spent (seconds, steps or CPU seconds), so a
+  // --steps run does not show seconds out of the day-long default time budget.
+  const showProgress = (now: number) => {
+    const bounds: [number, number][] = [[Math.round((now - t0) / 1000), Math.round(budgetMs / 1000)]];
+    if (maxSteps !== undefined) bounds.push([trainer.stepCount - firstStep, maxSteps]);
+    if (cpuSeconds !== undefined) bounds.push([Math.round(cpuSpent()), cpuSeconds]);
+    const [done, total] = bounds.reduce((a, b) => (b[0] / b[1] > a[0] / a[1] ? b : a));
+    bar.update('train', done, total);
+  };
   let stop = false, lastCkpt = t0, loss = 0, se = 0, count = 0;
   const interrupt = () => { stop = true; };
   process.once('SIGINT', interrupt);
@@ -227,7 +236,7 @@ export async function train(args: string[]): Promise<void> {
         if (s.loss !== undefined && s.mse !== undefined) { loss += s.loss; se += s.mse; count++; }
       }
       const now = performance.now();
-      bar.update('train', Math.round((now - t0) / 1000), Math.round(budgetMs / 1000));
+      showProgress(now);
       const reportDue = now >= nextReport || now - t0 >= budgetMs || stepsDone();
       const snapshotDue = snapshotEverySec !== undefined && now >= nextSnapshot && now - t0 < budgetMs;
       // When both fall due together, one render of the held-out frames serves both (the validation frame is the first).

@@ -165,6 +165,7 @@ describe('voxface train, eval and render on a shared clip', () => {
     assert.ok((first.step as number) > lastStep && (first.elapsedMs as number) > (trained.lines.at(-1)!.elapsedMs as number), `resumed at ${JSON.stringify(first)} after step ${lastStep}`);
     const done = resumed.lines.at(-1)!;
     assert.equal(done.step, lastStep + 3);
+    assert.match(resumed.stderr, /train +\[#{30}\] 100% 3\/3 /, 'a --steps run\'s bar counts steps');
     assert.ok((done.cpuMsPerStep as number) > 0 && (done.msPerStep as number) > 0, JSON.stringify(done));
     const other = await voxface(['train', data, '--out', avatar, '--resume', '--minutes', '0.05', '--res', '32']);
     assert.equal(other.code, 2);
