@@ -2,11 +2,11 @@
  * `voxface train <dataset> --out <file> [--minutes N] [--res 256] [--resume] [--force]
  *                [--model default|small|fast] [--rays N] [--seed N]
  *                [--report-every S] [--snapshot-every S] [--checkpoint-every S] [--encoder] [--backend auto|cpu|gpu]
- *                [--fidelity]`
+ *                [--fidelity] [--lr-tail F]`
  *
  * Trains on the dataset's train frames for a wall-clock budget (this invocation's; a
  * resumed run adds to the checkpoint's time). stderr: a progress bar. stdout: JSON lines
- * {step, loss, psnr, trainPsnr, elapsedMs} where psnr is the held-out PSNR of one test
+ * {step, loss, psnr, trainPsnr, elapsedMs, lrScale} where psnr is the held-out PSNR of one test
  * frame (the middle one) as a call shows it (the realtime inference form), then a final
  * line with the paths.
  * Files: <out> (avatar), <out>.ckpt (resumable checkpoint, every minute (--checkpoint-every) and at the end),
@@ -21,6 +21,8 @@
  * has a face), the baselines the mean training image's on the same frames and regions
  * (heldOutQuality.ts). The onboarding queue reads heldOutPsnr and the face SSIMs to decide
  * "usable". The final line carries them too.
+ * The learning rates decay over the budget's last quarter (--lr-tail; LearningRateTail.ts);
+ * the budget is --minutes, --steps or --cpu-seconds, whichever runs out first.
  * SIGINT/SIGTERM stop at the next step and save everything (exit 130).
  * With --encoder, an expression encoder (server/encoder) trains with the avatar and is saved
  * in the avatar file and the checkpoint; renders and PSNRs use its coefficients.
@@ -47,6 +49,7 @@ import { REALTIME, render, StreamingRenderer } from '../engine/Renderer';
 import { evenlySpaced } from '../engine/SideBySide';
 import { openStepTrainer, TRAIN_BACKEND_CHOICES, type TrainBackendChoice } from '../engine/StepTrainer';
 import { DEFAULT_RAYS_PER_STEP } from '../engine/Trainer';
+import { budgetProgress, DEFAULT_LR_TAIL, type LearningRateTail, learningRateScale } from '../engine/LearningRateTail';
 import { writeTrainingCurves } from '../engine/TrainingPlots';
 import { CliInputError, MODEL_PRESETS, numberOption, readDataset, round } from './common';
 import { encoderForDataset } from './exportEncoder';
@@ -77,6 +80,10 @@ options:
                       towards a surface (default 1e-3; 0: off; docs/picture.md)
   --white-background  train over white only (default: a random colour a step, so the head
                       is opaque where the person is; calls draw it over the room)
+  --lr-tail <f>       share of the budget, at its end, over which the learning rates decay
+                      to 0.03x (default 0.25; 0: constant rates). The budget is --minutes
+                      (with a resumed checkpoint's time), --steps (with its steps) or
+                      --cpu-seconds, whichever runs out first
   --seed <n>          initialisation and sampling seed (default 1)
   --report-every <s>  seconds between progress lines (default: budget/10, within 5..60)
   --snapshot-every <s>  write <file>.snapshot.vxa and <file>.preview.png this often
@@ -118,7 +125,7 @@ export async function train(args: string[]): Promise<void> {
       'report-every': { type: 'string' }, 'snapshot-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, steps: { type: 'string' }, 'cpu-seconds': { type: 'string' },
       'face-rays': { type: 'string' }, 'head-rays': { type: 'string' }, 'patch-rays': { type: 'string' }, 'patch-size': { type: 'string' },
       ssim: { type: 'string' }, align: { type: 'string' }, distortion: { type: 'string' }, 'white-background': { type: 'boolean' }, encoder: { type: 'boolean' },
-      backend: { type: 'string' }, fidelity: { type: 'boolean' },
+      backend: { type: 'string' }, fidelity: { type: 'boolean' }, 'lr-tail': { type: 'string' },
     },
   });
   if (values.help) { process.stdout.write(TRAIN_USAGE); return; }
@@ -136,6 +143,7 @@ export async function train(args: string[]): Promise<void> {
   const seed = numberOption('seed', values.seed, 0, 2 ** 32 - 1) ?? 1;
   const reportEverySec = numberOption('report-every', values['report-every'], 1, 3600);
   const snapshotEverySec = numberOption('snapshot-every', values['snapshot-every'], 5, 24 * 3600);
+  const lrTail: LearningRateTail = { ...DEFAULT_LR_TAIL, share: numberOption('lr-tail', values['lr-tail'], 0, 1) ?? DEFAULT_LR_TAIL.share };
   const checkpointEveryMs = (numberOption('checkpoint-every', values['checkpoint-every'], 1, 24 * 3600) ?? 60) * 1000;
   if (values.resume && !existsSync(ckptPath)) throw new CliInputError(`--resume: no checkpoint at ${ckptPath}`);
   if (!values.resume && !values.force && existsSync(out)) throw new CliInputError(`${out} exists (use --resume to continue training it, --force to start over)`);
@@ -208,6 +216,8 @@ export async function train(args: string[]): Promise<void> {
   const reportMs = reportEverySec !== undefined ? reportEverySec * 1000 : Math.min(60_000, Math.max(5_000, budgetMs / 10));
   const t0 = performance.now(), base = run.elapsedMs, cpu0 = process.cpuUsage();
   cpuStart = cpu0;
+  const budget = { ms: base + budgetMs, ...(maxSteps !== undefined ? { steps: firstStep + maxSteps } : {}), ...(cpuSeconds !== undefined ? { cpuSeconds } : {}) };
+  const lrScale = () => learningRateScale(budgetProgress({ elapsedMs: base + performance.now() - t0, steps: trainer.stepCount, cpuSeconds: cpuSpent() }, budget), lrTail);
   // The bar counts whichever of this run's bounds is furthest spent (seconds, steps or CPU seconds), so a
   // --steps run does not show seconds out of the day-long default time budget.
   const showProgress = (now: number) => {
@@ -232,7 +242,7 @@ export async function train(args: string[]): Promise<void> {
       // Steps in slices of ~1 s, yielding between them so signals are seen.
       const sliceEnd = Math.min(performance.now() + 1000, t0 + budgetMs);
       while (performance.now() < sliceEnd && !stepsDone()) {
-        const s = await trainer.step();
+        const s = await trainer.step({ lrScale: lrScale() });
         if (s.loss !== undefined && s.mse !== undefined) { loss += s.loss; se += s.mse; count++; }
       }
       const now = performance.now();
@@ -249,7 +259,7 @@ export async function train(args: string[]): Promise<void> {
         }
         const p = {
           step: trainer.stepCount, loss: round(loss / Math.max(count, 1), 5), psnr: round(psnr(images[0]!, validation.image), 2),
-          trainPsnr: round(psnrFromMse(se / Math.max(count, 1)), 2), elapsedMs: Math.round(base + now - t0),
+          trainPsnr: round(psnrFromMse(se / Math.max(count, 1)), 2), elapsedMs: Math.round(base + now - t0), lrScale: round(lrScale(), 4),
         };
         history.push(p);
         process.stdout.write(`${JSON.stringify(p)}\n`);

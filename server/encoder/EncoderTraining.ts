@@ -64,11 +64,14 @@ export class EncoderTraining {
     return { coefficients: out, cache };
   }
 
-  /** One Adam step of the encoder from d(loss)/d(coefficients) of a frame that used it. */
-  step(cache: EncoderCache, dCoefficients: Float32Array): void {
+  /**
+   * One Adam step of the encoder from d(loss)/d(coefficients) of a frame that used it;
+   * lrScale multiplies encoderLr (the avatar's learning-rate tail, LearningRateTail.ts).
+   */
+  step(cache: EncoderCache, dCoefficients: Float32Array, lrScale = 1): void {
     const grads = this.encoder.backward(this.k, cache, dCoefficients);
     for (const name of ENCODER_PARAM_NAMES)
-      this.k.adamStep(this.encoder.params[name], grads[name], this.m[name], this.v[name], { lr: this.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: this.steps + 1 });
+      this.k.adamStep(this.encoder.params[name], grads[name], this.m[name], this.v[name], { lr: lrScale * this.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: this.steps + 1 });
     this.steps++;
   }
 

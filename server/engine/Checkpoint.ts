@@ -27,7 +27,7 @@ export interface CheckpointRun {
   readonly res: number;
   readonly elapsedMs: number;
   /** Progress lines so far, so the training curve spans resumed runs. */
-  readonly history: readonly { step: number; loss: number; psnr: number; trainPsnr?: number; elapsedMs: number }[];
+  readonly history: readonly { step: number; loss: number; psnr: number; trainPsnr?: number; elapsedMs: number; lrScale?: number }[];
 }
 
 interface Header {

@@ -16,10 +16,10 @@ import { psnrFromMse } from './Metrics';
 import { occupancyFromDensity, occupancyProbes } from './Occupancy';
 import { cameraRays, raysToCanonical } from './Pose';
 import {
-  type ResolvedTrainerOptions, TrainingRandom, drawTrainingBatch, gatherTarget, moveTargetOntoBackground, occupancyCoefficients,
+  type ResolvedTrainerOptions, TrainingRandom, checkedLrScale, drawTrainingBatch, gatherTarget, moveTargetOntoBackground, occupancyCoefficients,
   refreshesOccupancy, resolveTrainerOptions, validateTrainingFrames,
 } from './TrainingBatch';
-import type { TrainerOptions, TrainerState, TrainingFrame, TrainingProgress, TrainRunOptions } from './TrainerTypes';
+import type { StepOptions, TrainerOptions, TrainerState, TrainingFrame, TrainingProgress, TrainRunOptions } from './TrainerTypes';
 
 export interface GpuTrainerOptions extends Omit<TrainerOptions, 'kernels'> {
   /** Steps between readbacks of the batch's loss (default 10): each one waits for the device. */
@@ -80,8 +80,9 @@ export class GpuTrainer {
   }
 
   /** One optimisation step, as Trainer.step (without D-SSIM and frame alignment); the loss is read back every lossEvery steps, or when asked. */
-  async trainStep(readLoss = false): Promise<GpuStepResult> {
+  async trainStep(options: StepOptions & { readonly readLoss?: boolean } = {}): Promise<GpuStepResult> {
     if (this.closed) throw new DOMException('GpuTrainer is closed', 'InvalidStateError');
+    const lrScale = checkedLrScale(options.lrScale);
     const rand = this.random.next, o = this.o, config = this.model.config;
     const drawn = drawTrainingBatch(this.frames, this.order, o, config.camera, rand);
     const { pixels } = drawn.batch, n = pixels.length;
@@ -99,14 +100,14 @@ export class GpuTrainer {
     const b = this.step.buffers;
     for (const name of PARAM_NAMES) {
       const grid = GRID_PARAMS.includes(name);
-      const opts = { lr: grid ? o.gridLr : o.mlpLr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: this.stepCount };
+      const opts = { lr: lrScale * (grid ? o.gridLr : o.mlpLr), beta1: 0.9, beta2: 0.999, eps: 1e-8, step: this.stepCount };
       encodeAdamStep(ctx, encoder, { param: b.params[name], grad: b.grads[name], m: this.m[name], v: this.v[name] }, { n: this.model.params[name].length, masked: grid }, opts);
     }
     ctx.device.queue.submit([encoder.finish()]);
 
     this.lastTarget = target;
     let result: GpuStepResult = { samples, rays: n };
-    if (readLoss || this.stepCount % this.lossEvery === 0) result = { ...result, ...(await this.readLastLoss())! };
+    if (options.readLoss || this.stepCount % this.lossEvery === 0) result = { ...result, ...(await this.readLastLoss())! };
     if (refreshesOccupancy(this.stepCount, o.occupancyEvery)) await this.refreshOccupancy();
     return result;
   }
@@ -218,7 +219,7 @@ export class GpuTrainer {
     };
     while ((run.maxSteps === undefined || done < run.maxSteps) && (run.maxMs === undefined || performance.now() - t0 < run.maxMs)) {
       // A report step always reads its loss back, so no report is without one.
-      const s = await this.trainStep((done + 1) % every === 0);
+      const s = await this.trainStep({ readLoss: (done + 1) % every === 0 });
       samples += s.samples; rays += s.rays; done++;
       if (s.loss !== undefined) { loss += s.loss; se += s.mse!; count++; }
       if (done % every === 0) await report();

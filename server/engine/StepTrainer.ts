@@ -14,7 +14,7 @@ import { requestGpu } from '../avatar/renderBackend';
 import type { AvatarModel } from './AvatarModel';
 import { GpuTrainer } from './GpuTrainer';
 import { Trainer } from './Trainer';
-import type { TrainerOptions, TrainerState, TrainingFrame } from './TrainerTypes';
+import type { StepOptions, TrainerOptions, TrainerState, TrainingFrame } from './TrainerTypes';
 
 export type TrainBackendChoice = 'auto' | 'cpu' | 'gpu';
 export const TRAIN_BACKEND_CHOICES: readonly TrainBackendChoice[] = ['auto', 'cpu', 'gpu'];
@@ -30,7 +30,8 @@ export interface StepTrainer {
   /** For people: which device and why. */
   readonly reason: string;
   readonly stepCount: number;
-  step(): Promise<StepStats>;
+  /** One optimiser step (options.lrScale: the learning-rate tail's multiplier). */
+  step(options?: StepOptions): Promise<StepStats>;
   /** The last step's loss and MSE (read back on the GPU); empty before the first step. */
   lastStepStats(): Promise<StepStats>;
   /** The coefficients the model sees for a frame (through the encoder when the run trains one). */
@@ -54,8 +55,8 @@ class CpuStepTrainer implements StepTrainer {
   }
 
   get stepCount(): number { return this.#trainer.stepCount; }
-  step(): Promise<StepStats> {
-    this.#last = this.#trainer.step();
+  step(options: StepOptions = {}): Promise<StepStats> {
+    this.#last = this.#trainer.step(options);
     return Promise.resolve(this.#last);
   }
 
@@ -78,7 +79,7 @@ class GpuStepTrainer implements StepTrainer {
   }
 
   get stepCount(): number { return this.#trainer.stepCount; }
-  step(): Promise<StepStats> { return this.#trainer.trainStep(); }
+  step(options: StepOptions = {}): Promise<StepStats> { return this.#trainer.trainStep(options); }
   async lastStepStats(): Promise<StepStats> { return (await this.#trainer.readLastLoss()) ?? {}; }
   coefficientsOf(frame: Pick<TrainingFrame, 'coefficients'>): Float32Array { return frame.coefficients; }
   syncModel(): Promise<AvatarModel> { return this.#trainer.syncModel(); }

@@ -16,9 +16,9 @@ import { cameraRays } from './Pose';
 import { FrameAlignment } from './FrameAlignment';
 import { patchDssim } from './PatchSsim';
 import { psnrFromMse } from './Metrics';
-import type { TrainerOptions, TrainerState, TrainingFrame, TrainingProgress, TrainRunOptions } from './TrainerTypes';
+import type { StepOptions, TrainerOptions, TrainerState, TrainingFrame, TrainingProgress, TrainRunOptions } from './TrainerTypes';
 import {
-  drawTrainingBatch, gatherTarget, moveTargetOntoBackground, occupancyFrames, refreshesOccupancy, resolveTrainerOptions,
+  checkedLrScale, drawTrainingBatch, gatherTarget, moveTargetOntoBackground, occupancyFrames, refreshesOccupancy, resolveTrainerOptions,
   type ResolvedTrainerOptions, TrainingRandom, validateTrainingFrames,
 } from './TrainingBatch';
 
@@ -66,7 +66,8 @@ export class Trainer {
   }
 
   /** One optimisation step; returns the batch's loss and colour MSE. */
-  step(): { loss: number; mse: number; samples: number; rays: number } {
+  step(options: StepOptions = {}): { loss: number; mse: number; samples: number; rays: number } {
+    const lrScale = checkedLrScale(options.lrScale);
     const { width, height } = this.o;
     // Refills this.order in place when an epoch ends.
     const { index, frame, batch, rays, background } = drawTrainingBatch(this.frames, this.order, this.o, this.model.config.camera, this.rand);
@@ -99,10 +100,10 @@ export class Trainer {
     const dCoefficients = driven?.cache ? new Float32Array(this.model.config.expressionCount) : undefined;
     const grads = this.model.backward(k, fwd.cache, dColor, { offset: this.o.offsetWeight, distortion: this.o.distortionWeight }, dCoefficients);
     this.stepCount++;
-    if (driven?.cache) this.encoding!.step(driven.cache, dCoefficients!);
+    if (driven?.cache) this.encoding!.step(driven.cache, dCoefficients!, lrScale);
     for (const name of PARAM_NAMES) {
       const grid = GRID_PARAMS.includes(name);
-      const opts = { lr: grid ? this.o.gridLr : this.o.mlpLr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: this.stepCount };
+      const opts = { lr: lrScale * (grid ? this.o.gridLr : this.o.mlpLr), beta1: 0.9, beta2: 0.999, eps: 1e-8, step: this.stepCount };
       (grid ? k.adamStepMasked : k.adamStep)(this.model.params[name], grads[name], this.m[name], this.v[name], opts);
     }
     if (refreshesOccupancy(this.stepCount, this.o.occupancyEvery)) {

@@ -64,6 +64,15 @@ export interface TrainerOptions {
   readonly encoderLr?: number;
 }
 
+/** What changes from one step to the next. */
+export interface StepOptions {
+  /**
+   * Multiplier of the grid and MLP learning rates for this step (default 1; > 0):
+   * LearningRateTail.ts's schedule over the run's budget.
+   */
+  readonly lrScale?: number;
+}
+
 /** One JSON line of progress. */
 export interface TrainingProgress {
   readonly step: number;

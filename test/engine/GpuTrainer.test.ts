@@ -69,6 +69,37 @@ describe('training on WGSL', { skip: ctx ? false : 'no Vulkan adapter here' }, (
     }
   });
 
+  test('a step\'s lrScale moves the parameters as far as the CPU Trainer\'s step at that scale', async () => {
+    // The learning-rate tail (LearningRateTail.ts) reaches the device's Adam: one step at
+    // 0.25x against the CPU's at 0.25x and the device's at 1x, from the same seed.
+    const opts = { width: W, height: W, raysPerStep: 32, seed: 7 };
+    const initial = AvatarModel.create(config, 2);
+    const cpu = new Trainer(AvatarModel.create(config, 2), train, opts);
+    cpu.step({ lrScale: 0.25 });
+    const quarter = new GpuTrainer(g, AvatarModel.create(config, 2), train, opts), full = new GpuTrainer(g, AvatarModel.create(config, 2), train, opts);
+    try {
+      await quarter.trainStep({ lrScale: 0.25 });
+      await full.trainStep();
+      const [q, f] = [await quarter.exportParams(), await full.exportParams()];
+      for (const name of PARAM_NAMES) {
+        let checked = 0;
+        for (let i = 0; i < f[name].length; i++) {
+          const dq = q[name][i]! - initial.params[name][i]!, df = f[name][i]! - initial.params[name][i]!;
+          // Adam's first update is about lr x sign(gradient); below 1e-4 float32 rounding blurs the ratio, and a
+          // gradient within float noise of 0 may differ in sign between the devices (the six-step test's bounds).
+          if (Math.abs(df) < 1e-4 || Math.abs(cpu.model.params[name][i]! - q[name][i]!) > 1e-5) continue;
+          checked++;
+          assert.ok(Math.abs(dq / df - 0.25) < 1e-2, `${name}[${i}]: moved ${dq} at 0.25x against ${df}`);
+        }
+        assert.ok(checked > 0.9 * f[name].filter((x, i) => Math.abs(x - initial.params[name][i]!) >= 1e-4).length, `${name}: ${checked} compared`);
+      }
+      await assert.rejects(quarter.trainStep({ lrScale: -1 }), /lrScale must be in \(0, 1000\], got -1/);
+    } finally {
+      quarter.close();
+      full.close();
+    }
+  });
+
   test('D-SSIM and frame alignment, not on the device yet, are refused by name', () => {
     const model = AvatarModel.create(config, 2);
     assert.throws(() => new GpuTrainer(g, model, train, { width: W, height: W, patchRayShare: 0.25 }), /GpuTrainer: patchRayShare \(D-SSIM\) is not supported on the GPU yet/);

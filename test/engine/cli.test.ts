@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { loadDataset } from '../../server/dataset/loadDataset';
 import { readAvatarFile } from '../../server/engine/AvatarFile';
+import { DEFAULT_LR_TAIL } from '../../server/engine/LearningRateTail';
 import { cropToOutput, faceOvalRegion, personRegion, regionArea } from '../../server/engine/FaceRegion';
 import { loadRealDataset } from '../../server/engine/RealDataset';
 import { LANDMARK_COUNT } from '../../shared/dataset/format';
@@ -43,6 +44,12 @@ describe('voxface train, eval and render on a shared clip', () => {
     for (const p of progress) for (const k of ['step', 'loss', 'psnr', 'elapsedMs']) assert.equal(typeof p[k], 'number', `${k} in ${JSON.stringify(p)}`);
     for (let i = 1; i < progress.length; i++) assert.ok((progress[i]!.step as number) > (progress[i - 1]!.step as number));
     assert.ok((progress.at(-1)!.loss as number) < (progress[0]!.loss as number), 'loss decreases');
+    // The learning-rate tail (LearningRateTail.ts): full rates early, decaying over the
+    // budget's last quarter, the floor at its end.
+    const rates = progress.map((p) => p.lrScale as number);
+    assert.equal(rates[0], 1, `rates ${rates.join(' ')}`);
+    assert.ok(rates.every((r, i) => i === 0 || r <= rates[i - 1]!), `rates ${rates.join(' ')}`);
+    assert.equal(rates.at(-1), DEFAULT_LR_TAIL.floor, `rates ${rates.join(' ')}`);
     assert.equal(final.done, true);
     assert.match(trained.stderr, /train +\[#+/);
     const model = readAvatarFile(avatar);
@@ -187,6 +194,7 @@ describe('voxface train, eval and render on a shared clip', () => {
       [['eval', notAvatar, data], /truncated|bad magic/],
       [['render', join(dir, 'nope.vxa'), data, '--out', join(dir, 'r2')], /nope\.vxa does not exist/],
       [['train', data, '--out', join(dir, 'z.vxa'), '--res', 'big'], /--res must be a number/],
+      [['train', data, '--out', join(dir, 'w.vxa'), '--lr-tail', '1.5'], /--lr-tail must be a number in \[0, 1\], got '1.5'/],
     ];
     const runs = await Promise.all(cases.map(([args]) => voxface(args)));
     runs.forEach((run, i) => {
