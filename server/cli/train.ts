@@ -7,8 +7,8 @@
  * Trains on the dataset's train frames for a wall-clock budget (this invocation's; a
  * resumed run adds to the checkpoint's time). stderr: a progress bar. stdout: JSON lines
  * {step, loss, psnr, trainPsnr, elapsedMs, lrScale} where psnr is the held-out PSNR of one test
- * frame (the middle one) as a call shows it (the realtime inference form), then a final
- * line with the paths.
+ * frame (the middle one) as a call shows it (the realtime inference form) and lrScale the
+ * last step's learning-rate multiplier, then a final line with the paths.
  * Files: <out> (avatar), <out>.ckpt (resumable checkpoint, every minute (--checkpoint-every) and at the end),
  * <out>.curves.png (loss and PSNR over time), <out>.heldout.png (render | ground truth
  * for up to four test frames, rendered by the product renderer).
@@ -81,9 +81,9 @@ options:
   --white-background  train over white only (default: a random colour a step, so the head
                       is opaque where the person is; calls draw it over the room)
   --lr-tail <f>       share of the budget, at its end, over which the learning rates decay
-                      to 0.03x (default 0.25; 0: constant rates). The budget is --minutes
-                      (with a resumed checkpoint's time), --steps (with its steps) or
-                      --cpu-seconds, whichever runs out first
+                      to ${DEFAULT_LR_TAIL.floor}x (default ${DEFAULT_LR_TAIL.share}; 0: constant rates). The budget is
+                      --minutes (with a resumed checkpoint's time), --steps (with its steps)
+                      or --cpu-seconds (this run's only), whichever runs out first
   --seed <n>          initialisation and sampling seed (default 1)
   --report-every <s>  seconds between progress lines (default: budget/10, within 5..60)
   --snapshot-every <s>  write <file>.snapshot.vxa and <file>.preview.png this often
@@ -227,7 +227,7 @@ export async function train(args: string[]): Promise<void> {
     const [done, total] = bounds.reduce((a, b) => (b[0] / b[1] > a[0] / a[1] ? b : a));
     bar.update('train', done, total);
   };
-  let stop = false, lastCkpt = t0, loss = 0, se = 0, count = 0;
+  let stop = false, lastCkpt = t0, loss = 0, se = 0, count = 0, lastLrScale = 1;
   const interrupt = () => { stop = true; };
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
@@ -242,7 +242,8 @@ export async function train(args: string[]): Promise<void> {
       // Steps in slices of ~1 s, yielding between them so signals are seen.
       const sliceEnd = Math.min(performance.now() + 1000, t0 + budgetMs);
       while (performance.now() < sliceEnd && !stepsDone()) {
-        const s = await trainer.step({ lrScale: lrScale() });
+        lastLrScale = lrScale();
+        const s = await trainer.step({ lrScale: lastLrScale });
         if (s.loss !== undefined && s.mse !== undefined) { loss += s.loss; se += s.mse; count++; }
       }
       const now = performance.now();
@@ -259,7 +260,7 @@ export async function train(args: string[]): Promise<void> {
         }
         const p = {
           step: trainer.stepCount, loss: round(loss / Math.max(count, 1), 5), psnr: round(psnr(images[0]!, validation.image), 2),
-          trainPsnr: round(psnrFromMse(se / Math.max(count, 1)), 2), elapsedMs: Math.round(base + now - t0), lrScale: round(lrScale(), 4),
+          trainPsnr: round(psnrFromMse(se / Math.max(count, 1)), 2), elapsedMs: Math.round(base + now - t0), lrScale: round(lastLrScale, 4),
         };
         history.push(p);
         process.stdout.write(`${JSON.stringify(p)}\n`);

@@ -115,6 +115,9 @@ export function decodeCheckpoint(b: Buffer): Checkpoint {
   const h = JSON.parse(b.toString('utf8', 12, 12 + len)) as Header;
   if (start + h.payloadBytes + SHA !== b.length) throw new RangeError('checkpoint: payload size does not match the header');
   validateConfig(h.config);
+  // The run's time counts towards a resumed run's budget (the learning-rate tail): it must be a time.
+  if (!h.run || !(Number.isFinite(h.run.elapsedMs) && h.run.elapsedMs >= 0) || !Array.isArray(h.run.history))
+    throw new RangeError(`checkpoint: bad run entry (elapsedMs ${String(h.run?.elapsedMs)})`);
   const groups = { param: {} as AvatarParams, m: {} as AvatarParams, v: {} as AvatarParams };
   for (const t of h.tensors) {
     if (!(PARAM_NAMES as readonly string[]).includes(t.name) || t.offset + 4 * t.length > h.payloadBytes) throw new RangeError(`checkpoint: bad tensor entry ${t.name}`);

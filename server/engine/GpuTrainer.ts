@@ -12,11 +12,12 @@ import { encodeAdamStep } from '../../kernels/wgsl/adam';
 import { type AvatarModel, modelDims } from './AvatarModel';
 import { type AvatarParams, type ParamName, GRID_PARAMS, PARAM_NAMES } from './AvatarModelTypes';
 import { GpuTrainStep } from './GpuTrainStep';
+import { checkedLrScale } from './LearningRateTail';
 import { psnrFromMse } from './Metrics';
 import { occupancyFromDensity, occupancyProbes } from './Occupancy';
 import { cameraRays, raysToCanonical } from './Pose';
 import {
-  type ResolvedTrainerOptions, TrainingRandom, checkedLrScale, drawTrainingBatch, gatherTarget, moveTargetOntoBackground, occupancyCoefficients,
+  type ResolvedTrainerOptions, TrainingRandom, drawTrainingBatch, gatherTarget, moveTargetOntoBackground, occupancyCoefficients,
   refreshesOccupancy, resolveTrainerOptions, validateTrainingFrames,
 } from './TrainingBatch';
 import type { StepOptions, TrainerOptions, TrainerState, TrainingFrame, TrainingProgress, TrainRunOptions } from './TrainerTypes';

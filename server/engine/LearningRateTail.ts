@@ -38,10 +38,19 @@ export function validateLearningRateTail(tail: LearningRateTail): void {
 /** The multiplier at `progress` (the share of the budget spent, clamped to [0, 1]). */
 export function learningRateScale(progress: number, tail: LearningRateTail = DEFAULT_LR_TAIL): number {
   if (Number.isNaN(progress)) throw new RangeError('learningRateScale: progress is NaN');
+  validateLearningRateTail(tail);
   if (tail.share === 0) return 1;
   const p = Math.min(1, Math.max(0, progress)), start = 1 - tail.share;
   if (p <= start) return 1;
-  return tail.floor ** ((p - start) / tail.share);
+  // min: (p - start) / share rounds a hair above 1 for some shares, which would dip under the floor.
+  return tail.floor ** Math.min(1, (p - start) / tail.share);
+}
+
+/** The bounds of a run's budget; each given one must be positive and finite. */
+export interface RunBudget {
+  readonly ms: number;
+  readonly steps?: number;
+  readonly cpuSeconds?: number;
 }
 
 /**
@@ -49,9 +58,18 @@ export function learningRateScale(progress: number, tail: LearningRateTail = DEF
  * steps, process CPU), each counted as `voxface train` counts it (time and steps include a
  * resumed checkpoint's; CPU is this invocation's, as the checkpoint does not record it).
  */
-export function budgetProgress(spent: { elapsedMs: number; steps: number; cpuSeconds: number }, budget: { ms: number; steps?: number; cpuSeconds?: number }): number {
+export function budgetProgress(spent: { elapsedMs: number; steps: number; cpuSeconds: number }, budget: RunBudget): number {
+  for (const [name, v] of Object.entries(budget))
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new RangeError(`budgetProgress: the budget's ${name} must be positive and finite, got ${v}`);
   const shares = [spent.elapsedMs / budget.ms];
   if (budget.steps !== undefined) shares.push(spent.steps / budget.steps);
   if (budget.cpuSeconds !== undefined) shares.push(spent.cpuSeconds / budget.cpuSeconds);
   return Math.min(1, Math.max(0, ...shares));
+}
+
+/** A step's learning-rate multiplier (StepOptions.lrScale), default 1, checked. */
+export function checkedLrScale(lrScale: number | undefined): number {
+  if (lrScale === undefined) return 1;
+  if (!(lrScale > 0 && lrScale <= 1e3)) throw new RangeError(`lrScale must be in (0, 1000], got ${lrScale}`);
+  return lrScale;
 }

@@ -14,11 +14,12 @@ import { type ParamName, GRID_PARAMS, PARAM_NAMES } from './AvatarModelTypes';
 import { computeOccupancy } from './Occupancy';
 import { cameraRays } from './Pose';
 import { FrameAlignment } from './FrameAlignment';
+import { checkedLrScale } from './LearningRateTail';
 import { patchDssim } from './PatchSsim';
 import { psnrFromMse } from './Metrics';
 import type { StepOptions, TrainerOptions, TrainerState, TrainingFrame, TrainingProgress, TrainRunOptions } from './TrainerTypes';
 import {
-  checkedLrScale, drawTrainingBatch, gatherTarget, moveTargetOntoBackground, occupancyFrames, refreshesOccupancy, resolveTrainerOptions,
+  drawTrainingBatch, gatherTarget, moveTargetOntoBackground, occupancyFrames, refreshesOccupancy, resolveTrainerOptions,
   type ResolvedTrainerOptions, TrainingRandom, validateTrainingFrames,
 } from './TrainingBatch';
 

@@ -67,7 +67,7 @@ export interface TrainerOptions {
 /** What changes from one step to the next. */
 export interface StepOptions {
   /**
-   * Multiplier of the grid and MLP learning rates for this step (default 1; > 0):
+   * Multiplier of the grid, MLP and expression encoder learning rates for this step (default 1; > 0):
    * LearningRateTail.ts's schedule over the run's budget.
    */
   readonly lrScale?: number;

@@ -49,13 +49,6 @@ export function resolveTrainerOptions(options: TrainerOptions): ResolvedTrainerO
   return o;
 }
 
-/** A step's learning-rate multiplier (StepOptions.lrScale), default 1, checked. */
-export function checkedLrScale(lrScale: number | undefined): number {
-  if (lrScale === undefined) return 1;
-  if (!(lrScale > 0 && lrScale <= 1e3)) throw new RangeError(`lrScale must be in (0, 1000], got ${lrScale}`);
-  return lrScale;
-}
-
 /** Throws when there are no frames, or one's image or coefficients do not fit. */
 export function validateTrainingFrames(frames: readonly TrainingFrame[], width: number, height: number, expressionCount: number, who = 'Trainer'): void {
   if (frames.length === 0) throw new RangeError(`${who}: no training frames`);

@@ -33,11 +33,19 @@ describe('learningRateScale', () => {
     assert.ok(Math.abs(learningRateScale(0.5, { share: 1, floor: 0.01 }) - 0.1) < 1e-12);
   });
 
+  test('never dips under the floor at the budget\'s end, whatever the share (float rounding)', () => {
+    for (let k = 1; k <= 1000; k++) {
+      const share = k / 1000;
+      assert.ok(learningRateScale(1, { share, floor: 0.03 }) >= 0.03, `share ${share}`);
+    }
+  });
+
   test('a NaN progress and a tail out of range are errors', () => {
     assert.throws(() => learningRateScale(Number.NaN), /learningRateScale: progress is NaN/);
     assert.throws(() => validateLearningRateTail({ share: 1.5, floor: 0.1 }), /share must be in \[0, 1\], got 1.5/);
     assert.throws(() => validateLearningRateTail({ share: 0.25, floor: 0 }), /floor must be in \(0, 1\], got 0/);
     validateLearningRateTail(DEFAULT_LR_TAIL);
+    assert.throws(() => learningRateScale(0.9, { share: 0.25, floor: 0 }), /floor must be in \(0, 1\], got 0/);
   });
 });
 
@@ -47,6 +55,12 @@ describe('budgetProgress', () => {
     assert.equal(budgetProgress({ elapsedMs: 30_000, steps: 90, cpuSeconds: 0 }, { ms: 60_000, steps: 100 }), 0.9);
     assert.equal(budgetProgress({ elapsedMs: 1, steps: 1, cpuSeconds: 45 }, { ms: 60_000, steps: 100, cpuSeconds: 60 }), 0.75);
     assert.equal(budgetProgress({ elapsedMs: 120_000, steps: 0, cpuSeconds: 0 }, { ms: 60_000 }), 1);
+  });
+
+  test('a budget bound that is not positive and finite is an error', () => {
+    const spent = { elapsedMs: 1, steps: 1, cpuSeconds: 1 };
+    assert.throws(() => budgetProgress(spent, { ms: 0 }), /budgetProgress: the budget's ms must be positive and finite, got 0/);
+    assert.throws(() => budgetProgress(spent, { ms: 1, steps: Number.NaN }), /the budget's steps must be positive and finite, got NaN/);
   });
 });
 

@@ -187,6 +187,9 @@ describe('checkpoint and curves', () => {
     bad[bad.length >> 1]! ^= 1;
     assert.throws(() => decodeCheckpoint(bad), /checksum mismatch/);
     assert.throws(() => decodeCheckpoint(Buffer.from('VXAV0000000000000000000000000000000000000000000000')), /not a Voxface training checkpoint/);
+    // A run's time that is not a time (NaN is written as null) is refused: a resumed run's budget counts it.
+    assert.throws(() => decodeCheckpoint(encodeCheckpoint(a.model, a.exportState(), { datasetSha256: 'x', res: W, elapsedMs: Number.NaN, history: [] })),
+      /checkpoint: bad run entry \(elapsedMs null\)/);
   });
 
   test('training curves: a PNG with both panels drawn', () => {

@@ -177,6 +177,24 @@ describe('training with the expression encoder', () => {
       new RangeError('Trainer: the encoder writes 3 coefficients, the model has 2'));
   });
 
+  test('a step\'s lrScale (the learning-rate tail) scales the encoder\'s Adam update with the avatar\'s', () => {
+    const moved = (lrScale: number) => {
+      const t = new Trainer(AvatarModel.create(SYNTH_CONFIG, 1), frames, { width: W, height: W, raysPerStep: 64, seed: 3, encoder: fresh(4) });
+      const before = fresh(4).params;
+      t.step({ lrScale });
+      return ENCODER_PARAM_NAMES.map((name) => t.encoding!.encoder.params[name].map((x, i) => x - before[name][i]!));
+    };
+    const full = moved(1), quarter = moved(0.25);
+    let checked = 0;
+    full.forEach((d, j) => d.forEach((a, i) => {
+      // Adam's first update is about lr x sign(gradient); below 1e-5 float32 rounding of the weight blurs the ratio.
+      if (Math.abs(a) < 1e-5) return;
+      checked++;
+      assert.ok(Math.abs(quarter[j]![i]! / a - 0.25) < 1e-2, `${ENCODER_PARAM_NAMES[j]}[${i}]: moved ${quarter[j]![i]} at 0.25x against ${a}`);
+    }));
+    assert.ok(checked > 10, `${checked} encoder weights moved`);
+  });
+
   test('a checkpoint resumes the encoder exactly: the resumed run matches the uninterrupted one', () => {
     const options = { width: W, height: W, raysPerStep: 64, seed: 5 };
     const a = new Trainer(AvatarModel.create(SYNTH_CONFIG, 1), frames, { ...options, encoder: fresh(2) });
