@@ -10,10 +10,8 @@
 // Separable: each source row is widened once into the plan's scratch, then output rows
 // blend four widened rows.
 
+// The cubic's parameter: kernels/upscaleCubic.ts, one number for the CPU and the GPU.
 import { CUBIC_A } from '../../kernels/upscaleCubic';
-
-/** The cubic's parameter (kernels/upscaleCubic.ts: one number for the CPU and the GPU). */
-export { CUBIC_A };
 
 /** Source taps per output pixel along one axis: 4 clamped indices and weights each. */
 export interface UpscaleTaps {

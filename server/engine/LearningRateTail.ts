@@ -27,9 +27,6 @@ export interface LearningRateTail {
 
 export const DEFAULT_LR_TAIL: LearningRateTail = { share: 0.25, floor: 0.03 };
 
-/** Constant rates: what the trainers ran before the tail, kept for comparisons (`--lr-tail 0`). */
-export const CONSTANT_RATES: LearningRateTail = { share: 0, floor: 1 };
-
 export function validateLearningRateTail(tail: LearningRateTail): void {
   if (!(tail.share >= 0 && tail.share <= 1)) throw new RangeError(`learning-rate tail: share must be in [0, 1], got ${tail.share}`);
   if (!(tail.floor > 0 && tail.floor <= 1)) throw new RangeError(`learning-rate tail: floor must be in (0, 1], got ${tail.floor}`);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CUBIC_A, cubicWeights, upscalePlan, upscaleRgb } from '../../server/engine/FastUpscale';
+import { CUBIC_A } from '../../kernels/upscaleCubic';
+import { cubicWeights, upscalePlan, upscaleRgb } from '../../server/engine/FastUpscale';
 import { seededRandom } from '../../shared/coefficients/seededRandom';
 
 const centre = (i: number, s: number, d: number) => Math.min(Math.max(((i + 0.5) * s) / d - 0.5, 0), s - 1);
