@@ -22,7 +22,7 @@
       "cflags": ["-O3", "-fexceptions"],
       "cflags_cc": [
         "-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden",
-        "-ffp-contract=off", "-Wno-psabi",
+        "-ffp-contract=off", "-fno-math-errno", "-Wno-psabi",
         "<!@(sh ./simd-flags.sh)"
       ],
       "ldflags": ["-pthread"]

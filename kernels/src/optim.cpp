@@ -65,15 +65,26 @@ void adam_step(float* param, const float* grad, float* m, float* v, size_t N, co
   // 1 - beta in double before rounding: 1.f - 0.999f is off by 1.3e-5 relative.
   const float b1 = float(p.beta1), b2 = float(p.beta2), lr = float(p.lr), eps = float(p.eps);
   const float c1 = float(1.0 - p.beta1), c2 = float(1.0 - p.beta2);
-  parallel_for(N, 16384, [&](size_t s, size_t e) {
+  // Branch-free, so the compiler vectorises it (with -fno-math-errno for the sqrt): the
+  // skip of a masked element is a select of its old values. With the skip as a `continue`
+  // each element took three scalar divisions and a square root, about 8% of a training
+  // step. Every lane computes what the scalar code did, so the floats are the same.
+  // Copies (restrict pointers, constants by value): through the lambda's references the
+  // stores could alias the constants, which stops the vectoriser.
+  parallel_for(N, 16384, [=](size_t s, size_t e) {
+    float* __restrict P = param;
+    float* __restrict M = m;
+    float* __restrict V = v;
+    const float* __restrict G = grad;
     for (size_t i = s; i < e; ++i) {
-      const float g = grad[i];
-      if (masked && g == 0.f) continue;
-      const float mi = b1 * m[i] + c1 * g;
-      const float vi = b2 * v[i] + c2 * g * g;
-      m[i] = mi;
-      v[i] = vi;
-      param[i] -= lr * (mi / bc1) / (std::sqrt(vi / bc2) + eps);
+      const float g = G[i], m0 = M[i], v0 = V[i], p0 = P[i];
+      const float mi = b1 * m0 + c1 * g;
+      const float vi = b2 * v0 + c2 * g * g;
+      const float pi = p0 - lr * (mi / bc1) / (std::sqrt(vi / bc2) + eps);
+      const bool keep = masked && g == 0.f;
+      M[i] = keep ? m0 : mi;
+      V[i] = keep ? v0 : vi;
+      P[i] = keep ? p0 : pi;
     }
   });
 }
