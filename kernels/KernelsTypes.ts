@@ -117,7 +117,10 @@ export interface DeformMlp {
 }
 
 export interface RenderRaysStats {
-  /** Samples kept by the occupancy grid. */
+  /**
+   * Samples the march kept (occupied cells) before the ray terminated: the march stops
+   * with the shading, so this equals `density`.
+   */
   readonly samples: number;
   /** Density head evaluations (up to termination; the native op rounds up to chunks of 4). */
   readonly density: number;

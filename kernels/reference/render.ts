@@ -84,5 +84,6 @@ export function renderRaysRef(
     for (let c = 0; c < 3; c++) color[3 * r + c] = acc[c]! + (T + pending) * s.background[c]!;
     if (transmittance) transmittance[r] = T + pending;
   }
-  return { samples: march.rayOffsets[R]!, density, shaded };
+  // The ops march only as far as they shade: every sample they keep gets the density head.
+  return { samples: density, density, shaded };
 }

@@ -102,7 +102,7 @@ struct RenderRaysParams {
   float bg[3];
 };
 struct RenderRaysStats {
-  int64_t samples;  // kept by the occupancy grid
+  int64_t samples;  // kept by the occupancy grid before termination (the march stops with the shading: == density)
   int64_t density;  // density head evaluations (up to termination, in chunks of 4)
   int64_t shaded;   // colour head evaluations
 };

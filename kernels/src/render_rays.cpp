@@ -63,8 +63,8 @@ struct Scene {
 // Per-thread buffers.
 struct Scratch {
   std::vector<float> pos, feat, terms, hidD, hidC, cEnc, bray, dirPad, dirTerms;
-  explicit Scratch(const Scene& s, int maxSamples)
-      : pos(size_t(3) * size_t(std::max(maxSamples, 1))), feat(size_t(s.termLd), 0.f), terms(size_t(s.per) * s.termLd),
+  explicit Scratch(const Scene& s)
+      : pos(size_t(3) * kChunk), feat(size_t(s.termLd), 0.f), terms(size_t(s.per) * s.termLd),
         hidD(size_t(kChunk) * s.Hdp), hidC(size_t(kChunk) * s.Hcp),
         cEnc(size_t(kChunk) * s.encA), bray(s.Hcp), dirPad(8, 0.f), dirTerms(size_t(s.per) * 8) {}
 };
@@ -90,12 +90,12 @@ void density_chunk(const Scene& s, Scratch& x, const float* pts, int cn, float* 
   for (int j = 0; j < cn; ++j) sigma[j] = dot_out(s.wd1.data(), x.hidD.data() + size_t(j) * s.Hdp, s.Hdp, p.densB1);
 }
 
-// Uniform steps through the occupancy grid (march_ray.h, as marchRays): the kept sample
-// positions into pos, their count returned. A zero direction is a miss.
-int march(const MarchParams& m, const float* o3, const float* d3, float* pos) {
-  return march_ray(o3, d3, m, [pos](int32_t i, const double* q) {
+// The ray's next chunk of up to kChunk kept samples (march_ray.h: uniform steps through the
+// occupancy grid, as marchRays) into pos; their count returned (0: the ray has ended).
+int march_chunk(const MarchParams& m, RayMarch& ray, float* pos) {
+  return ray.next(m, kChunk, [pos](int32_t i, const double* q) {
     for (int a = 0; a < 3; ++a) pos[size_t(3 * i + a)] = float(q[a]);
-  }, true);
+  });
 }
 
 struct RayCounts {
@@ -104,9 +104,10 @@ struct RayCounts {
 
 void render_ray(const Scene& s, Scratch& x, const float* o3, const float* d3, float* out, float* trans_out, RayCounts& cnt) {
   const RenderRaysParams& p = s.p;
-  const int n = march(p.march, o3, d3, x.pos.data());
-  cnt.samples += n;
-  if (n == 0) {
+  // The march goes a chunk ahead of the shading and stops with it (a zero direction is a miss).
+  RayMarch ray;
+  int cn = ray.begin(o3, d3, p.march, true) ? march_chunk(p.march, ray, x.pos.data()) : 0;
+  if (cn == 0) {
     for (int c = 0; c < 3; ++c) out[c] = p.bg[c];
     if (trans_out) *trans_out = 1.f;
     return;
@@ -129,10 +130,8 @@ void render_ray(const Scene& s, Scratch& x, const float* o3, const float* d3, fl
     cnt.shaded += queued;
     queued = 0;
   };
-  for (int s0 = 0; s0 < n; s0 += kChunk) {
-    if (T < p.tEps) break;
-    const int cn = std::min(kChunk, n - s0);
-    density_chunk(s, x, &x.pos[size_t(3 * s0)], cn, sigma);
+  for (; cn > 0; cn = T < p.tEps ? 0 : march_chunk(p.march, ray, x.pos.data())) {
+    density_chunk(s, x, x.pos.data(), cn, sigma);
     cnt.density += cn;
     for (int j = 0; j < cn && T >= p.tEps; ++j) {
       const float trans = std::exp(-std::max(sigma[j], 0.f) * p.stepDensity);
@@ -153,6 +152,7 @@ void render_ray(const Scene& s, Scratch& x, const float* o3, const float* d3, fl
     }
   }
   flush();
+  cnt.samples += ray.count;
   for (int c = 0; c < 3; ++c) out[c] = acc[c] + (T + pending) * p.bg[c];
   if (trans_out) *trans_out = T + pending;
 }
@@ -166,7 +166,7 @@ RenderRaysStats render_rays(const float* origins, const float* dirs, size_t R, c
   std::atomic<size_t> next{0};
   const size_t blocks = (R + kRayBlock - 1) / kRayBlock;
   parallel_for(size_t(num_threads()), 1, [&](size_t, size_t) {
-    Scratch x(scene, p.march.maxSamples);
+    Scratch x(scene);
     RayCounts cnt;
     for (size_t b; (b = next.fetch_add(1)) < blocks;)
       for (size_t r = b * kRayBlock, e = std::min(R, r + kRayBlock); r < e; ++r)
@@ -181,7 +181,7 @@ RenderRaysStats render_rays(const float* origins, const float* dirs, size_t R, c
 void density_at(const float* points, size_t P, const RenderRaysParams& p, float* sigma) {
   const Scene scene(p);
   parallel_for((P + kChunk - 1) / kChunk, 64, [&](size_t cb, size_t ce) {
-    Scratch x(scene, 0);
+    Scratch x(scene);
     for (size_t c = cb; c < ce; ++c) {
       const size_t i = c * kChunk;
       const int cn = int(std::min<size_t>(kChunk, P - i));

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InferenceKernels, RenderRaysScene } from '../KernelsTypes';
+import { marchRaysRef } from '../reference/march';
 import { densityAtRef, renderRaysRef } from '../reference/render';
 import { assertClose, rng, uniform } from '../testUtil';
 
@@ -51,9 +52,13 @@ export function renderSuite(k: InferenceKernels): void {
     for (const over of [{}, { weightEps: 0, tEps: 0 }, { stepDensity: 3, tEps: 0.05 }]) {
       const s = randomScene(2, over), a = new Float32Array(900), b = new Float32Array(900);
       const st = await k.renderRays(origins, dirs, s, a), sr = renderRaysRef(origins, dirs, s, b);
-      assert.equal(st.samples, sr.samples);
+      assert.equal(st.samples, st.density, 'the march stops where the shading stops');
+      assert.ok(st.density <= sr.density + 3 * 300, `density ${st.density} vs ${sr.density}: at most a chunk of 4 past termination a ray`);
       assert.ok(sr.shaded > 100 && Math.abs(st.shaded - sr.shaded) <= 2, `shaded ${st.shaded} vs ${sr.shaded}`);
       assert.ok(st.density >= sr.density, 'density head runs at least up to termination');
+      // With early termination the march must stop well short of the occupied cells' end.
+      const kept = marchRaysRef(origins, dirs, s.appearanceBox, s.occupancy, s.gridRes, s.step, s.maxSamples).rayOffsets[300]!;
+      if (s.tEps > 0) assert.ok(st.samples < 0.9 * kept, `${st.samples} samples marched of the ${kept} the occupancy keeps`);
       assertClose(a, b, { abs: 2e-4, rel: 0 }, `renderRays ${JSON.stringify(Object.keys(over))}`);
     }
   });

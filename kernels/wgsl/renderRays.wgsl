@@ -86,9 +86,9 @@ fn renderRay(r: u32) -> vec3u {
       if (!(t < tFar)) { break; }
       let pos = o + t * d;
       if (!occupied(pos)) { continue; }
+      // Terminated: the march stops with the shading (the op's `samples` are those shaded, as on the CPU).
+      if (T < scene.tEps) { break; }
       counts.x++;
-      // Terminated: the march goes on only to count the kept samples (the op's `samples`).
-      if (T < scene.tEps) { continue; }
       let sigma = sampleDensity(pos, &feat);
       counts.y++;
       // exp(-0) exactly 1 whatever the exp's accuracy: an empty sample leaves T and the background exact.

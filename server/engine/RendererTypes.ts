@@ -67,6 +67,7 @@ export const REALTIME: Preset = {
 export const LIVE: Preset = { ...REALTIME, tEps: 1e-2 };
 
 export interface FrameStats {
+  /** Samples the rays marched (kept by the occupancy grid, up to each ray's termination). */
   readonly samples: number;
   readonly shadedSamples: number;
   /** Rays cast this frame (those inside the avatar's projected bounds) and the internal image's pixel count. */
