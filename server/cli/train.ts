@@ -49,11 +49,12 @@ import { REALTIME, render, StreamingRenderer } from '../engine/Renderer';
 import { evenlySpaced } from '../engine/SideBySide';
 import { openStepTrainer, TRAIN_BACKEND_CHOICES, type TrainBackendChoice } from '../engine/StepTrainer';
 import { DEFAULT_RAYS_PER_STEP } from '../engine/Trainer';
-import { budgetProgress, DEFAULT_LR_TAIL, type LearningRateTail, learningRateScale } from '../engine/LearningRateTail';
+import { DEFAULT_LR_TAIL, type LearningRateTail, learningRateScale } from '../engine/LearningRateTail';
 import { writeTrainingCurves } from '../engine/TrainingPlots';
 import { CliInputError, MODEL_PRESETS, numberOption, readDataset, round } from './common';
 import { encoderForDataset } from './exportEncoder';
 import { ProgressBar } from './progressBar';
+import { RunBounds } from './RunBounds';
 import { trainedFidelity } from './trainFidelity';
 
 export const TRAIN_USAGE = `usage: voxface train <dataset> --out <file> [options]
@@ -186,9 +187,9 @@ export async function train(args: string[]): Promise<void> {
   process.stderr.write(`voxface train: on the ${trainer.backend.toUpperCase()} (${trainer.reason})\n`);
   if (ckpt) trainer.importState(ckpt.state);
   const firstStep = trainer.stepCount;
-  let cpuStart = process.cpuUsage(); // reset when training starts (loading is not counted)
-  const cpuSpent = () => { const c = process.cpuUsage(cpuStart); return (c.user + c.system) / 1e6; };
-  const stepsDone = () => (maxSteps !== undefined && trainer.stepCount - firstStep >= maxSteps) || (cpuSeconds !== undefined && cpuSpent() >= cpuSeconds);
+  // Restarted when training starts (loading and the baselines are not counted).
+  const bounds = new RunBounds({ minutes, ...(maxSteps !== undefined ? { steps: maxSteps } : {}), ...(cpuSeconds !== undefined ? { cpuSeconds } : {}) },
+    { elapsedMs: run.elapsedMs, steps: firstStep });
 
   const validation = ds.test[Math.floor(ds.test.length / 2)]!;
   // The snapshot quality measure: the middle held-out frame and up to 8 more spread over the
@@ -212,44 +213,35 @@ export async function train(args: string[]): Promise<void> {
     return heldOutQuality(heldOut, images, res);
   };
   const history = [...run.history];
-  const budgetMs = minutes * 60_000;
-  const reportMs = reportEverySec !== undefined ? reportEverySec * 1000 : Math.min(60_000, Math.max(5_000, budgetMs / 10));
-  const t0 = performance.now(), base = run.elapsedMs, cpu0 = process.cpuUsage();
-  cpuStart = cpu0;
-  const budget = { ms: base + budgetMs, ...(maxSteps !== undefined ? { steps: firstStep + maxSteps } : {}), ...(cpuSeconds !== undefined ? { cpuSeconds } : {}) };
-  const lrScale = () => learningRateScale(budgetProgress({ elapsedMs: base + performance.now() - t0, steps: trainer.stepCount, cpuSeconds: cpuSpent() }, budget), lrTail);
-  // The bar counts whichever of this run's bounds is furthest spent (seconds, steps or CPU seconds), so a
-  // --steps run does not show seconds out of the day-long default time budget.
-  const showProgress = (now: number) => {
-    const bounds: [number, number][] = [[Math.round((now - t0) / 1000), Math.round(budgetMs / 1000)]];
-    if (maxSteps !== undefined) bounds.push([trainer.stepCount - firstStep, maxSteps]);
-    if (cpuSeconds !== undefined) bounds.push([Math.round(cpuSpent()), cpuSeconds]);
-    const [done, total] = bounds.reduce((a, b) => (b[0] / b[1] > a[0] / a[1] ? b : a));
-    bar.update('train', done, total);
-  };
+  const reportMs = reportEverySec !== undefined ? reportEverySec * 1000 : Math.min(60_000, Math.max(5_000, bounds.budgetMs / 10));
+  bounds.start();
+  const t0 = performance.now();
+  /** The whole run's milliseconds (with a resumed checkpoint's), as the checkpoint records them. */
+  const runMs = (now = performance.now()) => bounds.before.elapsedMs + bounds.elapsedMs(now);
+  const lrScale = () => learningRateScale(bounds.tailProgress(trainer.stepCount), lrTail);
   let stop = false, lastCkpt = t0, loss = 0, se = 0, count = 0, lastLrScale = 1;
   const interrupt = () => { stop = true; };
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   const save = async () => {
-    run = { ...run, elapsedMs: base + (performance.now() - t0), history };
+    run = { ...run, elapsedMs: runMs(), history };
     const state = await trainer.exportState();
     writeCheckpoint(ckptPath, await trainer.syncModel(), state, run, encoder);
   };
   try {
     let nextReport = t0 + reportMs, nextSnapshot = t0 + (snapshotEverySec ?? Infinity) * 1000;
-    while (!stop && !stepsDone() && performance.now() - t0 < budgetMs) {
+    while (!stop && !bounds.done(trainer.stepCount)) {
       // Steps in slices of ~1 s, yielding between them so signals are seen.
-      const sliceEnd = Math.min(performance.now() + 1000, t0 + budgetMs);
-      while (performance.now() < sliceEnd && !stepsDone()) {
+      const sliceEnd = Math.min(performance.now() + 1000, bounds.endsAt);
+      while (performance.now() < sliceEnd && !bounds.workDone(trainer.stepCount)) {
         lastLrScale = lrScale();
         const s = await trainer.step({ lrScale: lastLrScale });
         if (s.loss !== undefined && s.mse !== undefined) { loss += s.loss; se += s.mse; count++; }
       }
       const now = performance.now();
-      showProgress(now);
-      const reportDue = now >= nextReport || now - t0 >= budgetMs || stepsDone();
-      const snapshotDue = snapshotEverySec !== undefined && now >= nextSnapshot && now - t0 < budgetMs;
+      bar.update('train', ...bounds.barProgress(trainer.stepCount, now));
+      const reportDue = now >= nextReport || bounds.done(trainer.stepCount, now);
+      const snapshotDue = snapshotEverySec !== undefined && now >= nextSnapshot && !bounds.timeUp(now);
       // When both fall due together, one render of the held-out frames serves both (the validation frame is the first).
       const images = snapshotDue ? await liveRender(heldOut) : reportDue ? await liveRender([validation]) : [];
       if (reportDue) {
@@ -260,7 +252,7 @@ export async function train(args: string[]): Promise<void> {
         }
         const p = {
           step: trainer.stepCount, loss: round(loss / Math.max(count, 1), 5), psnr: round(psnr(images[0]!, validation.image), 2),
-          trainPsnr: round(psnrFromMse(se / Math.max(count, 1)), 2), elapsedMs: Math.round(base + now - t0), lrScale: round(lastLrScale, 4),
+          trainPsnr: round(psnrFromMse(se / Math.max(count, 1)), 2), elapsedMs: Math.round(runMs(now)), lrScale: round(lastLrScale, 4),
         };
         history.push(p);
         process.stdout.write(`${JSON.stringify(p)}\n`);
@@ -272,7 +264,7 @@ export async function train(args: string[]): Promise<void> {
         writeAvatarFile(`${out}.snapshot.vxa`, model, { plates: datasetPlates(ds), encoder });
         process.stdout.write(`${JSON.stringify({
           snapshot: `${out}.snapshot.vxa`, preview: `${out}.preview.png`, step: trainer.stepCount, ...measured, ...baseline,
-          elapsedMs: Math.round(base + performance.now() - t0),
+          elapsedMs: Math.round(runMs()),
         })}\n`);
         nextSnapshot = performance.now() + snapshotEverySec * 1000;
       }
@@ -284,7 +276,7 @@ export async function train(args: string[]): Promise<void> {
     process.off('SIGTERM', interrupt);
     bar.end();
   }
-  const trainMs = performance.now() - t0, cpu = process.cpuUsage(cpu0), cpuMs = (cpu.user + cpu.system) / 1000;
+  const trainMs = bounds.elapsedMs(), cpuMs = bounds.cpuSpent() * 1000;
   await save();
   writeAvatarFile(out, model, { plates: datasetPlates(ds), encoder });
   const measured = await snapshot();
