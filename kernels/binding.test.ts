@@ -57,6 +57,14 @@ describe('native binding input checks', () => {
     throwsExactly(() => nat.adamStep(f32(1), f32(1), f32(1), f32(1), 0.1, 0.9, 0.99, 1e-8, 0, false), RangeError, 'adamStep: t must be an integer >= 1, got 0');
   });
 
+  test('adamStep refuses overlapping arrays (it updates them through restrict pointers)', () => {
+    const buf = new Float32Array(8), a = buf.subarray(0, 4), b = buf.subarray(3, 7), c = buf.subarray(4, 8);
+    throwsExactly(() => nat.adamStep(a, f32(4), f32(4), a, 0.1, 0.9, 0.99, 1e-8, 1, false), RangeError, 'adamStep: param and v must not overlap');
+    throwsExactly(() => nat.adamStep(f32(4), a, b, f32(4), 0.1, 0.9, 0.99, 1e-8, 1, false), RangeError, 'adamStep: grad and m must not overlap');
+    // Adjacent views of one buffer are distinct arrays.
+    nat.adamStep(a, c, f32(4), f32(4), 0.1, 0.9, 0.99, 1e-8, 1, false);
+  });
+
   test('inconsistent ray offsets are RangeErrors, not out-of-bounds reads', () => {
     const S = 4;
     const call = (off: number[], used?: number[]) => {

@@ -236,6 +236,13 @@ Value AdamStep(const CallbackInfo& info) {
   const float* grad = a.f32(1, "grad", n, "length of param");
   float* m = a.f32(2, "m", n, "length of param");
   float* v = a.f32(3, "v", n, "length of param");
+  // The kernel reads and writes them through restrict pointers (kernels/src/optim.cpp).
+  const float* const arrays[4] = {param, grad, m, v};
+  const char* const names[4] = {"param", "grad", "m", "v"};
+  for (int i = 0; i < 4; ++i)
+    for (int j = i + 1; j < 4; ++j)
+      if (n > 0 && arrays[i] < arrays[j] + n && arrays[j] < arrays[i] + n)
+        a.range_error(std::string(names[i]) + " and " + names[j] + " must not overlap");
   double lr = a.number(4, "lr"), b1 = a.number(5, "beta1"), b2 = a.number(6, "beta2");
   double eps = a.number(7, "eps");
   double t = a.number(8, "t");

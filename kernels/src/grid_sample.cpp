@@ -54,18 +54,18 @@ inline Axis axis(float g, int size) {
 void grid_sample3d(const float* grid, int D, int H, int W, int C, const float* points, size_t N,
                    int stride, float* out) {
   const View v = make_view(D, H, W, C, stride);
-  // Channels are summed in registers (acc) when they fit: summed into out[], each add
-  // waited on the store before it, since out may alias the grid (the same chain cost the
-  // render's motion bake ~2.4 of 30 CPU-ms a frame; infer_math.h, trilinear_c). The
-  // corners are added in the same order either way, so the floats are the same.
-  constexpr int kAccChannels = 16;
+  // The in-range corners (up to 8) first, then each channel summed over them in a
+  // register. Summed into out[] corner by corner, each add waited on the store before it,
+  // since out may alias the grid (the render's motion bake had the same chain:
+  // infer_math.h, trilinear_c). The corners are added in the same order, so the floats
+  // are the same.
   parallel_for(N, 1024, [&](size_t b, size_t e) {
-    float acc[kAccChannels];
+    const float* corner[8];
+    float weight[8];
     for (size_t n = b; n < e; ++n) {
       const float* p = points + 3 * n;
       Axis ax = axis(p[0], v.Ws), ay = axis(p[1], v.Hs), az = axis(p[2], v.Ds);
-      float* o = C <= kAccChannels ? acc : out + n * C;
-      for (int c = 0; c < C; ++c) o[c] = 0.f;
+      int k = 0;
       for (int dz = 0; dz < 2; ++dz) {
         if (!(dz ? az.in1 : az.in0)) continue;
         float wz = dz ? az.f : 1.f - az.f;
@@ -75,13 +75,17 @@ void grid_sample3d(const float* grid, int D, int H, int W, int C, const float* p
           const float* row = grid + size_t(az.i0 + dz) * v.sz + size_t(ay.i0 + dy) * v.sy;
           for (int dx = 0; dx < 2; ++dx) {
             if (!(dx ? ax.in1 : ax.in0)) continue;
-            float w = wzy * (dx ? ax.f : 1.f - ax.f);
-            const float* g = row + size_t(ax.i0 + dx) * v.sx;
-            for (int c = 0; c < C; ++c) o[c] += w * g[c];
+            weight[k] = wzy * (dx ? ax.f : 1.f - ax.f);
+            corner[k++] = row + size_t(ax.i0 + dx) * v.sx;
           }
         }
       }
-      if (o == acc) std::copy(acc, acc + C, out + n * C);
+      float* o = out + n * C;
+      for (int c = 0; c < C; ++c) {
+        float acc = 0.f;
+        for (int j = 0; j < k; ++j) acc += weight[j] * corner[j][c];
+        o[c] = acc;
+      }
     }
   });
 }

@@ -232,8 +232,8 @@ inline void trilinear4(const GridView& v, const float* g, float* out) {
 // Any C (the motion grid's 2): each channel's sum is kept in a register over the 8
 // corners. Accumulating into out[] instead made every add wait on the previous store
 // (out may alias the grid, so the compiler keeps it in memory): 63% of the motion bake's
-// time on one store, about 4 of LIVE's 30 CPU-ms a 640x360 frame. Same order of adds, so
-// the same floats.
+// time on one store; the bake of LIVE's 640x360 frame went 7.3 -> 4.7 ms with this. Same
+// order of adds, so the same floats.
 inline void trilinear_c(const GridView& v, int C, const float* g, float* out) {
   Corners c;
   corners(v, g, c);

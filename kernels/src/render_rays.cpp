@@ -130,7 +130,9 @@ void render_ray(const Scene& s, Scratch& x, const float* o3, const float* d3, fl
     cnt.shaded += queued;
     queued = 0;
   };
-  for (; cn > 0; cn = T < p.tEps ? 0 : march_chunk(p.march, ray, x.pos.data())) {
+  // T is tested before each chunk (the first too: a tEps above 1 shades nothing), and a
+  // terminated ray marches no further.
+  for (; cn > 0 && T >= p.tEps; cn = T < p.tEps ? 0 : march_chunk(p.march, ray, x.pos.data())) {
     density_chunk(s, x, x.pos.data(), cn, sigma);
     cnt.density += cn;
     for (int j = 0; j < cn && T >= p.tEps; ++j) {

@@ -40,7 +40,7 @@ export interface GpuRenderOutputs {
   /** [count], written when given: the weight each ray leaves to the background. */
   readonly transmittance?: GPUBuffer;
   /**
-   * Three u32 (kept samples, density evaluations, colour evaluations), cleared and then
+   * Three u32 (samples marched up to termination, density evaluations, colour evaluations), cleared and then
    * counted by this dispatch (u32: at most 4G per dispatch; R * maxSamples bounds each).
    */
   readonly stats?: GPUBuffer;

@@ -50,7 +50,7 @@ fn shade(feat: ptr<function, Features>, viewBias: ptr<function, Hidden>) -> vec3
   return 1.0 / (1.0 + exp(-clamp(o, vec3f(-80.0), vec3f(80.0))));
 }
 
-// Renders ray r into color (and transmittance); returns its kept samples, density and colour evaluations.
+// Renders ray r into color (and transmittance); returns its samples marched (up to termination), density and colour evaluations.
 fn renderRay(r: u32) -> vec3u {
   let o = vec3f(origins[3u * r], origins[3u * r + 1u], origins[3u * r + 2u]);
   let d = vec3f(dirs[3u * r], dirs[3u * r + 1u], dirs[3u * r + 2u]);
@@ -86,7 +86,8 @@ fn renderRay(r: u32) -> vec3u {
       if (!(t < tFar)) { break; }
       let pos = o + t * d;
       if (!occupied(pos)) { continue; }
-      // Terminated: the march stops with the shading (the op's `samples` are those shaded, as on the CPU).
+      // Terminated: the march stops with the shading (the op's `samples` are its density evaluations; the CPU's
+      // are too, rounded up to its chunks of 4).
       if (T < scene.tEps) { break; }
       counts.x++;
       let sigma = sampleDensity(pos, &feat);

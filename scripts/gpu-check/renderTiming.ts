@@ -52,8 +52,9 @@ export interface TimingReport {
  * A scene of the product's sizes with random tensors shaped like a trained head's: an
  * occupied ellipsoid (30% of the occupancy grid), density heads that make rays entering
  * it opaque, small baked offsets. At 320x180 (cpuKernels, measured here): 16.7 k of the
- * 57.6 k rays meet it, with 33 samples and 8.8 shaded per such ray (a trained KatieHill
- * avatar: 26.3 and 11.4 per cast ray, docs/engine.md).
+ * 57.6 k rays meet it, with 33 kept samples and 8.8 shaded per such ray (a trained KatieHill
+ * avatar: 26.3 and 11.4 per cast ray, docs/engine.md), counted before renderRays' march
+ * stopped at termination (its `samples` now count only the samples marched).
  */
 export function realisticScene(seed = 1): RenderRaysScene {
   const c = DEFAULT_CONFIG, d = modelDims(c), rand = seededRandom(seed);
