@@ -48,6 +48,8 @@ function checkPositive(name: string, v: number | undefined): void {
 export class RunBounds {
   readonly limits: RunLimits;
   readonly before: SpentBefore;
+  /** The whole run's budget, as the learning-rate tail counts it (with the checkpoint's time and steps). */
+  readonly tailBudget: RunBudget;
   readonly #clock: RunClock;
   #t0: number;
   #cpu0: number;
@@ -60,6 +62,11 @@ export class RunBounds {
       throw new RangeError(`RunBounds: the checkpoint's time and steps must be non-negative, got ${before.elapsedMs} ms and ${before.steps} steps`);
     this.limits = limits;
     this.before = before;
+    this.tailBudget = {
+      ms: before.elapsedMs + limits.minutes * 60_000,
+      ...(limits.steps !== undefined ? { steps: before.steps + limits.steps } : {}),
+      ...(limits.cpuSeconds !== undefined ? { cpuSeconds: limits.cpuSeconds } : {}),
+    };
     this.#clock = clock;
     this.#t0 = clock.now();
     this.#cpu0 = clock.cpuSeconds();
@@ -69,6 +76,11 @@ export class RunBounds {
   start(): void {
     this.#t0 = this.#clock.now();
     this.#cpu0 = this.#clock.cpuSeconds();
+  }
+
+  /** When this run started (the clock's milliseconds; start() moves it). */
+  get startedAt(): number {
+    return this.#t0;
   }
 
   get budgetMs(): number {
@@ -115,16 +127,6 @@ export class RunBounds {
     if (this.limits.steps !== undefined) bounds.push([stepCount - this.before.steps, this.limits.steps]);
     if (this.limits.cpuSeconds !== undefined) bounds.push([Math.round(this.cpuSpent()), this.limits.cpuSeconds]);
     return bounds.reduce((a, b) => (b[0] / b[1] > a[0] / a[1] ? b : a));
-  }
-
-  /** The whole run's budget, as the learning-rate tail counts it (with the checkpoint's time and steps). */
-  get tailBudget(): RunBudget {
-    const { steps, cpuSeconds } = this.limits;
-    return {
-      ms: this.before.elapsedMs + this.budgetMs,
-      ...(steps !== undefined ? { steps: this.before.steps + steps } : {}),
-      ...(cpuSeconds !== undefined ? { cpuSeconds } : {}),
-    };
   }
 
   /** The share of the tail's budget spent, in [0, 1]. */

@@ -215,7 +215,7 @@ export async function train(args: string[]): Promise<void> {
   const history = [...run.history];
   const reportMs = reportEverySec !== undefined ? reportEverySec * 1000 : Math.min(60_000, Math.max(5_000, bounds.budgetMs / 10));
   bounds.start();
-  const t0 = performance.now();
+  const t0 = bounds.startedAt;
   /** The whole run's milliseconds (with a resumed checkpoint's), as the checkpoint records them. */
   const runMs = (now = performance.now()) => bounds.before.elapsedMs + bounds.elapsedMs(now);
   const lrScale = () => learningRateScale(bounds.tailProgress(trainer.stepCount), lrTail);
