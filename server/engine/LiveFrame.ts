@@ -9,6 +9,7 @@ import { type AvatarModel, modelDims } from './AvatarModel';
 import type { HeadPose } from './AvatarModelTypes';
 import { sliceCols } from './Columns';
 import { underRgba, WHITE_UNDER } from './Compositing';
+import { FloaterFilter, FLOATER_SHARE } from './Floaters';
 import { foldCoefficientColumns } from './FoldedHeads';
 import { modelPixelCamera, type PixelCamera, pixelRays } from './Framing';
 import { dilateOccupancy, occupancyProbes } from './Occupancy';
@@ -48,6 +49,8 @@ export class LiveFrame {
   /** This frame's occupancy (dilated), and the raw map the probe slices merge into. */
   readonly occ: Uint8Array;
   private readonly rawOcc: Uint8Array;
+  /** Clears floaters from the merged map before it is dilated (null: every component is drawn). */
+  private readonly floaters: FloaterFilter | null;
   private readonly minSigma: number;
   /** The internal image's camera rays, row-major (the GPU renderer keeps them resident). */
   readonly worldRays: { readonly origins: Float32Array; readonly dirs: Float32Array };
@@ -105,6 +108,9 @@ export class LiveFrame {
     this.rawOcc = new Uint8Array(G * G * G);
     this.occ = new Uint8Array(G * G * G);
     if (this.noOccupancy) this.occ.fill(1);
+    const floaterShare = o.floaterShare ?? FLOATER_SHARE;
+    if (!(floaterShare >= 0 && floaterShare <= 1)) throw new RangeError(`renderer: floaterShare must be in [0, 1], got ${floaterShare}`);
+    this.floaters = this.noOccupancy || floaterShare === 0 ? null : new FloaterFilter(G, floaterShare);
     // At the model's step, whatever the rays' stepScale: occupancy is a property of the volume.
     this.minSigma = -Math.log(1 - (o.alphaThreshold ?? 0.01)) / (d.step * c.densityScale);
     this.sceneBase = {
@@ -139,10 +145,11 @@ export class LiveFrame {
     return [Math.floor((j * n) / parts), Math.floor(((j + 1) * n) / parts)];
   }
 
-  /** Merges the density at probes [b, e) into the raw map and dilates it into `occ`. */
+  /** Merges the density at probes [b, e) into the raw map, clears floaters and dilates it into `occ`. */
   mergeOccupancy(sigma: Float32Array, b: number, e: number): void {
     const G = this.model.config.occupancyRes;
     for (let i = b; i < e; i++) this.rawOcc[i] = sigma[i - b]! > this.minSigma ? 1 : 0;
+    this.floaters?.filter(this.rawOcc);
     dilateOccupancy(this.rawOcc, G, this.occ);
   }
 

@@ -11,7 +11,9 @@
 //   and the colour head runs only on samples before termination (exact up to tEps and
 //   the occupancy probe spacing);
 // - rays only inside the occupied cells' projection (ScreenBounds.ts; exact: a ray that
-//   meets no occupied cell composites to the background).
+//   meets no occupied cell composites to the background);
+// - floaters (occupied blobs apart from the person, under 2% of its cells) are left out
+//   of the occupancy, so not drawn (Floaters.ts; the exact model draws them).
 // The frame's preparation (cameras, rays, folded biases, occupancy, the rays' rectangle)
 // lives in LiveFrame.ts, shared with the GPU renderer (GpuRenderer.ts).
 // Output framing: the renderer draws through a PixelCamera (Framing.ts). Calls use the

@@ -27,6 +27,11 @@ export interface RendererOptions extends RenderSize {
   readonly bakeFactor?: number;
   /** Skip the occupancy grid (every cell occupied, every ray cast): isolates the motion-bake error in tests. */
   readonly noOccupancy?: boolean;
+  /**
+   * Occupied components under this share of the largest are floaters and are not drawn
+   * (Floaters.ts; default FLOATER_SHARE, 0 draws every component).
+   */
+  readonly floaterShare?: number;
   /** Rays per axis relative to the output (<= 1); the image is upscaled (a cubic, FastUpscale.ts). */
   readonly renderScale?: number;
   /** Bake grid points per axis (overrides bakeFactor). */
