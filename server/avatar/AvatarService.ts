@@ -15,7 +15,7 @@
  * (`avatarStopped`). Sessions, render processes and encoders are capped (AvatarLimits).
  */
 import { cpus } from 'node:os';
-import { scheduleFrameRates } from './frameRateSchedule';
+import { scheduleFrameRates, trackingRate } from './frameRateSchedule';
 import { TypedEmitter } from '../../shared/TypedEmitter';
 import type { AvatarStopReason } from '../../shared/signaling/messages';
 import { Logger } from '../Logger';
@@ -113,6 +113,11 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
 
   sessions(): AvatarSession[] {
     return [...this.#wanted.values()].flatMap((w) => (w.session ? [w.session] : []));
+  }
+
+  /** The rate `peerId`'s tracker was last told (avatarFrameRate) in `roomId`; undefined while no session of it runs. */
+  toldFrameRate(roomId: string, peerId: string): number | undefined {
+    return this.#wanted.get(`${roomId}/${peerId}`)?.toldFps;
   }
 
   /** What runs now against the caps (for /metrics). */
@@ -447,7 +452,9 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     // Every tick, not only on a change: a session that moved from the GPU to the CPU (a lost device) takes its new backend's rate.
     for (const { session, stats: st } of stats) session.setTargetFps(this.#targetFps[backendOf(st.backend)]);
     for (const wanted of this.#wanted.values()) {
-      if (wanted.session) this.#tellFrameRate(wanted, wanted.session.targetFps);
+      if (!wanted.session) continue;
+      const { targetFps, renderedFps, drivenMs } = wanted.session.stats();
+      this.#tellFrameRate(wanted, trackingRate({ targetFps, renderedFps, drivenMs }, wanted.toldFps));
     }
   }
 

@@ -49,6 +49,8 @@ export interface AvatarSessionStats {
   renderedFps: number;
   /** The scheduler's cap on rendered frames per second. */
   targetFps: number;
+  /** How long faces have driven it without a stall, ms (0 while it waits for them or is stalled). */
+  drivenMs: number;
   framesRendered: number;
   framesRepeated: number;
   ticksSkipped: number;
@@ -86,6 +88,8 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   readonly #frameTimes: number[] = [];
   readonly #renderTimes: number[] = [];
   #counts = { framesRendered: 0, framesRepeated: 0, ticksSkipped: 0 };
+  /** Since when faces drive it (status live or lost); undefined while waiting or stalled. */
+  #drivenSince?: number;
 
   private constructor(room: Room, peer: Peer, stream: CoefficientStream, renderer: FrameRenderer, options: AvatarSessionOptions) {
     super();
@@ -160,6 +164,7 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
       fps: this.#frameTimes.length,
       renderedFps: this.#renderTimes.length,
       targetFps: this.#targetFps,
+      drivenMs: this.#drivenSince === undefined ? 0 : now - this.#drivenSince,
       ...this.#counts,
       renderMsP50: pick(0.5),
       renderMsP95: pick(0.95),
@@ -233,6 +238,9 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   #frame(): void {
     const face = this.#face.at(Date.now());
     if (face.status !== this.#status) {
+      const driven = (status: DrivenFaceStatus) => status === 'live' || status === 'lost';
+      if (!driven(face.status)) this.#drivenSince = undefined;
+      else if (!driven(this.#status)) this.#drivenSince = performance.now();
       this.#status = face.status;
       this.room.broadcast('avatarStatus', { peerId: this.peer.id, status: face.status });
       this.emit('status', { status: face.status });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { scheduleFrameRates, type SessionLoad } from './frameRateSchedule';
+import { scheduleFrameRates, type SessionLoad, trackingRate } from './frameRateSchedule';
 
 const LIMITS = { fps: 25, minFps: 5, cpuBudget: 1.2, gpuBudget: 0.8 };
 const cpu = (renderMsP50: number, renderedFps = 25): SessionLoad => ({ backend: 'cpu', renderMsP50, renderedFps });
@@ -36,4 +36,30 @@ test('a backend well below its budget recovers two frames per second at a time u
   assert.equal(rates.cpu.targetFps, 12);
   assert.equal(rates.gpu.targetFps, 12);
   assert.equal(scheduleFrameRates([cpu(5, 24)], { cpu: 24, gpu: 25 }, LIMITS).cpu.targetFps, 25);
+});
+
+const settled = (renderedFps: number, targetFps = 25) => ({ targetFps, renderedFps, drivenMs: 10_000 });
+
+test('a render that keeps up is told its target; one that falls short, what it renders and two more', () => {
+  assert.equal(trackingRate(settled(25), 25), 25);
+  assert.equal(trackingRate(settled(24), 25), 25);
+  assert.equal(trackingRate(settled(16), 25), 18);
+  assert.equal(trackingRate(settled(16), undefined), 18);
+  assert.equal(trackingRate(settled(0), 18), 2, 'a driven session that renders nothing asks for 2 faces a second');
+});
+
+test('a change under 2 fps keeps the rate told, a return to the target does not wait', () => {
+  assert.equal(trackingRate(settled(17), 18), 18);
+  assert.equal(trackingRate(settled(15), 18), 18);
+  assert.equal(trackingRate(settled(14), 18), 16);
+  assert.equal(trackingRate(settled(22), 23), 23);
+  assert.equal(trackingRate(settled(23), 24), 25);
+});
+
+test('until faces have driven it for 3 s (a start, a stall), a session keeps the rate told, within its target', () => {
+  assert.equal(trackingRate({ targetFps: 25, renderedFps: 3, drivenMs: 1000 }, undefined), 25);
+  assert.equal(trackingRate({ targetFps: 25, renderedFps: 3, drivenMs: 2999 }, 25), 25);
+  assert.equal(trackingRate({ targetFps: 25, renderedFps: 0, drivenMs: 0 }, 18), 18, 'stalled');
+  assert.equal(trackingRate({ targetFps: 10, renderedFps: 0, drivenMs: 0 }, 18), 10, 'the scheduler lowered the target');
+  assert.equal(trackingRate(settled(9, 10), 18), 10, 'a target under the told rate is told at once');
 });

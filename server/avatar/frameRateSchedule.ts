@@ -55,3 +55,34 @@ export function scheduleFrameRates(
     gpu: { targetFps: gpu.length ? retarget(current.gpu, gpuLoad, limits.gpuBudget, limits) : current.gpu, load: gpuLoad },
   };
 }
+
+/** Faces a second a tracker is asked for beyond what its avatar renders, so a render that speeds up finds new ones. */
+export const TRACKING_HEADROOM_FPS = 2;
+/** How long faces drive a session before its rendered rate is taken as what it achieves (its first second is its start, or a stall's end). */
+export const TRACKING_SETTLE_MS = 3000;
+
+export interface TrackedSession {
+  /** The scheduler's rate for the session (the most its tracker is ever asked for). */
+  targetFps: number;
+  /** New frames it rendered in the last second. */
+  renderedFps: number;
+  /** How long faces have driven it without a stall, ms (0 while waiting or stalled: it renders nothing new). */
+  drivenMs: number;
+}
+
+/**
+ * The rate to tell a session's driving peer (avatarFrameRate): its target, or, where the render
+ * falls short of it (a CPU render sharing its cores), what it renders plus TRACKING_HEADROOM_FPS.
+ * Faces tracked beyond that are never drawn, and cost the sender's CPU: MediaPipe tracked 21.9
+ * faces a second for 16.3 rendered in bench:avatar-call. `told` is the rate told last; a change
+ * under 2 fps keeps it (the rendered count moves by one or two from second to second), except a
+ * return to the target. Until faces have driven it for TRACKING_SETTLE_MS (a stalled stream
+ * renders nothing new), the told rate stands, within the target.
+ */
+export function trackingRate(session: TrackedSession, told: number | undefined): number {
+  const { targetFps } = session;
+  if (session.drivenMs < TRACKING_SETTLE_MS) return Math.min(told ?? targetFps, targetFps);
+  const wanted = Math.max(1, Math.min(targetFps, session.renderedFps + TRACKING_HEADROOM_FPS));
+  if (told !== undefined && wanted !== targetFps && Math.abs(wanted - told) < 2) return Math.min(told, targetFps);
+  return wanted;
+}
