@@ -432,12 +432,12 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
    * it, their rate recovers. CPU and GPU sessions are budgeted apart (frameRateSchedule.ts).
    */
   #schedule(): void {
-    const sessions = this.sessions();
-    if (sessions.length === 0) return;
-    const stats = sessions.map((session) => ({ session, stats: session.stats() }));
+    // Each running session's stats, read once a tick for the scheduler and the tracking rate.
+    const running = [...this.#wanted.values()].flatMap((wanted) => (wanted.session ? [{ wanted, session: wanted.session, stats: wanted.session.stats() }] : []));
+    if (running.length === 0) return;
     const backendOf = (backend: 'cpu' | 'gpu' | undefined) => (backend === 'gpu' ? 'gpu' : 'cpu');
     const rates = scheduleFrameRates(
-      stats.map(({ stats: st }) => ({ backend: backendOf(st.backend), renderMsP50: st.renderMsP50, renderedFps: st.renderedFps })),
+      running.map(({ stats: st }) => ({ backend: backendOf(st.backend), renderMsP50: st.renderMsP50, renderedFps: st.renderedFps })),
       this.#targetFps,
       { fps: this.#options.fps, minFps: this.#options.minFps, cpuBudget: this.#options.renderBudget, gpuBudget: this.#options.gpuRenderBudget },
     );
@@ -445,16 +445,14 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       const { targetFps, load } = rates[backend];
       if (targetFps === this.#targetFps[backend]) continue;
       this.#targetFps[backend] = targetFps;
-      const count = stats.filter(({ stats: st }) => backendOf(st.backend) === backend).length;
+      const count = running.filter(({ stats: st }) => backendOf(st.backend) === backend).length;
       logger.info(`${backend.toUpperCase()} avatar frame rate now ${targetFps} fps (render load ${load.toFixed(2)} of ${count} session(s))`);
       this.emit('rateChanged', { backend, targetFps, load });
     }
     // Every tick, not only on a change: a session that moved from the GPU to the CPU (a lost device) takes its new backend's rate.
-    for (const { session, stats: st } of stats) session.setTargetFps(this.#targetFps[backendOf(st.backend)]);
-    for (const wanted of this.#wanted.values()) {
-      if (!wanted.session) continue;
-      const { targetFps, renderedFps, drivenMs } = wanted.session.stats();
-      this.#tellFrameRate(wanted, trackingRate({ targetFps, renderedFps, drivenMs }, wanted.toldFps));
+    for (const { wanted, session, stats: st } of running) {
+      session.setTargetFps(this.#targetFps[backendOf(st.backend)]);
+      this.#tellFrameRate(wanted, trackingRate({ targetFps: session.targetFps, renderedFps: st.renderedFps, drivenMs: st.drivenMs }, wanted.toldFps));
     }
   }
 

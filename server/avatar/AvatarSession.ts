@@ -63,6 +63,11 @@ export interface AvatarSessionStats {
   rendererSwaps: number;
 }
 
+/** Faces drive the session: it renders what they show (lost: the last pose, relaxing). */
+function isDriven(status: DrivenFaceStatus): boolean {
+  return status === 'live' || status === 'lost';
+}
+
 export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   readonly room: Room;
   readonly peer: Peer;
@@ -238,9 +243,8 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   #frame(): void {
     const face = this.#face.at(Date.now());
     if (face.status !== this.#status) {
-      const driven = (status: DrivenFaceStatus) => status === 'live' || status === 'lost';
-      if (!driven(face.status)) this.#drivenSince = undefined;
-      else if (!driven(this.#status)) this.#drivenSince = performance.now();
+      if (!isDriven(face.status)) this.#drivenSince = undefined;
+      else if (!isDriven(this.#status)) this.#drivenSince = performance.now();
       this.#status = face.status;
       this.room.broadcast('avatarStatus', { peerId: this.peer.id, status: face.status });
       this.emit('status', { status: face.status });
