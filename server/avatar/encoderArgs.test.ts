@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,5 +33,42 @@ test('a new encoder sends a keyframe every half second in its first seconds, the
     assert.ok(keyframes.filter((t) => t >= STARTUP_SECONDS).length <= 1, `keyframes after ${STARTUP_SECONDS} s: ${keyframes.join(', ')}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the encoder sends every frame it is given as RTP, the first one too, without waiting for the next', async () => {
+  const socket = createSocket('udp4');
+  await new Promise<void>((done) => socket.bind(0, '127.0.0.1', done));
+  const rtpPort = (socket.address() as AddressInfo).port;
+  // The RTP timestamps seen, in order of arrival (RTCP, payload types 72-76, left out).
+  const timestamps: number[] = [];
+  socket.on('message', (packet: Buffer) => {
+    const payloadType = packet[1]! & 0x7f;
+    if (packet.length >= 12 && (payloadType < 72 || payloadType > 76)) timestamps.push(packet.readUInt32BE(4));
+  });
+  const args = encoderArgs({ width: 64, height: 64, fps: 25, codec: 'VP8', bitrateKbps: 300, keyframeIntervalSeconds: 2, payloadType: 101, ssrc: 1, rtpPort });
+  const ffmpeg = spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  ffmpeg.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const frames = () => new Set(timestamps).size;
+  const waitForFrames = async (n: number, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (frames() < n && Date.now() < deadline) await new Promise((done) => setTimeout(done, 10));
+    return frames();
+  };
+  try {
+    // One frame, then nothing more until it has gone out (seconds of slack for a slow
+    // machine): an encoder that loses a frame, or holds it back until the next one
+    // arrives, never sends it.
+    for (let i = 1; i <= 3; i++) {
+      // Frames at least one 25 fps interval apart, so each has an RTP timestamp of its own.
+      if (i > 1) await new Promise((done) => setTimeout(done, 100));
+      ffmpeg.stdin.write(Buffer.alloc(64 * 64 * 4, i * 60));
+      assert.equal(await waitForFrames(i, 5000), i, `frame ${i} was not sent (the next is not written until it is) (ffmpeg: ${stderr.trim() || 'no output'})`);
+    }
+  } finally {
+    ffmpeg.stdin.end();
+    ffmpeg.kill();
+    socket.close();
   }
 });

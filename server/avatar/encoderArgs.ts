@@ -53,8 +53,10 @@ export function encoderArgs(s: EncoderSettings): string[] {
   return [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     // Frames are stamped with their arrival time, so a dropped frame leaves a gap rather than speeding up time.
+    // No '-fflags nobuffer': with it ffmpeg 5.1 dropped the first frame (read while it probed
+    // the input, then not kept), so a new encoder's first frame never went out.
     '-f', 'rawvideo', '-pix_fmt', 'rgba', '-video_size', `${s.width}x${s.height}`, '-framerate', String(s.fps),
-    '-use_wallclock_as_timestamps', '1', '-fflags', 'nobuffer', '-i', 'pipe:0',
+    '-use_wallclock_as_timestamps', '1', '-i', 'pipe:0',
     '-an', ...codecArgs, '-g', String(gop), '-keyint_min', String(gop),
     '-force_key_frames', `expr:lt(t,${STARTUP_SECONDS})*gte(t,n_forced*${STARTUP_KEYFRAME_SECONDS})`,
     '-threads', '1', '-pix_fmt', 'yuv420p',
