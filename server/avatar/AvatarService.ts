@@ -104,6 +104,8 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
       const wanted = this.#wanted.get(`${roomId}/${peerId}`);
       if (wanted && !wanted.session && !wanted.hosted) this.#startSession(wanted, false).catch(() => undefined);
     });
+    // A face's render starts when it arrives rather than at the session's next tick.
+    ingest.on('frame', ({ roomId, peerId }) => this.#wanted.get(`${roomId}/${peerId}`)?.session?.faceArrived());
     ingest.on('streamClosed', ({ roomId, peerId }) => {
       const wanted = this.#wanted.get(`${roomId}/${peerId}`);
       if (wanted) this.#end(wanted, 'stream-closed', false);
@@ -452,7 +454,7 @@ export class AvatarService extends TypedEmitter<AvatarServiceEvents> {
     // Every tick, not only on a change: a session that moved from the GPU to the CPU (a lost device) takes its new backend's rate.
     for (const { wanted, session, stats: st } of running) {
       session.setTargetFps(this.#targetFps[backendOf(st.backend)]);
-      this.#tellFrameRate(wanted, trackingRate({ targetFps: session.targetFps, renderedFps: st.renderedFps, drivenMs: st.drivenMs }, wanted.toldFps));
+      this.#tellFrameRate(wanted, trackingRate({ targetFps: session.targetFps, renderedFps: st.renderedFps, renderBusyShare: st.renderBusyShare, drivenMs: st.drivenMs }, wanted.toldFps));
     }
   }
 

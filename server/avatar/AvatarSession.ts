@@ -51,11 +51,15 @@ export interface AvatarSessionStats {
   targetFps: number;
   /** How long faces have driven it without a stall, ms (0 while it waits for them or is stalled). */
   drivenMs: number;
+  /** The share of the last second its renderer spent rendering (0-1): near 1, faces wait for it; well under, it waits for faces. */
+  renderBusyShare: number;
   framesRendered: number;
   framesRepeated: number;
   ticksSkipped: number;
   renderMsP50: number;
   renderMsP95: number;
+  /** How long the face a render started from had waited since its packet arrived, ms (median of recent renders). */
+  faceAgeMsP50: number;
   /** What draws this session's frames now (undefined: the renderer does not say). */
   backend: 'cpu' | 'gpu' | undefined;
   encoderRestarts: number;
@@ -82,16 +86,23 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   #timer?: ReturnType<typeof setTimeout>;
   #nextTickAt = 0;
   #rendering = false;
+  /** When the running render started, and a running average of how long renders take, ms. */
+  #renderStartedAt = 0;
+  #renderMsAverage = 0;
+  /** The packet sequence of the face the running or last render drew (null: none yet, or not from a packet). */
+  #renderedSequence: number | null = null;
   /** When the next render is due on the scheduler's grid (the rate cap). */
   #nextRenderAt = -Infinity;
   /** The newest rendered frame, the session's own copy (the renderer reuses its buffer for the next frame). */
   #lastFrame?: Uint8Array;
-  #pushedSinceTick = false;
   #status: DrivenFaceStatus = 'waiting';
   #closed = false;
   readonly #renderMs: number[] = [];
+  readonly #faceAgeMs: number[] = [];
   readonly #frameTimes: number[] = [];
   readonly #renderTimes: number[] = [];
+  /** When each render of the last second ended and how long it took, ms. */
+  readonly #renderSpans: { end: number; ms: number }[] = [];
   #counts = { framesRendered: 0, framesRepeated: 0, ticksSkipped: 0 };
   /** Since when faces drive it (status live or lost); undefined while waiting or stalled. */
   #drivenSince?: number;
@@ -153,6 +164,18 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
     this.#targetFps = Math.max(1, Math.min(this.#options.fps, fps));
   }
 
+  /**
+   * A new face arrived (the ingest accepted its packet): render it now when the renderer
+   * is idle and a render is due, instead of at the next tick. The tick grid alone kept a
+   * face waiting half an output interval on average (20 ms at 25 fps) before an idle
+   * renderer started on it. Faces only: statuses (waiting, lost, stalled) change on ticks.
+   */
+  faceArrived(): void {
+    if (this.#closed || this.#rendering || !isDriven(this.#status)) return;
+    const face = this.#face.at(Date.now());
+    if (face.status === 'live') this.#startRender(face);
+  }
+
   /** The rate new frames are rendered at now (setTargetFps, within the configured rate). */
   get targetFps(): number {
     return this.#targetFps;
@@ -162,17 +185,22 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
     const now = performance.now();
     while (this.#frameTimes.length && this.#frameTimes[0]! < now - 1000) this.#frameTimes.shift();
     while (this.#renderTimes.length && this.#renderTimes[0]! < now - 1000) this.#renderTimes.shift();
+    while (this.#renderSpans.length && this.#renderSpans[0]!.end < now - 1000) this.#renderSpans.shift();
+    // The part of each span inside the last second (a render may have started before it).
+    const busyMs = this.#renderSpans.reduce((sum, { end, ms }) => sum + Math.min(ms, end - (now - 1000)), 0);
     const sorted = [...this.#renderMs].sort((a, b) => a - b);
-    const pick = (p: number) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
+    const pick = (p: number, of = sorted) => of.length ? of[Math.min(of.length - 1, Math.floor(p * of.length))]! : 0;
     return {
       status: this.#status,
       fps: this.#frameTimes.length,
       renderedFps: this.#renderTimes.length,
       targetFps: this.#targetFps,
       drivenMs: this.#drivenSince === undefined ? 0 : now - this.#drivenSince,
+      renderBusyShare: Math.min(1, busyMs / 1000),
       ...this.#counts,
       renderMsP50: pick(0.5),
       renderMsP95: pick(0.95),
+      faceAgeMsP50: pick(0.5, [...this.#faceAgeMs].sort((a, b) => a - b)),
       backend: this.#renderer.backend,
       encoderRestarts: this.#injector.stats().encoderRestarts,
       rendererSwaps: this.#rendererSwaps,
@@ -232,12 +260,16 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   #tick(): void {
     if (this.#closed) return;
     const interval = 1000 / this.#options.fps;
-    this.#nextTickAt += interval;
     const now = performance.now();
     // After a long pause, restart the schedule instead of bursting to catch up.
-    if (this.#nextTickAt < now - interval) this.#nextTickAt = now + interval;
-    this.#timer = setTimeout(() => this.#tick(), Math.max(0, this.#nextTickAt - now));
+    this.#armTick(this.#nextTickAt + interval < now - interval ? now + interval : this.#nextTickAt + interval);
     this.#frame();
+  }
+
+  #armTick(at: number): void {
+    clearTimeout(this.#timer);
+    this.#nextTickAt = at;
+    this.#timer = setTimeout(() => this.#tick(), Math.max(0, at - performance.now()));
   }
 
   #frame(): void {
@@ -249,24 +281,25 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
       this.room.broadcast('avatarStatus', { peerId: this.peer.id, status: face.status });
       this.emit('status', { status: face.status });
     }
-    const pushedSinceTick = this.#pushedSinceTick;
-    this.#pushedSinceTick = false;
     if (face.status === 'stalled' && this.#lastFrame) {
       this.#push(this.#lastFrame, false);
       return;
     }
-    if (this.#startRender(face)) return;
-    // No render for this tick: the scheduler's rate says not yet, or the renderer is
-    // slower than the output rate. Repeat the newest frame so the video keeps its rate
-    // (receivers' jitter buffers stay calm), unless a render is running and a new frame
-    // went out since the last tick (its successor is on the way); count the tick.
+    if (this.#startRender(face, true)) return;
+    // No render for this tick: the scheduler's rate says not yet, the face has not
+    // changed, or the renderer is slower than the output rate. Repeat the newest frame so
+    // the video keeps its rate (receivers' jitter buffers stay calm); count the tick.
+    // Every rendered frame re-arms the tick an interval after it, so a tick comes only
+    // after an interval without one: repeats fill the silences between rendered frames.
+    // A render whose frame is due within half an interval (by the average render time)
+    // sends it soon: a repeat now would go out just before it.
     this.#counts.ticksSkipped += 1;
-    if ((!this.#rendering || !pushedSinceTick) && this.#lastFrame) this.#push(this.#lastFrame, false);
+    const frameDueSoon = this.#rendering && performance.now() - this.#renderStartedAt + 500 / this.#options.fps >= this.#renderMsAverage;
+    if (this.#lastFrame && !frameDueSoon) this.#push(this.#lastFrame, false);
   }
 
   #push(rgba: Uint8Array, rendered: boolean): void {
     this.#injector.pushFrame(rgba);
-    this.#pushedSinceTick = true;
     const now = performance.now();
     this.#frameTimes.push(now);
     if (rendered) {
@@ -282,9 +315,14 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
    * timers fire late by a few ms and ticks would otherwise miss their slot; a renderer
    * that fell behind catches up by at most one frame.
    */
-  #startRender(face: ReturnType<DrivenFace['at']>): boolean {
+  #startRender(face: ReturnType<DrivenFace['at']>, onTick = false): boolean {
     const interval = 1000 / this.#targetFps, now = performance.now();
     if (this.#rendering || now < this.#nextRenderAt - 500 / this.#options.fps) return false;
+    // A live face changes only with a new packet: drawing the same one again spends a
+    // render on a frame the repeats already show (and delays the next face's render).
+    // A waiting or lost face changes with time (the neutral pose, the relaxing
+    // expression), and a new avatar version is drawn as soon as it is there.
+    if (face.status === 'live' && face.sequence !== null && face.sequence === this.#renderedSequence && !this.#nextRenderer) return false;
     this.#nextRenderAt = Math.max(this.#nextRenderAt + interval, now - interval);
     if (this.#nextRenderer) {
       // Between renders: nothing runs on the old renderer, so closing it cannot cut a frame short.
@@ -297,12 +335,20 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
     this.#rendering = true;
     // `face` is updated in place by later ticks: keep the sequence this frame shows.
     const sequence = face.sequence;
+    this.#renderedSequence = face.status === 'live' ? sequence : null;
     const started = now;
+    this.#renderStartedAt = now;
+    if (face.ageMs !== null) {
+      this.#faceAgeMs.push(face.ageMs);
+      if (this.#faceAgeMs.length > 300) this.#faceAgeMs.shift();
+    }
     this.#renderer.render(face).then(
       (rgba) => {
         this.#rendering = false;
         if (this.#closed) return;
-        const took = performance.now() - started;
+        const ended = performance.now(), took = ended - started;
+        this.#renderSpans.push({ end: ended, ms: took });
+        this.#renderMsAverage = this.#renderMsAverage === 0 ? took : 0.9 * this.#renderMsAverage + 0.1 * took;
         this.#renderMs.push(took);
         if (this.#renderMs.length > 300) this.#renderMs.shift();
         if (this.#options.marker && sequence !== null) stampMarker(rgba, this.#renderer.width, this.#renderer.height, sequence);
@@ -310,13 +356,15 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
         if (this.#lastFrame?.length !== rgba.length) this.#lastFrame = new Uint8Array(rgba.length);
         this.#lastFrame.set(rgba);
         this.#push(this.#lastFrame, true);
-        // A render that overran its slot made a tick skip: start the next one now
-        // instead of idling until the next tick (renders run back to back, at most at
-        // the target rate, rather than at every other tick).
-        if (took >= interval - 1) {
-          const next = this.#face.at(Date.now());
-          if (next.status !== 'stalled') this.#startRender(next);
-        }
+        // A frame a face's arrival started comes off the tick grid: the next tick comes
+        // an interval after it, so repeats fill the gaps between rendered frames
+        // whenever these come. A tick's own render keeps the grid (re-arming after it
+        // would stretch the interval by the render's time).
+        if (!onTick) this.#armTick(ended + 1000 / this.#options.fps);
+        // A face that arrived during this render is drawn now rather than at a tick
+        // (renders run back to back, at most at the target rate).
+        const next = this.#face.at(Date.now());
+        if (next.status !== 'stalled') this.#startRender(next);
       },
       (error: unknown) => {
         this.#rendering = false;

@@ -38,9 +38,10 @@ test('a backend well below its budget recovers two frames per second at a time u
   assert.equal(scheduleFrameRates([cpu(5, 24)], { cpu: 24, gpu: 25 }, LIMITS).cpu.targetFps, 25);
 });
 
-const settled = (renderedFps: number, targetFps = 25) => ({ targetFps, renderedFps, drivenMs: 10_000 });
+/** A session driven for 10 s whose renderer is busy all the time unless `renderBusyShare` says otherwise. */
+const settled = (renderedFps: number, targetFps = 25, renderBusyShare = 1) => ({ targetFps, renderedFps, renderBusyShare, drivenMs: 10_000 });
 
-test('a render that keeps up is told its target; one that falls short, what it renders and two more', () => {
+test('a busy render that keeps up is told its target; one that falls short, what it renders and two more', () => {
   assert.equal(trackingRate(settled(25), 25), 25);
   assert.equal(trackingRate(settled(24), 25), 25);
   assert.equal(trackingRate(settled(16), 25), 18);
@@ -57,9 +58,21 @@ test('a change under 2 fps keeps the rate told, a return to the target does not 
 });
 
 test('until faces have driven it for 3 s (a start, a stall), a session keeps the rate told, within its target', () => {
-  assert.equal(trackingRate({ targetFps: 25, renderedFps: 3, drivenMs: 1000 }, undefined), 25);
-  assert.equal(trackingRate({ targetFps: 25, renderedFps: 3, drivenMs: 2999 }, 25), 25);
-  assert.equal(trackingRate({ targetFps: 25, renderedFps: 0, drivenMs: 0 }, 18), 18, 'stalled');
-  assert.equal(trackingRate({ targetFps: 10, renderedFps: 0, drivenMs: 0 }, 18), 10, 'the scheduler lowered the target');
+  assert.equal(trackingRate({ targetFps: 25, renderedFps: 3, renderBusyShare: 1, drivenMs: 1000 }, undefined), 25);
+  assert.equal(trackingRate({ targetFps: 25, renderedFps: 3, renderBusyShare: 1, drivenMs: 2999 }, 25), 25);
+  assert.equal(trackingRate({ targetFps: 25, renderedFps: 0, renderBusyShare: 0, drivenMs: 0 }, 18), 18, 'stalled');
+  assert.equal(trackingRate({ targetFps: 10, renderedFps: 0, renderBusyShare: 0, drivenMs: 0 }, 18), 10, 'the scheduler lowered the target');
   assert.equal(trackingRate(settled(9, 10), 18), 10, 'a target under the told rate is told at once');
+});
+
+test('a renderer that waits for faces asks for two more a second, up to its target, until it is busy', () => {
+  // It renders each face once, so what it renders is what it is sent: only its idle time says it could draw more.
+  assert.equal(trackingRate(settled(13, 25, 0.55), 15), 17);
+  assert.equal(trackingRate(settled(15, 25, 0.7), 17), 19);
+  assert.equal(trackingRate(settled(22, 25, 0.6), 24), 25);
+  assert.equal(trackingRate(settled(5, 10, 0.1), 10), 10, 'never above the target');
+  assert.equal(trackingRate(settled(16, 25, 0.79), undefined), 25, 'nothing told yet: the target');
+  // Busy: what it renders decides again, down as well as up.
+  assert.equal(trackingRate(settled(15, 25, 0.8), 21), 17);
+  assert.equal(trackingRate(settled(19, 25, 0.95), 21), 21);
 });

@@ -60,29 +60,42 @@ export function scheduleFrameRates(
 export const TRACKING_HEADROOM_FPS = 2;
 /** How long faces drive a session before its rendered rate is taken as what it achieves (its first second is its start, or a stall's end). */
 export const TRACKING_SETTLE_MS = 3000;
+/**
+ * A renderer busy this share of a second or more is what limits the session: faces beyond what it
+ * renders wait and are replaced unseen. Under it, the renderer waits for faces.
+ */
+export const RENDER_BOUND_SHARE = 0.8;
 
 export interface TrackedSession {
   /** The scheduler's rate for the session (the most its tracker is ever asked for). */
   targetFps: number;
   /** New frames it rendered in the last second. */
   renderedFps: number;
+  /** The share of the last second its renderer was rendering (0-1). */
+  renderBusyShare: number;
   /** How long faces have driven it without a stall, ms (0 while waiting or stalled: it renders nothing new). */
   drivenMs: number;
 }
 
 /**
- * The rate to tell a session's driving peer (avatarFrameRate): its target, or, where the render
- * falls short of it (a CPU render sharing its cores), what it renders plus TRACKING_HEADROOM_FPS.
- * Faces tracked beyond that are never drawn, and cost the sender's CPU: MediaPipe tracked 21.9
- * faces a second for 16.3 rendered in bench:avatar-call. `told` is the rate told last; a change
- * under 2 fps keeps it (the rendered count moves by one or two from second to second), except a
- * return to the target. Until faces have driven it for TRACKING_SETTLE_MS (a stalled stream
- * renders nothing new), the told rate stands, within the target.
+ * The rate to tell a session's driving peer (avatarFrameRate), within its target:
+ * - its renderer busy RENDER_BOUND_SHARE of the time or more (a CPU render sharing its cores):
+ *   what it renders plus TRACKING_HEADROOM_FPS. Faces tracked beyond that are never drawn, and
+ *   cost the sender's CPU: MediaPipe tracked 21.9 faces a second for 16.3 rendered in
+ *   bench:avatar-call.
+ * - its renderer idle more than that: the rate told plus the headroom. It renders each face once
+ *   as it arrives, so what it renders follows what it is sent, and only its idle time says it could
+ *   draw more: the rate climbs until the renderer is busy or the target is reached.
+ * `told` is the rate told last; a change under 2 fps keeps it (the rendered count moves by one
+ * or two from second to second), except a return to the target. Until faces have driven it for
+ * TRACKING_SETTLE_MS (a stalled stream renders nothing new), the told rate stands.
  */
 export function trackingRate(session: TrackedSession, told: number | undefined): number {
   const { targetFps } = session;
   if (session.drivenMs < TRACKING_SETTLE_MS) return Math.min(told ?? targetFps, targetFps);
-  const wanted = Math.max(1, Math.min(targetFps, session.renderedFps + TRACKING_HEADROOM_FPS));
+  const renderBound = session.renderBusyShare >= RENDER_BOUND_SHARE;
+  const from = renderBound ? session.renderedFps : (told ?? targetFps);
+  const wanted = Math.max(1, Math.min(targetFps, from + TRACKING_HEADROOM_FPS));
   if (told !== undefined && wanted !== targetFps && Math.abs(wanted - told) < 2) return Math.min(told, targetFps);
   return wanted;
 }
