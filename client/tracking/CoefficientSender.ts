@@ -25,6 +25,8 @@ const JAW_OPEN = blendshapeIndex('jawOpen');
 export interface SentPacket {
   sequence: number;
   captureTimeMs: number;
+  /** When it went into the data channel (the same clock as captureTimeMs). */
+  sentTimeMs: number;
   facePresent: boolean;
   jawOpen: number;
   /** Whether it carried the expression code (a version 2 packet). */
@@ -140,7 +142,7 @@ export class CoefficientSender {
     this.#stats.packetsSent += 1;
     this.#stats.bytesSent += bytes.length;
     if (keepAlive) this.#stats.keepAlivesSent += 1;
-    this.history.push({ sequence: frame.sequence, captureTimeMs, facePresent: frame.facePresent, jawOpen: frame.blendshapes[JAW_OPEN] ?? 0, code: frame.code !== undefined });
+    this.history.push({ sequence: frame.sequence, captureTimeMs, sentTimeMs: performance.timeOrigin + this.#lastSentAt, facePresent: frame.facePresent, jawOpen: frame.blendshapes[JAW_OPEN] ?? 0, code: frame.code !== undefined });
     if (this.history.length > HISTORY_LENGTH) this.history.shift();
   }
 }

@@ -96,7 +96,8 @@ async function main(): Promise<void> {
     const cpu0 = serverCpu(server, session.encoderPid, session.renderer.pid);
     const parts0 = [cpuSeconds(session.renderer.pid), cpuSeconds(session.encoderPid), machineCpu()];
     const rendered0 = session.stats().framesRendered;
-    const frames0 = (await inboundFigures(b)).find((f) => f.peerId === aId && f.kind === 'video')!.framesDecoded;
+    const video0 = (await inboundFigures(b)).find((f) => f.peerId === aId && f.kind === 'video')!;
+    const frames0 = video0.framesDecoded;
     const bytes0 = await videoBytes(b, aId);
     const tracked = () => a.evaluate(() => window.voxfaceDemo.coefficients!.readout().tracker.framesTracked);
     const tracked0 = await tracked();
@@ -109,16 +110,23 @@ async function main(): Promise<void> {
     // server, and everything else (the two Chromium pages, mostly).
     const [renderCores, encoderCores, machineCores] = [cpuSeconds(session.renderer.pid), cpuSeconds(session.encoderPid), machineCpu()]
       .map((v, i) => (v - parts0[i]!) / elapsed);
-    const frames1 = (await inboundFigures(b)).find((f) => f.peerId === aId && f.kind === 'video')!.framesDecoded;
+    const video1 = (await inboundFigures(b)).find((f) => f.peerId === aId && f.kind === 'video')!;
+    const frames1 = video1.framesDecoded;
     const bytes1 = await videoBytes(b, aId);
     const tracked1 = await tracked();
     const stats = session.stats();
     const history = await a.evaluate(() => window.voxfaceDemo.coefficients!.sender.history.slice());
     const seen = await markers(b);
-    const latencies: number[] = [];
+    const latencies: number[] = [], senderMs: number[] = [], toReceivedMs: number[] = [], receiverMs: number[] = [];
     for (const m of seen) {
       const match = history.filter((p) => (p.sequence & 0xffff) === m.value && p.captureTimeMs <= m.at).at(-1);
-      if (match) latencies.push(m.at - match.captureTimeMs);
+      if (!match) continue;
+      latencies.push(m.at - match.captureTimeMs);
+      senderMs.push(match.sentTimeMs - match.captureTimeMs);
+      if (m.receivedAt !== null) {
+        toReceivedMs.push(m.receivedAt - match.captureTimeMs);
+        receiverMs.push(m.at - m.receivedAt);
+      }
     }
     const audio = pairLatencies(await beeps(a), await beeps(b), 1000);
     const videoP50 = percentile(latencies, 50);
@@ -143,11 +151,27 @@ async function main(): Promise<void> {
       latencyMsP95: round(percentile(latencies, 95)),
       markedFramesMatched: latencies.length,
       decodedFps: round((frames1 - frames0) / elapsed),
+      // How long B's page held the avatar's frames before decoding them (its jitter buffer), per frame.
+      receiverJitterBufferMs: round((1000 * (video1.jitterBufferDelay - video0.jitterBufferDelay)) / Math.max(1, video1.jitterBufferEmittedCount - video0.jitterBufferEmittedCount)),
       renderedFps: round((stats.framesRendered - rendered0) / elapsed, 2),
+      // Faces B's page showed, one count per change of the frame marker: new frames that reached the receiver.
+      shownFacesPerSecond: round(latencies.length / elapsed, 2),
+      // The tracking rate the server told A's page at the end (avatarFrameRate), and how busy the renderer was.
+      toldFps: server.avatars.toldFrameRate(session.room.id, session.peer.id) ?? null,
+      renderBusyShare: round(stats.renderBusyShare, 2),
       // A's page: faces tracked per second (MediaPipe on this machine's CPU, at most the avatar's rate).
       senderTrackedFps: round((tracked1 - tracked0) / elapsed, 1),
+      // Where the capture-to-receiver time goes (medians, so they need not add up): A's page
+      // (the camera frame's capture to its packet's send: MediaPipe, in its worker), the
+      // packet's wait on the server for a render to start, the render; the rest is the
+      // encoder and the SFU; then B's page (the frame's arrival to its showing: the jitter
+      // buffer, receiverJitterBufferMs, and decode).
+      senderMsP50: round(percentile(senderMs, 50)),
+      faceAgeMsP50: round(stats.faceAgeMsP50),
       renderMsP50: round(stats.renderMsP50),
       renderMsP95: round(stats.renderMsP95),
+      receivedMsP50: round(percentile(toReceivedMs, 50)),
+      receiverMsP50: round(percentile(receiverMs, 50)),
       serverCoresPerAvatar: round(avatarCores, 2),
       cores: {
         render: round(renderCores!, 2), encoder: round(encoderCores!, 2), restOfServer: round(avatarCores - renderCores! - encoderCores!, 2),

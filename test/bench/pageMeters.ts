@@ -15,8 +15,10 @@ const MARKER_RECORDER = `(id) => {
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   const seen = [];
   window.markers = seen;
-  function onFrame() {
+  function onFrame(now, metadata) {
     const at = performance.timeOrigin + performance.now();
+    // When the frame's last packet arrived (WebRTC sources say; null where they do not).
+    const receivedAt = metadata && metadata.receiveTime ? performance.timeOrigin + metadata.receiveTime : null;
     if (video.videoWidth) {
       // Only the band the marker lies in (its blocks are width / 18 tall): a whole frame
       // drawn and read back every frame would weigh on the machine the bench measures.
@@ -27,7 +29,7 @@ const MARKER_RECORDER = `(id) => {
       }
       ctx.drawImage(video, 0, 0, canvas.width, band, 0, 0, canvas.width, band);
       const value = read(ctx.getImageData(0, 0, canvas.width, band).data, canvas.width, band);
-      if (value !== null && (seen.length === 0 || seen[seen.length - 1].value !== value)) seen.push({ value, at });
+      if (value !== null && (seen.length === 0 || seen[seen.length - 1].value !== value)) seen.push({ value, at, receivedAt });
     }
     video.requestVideoFrameCallback(onFrame);
   }
@@ -63,8 +65,16 @@ export async function recordMarkers(page: Page, peerId: string): Promise<void> {
   await page.evaluate(`(${MARKER_RECORDER})(${JSON.stringify(peerId)})`);
 }
 
-export function markers(page: Page): Promise<{ value: number; at: number }[]> {
-  return page.evaluate('window.markers.slice()') as Promise<{ value: number; at: number }[]>;
+export interface SeenMarker {
+  value: number;
+  /** When the page was handed the frame to show, ms since the epoch. */
+  at: number;
+  /** When its last packet arrived (null where the browser does not say). */
+  receivedAt: number | null;
+}
+
+export function markers(page: Page): Promise<SeenMarker[]> {
+  return page.evaluate('window.markers.slice()') as Promise<SeenMarker[]>;
 }
 
 /** Starts detecting beep onsets in an audio track: the local mic (peerId null) or a remote peer's audio. */

@@ -7,6 +7,9 @@ export interface InboundFigures {
   framesDecoded: number;
   packetsReceived: number;
   audioSamplesReceived: number;
+  /** Seconds frames (or audio samples) spent in the jitter buffer, summed, and how many left it. */
+  jitterBufferDelay: number;
+  jitterBufferEmittedCount: number;
 }
 
 /** inbound-rtp figures of every track the page receives. */
@@ -22,13 +25,17 @@ export function inboundFigures(page: Page): Promise<InboundFigures[]> {
       let framesDecoded = 0;
       let packetsReceived = 0;
       let audioSamplesReceived = 0;
+      let jitterBufferDelay = 0;
+      let jitterBufferEmittedCount = 0;
       report.forEach((stat: Record<string, unknown>) => {
         if (stat.type !== 'inbound-rtp') return;
         framesDecoded += Number(stat.framesDecoded ?? 0);
         packetsReceived += Number(stat.packetsReceived ?? 0);
         audioSamplesReceived += Number(stat.totalSamplesReceived ?? 0);
+        jitterBufferDelay += Number(stat.jitterBufferDelay ?? 0);
+        jitterBufferEmittedCount += Number(stat.jitterBufferEmittedCount ?? 0);
       });
-      figures.push({ peerId: remote.peerId, kind: remote.kind, framesDecoded, packetsReceived, audioSamplesReceived });
+      figures.push({ peerId: remote.peerId, kind: remote.kind, framesDecoded, packetsReceived, audioSamplesReceived, jitterBufferDelay, jitterBufferEmittedCount });
     }
     return figures;
   });
