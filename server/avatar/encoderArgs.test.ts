@@ -36,7 +36,7 @@ test('a new encoder sends a keyframe every half second in its first seconds, the
   }
 });
 
-test('the encoder sends every frame it is given as RTP, the first one too, without waiting for the next', async () => {
+test('the encoder sends every frame it is given as RTP, the first one and ones 8 ms apart too, without waiting for the next', async () => {
   const socket = createSocket('udp4');
   await new Promise<void>((done) => socket.bind(0, '127.0.0.1', done));
   const rtpPort = (socket.address() as AddressInfo).port;
@@ -61,11 +61,17 @@ test('the encoder sends every frame it is given as RTP, the first one too, witho
     // machine): an encoder that loses a frame, or holds it back until the next one
     // arrives, never sends it.
     for (let i = 1; i <= 3; i++) {
-      // Frames at least one 25 fps interval apart, so each has an RTP timestamp of its own.
       if (i > 1) await new Promise((done) => setTimeout(done, 100));
       ffmpeg.stdin.write(Buffer.alloc(64 * 64 * 4, i * 60));
       assert.equal(await waitForFrames(i, 5000), i, `frame ${i} was not sent (the next is not written until it is) (ffmpeg: ${stderr.trim() || 'no output'})`);
     }
+    // Three more 8 ms apart, within one 25 fps interval (a rendered frame just after a
+    // repeat): each is sent with a time of its own.
+    for (let i = 4; i <= 6; i++) {
+      ffmpeg.stdin.write(Buffer.alloc(64 * 64 * 4, i * 30));
+      await new Promise((done) => setTimeout(done, 8));
+    }
+    assert.equal(await waitForFrames(6, 5000), 6, `frames 8 ms apart: RTP timestamps ${[...new Set(timestamps)].join(', ')}`);
   } finally {
     ffmpeg.stdin.end();
     ffmpeg.kill();

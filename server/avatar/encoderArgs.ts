@@ -43,19 +43,31 @@ export function producerCodec(settings: Pick<EncoderSettings, 'codec' | 'payload
 export const STARTUP_KEYFRAME_SECONDS = 0.5;
 export const STARTUP_SECONDS = 4;
 
+/** The resolution of the frames' times (their arrival), per second. */
+export const INPUT_CLOCK_HZ = 1000;
+
 export function encoderArgs(s: EncoderSettings): string[] {
   const gop = Math.max(1, Math.round(s.fps * s.keyframeIntervalSeconds));
   const codecArgs = s.codec === 'VP8'
     ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-auto-alt-ref', '0',
       '-error-resilient', '1', '-b:v', `${s.bitrateKbps}k`, '-maxrate', `${s.bitrateKbps}k`, '-bufsize', `${Math.round(s.bitrateKbps / 2)}k`]
     : ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level', '3.1',
+      // x264 budgets bits per frame by the frame rate it is told, which is otherwise the input's
+      // millisecond clock below (18 kbps of 600 at 1000 "fps"); libvpx budgets by the frames' times.
+      '-x264-params', `fps=${s.fps}`,
       '-b:v', `${s.bitrateKbps}k`, '-maxrate', `${s.bitrateKbps}k`, '-bufsize', `${Math.round(s.bitrateKbps / 2)}k`];
   return [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     // Frames are stamped with their arrival time, so a dropped frame leaves a gap rather than speeding up time.
     // No '-fflags nobuffer': with it ffmpeg 5.1 dropped the first frame (read while it probed
     // the input, then not kept), so a new encoder's first frame never went out.
-    '-f', 'rawvideo', '-pix_fmt', 'rgba', '-video_size', `${s.width}x${s.height}`, '-framerate', String(s.fps),
+    // The stamps are in milliseconds (a 1000 "fps" input clock): rendered frames come when they
+    // are done, off the output's tick grid, and at its 1/25 s resolution two frames within one
+    // tick got one time and ffmpeg dropped one (19 of 100 frames pushed 60 and 20 ms apart).
+    // '-fpsprobesize 0': no frame rate guessed from the first frames' times (the rate is
+    // given): guessing it at this clock held frames back and lost some.
+    '-fpsprobesize', '0',
+    '-f', 'rawvideo', '-pix_fmt', 'rgba', '-video_size', `${s.width}x${s.height}`, '-framerate', String(INPUT_CLOCK_HZ),
     '-use_wallclock_as_timestamps', '1', '-i', 'pipe:0',
     '-an', ...codecArgs, '-g', String(gop), '-keyint_min', String(gop),
     '-force_key_frames', `expr:lt(t,${STARTUP_SECONDS})*gte(t,n_forced*${STARTUP_KEYFRAME_SECONDS})`,
