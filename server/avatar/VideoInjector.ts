@@ -65,6 +65,12 @@ export class VideoInjector extends TypedEmitter<VideoInjectorEvents> {
   #producer!: types.Producer;
   #encoder?: ChildProcessWithoutNullStreams;
   #writable = false;
+  /**
+   * The newest frame pushed while ffmpeg was still reading the one before (a 640x360 frame
+   * is 900 KB, more than the pipe holds): written when the pipe drains. Dropping it instead
+   * lost the rendered frame that came just after a repeat, until the next repeat sent it.
+   */
+  #pending?: Buffer;
   #closed = false;
   #stats: VideoInjectorStats = { framesIn: 0, framesDropped: 0, encoderRestarts: 0 };
 
@@ -116,12 +122,19 @@ export class VideoInjector extends TypedEmitter<VideoInjectorEvents> {
     if (this.#closed) return false;
     this.#stats.framesIn += 1;
     const encoder = this.#encoder;
-    if (!encoder || !this.#writable) {
+    if (!encoder) {
       this.#stats.framesDropped += 1;
       return false;
     }
     // ffmpeg may read the buffer after we return: give it its own copy.
-    this.#writable = encoder.stdin.write(Buffer.from(rgba));
+    const frame = Buffer.from(rgba);
+    if (!this.#writable) {
+      // The newest waits; one that waited and was never written is dropped.
+      if (this.#pending) this.#stats.framesDropped += 1;
+      this.#pending = frame;
+      return true;
+    }
+    this.#writable = encoder.stdin.write(frame);
     return true;
   }
 
@@ -173,13 +186,20 @@ export class VideoInjector extends TypedEmitter<VideoInjectorEvents> {
     let stderr = '';
     encoder.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-2000); });
     encoder.stdout.resume();
-    encoder.stdin.on('drain', () => { if (this.#encoder === encoder) this.#writable = true; });
+    encoder.stdin.on('drain', () => {
+      if (this.#encoder !== encoder) return;
+      const pending = this.#pending;
+      this.#pending = undefined;
+      this.#writable = pending ? encoder.stdin.write(pending) : true;
+    });
     encoder.stdin.on('error', () => { /* EPIPE when the encoder dies: the exit handler deals with it */ });
     encoder.on('error', (error) => { stderr += error.message; });
     encoder.on('close', (code, signal) => {
       if (this.#encoder !== encoder) return;
       this.#encoder = undefined;
       this.#writable = false;
+      if (this.#pending) this.#stats.framesDropped += 1;
+      this.#pending = undefined;
       if (this.#closed) return;
       const restarting = this.#stats.encoderRestarts < o.maxRestarts;
       logger.warn(`encoder exited (code ${code}, signal ${signal})${restarting ? ': restarting' : ': giving up'} ${stderr.trim()}`);

@@ -101,3 +101,27 @@ for (const codec of ['VP8', 'H264'] as const) {
     assert.equal(owner.producers.size, 0, 'the injected producer closed with its owner');
   });
 }
+
+test('a frame pushed while the encoder still reads the one before goes out after it; only a frame replaced unsent is dropped', async () => {
+  const room = await server.rooms.getOrCreate('inject-pending');
+  // 640x360 RGBA is 900 KB: more than the pipe to ffmpeg holds, so the first write is still being read.
+  const injector = await VideoInjector.create({ router: room.router, width: 640, height: 360, fps: 25, codec: 'VP8', appData: { peerId: 'nobody', source: 'avatar' } });
+  try {
+    // RTP timestamps reaching the worker (3.8's trace info has the packet's fields, newer ones nest them).
+    const timestamps = new Set<number>();
+    await injector.producer.enableTraceEvent(['rtp']);
+    injector.producer.on('trace', (trace) => {
+      const info = trace.info as { timestamp?: number; rtpPacket?: { timestamp?: number } };
+      const timestamp = info.timestamp ?? info.rtpPacket?.timestamp;
+      if (trace.type === 'rtp' && timestamp !== undefined) timestamps.add(timestamp);
+    });
+    const frame = (level: number) => new Uint8Array(640 * 360 * 4).fill(level);
+    for (const level of [40, 120, 200]) assert.equal(injector.pushFrame(frame(level)), true);
+    // The first is written, the second waits and is replaced by the third, which goes out once the first is read.
+    const seen = await pollUntil(async () => timestamps.size, (n) => n >= 2, 10_000, 20);
+    assert.equal(seen, 2, `frames that reached the worker: ${seen}`);
+    assert.deepEqual(injector.stats(), { framesIn: 3, framesDropped: 1, encoderRestarts: 0 });
+  } finally {
+    injector.close();
+  }
+});
