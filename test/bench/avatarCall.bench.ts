@@ -114,6 +114,8 @@ async function main(): Promise<void> {
     const frames1 = video1.framesDecoded;
     const bytes1 = await videoBytes(b, aId);
     const tracked1 = await tracked();
+    // MediaPipe's own time per face in A's worker (the rest of A's part is the frame's way there and back).
+    const trackerMs = await a.evaluate(() => window.voxfaceDemo.coefficients!.readout().tracker.recentTrackerMs);
     const stats = session.stats();
     const history = await a.evaluate(() => window.voxfaceDemo.coefficients!.sender.history.slice());
     const seen = await markers(b);
@@ -167,6 +169,7 @@ async function main(): Promise<void> {
       // encoder and the SFU; then B's page (the frame's arrival to its showing: the jitter
       // buffer, receiverJitterBufferMs, and decode).
       senderMsP50: round(percentile(senderMs, 50)),
+      senderTrackerMsP50: round(percentile(trackerMs, 50)),
       faceAgeMsP50: round(stats.faceAgeMsP50),
       renderMsP50: round(stats.renderMsP50),
       renderMsP95: round(stats.renderMsP95),
