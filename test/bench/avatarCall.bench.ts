@@ -117,6 +117,7 @@ async function main(): Promise<void> {
     // MediaPipe's own time per face in A's worker (the rest of A's part is the frame's way there and back).
     const trackerMs = await a.evaluate(() => window.voxfaceDemo.coefficients!.readout().tracker.recentTrackerMs);
     const stats = session.stats();
+    const toldFps = server.avatars.toldFrameRate(session.room.id, session.peer.id) ?? null;
     const history = await a.evaluate(() => window.voxfaceDemo.coefficients!.sender.history.slice());
     const seen = await markers(b);
     const latencies: number[] = [], senderMs: number[] = [], toReceivedMs: number[] = [], receiverMs: number[] = [];
@@ -159,7 +160,7 @@ async function main(): Promise<void> {
       // Faces B's page showed, one count per change of the frame marker: new frames that reached the receiver.
       shownFacesPerSecond: round(latencies.length / elapsed, 2),
       // The tracking rate the server told A's page at the end (avatarFrameRate), and how busy the renderer was.
-      toldFps: server.avatars.toldFrameRate(session.room.id, session.peer.id) ?? null,
+      toldFps,
       renderBusyShare: round(stats.renderBusyShare, 2),
       // A's page: faces tracked per second (MediaPipe on this machine's CPU, at most the avatar's rate).
       senderTrackedFps: round((tracked1 - tracked0) / elapsed, 1),
