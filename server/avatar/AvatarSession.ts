@@ -100,8 +100,7 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   readonly #renderMs: number[] = [];
   readonly #faceAgeMs: number[] = [];
   readonly #frameTimes: number[] = [];
-  readonly #renderTimes: number[] = [];
-  /** When each render of the last second ended and how long it took, ms. */
+  /** When each render of the last second ended and how long it took, ms (renderedFps counts them). */
   readonly #renderSpans: { end: number; ms: number }[] = [];
   #counts = { framesRendered: 0, framesRepeated: 0, ticksSkipped: 0 };
   /** Since when faces drive it (status live or lost); undefined while waiting or stalled. */
@@ -184,7 +183,6 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
   stats(): AvatarSessionStats {
     const now = performance.now();
     while (this.#frameTimes.length && this.#frameTimes[0]! < now - 1000) this.#frameTimes.shift();
-    while (this.#renderTimes.length && this.#renderTimes[0]! < now - 1000) this.#renderTimes.shift();
     while (this.#renderSpans.length && this.#renderSpans[0]!.end < now - 1000) this.#renderSpans.shift();
     // The part of each span inside the last second (a render may have started before it).
     const busyMs = this.#renderSpans.reduce((sum, { end, ms }) => sum + Math.min(ms, end - (now - 1000)), 0);
@@ -193,7 +191,7 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
     return {
       status: this.#status,
       fps: this.#frameTimes.length,
-      renderedFps: this.#renderTimes.length,
+      renderedFps: this.#renderSpans.length,
       targetFps: this.#targetFps,
       drivenMs: this.#drivenSince === undefined ? 0 : now - this.#drivenSince,
       renderBusyShare: Math.min(1, busyMs / 1000),
@@ -302,10 +300,8 @@ export class AvatarSession extends TypedEmitter<AvatarSessionEvents> {
     this.#injector.pushFrame(rgba);
     const now = performance.now();
     this.#frameTimes.push(now);
-    if (rendered) {
-      this.#counts.framesRendered += 1;
-      this.#renderTimes.push(now);
-    } else this.#counts.framesRepeated += 1;
+    if (rendered) this.#counts.framesRendered += 1;
+    else this.#counts.framesRepeated += 1;
   }
 
   /**
