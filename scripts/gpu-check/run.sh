@@ -9,7 +9,8 @@
 # under a timeout, then bench:render-gpu (bundled), and prints the check's JSON as the last
 # line. Under $OUT (6 files): gpu-check.json, gpu-check.log (the check's output), run.log
 # (this script's, with the machine's Vulkan set-up), nvidia-smi.txt, bench-render-gpu.json
-# and its log. About 10 s of unpacking and at most VOXFACE_GPU_CHECK_TIMEOUT_S
+# and its log. bench:render-gpu draws .gpu-check/avatar.vxa when one is there (else it trains
+# a synthetic one) and takes VOXFACE_GPU_BENCH_ARGS. About 10 s of unpacking and at most VOXFACE_GPU_CHECK_TIMEOUT_S
 # (300) of checking and VOXFACE_GPU_BENCH_TIMEOUT_S (240) of benchmark: give the device
 # tool a timeout_s of about 570. Without OUT, the files go to .gpu-check/out.
 #
@@ -166,6 +167,12 @@ bench_timeout_s=${VOXFACE_GPU_BENCH_TIMEOUT_S:-240}
 say "running bench:render-gpu (timeout ${bench_timeout_s} s)"
 bench_args=()
 [ "${VOXFACE_GPU_CHECK_ALLOW_SOFTWARE:-}" = 1 ] && bench_args+=(--allow-software)
+# A real trained avatar, when one is carried beside the pack (cp f.vxa .gpu-check/avatar.vxa):
+# its occupancy, not the synthetic scene's, decides how many rays a frame marches.
+[ -f "$pack/avatar.vxa" ] && bench_args+=(--avatar "$pack/avatar.vxa")
+# More of the bench's own flags (e.g. "--avatars 1,8 --size 1280x720"), split on spaces.
+read -r -a extra_bench_args <<<"${VOXFACE_GPU_BENCH_ARGS:-}"
+bench_args+=("${extra_bench_args[@]}")
 (cd "$p" && timeout -k 10 "$bench_timeout_s" ./node render-gpu.mjs "${bench_args[@]}") >"$out/bench-render-gpu.log" 2>&1
 bench_rc=$?
 grep '^{"bench":"render-gpu"' "$out/bench-render-gpu.log" | tail -1 >"$out/bench-render-gpu.json"
