@@ -90,27 +90,50 @@ ld_path=$p/lib:$p/lib-missing
 for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do [ -d "$d" ] && ld_path=$ld_path:$d; done
 export LD_LIBRARY_PATH=$ld_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
-# --- the Vulkan ICD: given, found, or written for libGLX_nvidia.so.0 ------------------------
+# --- the Vulkan ICD: given, else the first candidate that shows an adapter --------------------
+# Candidates: NVIDIA's json files (the container's own under /usr/local/nvidia first: on a
+# lent H200, 2026-12-04, /usr/share/vulkan/icd.d's json named libGLX_nvidia.so.0 and the
+# loader could not get vkCreateInstance from it), then jsons written for each
+# libGLX_nvidia.so.0 found by absolute path. Each is probed (dawn.node asked for an
+# adapter, 30 s at most); the loader's words for each go to run.log.
+cat >"$p/probe-adapter.cjs" <<'PROBE'
+const { create, globals } = require(process.argv[2]);
+Object.assign(globalThis, globals);
+create([]).requestAdapter().then(async (a) => {
+  if (!a) { console.log('probe: no adapter'); process.exit(1); }
+  const info = a.info ?? (await a.requestAdapterInfo?.());
+  console.log(`probe: adapter ${info?.vendor ?? '?'} ${info?.description ?? info?.device ?? '?'}`);
+  process.exit(0);
+}, (e) => { console.log(`probe: ${e.message}`); process.exit(1); });
+PROBE
+probe() { # $1: an ICD json; 0 when dawn.node finds an adapter through it
+  section "probe $1"
+  cat "$1" >>"$out/run.log" 2>&1
+  VK_ICD_FILENAMES=$1 VK_DRIVER_FILES=$1 VK_LOADER_DEBUG=error,warn,driver timeout -k 5 30 \
+    "$p/node" "$p/probe-adapter.cjs" "$p/dist/linux-x64/dawn.node" >>"$out/run.log" 2>&1
+}
 icd=${VK_ICD_FILENAMES:-${VK_DRIVER_FILES:-}}
 icd_how=given
 if [ -z "$icd" ]; then
-  icd_how=found
-  for d in ${VOXFACE_GPU_CHECK_ICD_DIRS:-/usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d /usr/local/share/vulkan/icd.d /usr/local/nvidia/icd.d}; do
-    for j in "$d"/nvidia_icd*.json; do [ -f "$j" ] && { icd=$j; break 2; }; done
+  candidates=()
+  for d in ${VOXFACE_GPU_CHECK_ICD_DIRS:-/usr/local/nvidia/share/vulkan/icd.d /usr/local/nvidia/icd.d /etc/vulkan/icd.d /usr/share/vulkan/icd.d /usr/local/share/vulkan/icd.d}; do
+    for j in "$d"/nvidia_icd*.json; do [ -f "$j" ] && candidates+=("$j"); done
   done
-fi
-if [ -z "$icd" ]; then
-  icd_how=written
   want=${VOXFACE_GPU_CHECK_ICD_LIBRARY:-libGLX_nvidia.so.0}
-  lib=$(awk -v n="$want" '$1 == n && /x86-64/ { print $NF; exit }' <<<"$system_libs")
-  if [ -z "$lib" ]; then
-    for d in "${sys_dirs[@]}" /usr/lib/chromium; do [ -e "$d/$want" ] && { lib=$d/$want; break; }; done
-  fi
-  [ -n "$lib" ] || say "no NVIDIA Vulkan ICD json and no $want: the check will find no hardware adapter"
-  if [ -n "$lib" ]; then
-    icd=$p/nvidia_icd.json
-    printf '{ "file_format_version": "1.0.0", "ICD": { "library_path": "%s", "api_version": "1.3.0" } }\n' "$lib" >"$icd"
-  fi
+  libs=$(awk -v n="$want" '$1 == n && /x86-64/ { print $NF }' <<<"$system_libs")
+  for d in /usr/local/nvidia/lib64 "${sys_dirs[@]}" /lib /usr/lib/chromium; do [ -e "$d/$want" ] && libs+=$'\n'"$d/$want"; done
+  n=0
+  for lib in $(awk 'NF && !seen[$0]++' <<<"$libs"); do
+    n=$((n + 1))
+    printf '{ "file_format_version": "1.0.0", "ICD": { "library_path": "%s", "api_version": "1.3.0" } }\n' "$lib" >"$p/written_icd_$n.json"
+    candidates+=("$p/written_icd_$n.json")
+    { section "ldd $lib"; ldd "$lib" 2>&1; } >>"$out/run.log"
+  done
+  [ ${#candidates[@]} -gt 0 ] || say "no NVIDIA Vulkan ICD json and no $want: the check will find no hardware adapter"
+  for j in "${candidates[@]}"; do
+    if probe "$j"; then icd=$j; icd_how="probed: $(tail -1 "$out/run.log")"; break; fi
+    say "no adapter through $j"
+  done
 fi
 if [ -n "$icd" ]; then
   export VK_ICD_FILENAMES=$icd VK_DRIVER_FILES=$icd
