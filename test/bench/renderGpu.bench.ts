@@ -72,7 +72,10 @@ queue.submit = function (this: GPUQueue, buffers: Iterable<GPUCommandBuffer>) {
 };
 const batch = new GpuFrameBatch(ctx, 'bench batch');
 
-const runs: { avatars: number; msPerTick: number; msPerFrame: number; fpsPerAvatar: number; submissionsPerTick: number }[] = [];
+const runs: {
+  avatars: number; msPerTick: number; msPerFrame: number; fpsPerAvatar: number; submissionsPerTick: number;
+  stageMs: { bake: number; occupancy: number; rays: number; upscale: number }; raysPerFrame: number; samplesPerFrame: number;
+}[] = [];
 let matchPsnr = NaN;
 for (const n of counts) {
   const renderers = Array.from({ length: n }, () => new GpuStreamingRenderer(ctx, model, options));
@@ -83,10 +86,23 @@ for (const n of counts) {
     if (Number.isNaN(matchPsnr)) matchPsnr = psnr(rgb(first), rgb(cpuFirst));
     t0 = performance.now();
     const submittedBefore = submissions;
-    for (let i = 1; i <= frameCount; i++) await batch.render(renderers.map((renderer, a) => ({ renderer, ...frameAt(i, a) })));
+    const stage = { bake: 0, occupancy: 0, rays: 0, upscale: 0 };
+    let raysPerFrame = 0, samplesPerFrame = 0;
+    for (let i = 1; i <= frameCount; i++) {
+      await batch.render(renderers.map((renderer, a) => ({ renderer, ...frameAt(i, a) })));
+      const s = renderers[0]!.lastStats;
+      for (const k of Object.keys(stage) as (keyof typeof stage)[]) stage[k] += s.stageMs[k] / frameCount;
+      raysPerFrame += s.rays / frameCount;
+      samplesPerFrame += s.samples / frameCount;
+    }
     const msPerTick = (performance.now() - t0) / frameCount;
-    runs.push({ avatars: n, msPerTick, msPerFrame: msPerTick / n, fpsPerAvatar: 1000 / msPerTick, submissionsPerTick: (submissions - submittedBefore) / frameCount });
-    process.stderr.write(`${n} avatar(s): ${msPerTick.toFixed(1)} ms per tick, ${(msPerTick / n).toFixed(2)} ms per frame\n`);
+    runs.push({
+      avatars: n, msPerTick, msPerFrame: msPerTick / n, fpsPerAvatar: 1000 / msPerTick, submissionsPerTick: (submissions - submittedBefore) / frameCount,
+      // Where a tick's time goes (the batch's own split: encoding phase 1, waiting for its
+      // probes and merging them, encoding phase 2, waiting for the frames), and the work.
+      stageMs: stage, raysPerFrame, samplesPerFrame,
+    });
+    process.stderr.write(`${n} avatar(s): ${msPerTick.toFixed(1)} ms per tick, ${(msPerTick / n).toFixed(2)} ms per frame; stages ${JSON.stringify(stage, (_k, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}; ${raysPerFrame.toFixed(0)} rays, ${(samplesPerFrame / Math.max(1, raysPerFrame)).toFixed(1)} samples a ray\n`);
   } finally {
     for (const r of renderers) r.close();
   }
@@ -100,6 +116,7 @@ console.log(JSON.stringify({
   // Figures from a software adapter prove the path runs; they say nothing about a GPU's speed.
   speedFiguresCount: !software,
   cpuMsPerFrame: round(cpuMs), gpuVsCpuFirstFramePsnr: Number.isFinite(matchPsnr) ? round(matchPsnr) : 'identical',
-  runs: runs.map((r) => ({ avatars: r.avatars, msPerTick: round(r.msPerTick), msPerFrame: round(r.msPerFrame), fpsPerAvatar: round(r.fpsPerAvatar, 1), submissionsPerTick: r.submissionsPerTick })),
+  runs: runs.map((r) => ({ avatars: r.avatars, msPerTick: round(r.msPerTick), msPerFrame: round(r.msPerFrame), fpsPerAvatar: round(r.fpsPerAvatar, 1), submissionsPerTick: r.submissionsPerTick,
+    stageMs: Object.fromEntries(Object.entries(r.stageMs).map(([k, v]) => [k, round(v)])), raysPerFrame: Math.round(r.raysPerFrame), samplesPerRay: round(r.samplesPerFrame / Math.max(1, r.raysPerFrame), 1) })),
   baselineRatio: runs[0] ? round(cpuMs / runs[0].msPerFrame) : null,
 }));
