@@ -3,6 +3,7 @@
 // per shader source. Ops encode into a caller's command encoder (so a frame's ops go out
 // in one submission); `dispatch` is the one-op convenience the adapters and tests use.
 /// <reference types="@webgpu/types" />
+import { GpuPassTimes } from './GpuPassTimes';
 
 /** The adapter as the server logs it. */
 export interface GpuAdapterSummary {
@@ -19,6 +20,11 @@ export interface GpuContextOptions {
   readonly allowSoftware?: boolean;
   /** Prefix of every GPU object's label (default 'voxface'). */
   readonly label?: string;
+  /**
+   * Time every pass on the device (timestamp queries; `passTimes` is null where the
+   * adapter lacks them). For benchmarks: a serving device never asks for it.
+   */
+  readonly passTimes?: boolean;
 }
 
 // Dawn (dawn.node, 21 MB) is loaded on first use, not on import: a CPU render process
@@ -28,7 +34,10 @@ let gpu: Promise<GPU> | undefined;
 function navigatorGpu(): Promise<GPU> {
   gpu ??= import('webgpu').then(({ create, globals }) => {
     Object.assign(globalThis, globals);
-    return create([]);
+    // Dawn rounds timestamps down to 2^16 ns (65.5 us, seen on SwiftShader) unless told
+    // not to: a browser's guard against timing attacks, and a pass of an H200's frame
+    // is shorter than that. Only GpuPassTimes reads timestamps.
+    return create(['disable-dawn-features=timestamp_quantization']);
   });
   return gpu;
 }
@@ -52,6 +61,8 @@ export class GpuContext {
   readonly label: string;
   /** Resolves when the device is lost (destroyed by us or by the driver), with the reason. */
   readonly lost: Promise<GPUDeviceLostInfo>;
+  /** Per-pass GPU times, when opened with `passTimes` and the adapter has timestamp queries. */
+  readonly passTimes: GpuPassTimes | null;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   /** Ops' small parameter blocks by content (constants): a frame's ops reuse them instead of allocating per call. */
   private readonly constantBlocks = new Map<string, GPUBuffer>();
@@ -64,18 +75,22 @@ export class GpuContext {
     const summary = summarizeAdapter(adapter);
     if (summary.software && !options.allowSoftware) return null;
     // Storage buffers per stage: renderRays binds its scene's tensors separately.
+    const timed = options.passTimes === true && adapter.features.has('timestamp-query');
+    const label = options.label ?? 'voxface';
     const device = await adapter.requestDevice({
-      label: `${options.label ?? 'voxface'} device`,
+      label: `${label} device`,
+      requiredFeatures: timed ? ['timestamp-query'] : [],
       requiredLimits: { maxStorageBuffersPerShaderStage: Math.min(adapter.limits.maxStorageBuffersPerShaderStage, 16) },
     });
-    return new GpuContext(device, summary, options.label ?? 'voxface');
+    return new GpuContext(device, summary, label, timed ? new GpuPassTimes(device, label) : null);
   }
 
-  private constructor(device: GPUDevice, adapter: GpuAdapterSummary, label: string) {
+  private constructor(device: GPUDevice, adapter: GpuAdapterSummary, label: string, passTimes: GpuPassTimes | null) {
     this.device = device;
     this.adapter = adapter;
     this.label = label;
     this.lost = device.lost;
+    this.passTimes = passTimes;
   }
 
   get isClosed(): boolean {
@@ -164,7 +179,8 @@ export class GpuContext {
 
   /** Encodes one dispatch into `encoder`. */
   encode(encoder: GPUCommandEncoder, label: string, pipeline: GPUComputePipeline, group: GPUBindGroup, workgroups: readonly [number, number?, number?]): void {
-    const pass = encoder.beginComputePass({ label: `${this.label} ${label} pass` });
+    const passLabel = `${this.label} ${label} pass`;
+    const pass = encoder.beginComputePass({ label: passLabel, timestampWrites: this.passTimes?.writesFor(passLabel) });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
@@ -202,6 +218,7 @@ export class GpuContext {
     this.closed = true;
     this.pipelines.clear();
     this.constantBlocks.clear();
+    this.passTimes?.close();
     this.device.destroy();
   }
 }

@@ -15,6 +15,7 @@
 // avatars at 96x54 and 2 frames unless sizes are given.
 import { parseArgs } from 'node:util';
 import { GpuContext } from '../../kernels/wgsl/GpuContext';
+import { passTimesByOp } from '../../kernels/wgsl/GpuPassTimes';
 import type { HeadPose } from '../../server/engine/AvatarModelTypes';
 import { framingCamera } from '../../server/engine/Framing';
 import { GpuFrameBatch } from '../../server/engine/GpuFrameBatch';
@@ -30,7 +31,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const ctx = await GpuContext.create({ allowSoftware: args['allow-software'], label: 'bench' });
+const ctx = await GpuContext.create({ allowSoftware: args['allow-software'], label: 'bench', passTimes: true });
 if (!ctx) {
   process.stderr.write(`bench:render-gpu: no ${args['allow-software'] ? '' : 'hardware '}GPU adapter (on SwiftShader: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json and --allow-software)\n`);
   process.exit(2);
@@ -75,6 +76,8 @@ const batch = new GpuFrameBatch(ctx, 'bench batch');
 const runs: {
   avatars: number; msPerTick: number; msPerFrame: number; fpsPerAvatar: number; submissionsPerTick: number;
   stageMs: { bake: number; occupancy: number; rays: number; upscale: number }; raysPerFrame: number; samplesPerFrame: number;
+  /** One timed tick's GPU ms by op (summed over the sessions) and its first-to-last span. */
+  gpuMsByOp: Record<string, number>; gpuSpanMs: number;
 }[] = [];
 let matchPsnr = NaN;
 for (const n of counts) {
@@ -95,13 +98,25 @@ for (const n of counts) {
       raysPerFrame += s.rays / frameCount;
       samplesPerFrame += s.samples / frameCount;
     }
-    const msPerTick = (performance.now() - t0) / frameCount;
+    const msPerTick = (performance.now() - t0) / frameCount, submissionsPerTick = (submissions - submittedBefore) / frameCount;
+    // One more tick with every pass timed on the device (after the timed ticks: the
+    // timestamp writes are not in their figures): GPU ms a tick by op, and the span.
+    let gpuMsByOp: Record<string, number> = {}, gpuSpanMs = NaN;
+    if (ctx.passTimes) {
+      ctx.passTimes.start();
+      await batch.render(renderers.map((renderer, a) => ({ renderer, ...frameAt(frameCount + 1, a) })));
+      const timed = await ctx.passTimes.stop();
+      gpuMsByOp = Object.fromEntries(passTimesByOp(timed.passes, ctx.label).map((o) => [o.op, o.ms]));
+      gpuSpanMs = timed.spanMs;
+    }
     runs.push({
-      avatars: n, msPerTick, msPerFrame: msPerTick / n, fpsPerAvatar: 1000 / msPerTick, submissionsPerTick: (submissions - submittedBefore) / frameCount,
+      gpuMsByOp, gpuSpanMs,
+      avatars: n, msPerTick, msPerFrame: msPerTick / n, fpsPerAvatar: 1000 / msPerTick, submissionsPerTick,
       // Where a tick's time goes (the batch's own split: encoding phase 1, waiting for its
       // probes and merging them, encoding phase 2, waiting for the frames), and the work.
       stageMs: stage, raysPerFrame, samplesPerFrame,
     });
+    process.stderr.write(`  GPU ms a tick by op: ${JSON.stringify(gpuMsByOp, (_k, v) => (typeof v === 'number' ? Number(v.toFixed(3)) : v))}, span ${gpuSpanMs.toFixed(2)} ms\n`);
     process.stderr.write(`${n} avatar(s): ${msPerTick.toFixed(1)} ms per tick, ${(msPerTick / n).toFixed(2)} ms per frame; stages ${JSON.stringify(stage, (_k, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}; ${raysPerFrame.toFixed(0)} rays, ${(samplesPerFrame / Math.max(1, raysPerFrame)).toFixed(1)} samples a ray\n`);
   } finally {
     for (const r of renderers) r.close();
@@ -117,6 +132,7 @@ console.log(JSON.stringify({
   speedFiguresCount: !software,
   cpuMsPerFrame: round(cpuMs), gpuVsCpuFirstFramePsnr: Number.isFinite(matchPsnr) ? round(matchPsnr) : 'identical',
   runs: runs.map((r) => ({ avatars: r.avatars, msPerTick: round(r.msPerTick), msPerFrame: round(r.msPerFrame), fpsPerAvatar: round(r.fpsPerAvatar, 1), submissionsPerTick: r.submissionsPerTick,
-    stageMs: Object.fromEntries(Object.entries(r.stageMs).map(([k, v]) => [k, round(v)])), raysPerFrame: Math.round(r.raysPerFrame), samplesPerRay: round(r.samplesPerFrame / Math.max(1, r.raysPerFrame), 1) })),
+    stageMs: Object.fromEntries(Object.entries(r.stageMs).map(([k, v]) => [k, round(v)])), raysPerFrame: Math.round(r.raysPerFrame), samplesPerRay: round(r.samplesPerFrame / Math.max(1, r.raysPerFrame), 1),
+    gpuMsByOp: Object.fromEntries(Object.entries(r.gpuMsByOp).map(([k, v]) => [k, round(v, 3)])), gpuSpanMs: Number.isFinite(r.gpuSpanMs) ? round(r.gpuSpanMs) : null })),
   baselineRatio: runs[0] ? round(cpuMs / runs[0].msPerFrame) : null,
 }));
