@@ -9,7 +9,8 @@
 // answer cannot pass for a result.
 //
 // `npm run bench:render-gpu -- [--avatars 1,8,32,128] [--size 640x360] [--frames 20]
-//  [--avatar file.vxa] [--allow-software]`; without a file, a DEFAULT_CONFIG avatar is
+//  [--avatar file.vxa] [--allow-software] [--render-scale s] [--step-scale s] [--t-eps e]`
+// (the last three override LIVE's); without a file, a DEFAULT_CONFIG avatar is
 // trained on the synthetic scene for BENCH_TRAIN_S seconds (default 25). On a software
 // adapter (SwiftShader, about 1 GFLOP/s: correctness only) the run is reduced to 1 and 2
 // avatars at 96x54 and 2 frames unless sizes are given.
@@ -28,6 +29,8 @@ const { values: args } = parseArgs({
   options: {
     avatars: { type: 'string' }, size: { type: 'string' }, frames: { type: 'string' },
     avatar: { type: 'string' }, 'allow-software': { type: 'boolean', default: false },
+    // LIVE's settings overridden, to see what a frame's GPU time follows (rays, samples a ray, termination).
+    'render-scale': { type: 'string' }, 'step-scale': { type: 'string' }, 't-eps': { type: 'string' },
   },
 });
 
@@ -55,7 +58,15 @@ function frameAt(i: number, a: number): { coefficients: Float32Array; pose: Head
   };
 }
 const rgb = (a: Uint8Array) => Float32Array.from({ length: (a.length / 4) * 3 }, (_, i) => a[Math.floor(i / 3) * 4 + (i % 3)]! / 255);
-const options: RendererOptions = { width, height, camera: framingCamera(model.config.camera, width, height), ...LIVE };
+const preset = { ...LIVE };
+for (const [flag, key] of [['render-scale', 'renderScale'], ['step-scale', 'stepScale'], ['t-eps', 'tEps']] as const) {
+  const v = args[flag];
+  if (v === undefined) continue;
+  const x = Number(v);
+  if (!(x > 0 && x <= 16)) throw new RangeError(`bench:render-gpu: --${flag} must be a number in (0, 16], got ${v}`);
+  preset[key] = x;
+}
+const options: RendererOptions = { width, height, camera: framingCamera(model.config.camera, width, height), ...preset };
 
 // The CPU baseline: the same frames on the native kernels, in this process.
 const cpu = new StreamingRenderer(model, options);
@@ -128,6 +139,7 @@ ctx.close();
 const round = (v: number, d = 2) => Number(v.toFixed(d));
 console.log(JSON.stringify({
   bench: 'render-gpu', adapter: ctx.adapter.description, vendor: ctx.adapter.vendor, software, size: `${width}x${height}`, frames: frameCount,
+  preset: { renderScale: preset.renderScale, stepScale: preset.stepScale, tEps: preset.tEps },
   // Figures from a software adapter prove the path runs; they say nothing about a GPU's speed.
   speedFiguresCount: !software,
   cpuMsPerFrame: round(cpuMs), gpuVsCpuFirstFramePsnr: Number.isFinite(matchPsnr) ? round(matchPsnr) : 'identical',
