@@ -20,7 +20,8 @@
 #   manifest.json               what was packed, from which commit, sizes and sha256s
 #
 # VOXFACE_GPU_CHECK_XZ_LEVEL (default 9; 1 for a quick rehearsal), VOXFACE_GPU_CHECK_NODE
-# (default: the node on PATH), VOXFACE_KERNELS_ADDON (default kernels/build's).
+# (default: the node on PATH), VOXFACE_KERNELS_ADDON (default: the kernels built here for
+# AVX2 in a temp dir, which any x86-64 server of the last decade runs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -32,15 +33,26 @@ die() { say "$*"; exit 1; }
 
 node_bin=$(readlink -f "${VOXFACE_GPU_CHECK_NODE:-$(command -v node)}") || die 'no node on PATH'
 dawn=$root/node_modules/webgpu/dist/linux-x64/dawn.node
-addon=${VOXFACE_KERNELS_ADDON:-$root/kernels/build/Release/voxface_kernels.node}
+addon=${VOXFACE_KERNELS_ADDON:-}
 libdirs=(/usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu /usr/lib64 /usr/lib)
 [ "$(uname -m)" = x86_64 ] || die "the lent machine is x86-64; this is $(uname -m)"
 [ -f "$dawn" ] || die "missing $dawn (npm ci installs the webgpu package)"
-[ -f "$addon" ] || die "missing $addon (bash scripts/build-kernels.sh)"
 command -v xz >/dev/null || die 'xz is needed to pack'
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/voxface-gpu-pack.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
+if [ -z "$addon" ]; then
+  # The CPU figures' addon, built for AVX2 (not this machine's AVX-512): the lent H200's
+  # Xeon is not this CPU, and an addon it lacks the flags for gives no CPU figures.
+  say "building the kernels for AVX2 (about 10 s)"
+  mkdir -p "$stage/kernels-build"
+  cp -r kernels scripts "$stage/kernels-build/"
+  rm -rf "$stage/kernels-build/kernels/build"
+  ln -s "$root/node_modules" "$stage/kernels-build/node_modules"
+  (cd "$stage/kernels-build" && VOXFACE_SIMD=avx2 bash scripts/build-kernels.sh) >&2 || die 'the AVX2 kernels build failed'
+  addon=$stage/kernels-build/kernels/build/Release/voxface_kernels.node
+fi
+[ -f "$addon" ] || die "missing $addon"
 payload=$stage/payload
 mkdir -p "$payload/dist/linux-x64" "$payload/lib" "$payload/fallback-lib" "$stage/out/xz"
 
