@@ -3,15 +3,12 @@
 // full query set counts the passes it could not time; misuse is refused.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { uniform, rng } from '../testUtil';
 import { encodeBlendVolumes } from './blendVolumes';
-import { GpuContext } from './GpuContext';
 import { PASS_TIMES_CAPACITY, passTimesByOp } from './GpuPassTimes';
-import { swiftShaderIcd } from './testGpu';
+import { openTestGpu } from './testGpu';
 
-if (!process.env['VK_ICD_FILENAMES'] && existsSync(swiftShaderIcd)) process.env['VK_ICD_FILENAMES'] = swiftShaderIcd;
-const ctx = await GpuContext.create({ allowSoftware: true, label: 'timed', passTimes: true });
+const ctx = await openTestGpu({ label: 'timed', passTimes: true });
 
 describe('GpuPassTimes', { skip: ctx ? false : 'no Vulkan adapter here' }, () => {
   const g = ctx!;
@@ -65,7 +62,7 @@ describe('GpuPassTimes', { skip: ctx ? false : 'no Vulkan adapter here' }, () =>
   });
 
   test('a context opened without passTimes has none', async () => {
-    const plain = await GpuContext.create({ allowSoftware: true, label: 'plain' });
+    const plain = await openTestGpu({ label: 'plain' });
     try {
       assert.equal(plain!.passTimes, null);
     } finally {

@@ -41,10 +41,6 @@ export class GpuPassTimes {
     this.#readback = device.createBuffer({ label: `${label} pass times readback`, size: 8 * queries, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
 
-  get recording(): boolean {
-    return this.#recording;
-  }
-
   /** Starts recording afresh (earlier passes are forgotten). */
   start(): void {
     if (this.#closed) throw new DOMException('GpuPassTimes is closed', 'InvalidStateError');
@@ -109,7 +105,8 @@ export class GpuPassTimes {
 export function passTimesByOp(passes: readonly PassTime[], contextLabel: string): { op: string; passes: number; ms: number }[] {
   const byOp = new Map<string, { op: string; passes: number; ms: number }>();
   for (const p of passes) {
-    const op = p.label.replace(new RegExp(`^${contextLabel.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `), '').replace(/ pass$/, '');
+    const prefix = `${contextLabel} `;
+    const op = (p.label.startsWith(prefix) ? p.label.slice(prefix.length) : p.label).replace(/ pass$/, '');
     const entry = byOp.get(op) ?? { op, passes: 0, ms: 0 };
     entry.passes++;
     entry.ms += p.ms;
