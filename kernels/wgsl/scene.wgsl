@@ -16,7 +16,8 @@
 // ceil(C / 4), F (frequencies), Hd4 and Hc4 (the heads' hidden widths in vec4s, at most
 // 16): constants, so a GPU compiler can unroll the per-feature loops and keep a head's
 // hidden layer in registers rather than in per-thread memory. On an H200 (2026-12-04)
-// a ray's chain of kept samples is what renderRays waits for (docs/gpu.md). A pipeline per shape, shared by every avatar of that shape.
+// a ray's chain of kept samples is what renderRays waits for (docs/gpu.md). A pipeline
+// per shape, shared by every avatar of that shape.
 const maxHidden4 = 16u;
 const Hmax4 = max(Hd4, Hc4);
 

@@ -10,8 +10,8 @@
 # line. Under $OUT (6 files): gpu-check.json, gpu-check.log (the check's output), run.log
 # (this script's, with the machine's Vulkan set-up), nvidia-smi.txt, bench-render-gpu.json
 # and its log. bench:render-gpu draws .gpu-check/avatar.vxa when one is there (else it trains
-# a synthetic one) and takes VOXFACE_GPU_BENCH_ARGS. About 10 s of unpacking and at most VOXFACE_GPU_CHECK_TIMEOUT_S
-# (300) of checking and VOXFACE_GPU_BENCH_TIMEOUT_S (240) of benchmark: give the device
+# a synthetic one) and takes VOXFACE_GPU_BENCH_ARGS. About 10 s of unpacking and at most
+# VOXFACE_GPU_CHECK_TIMEOUT_S (300) of checking and VOXFACE_GPU_BENCH_TIMEOUT_S (240) of benchmark: give the device
 # tool a timeout_s of about 570. Without OUT, the files go to .gpu-check/out.
 #
 # The check refuses a software adapter. Rehearsal here on SwiftShader:
